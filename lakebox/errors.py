@@ -1,0 +1,118 @@
+"""The error hierarchy: every error a user can cause is a ``LakeboxError``.
+
+Each class carries a machine-readable ``code`` and the ``http_status`` the server answers
+with, as data, so the CLI, the HTTP API and the Python API report one error one way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class LakeboxError(Exception):
+    """Root of every error lakebox raises on purpose."""
+
+    code: str = "lakebox_error"
+    http_status: int = 500
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of this error (used by the CLI's ``--output json`` and the server)."""
+        return {"error": self.code, "message": self.message, "details": _jsonable(self.details)}
+
+
+class NotFoundError(LakeboxError):
+    """A named asset (group, version, commit, feature) does not exist."""
+
+    code = "not_found"
+    http_status = 404
+
+
+class AlreadyExistsError(LakeboxError):
+    """Creating an asset whose name and version are taken."""
+
+    code = "already_exists"
+    http_status = 409
+
+
+class ValidationError(LakeboxError):
+    """Input that lakebox refuses; nothing was written."""
+
+    code = "validation_error"
+    http_status = 422
+
+    def __init__(self, message: str, report: Any = None, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.report = report
+
+
+class InvalidNameError(ValidationError):
+    """A group, feature or view name that is not a plain lower-case identifier."""
+
+    code = "invalid_name"
+
+
+class SchemaMismatchError(ValidationError):
+    """A column is missing, extra, or of a type that does not match the group's schema."""
+
+    code = "schema_mismatch"
+
+
+class NullKeyError(ValidationError):
+    """A primary key or event time column holds nulls."""
+
+    code = "null_key"
+
+
+class DuplicateKeyError(ValidationError):
+    """Two rows of one batch share a primary key (and event time)."""
+
+    code = "duplicate_key"
+
+
+class TimezoneError(ValidationError):
+    """A naive (timezone-less) timestamp where lakebox needs an instant."""
+
+    code = "timezone_error"
+
+
+class ConflictError(LakeboxError):
+    """A concurrent writer won, or a lock could not be taken in time."""
+
+    code = "conflict"
+    http_status = 409
+
+
+class StorageError(LakeboxError):
+    """The box on disk is unreadable, too new, or an engine failed underneath."""
+
+    code = "storage_error"
+    http_status = 500
+
+
+class QueryError(LakeboxError):
+    """SQL or a query that cannot be planned or executed."""
+
+    code = "query_error"
+    http_status = 400
+
+
+class AuthError(LakeboxError):
+    """Missing or wrong credentials."""
+
+    code = "auth_error"
+    http_status = 401
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)

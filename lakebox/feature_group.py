@@ -1,0 +1,353 @@
+"""``FeatureGroup``: a versioned, bitemporal table of features (DESIGN §3-4).
+
+A thin object over the catalog (metadata, commit log) and the offline engine (Iceberg).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from lakebox.catalog.groups import CommitRow, FeatureRow, GroupRow
+from lakebox.errors import NotFoundError, SchemaMismatchError, ValidationError
+from lakebox.feature import Feature
+from lakebox.frames import check_dataframe_type, from_arrow, to_arrow
+from lakebox.names import closest
+from lakebox.offline import reader
+from lakebox.offline.batch import check_keys, prepare_batch
+from lakebox.offline.table import GroupTable, table_commits
+from lakebox.timeutil import iso, to_millis
+from lakebox.types import conform_column, type_name
+
+if TYPE_CHECKING:
+    from lakebox.feature_store import FeatureStore
+    from lakebox.query.query import Query
+
+log = logging.getLogger(__name__)
+
+Commit = CommitRow
+
+
+def new_table_name(name: str, version: int) -> str:
+    """A fresh Iceberg table name: a re-created group never meets the files of a deleted one."""
+    return f"{name}_v{version}_{secrets.token_hex(4)}"
+
+
+class FeatureGroup:
+    """A feature group. Get one from ``fs.create_feature_group`` or ``fs.get_feature_group``."""
+
+    def __init__(self, store: FeatureStore, row: GroupRow) -> None:
+        self._store = store
+        self._row = row
+        self._table = GroupTable(
+            store._project._warehouse, row.table_name, row.primary_key, row.event_time, store._project._box.locks
+        )
+
+    # -- metadata -----------------------------------------------------------------------
+    @property
+    def id(self) -> int:
+        return self._row.id
+
+    @property
+    def name(self) -> str:
+        return self._row.name
+
+    @property
+    def version(self) -> int:
+        return self._row.version
+
+    @property
+    def description(self) -> str:
+        return self._row.description
+
+    @property
+    def primary_key(self) -> list[str]:
+        return list(self._row.primary_key)
+
+    @property
+    def event_time(self) -> str | None:
+        return self._row.event_time
+
+    @property
+    def online_enabled(self) -> bool:
+        return self._row.online_enabled
+
+    @property
+    def table_name(self) -> str:
+        """The name under which ``fs.sql`` exposes this group: ``name_version``."""
+        return f"{self.name}_{self.version}"
+
+    @property
+    def features(self) -> list[Feature]:
+        """The schema (empty until the first insert when no features were declared)."""
+        return [
+            Feature(
+                f.name,
+                f.type,
+                f.description,
+                primary=f.name in self._row.primary_key,
+                event_time=f.name == self._row.event_time,
+            )
+            for f in self._row.features
+        ]
+
+    @property
+    def schema(self) -> list[Feature]:
+        return self.features
+
+    def get_feature(self, name: str) -> Feature:
+        for feature in self.features:
+            if feature.name == name:
+                return feature
+        names = [f.name for f in self.features]
+        hint = closest(name, names)
+        raise NotFoundError(
+            f"Feature group {self.name} v{self.version} has no feature {name!r}"
+            + (f"; did you mean {hint}?" if hint else f"; it has {names}."),
+            feature=name,
+        )
+
+    def update_description(self, description: str) -> FeatureGroup:
+        self._store._groups.update(self.id, description=str(description))
+        return self._reload()
+
+    def update_feature_description(self, feature: str, description: str) -> FeatureGroup:
+        self.get_feature(feature)
+        self._store._groups.update_feature_description(self.id, feature, str(description))
+        return self._reload()
+
+    def __repr__(self) -> str:
+        return f"FeatureGroup({self.name!r}, version={self.version}, primary_key={self.primary_key}, event_time={self.event_time!r})"
+
+    # -- writing ------------------------------------------------------------------------
+    def insert(self, df: Any) -> Commit:
+        """Write ``df`` as one commit: same (key, event time) replaces, new ones append.
+
+        Returns the commit (id, time, rows inserted and updated). Bad input raises a
+        ``ValidationError`` subclass and writes nothing.
+        """
+        data = to_arrow(df)
+        stored = self._stored_schema()
+        batch = prepare_batch(data, schema=stored, primary_key=self.primary_key, event_time=self.event_time)
+        if stored is None:
+            self._create_table(batch.schema)
+        commit = self._table.insert(batch)
+        self._record(commit)
+        log.info("%s v%s: commit %s inserted %s, updated %s rows", self.name, self.version,
+                 commit.commit_id, commit.rows_inserted, commit.rows_updated)
+        return commit
+
+    def delete_records(self, keys: Any) -> Commit | None:
+        """Delete rows by primary key (every event time), or by (key, event time) when ``keys``
+        has the event time column. One commit; returns None when no row matched.
+        """
+        stored = self._stored_schema()
+        data = to_arrow(keys)
+        key_columns = [*self.primary_key]
+        if self.event_time and self.event_time in data.column_names:
+            key_columns.append(self.event_time)
+        missing = [k for k in self.primary_key if k not in data.column_names]
+        if missing:
+            raise SchemaMismatchError(
+                f"delete_records needs the primary key column(s) {missing}; got {data.column_names}.",
+                columns=missing,
+            )
+        if data.num_rows == 0 or stored is None:
+            return None
+        arrays = [conform_column(data.column(k), stored.field(k).type, k) for k in key_columns]
+        key_table = pa.Table.from_arrays(arrays, names=key_columns)
+        for key in key_columns:
+            if key_table.column(key).null_count:
+                check_keys(key_table, key_columns)  # raises NullKeyError with the rows
+        key_table = key_table.group_by(key_columns).aggregate([])  # duplicates are harmless here
+        commit = self._table.delete_keys(key_table)
+        if commit is not None:
+            self._record(commit)
+        return commit
+
+    def rollback(self, commit: int | Commit) -> Commit:
+        """Make the data of an earlier commit current again, as a new commit."""
+        target = self._resolve_commit(commit)
+        result = self._table.rollback(target.snapshot_id)
+        self._record(result)
+        return result
+
+    def compact(self) -> Commit | None:
+        """Rewrite the current data into few large files (same rows; a 'compact' commit)."""
+        if self._stored_schema() is None:
+            return None
+        commit = self._table.compact()
+        if commit is not None:
+            self._record(commit)
+        return commit
+
+    def delete(self) -> None:
+        """Drop the group: its metadata, its commit log and its Iceberg table with all files."""
+        self._store._groups.delete(self.id)
+        self._store._project._warehouse.drop(self._row.table_name)
+
+    # -- reading ------------------------------------------------------------------------
+    def read(self, wallclock_time: Any = None, dataframe_type: str = "pandas") -> Any:
+        """The group's rows, now or as of a commit time / commit id, ordered by key and event time."""
+        check_dataframe_type(dataframe_type)
+        table, snapshot_id = self._snapshot_at(wallclock_time)
+        return from_arrow(self._read_arrow(table, snapshot_id), dataframe_type)
+
+    def as_of(self, wallclock_time: Any = None, exclude_until: Any = None) -> Query:
+        """A query of the group pinned at ``wallclock_time``; with ``exclude_until``, only the rows
+        that the commits in (exclude_until, wallclock_time] inserted or changed.
+        """
+        from lakebox.query.query import Query
+
+        return Query(self, wallclock_time=wallclock_time, exclude_until=exclude_until)
+
+    def select_all(self) -> Query:
+        from lakebox.query.query import Query
+
+        return Query(self)
+
+    def select(self, features: Sequence[str]) -> Query:
+        from lakebox.query.query import Query
+
+        return Query(self, features=list(features))
+
+    def commit_details(self, wallclock_time: Any = None, limit: int | None = None) -> dict[int, dict[str, Any]]:
+        """``{commit_id: {"committedOn", "rowsInserted", "rowsUpdated", "rowsDeleted", ...}}``,
+        newest first (the Hopsworks shape); commits at or before ``wallclock_time`` when given."""
+        commits = self.commits()
+        if wallclock_time is not None:
+            cutoff = to_millis(wallclock_time, "wallclock_time")
+            commits = [c for c in commits if c.committed_ms <= cutoff]
+        commits = list(reversed(commits))[:limit]
+        return {
+            c.commit_id: {
+                "committedOn": iso(c.committed_ms),
+                "rowsInserted": c.rows_inserted,
+                "rowsUpdated": c.rows_updated,
+                "rowsDeleted": c.rows_deleted,
+                "kind": c.kind,
+                "expired": c.expired,
+            }
+            for c in commits
+        }
+
+    def commits(self) -> list[Commit]:
+        """Every commit, oldest first (synced with the Iceberg table first)."""
+        self._sync_commits()
+        return self._store._groups.commits(self.id)
+
+    # -- internals ----------------------------------------------------------------------
+    def _reload(self) -> FeatureGroup:
+        row = self._store._groups.get_by_id(self.id)
+        if row is None:
+            raise NotFoundError(f"Feature group {self.name} v{self.version} was deleted.")
+        self._row = row
+        return self
+
+    def _stored_schema(self) -> pa.Schema | None:
+        if not self._row.features:
+            self._reload()
+        if not self._row.features:
+            return None
+        return pa.schema([pa.field(f.name, f.arrow_type) for f in self.features])
+
+    def _create_table(self, schema: pa.Schema) -> None:
+        """Create the Iceberg table and record the schema (first insert or explicit features)."""
+        warehouse = self._store._project._warehouse
+        with self._table._lock:
+            if not warehouse.exists(self._row.table_name):
+                warehouse.create(self._row.table_name, schema)
+            if not self._reload()._row.features:
+                rows = [FeatureRow(f.name, type_name(f.type)) for f in schema]
+                self._store._groups.set_features(self.id, rows)
+        self._reload()
+
+    def _record(self, commit: Commit) -> None:
+        self._store._groups.record_commits(self.id, [commit])
+
+    def _sync_commits(self) -> None:
+        """Repair the catalog's commit log from Iceberg (a writer killed between the two)."""
+        if self._stored_schema() is None or not self._store._project._warehouse.exists(self._row.table_name):
+            return
+        table = self._table.load()
+        in_table = table_commits(table)
+        self._store._groups.record_commits(self.id, in_table)
+        present = {c.snapshot_id for c in in_table}
+        gone = [c.snapshot_id for c in self._store._groups.commits(self.id) if not c.expired and c.snapshot_id not in present]
+        if gone:
+            self._store._groups.mark_expired(self.id, gone)
+
+    def _resolve_commit(self, when: Any) -> Commit:
+        """The commit a time or commit id names; errors for unknown and expired commits."""
+        commits = self.commits()
+        if isinstance(when, CommitRow):
+            when = when.commit_id
+        if isinstance(when, int) and not isinstance(when, bool):
+            found = [c for c in commits if c.commit_id == when]
+            if not found:
+                raise NotFoundError(
+                    f"Feature group {self.name} v{self.version} has no commit {when}; "
+                    f"its commits are {[c.commit_id for c in commits]}.",
+                    commit=when,
+                )
+            commit = found[0]
+        else:
+            cutoff = to_millis(when, "wallclock_time")
+            before = [c for c in commits if c.committed_ms <= cutoff]
+            if not before:
+                raise _BeforeFirstCommit()
+            commit = before[-1]
+        if commit.expired:
+            live = [c.commit_id for c in commits if not c.expired]
+            raise NotFoundError(
+                f"Commit {commit.commit_id} of {self.name} v{self.version} was expired by the retention "
+                f"policy; the commits still readable are {live}.",
+                commit=commit.commit_id,
+            )
+        return commit
+
+    def _snapshot_at(self, wallclock_time: Any) -> tuple[Any, int | None]:
+        """(Iceberg table, snapshot id) for now or a past time; snapshot None means empty."""
+        if self._stored_schema() is None:
+            return None, None
+        table = self._table.load()
+        if wallclock_time is None:
+            snapshot = table.current_snapshot()
+            return table, snapshot.snapshot_id if snapshot else None
+        try:
+            return table, self._resolve_commit(wallclock_time).snapshot_id
+        except _BeforeFirstCommit:
+            return table, None
+
+    def _output_schema(self) -> pa.Schema:
+        return pa.schema([pa.field(f.name, f.arrow_type) for f in self.features])
+
+    def _read_arrow(self, table: Any, snapshot_id: int | None, columns: Sequence[str] | None = None) -> pa.Table:
+        schema = self._output_schema()
+        if columns is not None:
+            schema = pa.schema([schema.field(c) for c in columns])
+        if table is None or snapshot_id is None:
+            return schema.empty_table()
+        order = [k for k in (*self.primary_key, *([self.event_time] if self.event_time else [])) if k in schema.names]
+        return reader.read(table, snapshot_id, schema, order_by=order)
+
+
+class _BeforeFirstCommit(Exception):
+    """Internal: a time before the group's first commit (reads as empty, never as commit 1)."""
+
+
+def check_group_compatible(row: GroupRow, primary_key: Sequence[str] | None, event_time: str | None) -> None:
+    """get_or_create_feature_group must not silently return a group with other keys."""
+    if primary_key is not None and list(primary_key) != list(row.primary_key):
+        raise ValidationError(
+            f"Feature group {row.name} v{row.version} exists with primary key {list(row.primary_key)}, "
+            f"not {list(primary_key)}. Use another version for a different key."
+        )
+    if event_time is not None and event_time != row.event_time:
+        raise ValidationError(
+            f"Feature group {row.name} v{row.version} exists with event time {row.event_time!r}, not {event_time!r}."
+        )

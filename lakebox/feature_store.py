@@ -1,0 +1,138 @@
+"""``FeatureStore``: create, find and query feature groups of a project."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from lakebox.catalog.groups import FeatureRow, GroupStore
+from lakebox.errors import AlreadyExistsError, NotFoundError, ValidationError
+from lakebox.feature import Feature, as_feature
+from lakebox.feature_group import FeatureGroup, check_group_compatible, new_table_name
+from lakebox.frames import check_dataframe_type, from_arrow
+from lakebox.names import check_name, closest
+
+if TYPE_CHECKING:
+    from lakebox.project import Project
+
+
+class FeatureStore:
+    """The feature store of a project: ``project.get_feature_store()``."""
+
+    def __init__(self, project: Project) -> None:
+        self._project = project
+        self._groups = GroupStore(project._db)
+
+    def create_feature_group(
+        self,
+        name: str,
+        version: int | None = None,
+        primary_key: Sequence[str] | None = None,
+        event_time: str | None = None,
+        online_enabled: bool = False,
+        description: str = "",
+        features: Sequence[Feature | dict[str, Any] | tuple[Any, ...]] | None = None,
+    ) -> FeatureGroup:
+        """Create a feature group; ``version=None`` takes the next free version.
+
+        The schema comes from ``features`` or, when omitted, from the first insert.
+        """
+        check_name(name, "feature group name")
+        if not primary_key:
+            raise ValidationError(
+                f"Feature group {name!r} needs a primary key: primary_key=['id', ...] names the "
+                "columns that identify an entity."
+            )
+        if isinstance(primary_key, str):
+            primary_key = [primary_key]
+        keys = [check_name(k, "primary key column") for k in primary_key]
+        if len(set(keys)) != len(keys):
+            raise ValidationError(f"The primary key {keys} names a column twice.")
+        if event_time is not None:
+            check_name(event_time, "event time column")
+            if event_time in keys:
+                raise ValidationError(f"The event time {event_time!r} cannot also be part of the primary key.")
+        latest = self._groups.latest_version(name)
+        if version is None:
+            version = (latest or 0) + 1
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise ValidationError(f"version must be a positive integer, got {version!r}.")
+        if self._groups.get(name, version) is not None:
+            raise AlreadyExistsError(
+                f"Feature group {name} v{version} already exists. Use get_feature_group({name!r}, "
+                f"{version}), get_or_create_feature_group, or version={(latest or version) + 1}.",
+                name=name,
+                version=version,
+            )
+        declared = [as_feature(f) for f in features] if features else []
+        if declared:
+            names = [f.name for f in declared]
+            missing = [k for k in [*keys, *([event_time] if event_time else [])] if k not in names]
+            if missing:
+                raise ValidationError(f"The declared features lack the key column(s) {missing}.")
+            if event_time is not None and next(f for f in declared if f.name == event_time).type != "timestamp":
+                raise ValidationError(f"The event time feature {event_time!r} must have type 'timestamp'.")
+        row = self._groups.create(
+            name=name,
+            version=version,
+            description=description,
+            primary_key=keys,
+            event_time=event_time,
+            online_enabled=online_enabled,
+            table_name=new_table_name(name, version),
+            features=[FeatureRow(f.name, f.type, f.description) for f in declared],
+        )
+        group = FeatureGroup(self, row)
+        if declared:
+            group._create_table(group._output_schema())
+        return group
+
+    def get_or_create_feature_group(
+        self,
+        name: str,
+        version: int = 1,
+        primary_key: Sequence[str] | None = None,
+        event_time: str | None = None,
+        **kwargs: Any,
+    ) -> FeatureGroup:
+        """The group ``name`` v``version``; created with the given arguments if it does not exist."""
+        check_name(name, "feature group name")
+        row = self._groups.get(name, version)
+        if row is not None:
+            check_group_compatible(row, primary_key, event_time)
+            return FeatureGroup(self, row)
+        try:
+            return self.create_feature_group(name, version, primary_key, event_time, **kwargs)
+        except AlreadyExistsError:  # another process created it in between
+            return self.get_feature_group(name, version)
+
+    def get_feature_group(self, name: str, version: int | None = None) -> FeatureGroup:
+        """The group ``name`` at ``version``, or its latest version."""
+        check_name(name, "feature group name")
+        if version is None:
+            version = self._groups.latest_version(name)
+        row = self._groups.get(name, version) if version is not None else None
+        if row is None:
+            versions = [g.version for g in self._groups.list(name)]
+            if versions:
+                raise NotFoundError(f"Feature group {name} has no version {version}; it has {versions}.")
+            hint = closest(name, self._groups.names())
+            raise NotFoundError(
+                f"No feature group named {name!r}" + (f"; did you mean {hint}?" if hint else "."), name=name
+            )
+        return FeatureGroup(self, row)
+
+    def get_feature_groups(self, name: str | None = None) -> list[FeatureGroup]:
+        """Every group, or every version of ``name``."""
+        if name is not None:
+            check_name(name, "feature group name")
+        return [FeatureGroup(self, row) for row in self._groups.list(name)]
+
+    def sql(self, query: str, dataframe_type: str = "pandas", as_of: Any = None) -> Any:
+        """Run a read-only DuckDB query over the feature groups, each exposed as ``name_version``
+        (and the latest version also as ``name``). ``as_of`` pins every group to a past time.
+        """
+        from lakebox.query.sql import run_sql
+
+        check_dataframe_type(dataframe_type)
+        return from_arrow(run_sql(self, query, as_of=as_of), dataframe_type)

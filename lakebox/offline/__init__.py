@@ -1,0 +1,1 @@
+"""The offline store: feature-group tables on Apache Iceberg through pyiceberg (DESIGN §1, §4)."""

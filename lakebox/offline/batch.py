@@ -1,0 +1,107 @@
+"""Checks and normalises one batch before it may touch storage; nothing is written if it fails."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from lakebox.errors import DuplicateKeyError, NullKeyError, SchemaMismatchError, ValidationError
+from lakebox.names import check_name
+from lakebox.types import canonical_type, conform_column
+
+SAMPLE_ROWS = 5
+
+
+def prepare_batch(
+    data: pa.Table,
+    *,
+    schema: pa.Schema | None,
+    primary_key: Sequence[str],
+    event_time: str | None,
+    what: str = "insert",
+) -> pa.Table:
+    """Return ``data`` in storage form: columns of the group's schema, canonical types, valid keys.
+
+    ``schema`` is the group's stored schema, or None for the first insert (the batch defines it).
+    """
+    if data.num_rows == 0:
+        raise ValidationError(f"Nothing to {what}: the dataframe has no rows.")
+    names = data.column_names
+    if len(set(names)) != len(names):
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        raise SchemaMismatchError(f"The dataframe has duplicate column names: {dupes}.", columns=dupes)
+    for name in names:
+        check_name(name, "column name")
+    keys = [*primary_key, *([event_time] if event_time else [])]
+    missing_keys = [k for k in keys if k not in names]
+    if missing_keys:
+        raise SchemaMismatchError(
+            f"The dataframe lacks the key column(s) {missing_keys} (primary key {list(primary_key)}"
+            + (f", event time {event_time!r}" if event_time else "")
+            + f"). It has {names}.",
+            columns=missing_keys,
+        )
+    if schema is None:
+        columns = {name: data.column(name) for name in names}
+        target = pa.schema([pa.field(n, canonical_type(columns[n].type, n)) for n in names])
+    else:
+        extra = [n for n in names if n not in schema.names]
+        missing = [n for n in schema.names if n not in names]
+        if extra or missing:
+            raise SchemaMismatchError(
+                "The dataframe's columns do not match the feature group's schema: "
+                + (f"missing {missing}; " if missing else "")
+                + (f"unknown {extra}; " if extra else "")
+                + f"expected exactly {schema.names}. Select those columns, or create a new version of "
+                "the group for a new schema.",
+                missing=missing,
+                extra=extra,
+            )
+        target = schema
+    arrays = [conform_column(data.column(f.name), f.type, f.name) for f in target]
+    batch = pa.Table.from_arrays(arrays, schema=target)
+    if event_time is not None and not pa.types.is_timestamp(batch.schema.field(event_time).type):
+        raise SchemaMismatchError(
+            f"The event time column {event_time!r} must hold timezone-aware timestamps, "
+            f"it holds {data.schema.field(event_time).type}.",
+            column=event_time,
+        )
+    for key in primary_key:
+        if pa.types.is_floating(batch.schema.field(key).type) or pa.types.is_list(batch.schema.field(key).type):
+            raise SchemaMismatchError(
+                f"Primary key column {key!r} has type {batch.schema.field(key).type}; keys must be "
+                "integers, strings, dates, timestamps, booleans or binary (floats do not compare exactly).",
+                column=key,
+            )
+    check_keys(batch, keys)
+    return batch
+
+
+def check_keys(batch: pa.Table, keys: Sequence[str]) -> None:
+    """Refuse nulls in key columns and rows that share all key values."""
+    for key in keys:
+        nulls = batch.column(key).null_count
+        if nulls:
+            rows = pc.indices_nonzero(pc.is_null(batch.column(key))).to_pylist()[:SAMPLE_ROWS]
+            raise NullKeyError(
+                f"Key column {key!r} is null in {nulls} row(s) (row positions {rows}"
+                f"{'...' if nulls > SAMPLE_ROWS else ''}). Drop or fill those rows before inserting.",
+                column=key,
+                rows=rows,
+                count=nulls,
+            )
+    counts = batch.select(list(keys)).group_by(list(keys)).aggregate([([], "count_all")])
+    dupes = counts.filter(pc.greater(counts.column("count_all"), 1))
+    if dupes.num_rows:
+        sample = dupes.slice(0, SAMPLE_ROWS).drop_columns(["count_all"]).to_pylist()
+        raise DuplicateKeyError(
+            f"{dupes.num_rows} key value(s) of {list(keys)} occur more than once in this batch, e.g. "
+            f"{sample}. A feature group keeps one row per key"
+            + (" and event time" if len(keys) > 1 else "")
+            + ": deduplicate the batch first (e.g. df.drop_duplicates(subset=...)).",
+            keys=list(keys),
+            sample=sample,
+            count=dupes.num_rows,
+        )

@@ -1,0 +1,326 @@
+"""Writing one feature group's Iceberg table: one lakebox commit = one Iceberg snapshot.
+
+Every commit is a single snapshot produced inside one pyiceberg transaction, so a commit is
+either fully visible or not at all. The snapshot summary carries the lakebox commit id, its
+kind and its row counts: Iceberg is the source of truth and the catalog's commit log can be
+rebuilt from it after a crash.
+
+Merge strategy (pyiceberg's ``upsert`` is quadratic on composite keys and crashes at 10k rows,
+apache/iceberg-python#3508): file statistics prune the files that could hold any of the
+batch's (key, event time) pairs; only files that really do are read, have those rows
+removed (an Arrow anti-join) and are rewritten; the batch itself is appended. A batch of new
+event times touches no existing file and is a plain fast append.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from filelock import FileLock, Timeout
+from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.expressions import And, BooleanExpression, GreaterThanOrEqual, LessThanOrEqual
+from pyiceberg.io.pyarrow import _dataframe_to_data_files
+from pyiceberg.manifest import DataFile
+from pyiceberg.table import FileScanTask, Table, Transaction
+
+from lakebox.catalog.groups import CommitRow
+from lakebox.errors import ConflictError, StorageError
+from lakebox.offline import reader
+from lakebox.offline.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+
+PREFIX = "lakebox."
+MAX_ATTEMPTS = 5
+LOCK_TIMEOUT_S = 120.0
+
+
+@dataclass
+class _Change:
+    """What one commit does to the table's files; the row counts go into the snapshot summary."""
+
+    kind: str
+    delete_files: list[DataFile] = field(default_factory=list)
+    add_files: list[DataFile] = field(default_factory=list)  # existing files re-added (rollback)
+    add_tables: list[pa.Table] = field(default_factory=list)  # new rows to write
+    rows_inserted: int = 0
+    rows_updated: int = 0
+    rows_deleted: int = 0
+
+
+def commit_from_snapshot(snapshot: object) -> CommitRow | None:
+    """The lakebox commit recorded in an Iceberg snapshot's summary (None if not ours)."""
+    summary = snapshot.summary  # type: ignore[attr-defined]
+    if summary is None or summary[PREFIX + "commit-id"] is None:
+        return None
+    return CommitRow(
+        commit_id=int(summary[PREFIX + "commit-id"]),
+        snapshot_id=snapshot.snapshot_id,  # type: ignore[attr-defined]
+        committed_ms=snapshot.timestamp_ms,  # type: ignore[attr-defined]
+        kind=str(summary[PREFIX + "kind"]),
+        rows_inserted=int(summary[PREFIX + "rows-inserted"] or 0),
+        rows_updated=int(summary[PREFIX + "rows-updated"] or 0),
+        rows_deleted=int(summary[PREFIX + "rows-deleted"] or 0),
+    )
+
+
+def table_commits(table: Table) -> list[CommitRow]:
+    """Every lakebox commit still present in the table's snapshots, oldest first."""
+    found = [commit_from_snapshot(s) for s in table.metadata.snapshots]
+    return sorted((c for c in found if c is not None), key=lambda c: c.commit_id)
+
+
+class GroupTable:
+    """The offline table of one feature group, with its key columns."""
+
+    def __init__(
+        self,
+        warehouse: Warehouse,
+        table_name: str,
+        primary_key: Sequence[str],
+        event_time: str | None,
+        lock_dir: Path,
+    ) -> None:
+        self.warehouse = warehouse
+        self.table_name = table_name
+        self.primary_key = tuple(primary_key)
+        self.event_time = event_time
+        self.keys = (*self.primary_key, *((event_time,) if event_time else ()))
+        self._lock = FileLock(str(lock_dir / f"{table_name}.lock"), timeout=LOCK_TIMEOUT_S)
+
+    def load(self) -> Table:
+        return self.warehouse.load(self.table_name)
+
+    # -- public write operations --------------------------------------------------------
+    def insert(self, batch: pa.Table) -> CommitRow:
+        """Upsert ``batch`` by (primary key, event time): existing pairs are replaced, new ones appended."""
+        commit = self._commit(lambda table, snapshot: self._plan_insert(table, snapshot, batch))
+        assert commit is not None
+        return commit
+
+    def delete_keys(self, keys: pa.Table) -> CommitRow | None:
+        """Delete the rows matching ``keys`` (all its columns); None when nothing matched."""
+        return self._commit(lambda table, snapshot: self._plan_delete(table, snapshot, keys))
+
+    def rollback(self, snapshot_id: int) -> CommitRow:
+        """A new commit whose data equals the data at ``snapshot_id``."""
+        commit = self._commit(lambda table, snapshot: self._plan_rollback(table, snapshot, snapshot_id))
+        assert commit is not None
+        return commit
+
+    def compact(self, target_rows: int = 5_000_000) -> CommitRow | None:
+        """Rewrite the current small files into few large ones (same rows); None if nothing to do."""
+        return self._commit(lambda table, snapshot: self._plan_compact(table, snapshot, target_rows))
+
+    # -- the commit loop ----------------------------------------------------------------
+    def _commit(self, planner: Callable[[Table, int | None], _Change | None]) -> CommitRow | None:
+        try:
+            self._lock.acquire()
+        except Timeout as e:
+            raise ConflictError(
+                f"Another process has held the write lock of {self.table_name} for over "
+                f"{LOCK_TIMEOUT_S:.0f} s. Retry when it finishes (lock file: {self._lock.lock_file})."
+            ) from e
+        try:
+            for attempt in range(1, MAX_ATTEMPTS + 1):
+                table = self.load()
+                current = table.current_snapshot()
+                change = planner(table, current.snapshot_id if current else None)
+                if change is None:
+                    return None
+                commit_id = max((c.commit_id for c in table_commits(table)), default=0) + 1
+                written: list[str] = []
+                try:
+                    self._apply(table, change, commit_id, written)
+                except CommitFailedException as e:
+                    _delete_files(table, written)
+                    if attempt == MAX_ATTEMPTS:
+                        raise ConflictError(
+                            f"Committing to {self.table_name} failed {MAX_ATTEMPTS} times because other "
+                            "writers committed concurrently. Retry the operation."
+                        ) from e
+                    time.sleep(random.uniform(0.05, 0.2) * attempt)
+                    continue
+                except BaseException:
+                    _delete_files(table, written)
+                    raise
+                committed = self.load()
+                for snapshot in reversed(committed.metadata.snapshots):
+                    commit = commit_from_snapshot(snapshot)
+                    if commit is not None and commit.commit_id == commit_id:
+                        return commit
+                raise StorageError(f"Commit {commit_id} of {self.table_name} is missing after committing.")
+            raise AssertionError("unreachable")
+        finally:
+            self._lock.release()
+
+    def _apply(self, table: Table, change: _Change, commit_id: int, written: list[str]) -> None:
+        properties = {
+            PREFIX + "commit-id": str(commit_id),
+            PREFIX + "kind": change.kind,
+            PREFIX + "rows-inserted": str(change.rows_inserted),
+            PREFIX + "rows-updated": str(change.rows_updated),
+            PREFIX + "rows-deleted": str(change.rows_deleted),
+            PREFIX + "writer-pid": str(os.getpid()),
+        }
+        tx: Transaction = table.transaction()
+        update = tx.update_snapshot(snapshot_properties=properties)
+        producer = update.fast_append() if not change.delete_files else update.overwrite()
+        with producer:
+            counter = itertools.count(0)
+            for data_file in change.delete_files:
+                producer.delete_data_file(data_file)
+            for data_file in change.add_files:
+                producer.append_data_file(data_file)
+            for new_rows in change.add_tables:
+                if new_rows.num_rows == 0:
+                    continue
+                for data_file in _dataframe_to_data_files(
+                    table_metadata=tx.table_metadata,
+                    df=new_rows,
+                    io=table.io,
+                    write_uuid=producer.commit_uuid,
+                    counter=counter,
+                ):
+                    written.append(data_file.file_path)
+                    producer.append_data_file(data_file)
+        tx.commit_transaction()
+
+    # -- planners -----------------------------------------------------------------------
+    def _plan_insert(self, table: Table, snapshot_id: int | None, batch: pa.Table) -> _Change:
+        storage = _to_storage(batch, table)
+        change = _Change(kind="insert", add_tables=[storage])
+        batch_keys = storage.select(list(self.keys))
+        replaced = 0
+        for task in self._candidates(table, snapshot_id, batch_keys):
+            existing = reader.arrow_scan(table, [task], snapshot_id)  # type: ignore[arg-type]
+            kept = _anti_join(existing, batch_keys)
+            if kept.num_rows == existing.num_rows:
+                continue
+            replaced += existing.num_rows - kept.num_rows
+            change.delete_files.append(task.file)
+            change.add_tables.append(_to_storage(kept, table))
+        change.rows_updated = replaced
+        change.rows_inserted = storage.num_rows - replaced
+        return change
+
+    def _plan_delete(self, table: Table, snapshot_id: int | None, keys: pa.Table) -> _Change | None:
+        change = _Change(kind="delete")
+        keys = _to_storage(keys, table)
+        for task in self._candidates(table, snapshot_id, keys):
+            existing = reader.arrow_scan(table, [task], snapshot_id)  # type: ignore[arg-type]
+            kept = _anti_join(existing, keys)
+            if kept.num_rows == existing.num_rows:
+                continue
+            change.rows_deleted += existing.num_rows - kept.num_rows
+            change.delete_files.append(task.file)
+            change.add_tables.append(_to_storage(kept, table))
+        return change if change.delete_files else None
+
+    def _plan_rollback(self, table: Table, snapshot_id: int | None, target_id: int) -> _Change:
+        current = {t.file.file_path: t for t in reader.plan(table, snapshot_id)}
+        target = {t.file.file_path: t for t in reader.plan(table, target_id)}
+        if any(t.delete_files for t in (*current.values(), *target.values())):
+            raise StorageError(
+                f"{self.table_name} has delete files written by another engine; lakebox cannot roll it back."
+            )
+        removed = [current[p] for p in current if p not in target]
+        added = [target[p] for p in target if p not in current]
+        change = _Change(
+            kind="rollback", delete_files=[t.file for t in removed], add_files=[t.file for t in added]
+        )
+        # Row counts by key: rows only in the target are re-inserted, rows only in the current
+        # state are deleted, keys in both were updated back to their old values.
+        keys = list(self.keys)
+        schema = table.schema().select(*keys)
+        before = _scan_keys(table, removed, schema)
+        after = _scan_keys(table, added, schema)
+        both = after.join(before, keys=keys, join_type="inner").num_rows if after.num_rows and before.num_rows else 0
+        change.rows_updated = both
+        change.rows_inserted = after.num_rows - both
+        change.rows_deleted = before.num_rows - both
+        return change
+
+    def _plan_compact(self, table: Table, snapshot_id: int | None, target_rows: int) -> _Change | None:
+        tasks = reader.plan(table, snapshot_id)
+        if len(tasks) <= 1 or any(t.delete_files for t in tasks):
+            return None
+        rows = reader.arrow_scan(table, tasks, snapshot_id)  # type: ignore[arg-type]
+        rows = rows.sort_by([(k, "ascending") for k in self.keys])
+        chunks = [rows.slice(i, target_rows) for i in range(0, rows.num_rows, target_rows)] or [rows]
+        return _Change(kind="compact", delete_files=[t.file for t in tasks], add_tables=chunks)
+
+    def _candidates(self, table: Table, snapshot_id: int | None, keys: pa.Table) -> list[FileScanTask]:
+        """Files whose column statistics admit any of ``keys`` (min/max pruning per key column)."""
+        if snapshot_id is None or keys.num_rows == 0:
+            return []
+        return reader.plan(table, snapshot_id, _range_filter(keys))
+
+
+def _range_filter(keys: pa.Table) -> BooleanExpression:
+    """``min <= col <= max`` for each orderable key column: a superset of the keys' rows."""
+    expression: BooleanExpression = reader.ALWAYS_TRUE
+    for name in keys.column_names:
+        column = keys.column(name)
+        dtype = column.type
+        if not (pa.types.is_integer(dtype) or pa.types.is_string(dtype) or pa.types.is_timestamp(dtype) or pa.types.is_date(dtype)):
+            continue
+        bounds = pc.min_max(column)
+        low, high = bounds["min"], bounds["max"]
+        if not low.is_valid or not high.is_valid:
+            continue
+        if pa.types.is_timestamp(dtype):
+            low_value: object = low.cast(pa.int64()).as_py()
+            high_value: object = high.cast(pa.int64()).as_py()
+        elif pa.types.is_date(dtype):
+            low_value, high_value = low.as_py().isoformat(), high.as_py().isoformat()
+        else:
+            low_value, high_value = low.as_py(), high.as_py()
+        clause = And(GreaterThanOrEqual(name, low_value), LessThanOrEqual(name, high_value))
+        expression = clause if isinstance(expression, type(reader.ALWAYS_TRUE)) else And(expression, clause)
+    return expression
+
+
+def _anti_join(rows: pa.Table, keys: pa.Table) -> pa.Table:
+    """The rows of ``rows`` whose key columns match no row of ``keys``, in their original order.
+
+    Only key columns and a row number enter the hash join, so payload columns of any type
+    (lists, decimals) never have to be supported by Acero's join.
+    """
+    names = keys.column_names
+    numbered = rows.select(names).append_column("__lakebox_row", pa.array(range(rows.num_rows), pa.int64()))
+    survivors = numbered.join(keys, keys=names, join_type="left anti").column("__lakebox_row")
+    return rows.take(survivors.take(pc.sort_indices(survivors)))
+
+
+def _to_storage(rows: pa.Table, table: Table) -> pa.Table:
+    """Rows in the exact Arrow schema pyiceberg writes (large strings, field ids)."""
+    full = table.schema().as_arrow()
+    target = pa.schema([full.field(name) for name in rows.column_names]) if len(rows.column_names) < len(full) else full
+    return rows.select(target.names).cast(target)
+
+
+def _scan_keys(table: Table, tasks: Sequence[FileScanTask], schema: object) -> pa.Table:
+    if not tasks:
+        return pa.table({})
+    from pyiceberg.io.pyarrow import ArrowScan
+
+    return ArrowScan(table.metadata, table.io, schema, reader.ALWAYS_TRUE).to_table(tasks)  # type: ignore[arg-type]
+
+
+def _delete_files(table: Table, paths: Sequence[str]) -> None:
+    """Remove data files of a commit that did not land (best effort; orphans are swept later)."""
+    for path in paths:
+        try:
+            table.io.delete(path)
+        except Exception:  # noqa: BLE001 - cleanup must not mask the original error
+            log.warning("could not delete uncommitted file %s", path, exc_info=True)

@@ -1,0 +1,88 @@
+"""The Iceberg warehouse of a box: pyiceberg's SQLite-backed SqlCatalog (DESIGN §1)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.exceptions import NoSuchTableError, TableAlreadyExistsError
+from pyiceberg.table import Table
+
+from lakebox.errors import AlreadyExistsError, NotFoundError, StorageError
+
+log = logging.getLogger(__name__)
+
+NAMESPACE = "lakebox"
+
+# Old metadata.json files are not needed for time travel (snapshots live in the current
+# metadata); keep a few for forensics and let pyiceberg delete the rest after each commit.
+TABLE_PROPERTIES = {
+    "write.metadata.delete-after-commit.enabled": "true",
+    "write.metadata.previous-versions-max": "10",
+    "write.parquet.compression-codec": "zstd",
+}
+
+
+class Warehouse:
+    """Creates, loads and drops the Iceberg tables under ``box/warehouse``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._catalog: SqlCatalog | None = None
+        self._pid = -1
+
+    @property
+    def catalog(self) -> SqlCatalog:
+        if self._catalog is None or self._pid != os.getpid():  # never reuse engines across fork
+            try:
+                self._catalog = SqlCatalog(
+                    "lakebox",
+                    uri=f"sqlite:///{self.root / 'iceberg_catalog.db'}",
+                    warehouse=self.root.as_uri(),
+                )
+                self._catalog.create_namespace_if_not_exists(NAMESPACE)
+            except Exception as e:  # sqlalchemy / pyiceberg errors vary by version
+                raise StorageError(f"Cannot open the Iceberg catalog in {self.root}: {e}") from e
+            self._pid = os.getpid()
+        return self._catalog
+
+    def identifier(self, table_name: str) -> str:
+        return f"{NAMESPACE}.{table_name}"
+
+    def location(self, table_name: str) -> Path:
+        return self.root / table_name
+
+    def create(self, table_name: str, schema: pa.Schema) -> Table:
+        location = self.location(table_name)
+        if location.exists():
+            # Files left by a group that was deleted while another process read it: not ours to keep.
+            shutil.rmtree(location)
+        try:
+            return self.catalog.create_table(
+                self.identifier(table_name), schema=schema, location=location.as_uri(), properties=TABLE_PROPERTIES
+            )
+        except TableAlreadyExistsError as e:
+            raise AlreadyExistsError(f"The Iceberg table {table_name} already exists.") from e
+
+    def load(self, table_name: str) -> Table:
+        try:
+            return self.catalog.load_table(self.identifier(table_name))
+        except NoSuchTableError as e:
+            raise NotFoundError(
+                f"The Iceberg table {table_name} is missing from the warehouse; the box is damaged "
+                "or the group was deleted by another process."
+            ) from e
+
+    def exists(self, table_name: str) -> bool:
+        return bool(self.catalog.table_exists(self.identifier(table_name)))
+
+    def drop(self, table_name: str) -> None:
+        try:
+            self.catalog.drop_table(self.identifier(table_name))
+        except NoSuchTableError:
+            pass
+        shutil.rmtree(self.location(table_name), ignore_errors=True)
