@@ -83,15 +83,26 @@ class Box:
         tmp.write_text(
             "# lakebox box: everything of this lakehouse lives in this directory.\n"
             f"format_version = {FORMAT_VERSION}\n"
+            "# Where the warehouse was created; Iceberg metadata records paths under it, and a\n"
+            "# copied or moved box maps them to its current location (never edit this).\n"
+            f"warehouse_origin = {_toml_string(self.warehouse.as_uri())}\n"
         )
         os.replace(tmp, self.toml)  # atomic: a box is either fully announced or not at all
 
-    def _check_format(self) -> None:
+    def settings(self) -> dict[str, object]:
         try:
-            settings = tomllib.loads(self.toml.read_text())
+            return tomllib.loads(self.toml.read_text())
         except (OSError, tomllib.TOMLDecodeError) as e:
             raise StorageError(f"Cannot read {self.toml}: {e}. Restore it from a backup.") from e
-        version = settings.get("format_version")
+
+    @property
+    def warehouse_origin(self) -> str:
+        """The warehouse URI this box was created with (Iceberg paths are recorded under it)."""
+        origin = self.settings().get("warehouse_origin")
+        return origin if isinstance(origin, str) else self.warehouse.as_uri()
+
+    def _check_format(self) -> None:
+        version = self.settings().get("format_version")
         if not isinstance(version, int):
             raise StorageError(f"{self.toml} has no integer format_version; it is not a lakebox box.")
         if version > FORMAT_VERSION:
@@ -101,3 +112,7 @@ class Box:
             )
         for directory in (self.warehouse, self.online, self.artifacts, self.logs, self.locks):
             directory.mkdir(parents=True, exist_ok=True)
+
+
+def _toml_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -16,8 +18,8 @@ from lakebox.catalog.groups import CommitRow, FeatureRow, GroupRow
 from lakebox.errors import NotFoundError, SchemaMismatchError, ValidationError
 from lakebox.feature import Feature
 from lakebox.frames import check_dataframe_type, from_arrow, to_arrow
-from lakebox.names import closest
-from lakebox.offline import reader
+from lakebox.names import check_name, closest
+from lakebox.offline import maintenance, reader
 from lakebox.offline.batch import check_keys, prepare_batch
 from lakebox.offline.table import GroupTable, table_commits
 from lakebox.timeutil import iso, to_millis
@@ -185,6 +187,83 @@ class FeatureGroup:
             self._record(commit)
         return commit
 
+    # -- history retention ----------------------------------------------------------------
+    def set_retention(self, max_age: timedelta | None = None, keep_last: int | None = None) -> FeatureGroup:
+        """Keep time-travel history for at least ``max_age`` and at least the last ``keep_last``
+        commits; older commits are expired (their files deleted) after each commit. Pinned
+        commits (training datasets) are always kept. ``set_retention()`` keeps everything."""
+        if max_age is not None and (not isinstance(max_age, timedelta) or max_age.total_seconds() < 0):
+            raise ValidationError("max_age must be a non-negative datetime.timedelta.")
+        if keep_last is not None and (not isinstance(keep_last, int) or keep_last < 1):
+            raise ValidationError("keep_last must be a positive integer.")
+        settings = dict(self._row.settings)
+        if max_age is None and keep_last is None:
+            settings.pop("retention", None)
+        else:
+            settings["retention"] = {
+                "max_age_s": max_age.total_seconds() if max_age is not None else None,
+                "keep_last": keep_last or 1,
+            }
+        self._store._groups.update(self.id, settings=settings)
+        return self._reload()
+
+    @property
+    def retention(self) -> dict[str, Any] | None:
+        return self._row.settings.get("retention")
+
+    def expire_commits(self, older_than: Any = None, keep_last: int = 1) -> list[int]:
+        """Expire commits older than ``older_than`` (default: all but the newest ``keep_last``)
+        and delete the files only they referenced. Returns the expired commit ids."""
+        if self._stored_schema() is None:
+            return []
+        cutoff = to_millis(older_than, "older_than") if older_than is not None else None
+        expired = maintenance.expire(self._table, cutoff, keep_last)
+        if expired:
+            maintenance.vacuum(self._table, grace_s=0.0)
+        self._sync_commits()
+        return expired
+
+    def maintain(self, orphan_grace_s: float = 3600.0, compact: bool = True) -> dict[str, Any]:
+        """Apply the retention policy, compact small files, and delete unreferenced files
+        (including orphans of killed writers older than ``orphan_grace_s``)."""
+        report: dict[str, Any] = {"expired_commits": [], "compacted": None, "deleted_files": 0}
+        if self._stored_schema() is None:
+            return report
+        report["expired_commits"] = self._apply_retention(vacuum=False)
+        if compact:
+            commit = self.compact()
+            report["compacted"] = commit.commit_id if commit is not None else None
+        report["deleted_files"] = len(maintenance.vacuum(self._table, grace_s=orphan_grace_s))
+        self._sync_commits()
+        return report
+
+    def pin_commit(self, commit: int | Commit, name: str) -> None:
+        """Protect a commit from retention under ``name`` (an Iceberg tag)."""
+        check_name(name, "pin name")
+        maintenance.pin(self._table, self._resolve_commit(commit).snapshot_id, name)
+
+    def unpin_commit(self, name: str) -> None:
+        maintenance.unpin(self._table, name)
+
+    def pins(self) -> dict[str, int]:
+        """``{pin name: commit id}`` of the pinned commits."""
+        if self._stored_schema() is None:
+            return {}
+        by_snapshot = {c.snapshot_id: c.commit_id for c in self.commits()}
+        return {name: by_snapshot.get(sid, -1) for name, sid in maintenance.pins(self._table.load()).items()}
+
+    def _apply_retention(self, vacuum: bool = True) -> list[int]:
+        policy = self.retention
+        if not policy:
+            return []
+        cutoff = None
+        if policy.get("max_age_s") is not None:
+            cutoff = int(time.time() * 1000 - policy["max_age_s"] * 1000)
+        expired = maintenance.expire(self._table, cutoff, int(policy.get("keep_last") or 1))
+        if expired and vacuum:
+            maintenance.vacuum(self._table, grace_s=0.0)
+        return expired
+
     def delete(self) -> None:
         """Drop the group: its metadata, its commit log and its Iceberg table with all files."""
         self._store._groups.delete(self.id)
@@ -268,6 +347,8 @@ class FeatureGroup:
 
     def _record(self, commit: Commit) -> None:
         self._store._groups.record_commits(self.id, [commit])
+        if self.retention and self._apply_retention():
+            self._sync_commits()
 
     def _sync_commits(self) -> None:
         """Repair the catalog's commit log from Iceberg (a writer killed between the two)."""

@@ -19,7 +19,7 @@ class Project:
     def __init__(self, box: Box) -> None:
         self._box = box
         self._db = CatalogDB(box.catalog_db)
-        self._warehouse = Warehouse(box.warehouse)
+        self._warehouse = Warehouse(box.warehouse, box.warehouse_origin)
         self._feature_store: Any = None
 
     @property

@@ -92,16 +92,42 @@ def check_keys(batch: pa.Table, keys: Sequence[str]) -> None:
                 rows=rows,
                 count=nulls,
             )
-    counts = batch.select(list(keys)).group_by(list(keys)).aggregate([([], "count_all")])
-    dupes = counts.filter(pc.greater(counts.column("count_all"), 1))
+    dupes = duplicate_keys(batch.select(list(keys)))
     if dupes.num_rows:
-        sample = dupes.slice(0, SAMPLE_ROWS).drop_columns(["count_all"]).to_pylist()
+        sample = dupes.slice(0, SAMPLE_ROWS).to_pylist()
+        role = "primary key and event time" if event_time_in(keys, batch) else "primary key"
         raise DuplicateKeyError(
-            f"{dupes.num_rows} key value(s) of {list(keys)} occur more than once in this batch, e.g. "
-            f"{sample}. A feature group keeps one row per key"
-            + (" and event time" if len(keys) > 1 else "")
-            + ": deduplicate the batch first (e.g. df.drop_duplicates(subset=...)).",
+            f"{dupes.num_rows} value(s) of the {role} {list(keys)} occur more than once in this batch, "
+            f"e.g. {sample}. A feature group keeps one row per {role}: deduplicate the batch first "
+            "(e.g. df.drop_duplicates(subset=...)).",
             keys=list(keys),
             sample=sample,
             count=dupes.num_rows,
         )
+
+
+def event_time_in(keys: Sequence[str], batch: pa.Table) -> bool:
+    return len(keys) > 1 and pa.types.is_timestamp(batch.schema.field(keys[-1]).type)
+
+
+def duplicate_keys(keys: pa.Table) -> pa.Table:
+    """The distinct key tuples that occur more than once.
+
+    Sorting the key columns and comparing neighbours is several times faster than a hash
+    group-by for the common case (no duplicates) and needs no hashing of timestamps.
+    """
+    if keys.num_rows < 2:
+        return keys.slice(0, 0)
+    order = pc.sort_indices(keys, sort_keys=[(name, "ascending") for name in keys.column_names])
+    ordered = keys.take(order)
+    same = None
+    for name in keys.column_names:
+        column = ordered.column(name)
+        equal = pc.equal(column.slice(1), column.slice(0, len(column) - 1))
+        same = equal if same is None else pc.and_(same, equal)
+    assert same is not None
+    positions = pc.indices_nonzero(same)
+    if len(positions) == 0:
+        return keys.slice(0, 0)
+    repeated = ordered.take(positions)
+    return repeated.group_by(keys.column_names).aggregate([])

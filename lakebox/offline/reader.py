@@ -19,6 +19,7 @@ from pyiceberg.io.pyarrow import ArrowScan
 from pyiceberg.table import FileScanTask, Table
 
 from lakebox.errors import StorageError
+from lakebox.offline.fileio import BoxFileIO
 
 ALWAYS_TRUE = AlwaysTrue()
 
@@ -65,7 +66,11 @@ def duckdb_can_read(table: Table, tasks: Sequence[FileScanTask]) -> bool:
     return all(not task.delete_files for task in tasks)
 
 
-def local_path(uri: str) -> str:
+def local_path(uri: str, table: Table | None = None) -> str:
+    """The local filesystem path of a file URI recorded in ``table``'s metadata."""
+    io = getattr(table, "io", None)
+    if isinstance(io, BoxFileIO):
+        uri = io.localize(uri)
     if uri.startswith("file://"):
         return uri[len("file://") :]
     if "://" in uri:
@@ -73,9 +78,9 @@ def local_path(uri: str) -> str:
     return uri
 
 
-def parquet_source(tasks: Sequence[FileScanTask]) -> exp.Expression:
+def parquet_source(table: Table, tasks: Sequence[FileScanTask]) -> exp.Expression:
     """``read_parquet([...])`` over the tasks' files, as a sqlglot expression (paths are literals)."""
-    paths = exp.Array(expressions=[exp.Literal.string(local_path(t.file.file_path)) for t in tasks])
+    paths = exp.Array(expressions=[exp.Literal.string(local_path(t.file.file_path, table)) for t in tasks])
     return exp.Anonymous(this="read_parquet", expressions=[paths])
 
 
@@ -103,7 +108,7 @@ def read(
     con = connect()
     try:
         if duckdb_can_read(table, tasks):
-            source: exp.Expression = parquet_source(tasks)
+            source: exp.Expression = parquet_source(table, tasks)
         else:
             con.register("lakebox_scan", arrow_scan(table, tasks, snapshot_id))
             source = exp.to_identifier("lakebox_scan", quoted=True)

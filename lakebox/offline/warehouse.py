@@ -12,7 +12,10 @@ from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NoSuchTableError, TableAlreadyExistsError
 from pyiceberg.table import Table
 
+from pyiceberg.io import PY_IO_IMPL
+
 from lakebox.errors import AlreadyExistsError, NotFoundError, StorageError
+from lakebox.offline.fileio import CURRENT, ORIGIN
 
 log = logging.getLogger(__name__)
 
@@ -24,14 +27,18 @@ TABLE_PROPERTIES = {
     "write.metadata.delete-after-commit.enabled": "true",
     "write.metadata.previous-versions-max": "10",
     "write.parquet.compression-codec": "zstd",
+    # Measured in Arrow memory, not on disk (~5x smaller after compression). 64 MiB splits a
+    # 1M x 12 batch into two files that pyiceberg writes in parallel threads.
+    "write.target-file-size-bytes": str(64 * 1024 * 1024),
 }
 
 
 class Warehouse:
     """Creates, loads and drops the Iceberg tables under ``box/warehouse``."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, origin: str | None = None) -> None:
         self.root = root
+        self.origin = origin or root.as_uri()
         self._catalog: SqlCatalog | None = None
         self._pid = -1
 
@@ -43,6 +50,11 @@ class Warehouse:
                     "lakebox",
                     uri=f"sqlite:///{self.root / 'iceberg_catalog.db'}",
                     warehouse=self.root.as_uri(),
+                    **{
+                        PY_IO_IMPL: "lakebox.offline.fileio.BoxFileIO",
+                        ORIGIN: self.origin,
+                        CURRENT: self.root.as_uri(),
+                    },
                 )
                 self._catalog.create_namespace_if_not_exists(NAMESPACE)
             except Exception as e:  # sqlalchemy / pyiceberg errors vary by version

@@ -116,7 +116,7 @@ def _register(con: duckdb.DuckDBPyConnection, name: str, group: FeatureGroup, as
     view = exp.Create(
         this=exp.to_table(name, quoted=True),
         kind="VIEW",
-        expression=exp.select(*[exp.column(c, quoted=True) for c in schema.names]).from_(reader.parquet_source(tasks)),
+        expression=exp.select(*[exp.column(c, quoted=True) for c in schema.names]).from_(reader.parquet_source(table, tasks)),
     )
     con.execute(view.sql(dialect="duckdb"))
 

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Create ./.venv and install lakebox into it (editable), with optional extras.
+#
+#   bash scripts/install.sh            # the feature store (no torch)
+#   bash scripts/install.sh dev        # + test tools
+#   bash scripts/install.sh dev,train  # + torch (the pinned CPU wheel, installed first)
+#
+# torch is pinned to 2.13.0 because that is the CPU wheel this project's machines carry:
+# any other torch spec makes pip download a multi-GB CUDA build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+extras="${1:-}"
+python="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+    "$python" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+if [[ ",$extras," == *",train,"* ]]; then
+    .venv/bin/python -m pip install --quiet "torch==2.13.0"
+fi
+if [ -n "$extras" ]; then
+    .venv/bin/python -m pip install --quiet -e ".[$extras]"
+else
+    .venv/bin/python -m pip install --quiet -e .
+fi
+echo "lakebox installed in $(pwd)/.venv"
