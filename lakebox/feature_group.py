@@ -22,6 +22,7 @@ from lakebox.names import check_name, closest
 from lakebox.offline import maintenance, reader
 from lakebox.offline.batch import check_keys, prepare_batch
 from lakebox.offline.table import GroupTable, table_commits
+from lakebox.query.filter import Col
 from lakebox.timeutil import iso, to_millis
 from lakebox.types import conform_column, type_name
 
@@ -285,14 +286,41 @@ class FeatureGroup:
         return Query(self, wallclock_time=wallclock_time, exclude_until=exclude_until)
 
     def select_all(self) -> Query:
+        """A query of every feature of this group."""
         from lakebox.query.query import Query
 
         return Query(self)
 
     def select(self, features: Sequence[str]) -> Query:
+        """A query of the named features."""
         from lakebox.query.query import Query
 
-        return Query(self, features=list(features))
+        return Query(self, features=list(features) if not isinstance(features, str) else [features])
+
+    def select_except(self, features: Sequence[str]) -> Query:
+        """A query of every feature but the named ones."""
+        from lakebox.query.query import Query
+
+        excluded = [features] if isinstance(features, str) else list(features)
+        for name in excluded:
+            self.get_feature(name)
+        return Query(self, features=[f.name for f in self.features if f.name not in excluded])
+
+    def filter(self, condition: Any) -> Query:
+        return self.select_all().filter(condition)
+
+    def __getitem__(self, name: str) -> Col:
+        """The feature ``name`` for filters: ``fg["age"] > 30`` (also ``fg.age``)."""
+        self.get_feature(name)
+        return Col(self.id, f"{self.name} v{self.version}", name)
+
+    def __getattr__(self, name: str) -> Col:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        row = self.__dict__.get("_row")
+        if row is not None and any(f.name == name for f in row.features):
+            return Col(self.id, f"{self.name} v{self.version}", name)
+        raise AttributeError(f"{type(self).__name__} has no attribute or feature {name!r}")
 
     def commit_details(self, wallclock_time: Any = None, limit: int | None = None) -> dict[int, dict[str, Any]]:
         """``{commit_id: {"committedOn", "rowsInserted", "rowsUpdated", "rowsDeleted", ...}}``,

@@ -128,6 +128,48 @@ class FeatureStore:
             check_name(name, "feature group name")
         return [FeatureGroup(self, row) for row in self._groups.list(name)]
 
+    def get_features(
+        self,
+        features: Sequence[str],
+        entity_df: Any = None,
+        event_time: str | None = None,
+        as_of: Any = None,
+        max_age: Any = None,
+        dataframe_type: str = "pandas",
+    ) -> Any:
+        """Point-in-time correct features for an entity dataframe (the planner).
+
+        Each name (``"age"``, ``"players.age"``, ``"players:2.age"``) is resolved to a feature
+        group; every group is joined onto ``entity_df`` on its primary key and, when both have
+        times, as of the spine row's ``event_time`` (its only timestamp column by default).
+        Exactly one output row per spine row, in the spine's order. ``as_of`` pins every group
+        to its commit at that time; ``max_age`` (a timedelta, or ``{group: timedelta}``) nulls
+        values older than that relative to each spine row. Without ``entity_df`` the groups are
+        joined onto the first name's group by their keys.
+        """
+        from lakebox.query.execute import execute
+        from lakebox.query.query import DEFAULT_FORMULATION
+        from lakebox.query.resolve import plan_features
+
+        check_dataframe_type(dataframe_type)
+        plan = plan_features(self, features, entity_df, event_time, as_of, max_age)
+        return from_arrow(execute(plan, DEFAULT_FORMULATION), dataframe_type)
+
+    def get_features_sql(
+        self,
+        features: Sequence[str],
+        entity_df: Any = None,
+        event_time: str | None = None,
+        max_age: Any = None,
+        dialect: str = "duckdb",
+    ) -> str:
+        """The SQL ``get_features`` runs (relations: ``entity_df`` and ``name_version``)."""
+        from lakebox.query.compile import compile_plan
+        from lakebox.query.resolve import plan_features
+
+        plan = plan_features(self, features, entity_df, event_time, None, max_age, resolve=False)
+        return compile_plan(plan, "window").sql(dialect=dialect, pretty=True)
+
     def sql(self, query: str, dataframe_type: str = "pandas", as_of: Any = None) -> Any:
         """Run a read-only DuckDB query over the feature groups, each exposed as ``name_version``
         (and the latest version also as ``name``). ``as_of`` pins every group to a past time.
