@@ -312,14 +312,14 @@ class FeatureGroup:
     def __getitem__(self, name: str) -> Col:
         """The feature ``name`` for filters: ``fg["age"] > 30`` (also ``fg.age``)."""
         self.get_feature(name)
-        return Col(self.id, f"{self.name} v{self.version}", name)
+        return Col(self.id, self.name, self.version, name)
 
     def __getattr__(self, name: str) -> Col:
         if name.startswith("_"):
             raise AttributeError(name)
         row = self.__dict__.get("_row")
         if row is not None and any(f.name == name for f in row.features):
-            return Col(self.id, f"{self.name} v{self.version}", name)
+            return Col(self.id, self.name, self.version, name)
         raise AttributeError(f"{type(self).__name__} has no attribute or feature {name!r}")
 
     def commit_details(self, wallclock_time: Any = None, limit: int | None = None) -> dict[int, dict[str, Any]]:

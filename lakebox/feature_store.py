@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from lakebox.catalog.groups import FeatureRow, GroupStore
+from lakebox.catalog.views import ViewStore
 from lakebox.errors import AlreadyExistsError, NotFoundError, ValidationError
 from lakebox.feature import Feature, as_feature
 from lakebox.feature_group import FeatureGroup, check_group_compatible, new_table_name
@@ -22,6 +23,7 @@ class FeatureStore:
     def __init__(self, project: Project) -> None:
         self._project = project
         self._groups = GroupStore(project._db)
+        self._views = ViewStore(project._db)
 
     def create_feature_group(
         self,
@@ -127,6 +129,76 @@ class FeatureStore:
         if name is not None:
             check_name(name, "feature group name")
         return [FeatureGroup(self, row) for row in self._groups.list(name)]
+
+    # -- feature views --------------------------------------------------------------------
+    def create_feature_view(
+        self,
+        name: str,
+        version: int | None = None,
+        query: Any = None,
+        labels: Sequence[str] | None = None,
+        transformation_functions: dict[str, str] | None = None,
+        description: str = "",
+    ) -> Any:
+        """A named, versioned query plus labels and transformation functions."""
+        from lakebox.feature_view import FeatureView, check_view_inputs
+        from lakebox.transformations import list_transformation_functions
+
+        check_name(name, "feature view name")
+        labels = [labels] if isinstance(labels, str) else list(labels or [])
+        transformations = dict(transformation_functions or {})
+        check_view_inputs(query, labels, transformations)
+        known = list_transformation_functions()
+        for feature, function in transformations.items():
+            if function not in known:
+                raise ValidationError(
+                    f"Unknown transformation function {function!r} for {feature!r}; known: {known}. "
+                    "Register your own with lakebox.register_transformation_function."
+                )
+        latest = self._views.latest_version(name)
+        if version is None:
+            version = (latest or 0) + 1
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise ValidationError(f"version must be a positive integer, got {version!r}.")
+        if self._views.get(name, version) is not None:
+            raise AlreadyExistsError(f"Feature view {name} v{version} already exists.", name=name, version=version)
+        row = self._views.create(
+            name=name,
+            version=version,
+            description=description,
+            query=query.to_dict(),
+            labels=labels,
+            transformations=transformations,
+        )
+        return FeatureView(self, row)
+
+    def get_or_create_feature_view(self, name: str, version: int = 1, **kwargs: Any) -> Any:
+        from lakebox.feature_view import FeatureView
+
+        row = self._views.get(name, version)
+        if row is not None:
+            return FeatureView(self, row)
+        return self.create_feature_view(name, version, **kwargs)
+
+    def get_feature_view(self, name: str, version: int | None = None) -> Any:
+        from lakebox.feature_view import FeatureView
+
+        check_name(name, "feature view name")
+        if version is None:
+            version = self._views.latest_version(name)
+        row = self._views.get(name, version) if version is not None else None
+        if row is None:
+            versions = [v.version for v in self._views.list(name)]
+            if versions:
+                raise NotFoundError(f"Feature view {name} has no version {version}; it has {versions}.")
+            hint = closest(name, self._views.names())
+            raise NotFoundError(f"No feature view named {name!r}" + (f"; did you mean {hint}?" if hint else "."))
+        return FeatureView(self, row)
+
+    def get_feature_views(self, name: str | None = None) -> list[Any]:
+        from lakebox.feature_view import FeatureView
+
+        return [FeatureView(self, row) for row in self._views.list(name)]
 
     def get_features(
         self,

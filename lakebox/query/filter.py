@@ -22,8 +22,16 @@ class Col:
     """A feature of a feature group, usable in filters: ``fg.age``, ``fg["age"]``."""
 
     group_id: int
-    group: str  # "name vversion", for messages
+    group_name: str
+    group_version: int
     name: str
+
+    @property
+    def group(self) -> str:
+        return f"{self.group_name} v{self.group_version}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"col": [self.group_name, self.group_version, self.name]}
 
     def _cmp(self, op: str, other: Any) -> Condition:
         return Condition(op, (self, _value(other)))
@@ -88,6 +96,15 @@ class Condition:
 
     def __bool__(self) -> bool:
         raise QueryError("Combine filters with & and | (and wrap comparisons in parentheses), not and/or.")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (feature views store their query's filters)."""
+        return {"op": self.op, "args": [_arg_to_json(a) for a in self.args]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], col: Any) -> Condition:
+        """Inverse of ``to_dict``; ``col(group, version, name) -> Col`` rebinds features."""
+        return cls(data["op"], tuple(_arg_from_json(a, col) for a in data["args"]))
 
     def columns(self) -> list[Col]:
         found: list[Col] = []
@@ -164,3 +181,30 @@ def _literal(value: Any) -> exp.Expression:
     if isinstance(value, date):
         return exp.cast(exp.Literal.string(value.isoformat()), exp.DataType.build("DATE"))
     return exp.convert(value)
+
+
+def _arg_to_json(value: Any) -> Any:
+    if isinstance(value, (Col, Condition)):
+        return value.to_dict()
+    if isinstance(value, tuple):
+        return {"tuple": [_arg_to_json(v) for v in value]}
+    if isinstance(value, datetime):
+        return {"ts": value.isoformat()}
+    if isinstance(value, date):
+        return {"date": value.isoformat()}
+    return value
+
+
+def _arg_from_json(value: Any, col: Any) -> Any:
+    if isinstance(value, dict):
+        if "col" in value:
+            return col(*value["col"])
+        if "op" in value:
+            return Condition.from_dict(value, col)
+        if "tuple" in value:
+            return tuple(_arg_from_json(v, col) for v in value["tuple"])
+        if "ts" in value:
+            return datetime.fromisoformat(value["ts"])
+        if "date" in value:
+            return date.fromisoformat(value["date"])
+    return value

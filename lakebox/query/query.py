@@ -123,6 +123,58 @@ class Query:
         """Pin every group of the query to its commit at ``wallclock_time`` (bitemporal)."""
         return self._copy(wallclock_time=wallclock_time, exclude_until=exclude_until)
 
+    # -- serialisation (feature views store their query) ---------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "group": [self._group.name, self._group.version],
+            "features": self._features,
+            "joins": [
+                {
+                    "query": j.query.to_dict(),
+                    "on": list(j.on) if j.on is not None else None,
+                    "left_on": list(j.left_on) if j.left_on is not None else None,
+                    "right_on": list(j.right_on) if j.right_on is not None else None,
+                    "join_type": j.join_type,
+                    "prefix": j.prefix,
+                    "max_age_s": j.max_age.total_seconds() if j.max_age is not None else None,
+                }
+                for j in self._joins
+            ],
+            "where": self._where.to_dict() if self._where is not None else None,
+        }
+
+    @classmethod
+    def from_dict(cls, store: Any, data: dict[str, Any]) -> Query:
+        def col(group: str, version: int, name: str) -> Any:
+            return store.get_feature_group(group, version)[name]
+
+        group = store.get_feature_group(*data["group"])
+        joins = [
+            _JoinSpec(
+                cls.from_dict(store, j["query"]),
+                _names(j["on"]),
+                _names(j["left_on"]),
+                _names(j["right_on"]),
+                j["join_type"],
+                j["prefix"],
+                timedelta(seconds=j["max_age_s"]) if j["max_age_s"] is not None else None,
+            )
+            for j in data["joins"]
+        ]
+        where = Condition.from_dict(data["where"], col) if data["where"] is not None else None
+        return cls(group, data["features"], joins=joins, where=where)
+
+    @property
+    def root_group(self) -> FeatureGroup:
+        return self._group
+
+    def groups(self) -> list[FeatureGroup]:
+        """Every feature group the query reads, root first."""
+        found = [self._group]
+        for spec in self._joins:
+            found.extend(g for g in spec.query.groups() if all(g.id != f.id for f in found))
+        return found
+
     @property
     def features(self) -> list[str]:
         """The output column names."""

@@ -1,0 +1,527 @@
+"""``FeatureView``: a named, versioned query plus labels and transformation functions, and
+the training datasets materialised from it (DESIGN §3-4).
+
+Training data is the view's query (point-in-time joins onto its root group, the label
+group) read at the current commits, optionally limited to an event-time range, split
+(randomly with a seed, or by time), with transformation functions fitted on the training
+split only. A materialised training dataset records the commit of every group it read and
+pins those snapshots against retention, and stores its split files under the box's
+artifacts, so ``get_training_data(version)`` returns the same rows later whatever was
+inserted, deleted or rolled back since.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from lakebox.catalog.views import DatasetRow, ViewRow
+from lakebox.errors import NotFoundError, QueryError, ValidationError
+from lakebox.frames import check_dataframe_type, from_arrow
+from lakebox.offline import maintenance
+from lakebox.query.execute import execute
+from lakebox.query.filter import Condition
+from lakebox.query.query import DEFAULT_FORMULATION, Query
+from lakebox.timeutil import to_datetime
+from lakebox.training import materialize
+from lakebox.transformations import FittedTransformations, fit_transformations
+
+if TYPE_CHECKING:
+    from lakebox.feature_store import FeatureStore
+
+SPLITS = ("train", "validation", "test")
+
+
+class FeatureView:
+    """A feature view; create with ``fs.create_feature_view``."""
+
+    def __init__(self, store: FeatureStore, row: ViewRow) -> None:
+        self._store = store
+        self._row = row
+        self._query: Query | None = None
+
+    # -- metadata -----------------------------------------------------------------------
+    @property
+    def id(self) -> int:
+        return self._row.id
+
+    @property
+    def name(self) -> str:
+        return self._row.name
+
+    @property
+    def version(self) -> int:
+        return self._row.version
+
+    @property
+    def description(self) -> str:
+        return self._row.description
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self._row.labels)
+
+    @property
+    def transformation_functions(self) -> dict[str, str]:
+        return dict(self._row.transformations)
+
+    @property
+    def query(self) -> Query:
+        if self._query is None:
+            self._query = Query.from_dict(self._store, self._row.query)
+        return self._query
+
+    @property
+    def features(self) -> list[str]:
+        """Output columns of the query that are not labels."""
+        return [c for c in self.query.features if c not in self._row.labels]
+
+    @property
+    def primary_key(self) -> list[str]:
+        return self.query.root_group.primary_key
+
+    def __repr__(self) -> str:
+        return f"FeatureView({self.name!r}, version={self.version}, labels={self.labels})"
+
+    def delete(self) -> None:
+        """Delete the view and its training datasets (files and pins)."""
+        for dataset in self._store._views.datasets(self.id):
+            self._drop_dataset(dataset)
+        self._store._views.delete(self.id)
+
+    # -- in-memory training data ----------------------------------------------------------
+    def training_data(
+        self,
+        start_time: Any = None,
+        end_time: Any = None,
+        dataframe_type: str = "pandas",
+        primary_key: bool = False,
+        event_time: bool = False,
+    ) -> tuple[Any, Any]:
+        """``(X, y)`` of all rows in ``[start_time, end_time)``, transformations fitted on them."""
+        check_dataframe_type(dataframe_type)
+        table, _ = self._read(start_time, end_time)
+        fitted = self._fit(table)
+        return self._xy(self._transform(fitted, table), dataframe_type, primary_key, event_time)
+
+    def train_test_split(
+        self,
+        test_size: float | None = None,
+        seed: int | None = None,
+        train_start: Any = None,
+        train_end: Any = None,
+        test_start: Any = None,
+        test_end: Any = None,
+        dataframe_type: str = "pandas",
+        primary_key: bool = False,
+        event_time: bool = False,
+    ) -> tuple[Any, Any, Any, Any]:
+        """``X_train, X_test, y_train, y_test``: a random split of ``test_size`` (seeded), or
+        a split by event time ranges (``train_start``/``train_end``, ``test_start``/``test_end``)."""
+        spec = _split_spec(test_size=test_size, seed=seed, times={
+            "train": (train_start, train_end), "test": (test_start, test_end)})
+        splits, _, fitted = self._splits(spec)
+        train = self._xy(self._transform(fitted, splits["train"]), dataframe_type, primary_key, event_time)
+        test = self._xy(self._transform(fitted, splits["test"]), dataframe_type, primary_key, event_time)
+        return train[0], test[0], train[1], test[1]
+
+    def train_validation_test_split(
+        self,
+        validation_size: float | None = None,
+        test_size: float | None = None,
+        seed: int | None = None,
+        train_start: Any = None,
+        train_end: Any = None,
+        validation_start: Any = None,
+        validation_end: Any = None,
+        test_start: Any = None,
+        test_end: Any = None,
+        dataframe_type: str = "pandas",
+        primary_key: bool = False,
+        event_time: bool = False,
+    ) -> tuple[Any, Any, Any, Any, Any, Any]:
+        """``X_train, X_val, X_test, y_train, y_val, y_test`` (random with a seed, or by time)."""
+        spec = _split_spec(
+            test_size=test_size,
+            validation_size=validation_size,
+            seed=seed,
+            times={
+                "train": (train_start, train_end),
+                "validation": (validation_start, validation_end),
+                "test": (test_start, test_end),
+            },
+        )
+        splits, _, fitted = self._splits(spec)
+        out = {
+            name: self._xy(self._transform(fitted, splits[name]), dataframe_type, primary_key, event_time)
+            for name in ("train", "validation", "test")
+        }
+        return (
+            out["train"][0], out["validation"][0], out["test"][0],
+            out["train"][1], out["validation"][1], out["test"][1],
+        )
+
+    def get_batch_data(
+        self,
+        start_time: Any = None,
+        end_time: Any = None,
+        training_dataset_version: int | None = None,
+        dataframe_type: str = "pandas",
+        primary_key: bool = False,
+        event_time: bool = False,
+    ) -> Any:
+        """Features (no labels) for batch scoring, transformed with the parameters fitted for
+        ``training_dataset_version`` (untransformed when None)."""
+        check_dataframe_type(dataframe_type)
+        table, _ = self._read(start_time, end_time)
+        if training_dataset_version is not None:
+            dataset = self._dataset(training_dataset_version)
+            table = self._transform(_fitted_of(dataset), table)
+        features, _ = self._xy(table, "arrow", primary_key, event_time)
+        return from_arrow(features, dataframe_type)
+
+    # -- materialised training datasets ---------------------------------------------------
+    def create_training_dataset(
+        self,
+        data_format: str = "parquet",
+        test_size: float | None = None,
+        validation_size: float | None = None,
+        seed: int | None = None,
+        start_time: Any = None,
+        end_time: Any = None,
+        train_start: Any = None,
+        train_end: Any = None,
+        validation_start: Any = None,
+        validation_end: Any = None,
+        test_start: Any = None,
+        test_end: Any = None,
+        description: str = "",
+    ) -> int:
+        """Materialise a training dataset version; returns its version number."""
+        materialize.check_format(data_format)
+        spec = _split_spec(
+            test_size=test_size,
+            validation_size=validation_size,
+            seed=seed,
+            times={
+                "train": (train_start, train_end),
+                "validation": (validation_start, validation_end),
+                "test": (test_start, test_end),
+            },
+            start_time=start_time,
+            end_time=end_time,
+        )
+        splits, snapshots, fitted = self._splits(spec)
+        views = self._store._views
+        version = views.next_dataset_version(self.id)
+        relative = Path("training_datasets") / f"{self.name}_{self.version}" / f"v{version}"
+        folder = self._store._project._box.artifacts / relative
+        if folder.exists():
+            shutil.rmtree(folder)  # left by a crash before the catalog row was written
+        written: dict[str, pa.Table] = {}
+        try:
+            for split, table in splits.items():
+                transformed = _canonical(self._transform(fitted, table))
+                materialize.write(transformed, folder / materialize.file_name(split, data_format), data_format)
+                written[split] = transformed
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)  # nothing is written when a call fails
+            raise
+        schema = next(iter(written.values())).schema
+        pin = f"td_{self.name}_{self.version}_{version}"
+        for item in snapshots:
+            group = self._store.get_feature_group(item["group"], item["version"])
+            if item["snapshot_id"] is not None:
+                maintenance.pin(group._table, item["snapshot_id"], pin)
+        views.create_dataset(
+            view_id=self.id,
+            version=version,
+            description=description,
+            data_format=data_format,
+            location=str(relative),
+            spec=spec,
+            snapshots=snapshots,
+            transformations=fitted.to_dict() if fitted is not None else {},
+            columns={"schema": materialize.schema_to_json(schema), "splits": list(written)},
+            statistics={split: _statistics(table) for split, table in written.items()},
+            row_counts={split: table.num_rows for split, table in written.items()},
+        )
+        return version
+
+    def get_training_data(
+        self,
+        training_dataset_version: int,
+        dataframe_type: str = "pandas",
+        primary_key: bool = False,
+        event_time: bool = False,
+    ) -> tuple[Any, ...]:
+        """The materialised rows: ``(X, y)``, or ``(X_train, X_test, y_train, y_test)``, or the
+        six-tuple with validation — exactly as written, whatever happened to the groups since."""
+        check_dataframe_type(dataframe_type)
+        splits = self._read_dataset(self._dataset(training_dataset_version))
+        names = [s for s in ("all", *SPLITS) if s in splits]
+        pairs = [self._xy(splits[n], dataframe_type, primary_key, event_time) for n in names]
+        return tuple(p[0] for p in pairs) + tuple(p[1] for p in pairs)
+
+    def get_training_dataset_files(self, training_dataset_version: int) -> dict[str, Path]:
+        """``{split: path}`` of the materialised files (e.g. for the PyTorch view)."""
+        dataset = self._dataset(training_dataset_version)
+        folder = self._store._project._box.artifacts / dataset.location
+        return {s: folder / materialize.file_name(s, dataset.data_format) for s in dataset.columns["splits"]}
+
+    def get_training_datasets(self) -> list[dict[str, Any]]:
+        """Metadata of every training dataset version of this view."""
+        return [_dataset_info(d) for d in self._store._views.datasets(self.id)]
+
+    def get_training_dataset(self, version: int) -> dict[str, Any]:
+        return _dataset_info(self._dataset(version))
+
+    def delete_training_dataset(self, version: int) -> None:
+        dataset = self._dataset(version)
+        self._drop_dataset(dataset)
+        self._store._views.delete_dataset(self.id, version)
+
+    def transformations_for(self, training_dataset_version: int) -> FittedTransformations | None:
+        """The fitted transformation functions of a training dataset (used for serving)."""
+        return _fitted_of(self._dataset(training_dataset_version))
+
+    def torch_dataset(self, training_dataset_version: int, split: str = "train", **kwargs: Any) -> Any:
+        """A ``torch.utils.data.IterableDataset`` streaming a materialised split (torch needed)."""
+        from lakebox.training.torch_data import TrainingIterable
+
+        dataset = self._dataset(training_dataset_version)
+        files = self.get_training_dataset_files(training_dataset_version)
+        if split not in files:
+            raise NotFoundError(f"Training dataset v{training_dataset_version} has no split {split!r}; it has {list(files)}.")
+        schema = materialize.schema_from_json(dataset.columns["schema"])
+        features = [c for c in schema.names if c not in self._row.labels and c not in self._hidden_columns(False, False)]
+        return TrainingIterable(
+            [str(files[split])], dataset.data_format, features, list(self._row.labels), **kwargs
+        )
+
+    # -- internals ------------------------------------------------------------------------
+    def _dataset(self, version: int) -> DatasetRow:
+        dataset = self._store._views.get_dataset(self.id, version)
+        if dataset is None:
+            versions = [d.version for d in self._store._views.datasets(self.id)]
+            raise NotFoundError(
+                f"Feature view {self.name} v{self.version} has no training dataset v{version}; it has {versions}."
+            )
+        return dataset
+
+    def _drop_dataset(self, dataset: DatasetRow) -> None:
+        pin = f"td_{self.name}_{self.version}_{dataset.version}"
+        for item in dataset.snapshots:
+            try:
+                group = self._store.get_feature_group(item["group"], item["version"])
+            except NotFoundError:
+                continue
+            maintenance.unpin(group._table, pin)
+        shutil.rmtree(self._store._project._box.artifacts / dataset.location, ignore_errors=True)
+
+    def _read_dataset(self, dataset: DatasetRow) -> dict[str, pa.Table]:
+        folder = self._store._project._box.artifacts / dataset.location
+        schema = materialize.schema_from_json(dataset.columns["schema"])
+        return {
+            split: materialize.read(folder / materialize.file_name(split, dataset.data_format), dataset.data_format, schema)
+            for split in dataset.columns["splits"]
+        }
+
+    def _time_filter(self, start: Any, end: Any) -> Condition | None:
+        root = self.query.root_group
+        if start is None and end is None:
+            return None
+        if root.event_time is None:
+            raise ValidationError(
+                f"Time ranges need an event time, but the view's root group {root.name} has none."
+            )
+        column = root[root.event_time]
+        condition: Condition | None = None
+        if start is not None:
+            condition = column >= to_datetime(start, "start_time")
+        if end is not None:
+            upper = column < to_datetime(end, "end_time")
+            condition = upper if condition is None else condition & upper
+        return condition
+
+    def _read(self, start: Any, end: Any) -> tuple[pa.Table, list[dict[str, Any]]]:
+        """The view's rows in ``[start, end)`` at the current commits, and those commits."""
+        query = self.query
+        condition = self._time_filter(start, end)
+        if condition is not None:
+            query = query.filter(condition)
+        plan = query._build_plan(resolve=True)
+        snapshots = []
+        for relation in [plan.spine, *[j.relation for j in plan.joins]]:
+            group = relation.group
+            assert group is not None
+            if any(s["group"] == group.name and s["version"] == group.version for s in snapshots):
+                continue
+            commit = next((c.commit_id for c in group.commits() if c.snapshot_id == relation.snapshot_id), None)
+            snapshots.append(
+                {"group": group.name, "version": group.version, "snapshot_id": relation.snapshot_id, "commit_id": commit}
+            )
+        return execute(plan, DEFAULT_FORMULATION), snapshots
+
+    def _splits(self, spec: dict[str, Any]) -> tuple[dict[str, pa.Table], list[dict[str, Any]], FittedTransformations | None]:
+        if spec["kind"] == "time":
+            splits = {}
+            snapshots: list[dict[str, Any]] = []
+            for name, (start, end) in spec["times"].items():
+                splits[name], snapshots = self._read(start, end)
+        else:
+            table, snapshots = self._read(spec.get("start_time"), spec.get("end_time"))
+            splits = _random_split(table, spec)
+        fitted = self._fit(splits.get("train", splits.get("all")))
+        return splits, snapshots, fitted
+
+    def _fit(self, table: pa.Table | None) -> FittedTransformations | None:
+        if not self._row.transformations or table is None:
+            return None
+        return fit_transformations(self._row.transformations, table)
+
+    @staticmethod
+    def _transform(fitted: FittedTransformations | None, table: pa.Table) -> pa.Table:
+        return fitted.transform_table(table) if fitted is not None else table
+
+    def _hidden_columns(self, primary_key: bool, event_time: bool) -> set[str]:
+        root = self.query.root_group
+        hidden: set[str] = set()
+        if not primary_key:
+            hidden.update(root.primary_key)
+        if not event_time and root.event_time:
+            hidden.add(root.event_time)
+        return hidden
+
+    def _xy(self, table: pa.Table, dataframe_type: str, primary_key: bool, event_time: bool) -> tuple[Any, Any]:
+        labels = [c for c in self._row.labels]
+        hidden = self._hidden_columns(primary_key, event_time)
+        feature_columns = [c for c in table.column_names if c not in labels and c not in hidden]
+        x = from_arrow(table.select(feature_columns), dataframe_type)
+        y = from_arrow(table.select(labels), dataframe_type) if labels else None
+        return x, y
+
+
+def _split_spec(
+    *,
+    test_size: float | None = None,
+    validation_size: float | None = None,
+    seed: int | None = None,
+    times: Mapping[str, tuple[Any, Any]] | None = None,
+    start_time: Any = None,
+    end_time: Any = None,
+) -> dict[str, Any]:
+    """Validate split arguments into a JSON-able spec (random sizes, or event-time ranges)."""
+    timed = {k: v for k, v in (times or {}).items() if v[0] is not None or v[1] is not None}
+    if timed:
+        if test_size is not None or validation_size is not None:
+            raise ValidationError("Give either split sizes or split time ranges, not both.")
+        if "train" not in timed or "test" not in timed:
+            raise ValidationError("A time-based split needs train_start/train_end and test_start/test_end.")
+        return {
+            "kind": "time",
+            "times": {
+                k: [to_datetime(v[0]).isoformat() if v[0] is not None else None,
+                    to_datetime(v[1]).isoformat() if v[1] is not None else None]
+                for k, v in timed.items()
+            },
+        }
+    for name, size in (("test_size", test_size), ("validation_size", validation_size)):
+        if size is not None and not (isinstance(size, (int, float)) and 0 < size < 1):
+            raise ValidationError(f"{name} must be a fraction between 0 and 1, got {size!r}.")
+    if (test_size or 0) + (validation_size or 0) >= 1:
+        raise ValidationError("test_size + validation_size must leave rows for training (sum below 1).")
+    if validation_size is not None and test_size is None:
+        raise ValidationError("validation_size needs a test_size too.")
+    spec: dict[str, Any] = {
+        "kind": "random" if test_size is not None else "none",
+        "test_size": test_size,
+        "validation_size": validation_size,
+        "seed": seed if seed is not None else 0,
+    }
+    if start_time is not None:
+        spec["start_time"] = to_datetime(start_time, "start_time").isoformat()
+    if end_time is not None:
+        spec["end_time"] = to_datetime(end_time, "end_time").isoformat()
+    return spec
+
+
+def _random_split(table: pa.Table, spec: dict[str, Any]) -> dict[str, pa.Table]:
+    if spec["kind"] == "none":
+        return {"all": table}
+    rng = np.random.default_rng(spec["seed"])
+    order = rng.permutation(table.num_rows)
+    n_test = int(round(table.num_rows * spec["test_size"]))
+    n_val = int(round(table.num_rows * (spec["validation_size"] or 0)))
+    parts = {"test": order[:n_test], "validation": order[n_test : n_test + n_val], "train": order[n_test + n_val :]}
+    if spec["validation_size"] is None:
+        parts.pop("validation")
+    # Keep each split in the query's (deterministic) row order.
+    return {name: table.take(pa.array(np.sort(rows), pa.int64())) for name, rows in parts.items()}
+
+
+def _canonical(table: pa.Table) -> pa.Table:
+    from lakebox.types import canonical_type
+
+    schema = pa.schema([pa.field(f.name, canonical_type(f.type, f.name)) for f in table.schema])
+    return table.cast(schema) if not schema.equals(table.schema) else table
+
+
+def _statistics(table: pa.Table) -> dict[str, dict[str, Any]]:
+    """Per-column count, nulls, min, max, mean, stddev (numeric) of a written split."""
+    stats: dict[str, dict[str, Any]] = {}
+    for field in table.schema:
+        column = table.column(field.name)
+        entry: dict[str, Any] = {"count": table.num_rows, "null_count": column.null_count}
+        if pa.types.is_integer(field.type) or pa.types.is_floating(field.type):
+            if table.num_rows - column.null_count:
+                bounds = pc.min_max(column)
+                entry.update(
+                    min=bounds["min"].as_py(),
+                    max=bounds["max"].as_py(),
+                    mean=pc.mean(column).as_py(),
+                    stddev=pc.stddev(column, ddof=1).as_py() if table.num_rows > 1 else None,
+                )
+        stats[field.name] = entry
+    return stats
+
+
+def _fitted_of(dataset: DatasetRow) -> FittedTransformations | None:
+    return FittedTransformations.from_dict(dataset.transformations) if dataset.transformations else None
+
+
+def _dataset_info(dataset: DatasetRow) -> dict[str, Any]:
+    return {
+        "version": dataset.version,
+        "description": dataset.description,
+        "data_format": dataset.data_format,
+        "location": dataset.location,
+        "spec": dataset.spec,
+        "snapshots": dataset.snapshots,
+        "row_counts": dataset.row_counts,
+        "statistics": dataset.statistics,
+        "transformations": dataset.transformations,
+        "created_at": dataset.created_at,
+    }
+
+
+def check_view_inputs(query: Any, labels: Sequence[str], transformations: Mapping[str, str]) -> None:
+    if not isinstance(query, Query):
+        raise ValidationError("A feature view needs a Query, e.g. fg.select_all() or fg.select([...]).join(...).")
+    if query._exclude_until is not None or query._wallclock_time is not None:
+        raise QueryError("A feature view's query may not be pinned in time; pin training datasets instead.")
+    outputs = query.features
+    for label in labels:
+        if label not in outputs:
+            raise ValidationError(f"Label {label!r} is not an output column of the query; it has {outputs}.")
+    for feature in transformations:
+        if feature not in outputs:
+            raise ValidationError(
+                f"Transformation for {feature!r}: not an output column of the query; it has {outputs}."
+            )
