@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute
 
 from lakebox.catalog.groups import CommitRow, FeatureRow, GroupRow
 from lakebox.errors import NotFoundError, SchemaMismatchError, ValidationError
@@ -138,8 +139,10 @@ class FeatureGroup:
         batch = prepare_batch(data, schema=stored, primary_key=self.primary_key, event_time=self.event_time)
         if stored is None:
             self._create_table(batch.schema)
-        commit = self._table.insert(batch)
-        self._record(commit)
+        with self._table._lock:  # the online write follows the commit it mirrors, in order
+            commit = self._table.insert(batch)
+            self._record(commit)
+            self._apply_online(commit, batch=batch)
         log.info("%s v%s: commit %s inserted %s, updated %s rows", self.name, self.version,
                  commit.commit_id, commit.rows_inserted, commit.rows_updated)
         return commit
@@ -167,26 +170,131 @@ class FeatureGroup:
             if key_table.column(key).null_count:
                 check_keys(key_table, key_columns)  # raises NullKeyError with the rows
         key_table = key_table.group_by(key_columns).aggregate([])  # duplicates are harmless here
-        commit = self._table.delete_keys(key_table)
-        if commit is not None:
-            self._record(commit)
+        with self._table._lock:
+            commit = self._table.delete_keys(key_table)
+            if commit is not None:
+                self._record(commit)
+                self._apply_online(commit, deleted=key_table)
         return commit
 
     def rollback(self, commit: int | Commit) -> Commit:
         """Make the data of an earlier commit current again, as a new commit."""
         target = self._resolve_commit(commit)
-        result = self._table.rollback(target.snapshot_id)
-        self._record(result)
+        with self._table._lock:
+            result = self._table.rollback(target.snapshot_id)
+            self._record(result)
+            self._apply_online(result)
         return result
 
     def compact(self) -> Commit | None:
         """Rewrite the current data into few large files (same rows; a 'compact' commit)."""
         if self._stored_schema() is None:
             return None
-        commit = self._table.compact()
-        if commit is not None:
-            self._record(commit)
+        with self._table._lock:
+            commit = self._table.compact()
+            if commit is not None:
+                self._record(commit)
+                self._apply_online(commit)
         return commit
+
+    # -- online store -------------------------------------------------------------------
+    def enable_online(self) -> FeatureGroup:
+        """Serve this group online: backfills the latest row per key from the offline store."""
+        self._store._groups.update(self.id, online_enabled=True)
+        self._reload()
+        with self._table._lock:
+            self._rebuild_online()
+        return self
+
+    def disable_online(self) -> FeatureGroup:
+        self._store._groups.update(self.id, online_enabled=False)
+        self._store._project._online.drop(self.id)
+        return self._reload()
+
+    def rebuild_online(self) -> int:
+        """Recreate the online table from the offline store; returns the number of keys."""
+        self._require_online()
+        with self._table._lock:
+            return self._rebuild_online()
+
+    def online_lag(self) -> int:
+        """Commits the online store has not applied yet (0 when in step)."""
+        if not self.online_enabled or self._stored_schema() is None:
+            return 0
+        commits = table_commits(self._table.load())
+        last = commits[-1].commit_id if commits else 0
+        return max(0, last - self._store._project._online.watermark(self.id))
+
+    def catch_up_online(self) -> bool:
+        """Replay what the online store missed (a writer died between the offline commit and
+        the online write); True if it had to."""
+        if self.online_lag() == 0:
+            return False
+        with self._table._lock:
+            if self.online_lag() == 0:
+                return False
+            log.warning("%s v%s: online store behind the offline store; rebuilding it", self.name, self.version)
+            self._rebuild_online()
+        return True
+
+    def _require_online(self) -> None:
+        if not self.online_enabled:
+            raise ValidationError(
+                f"Feature group {self.name} v{self.version} is not online-enabled; call fg.enable_online()."
+            )
+
+    def _online_table(self) -> Any:
+        from lakebox.online.table import OnlineTable
+
+        schema = self._stored_schema()
+        if schema is None:
+            return None
+        return OnlineTable(self._store._project._online, self.id, schema, self.primary_key, self.event_time)
+
+    def _online_rows(self) -> pa.Table:
+        self._require_online()
+        table = self._online_table()
+        if table is None:
+            return self._output_schema().empty_table()
+        self.catch_up_online()
+        rows = table.scan()
+        order = pa.compute.sort_indices(rows, sort_keys=[(k, "ascending") for k in self.primary_key])
+        return rows.take(order)
+
+    def _latest_offline(self, keys: pa.Table | None = None) -> pa.Table:
+        from lakebox.online.table import latest_per_key
+
+        table, snapshot = self._snapshot_at(None)
+        rows = self._read_arrow(table, snapshot)
+        if keys is not None:
+            rows = _semi_join(rows, keys)
+        return latest_per_key(rows, self.primary_key, self.event_time)
+
+    def _rebuild_online(self) -> int:
+        online = self._online_table()
+        if online is None:
+            return 0
+        commits = table_commits(self._table.load())
+        latest = self._latest_offline()
+        online.rebuild(latest, commits[-1].commit_id if commits else 0)
+        return latest.num_rows
+
+    def _apply_online(self, commit: Commit, batch: pa.Table | None = None, deleted: pa.Table | None = None) -> None:
+        """Mirror one commit into the online store (called under the group's write lock)."""
+        if not self.online_enabled:
+            return
+        online = self._online_table()
+        store = self._store._project._online
+        in_step = store.watermark(self.id) == commit.commit_id - 1
+        if in_step and commit.kind == "insert" and batch is not None:
+            online.upsert(batch, commit.commit_id)
+        elif in_step and commit.kind == "delete" and deleted is not None:
+            affected = deleted.select(self.primary_key).group_by(self.primary_key).aggregate([])
+            online.replace_keys(affected, self._latest_offline(affected), commit.commit_id)
+        elif in_step and commit.kind == "compact":
+            store.write(lambda txn: store.set_watermark(txn, self.id, commit.commit_id))
+        else:
+            self._rebuild_online()
 
     # -- history retention ----------------------------------------------------------------
     def set_retention(self, max_age: timedelta | None = None, keep_last: int | None = None) -> FeatureGroup:
@@ -268,12 +376,18 @@ class FeatureGroup:
     def delete(self) -> None:
         """Drop the group: its metadata, its commit log and its Iceberg table with all files."""
         self._store._groups.delete(self.id)
+        self._store._project._online.drop(self.id)
         self._store._project._warehouse.drop(self._row.table_name)
 
     # -- reading ------------------------------------------------------------------------
-    def read(self, wallclock_time: Any = None, dataframe_type: str = "pandas") -> Any:
-        """The group's rows, now or as of a commit time / commit id, ordered by key and event time."""
+    def read(self, wallclock_time: Any = None, dataframe_type: str = "pandas", online: bool = False) -> Any:
+        """The group's rows, now or as of a commit time / commit id, ordered by key and event
+        time; ``online=True`` reads the online table (the latest row per key)."""
         check_dataframe_type(dataframe_type)
+        if online:
+            if wallclock_time is not None:
+                raise ValidationError("The online store holds only the latest values: drop wallclock_time.")
+            return from_arrow(self._online_rows(), dataframe_type)
         table, snapshot_id = self._snapshot_at(wallclock_time)
         return from_arrow(self._read_arrow(table, snapshot_id), dataframe_type)
 
@@ -443,6 +557,14 @@ class FeatureGroup:
             return schema.empty_table()
         order = [k for k in (*self.primary_key, *([self.event_time] if self.event_time else [])) if k in schema.names]
         return reader.read(table, snapshot_id, schema, order_by=order)
+
+
+def _semi_join(rows: pa.Table, keys: pa.Table) -> pa.Table:
+    """Rows whose key columns match a row of ``keys``."""
+    names = keys.column_names
+    numbered = rows.select(names).append_column("__lakebox_row", pa.array(range(rows.num_rows), pa.int64()))
+    matched = numbered.join(keys, keys=names, join_type="left semi").column("__lakebox_row")
+    return rows.take(matched.take(pa.compute.sort_indices(matched)))
 
 
 class _BeforeFirstCommit(Exception):

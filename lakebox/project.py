@@ -9,6 +9,7 @@ from typing import Any
 from lakebox.box import Box, default_path
 from lakebox.catalog.db import CatalogDB
 from lakebox.offline.warehouse import Warehouse
+from lakebox.online.store import OnlineStore
 
 _current: Project | None = None
 
@@ -20,6 +21,7 @@ class Project:
         self._box = box
         self._db = CatalogDB(box.catalog_db)
         self._warehouse = Warehouse(box.warehouse, box.warehouse_origin)
+        self._online = OnlineStore(box.online)
         self._feature_store: Any = None
 
     @property
@@ -38,8 +40,9 @@ class Project:
         return self._feature_store
 
     def close(self) -> None:
-        """Release the catalog connection (the box stays on disk)."""
+        """Release the catalog connection and the online store (the box stays on disk)."""
         self._db.close()
+        self._online.close()
 
     def __enter__(self) -> Project:
         return self

@@ -1,0 +1,1 @@
+"""The online store: the latest row per primary key of online-enabled groups, in LMDB."""

@@ -1,0 +1,208 @@
+"""Key and value encodings of the online store.
+
+Keys: the primary-key values of a row, concatenated, each in a fixed, order-preserving
+form (integers as 8 big-endian bytes with the sign bit flipped, strings length-prefixed).
+The same bytes come from a vectorised Arrow path (writes) and a per-value Python path
+(lookups); a test checks that they agree.
+
+Values: 8 bytes of event time (UTC microseconds, big-endian; 0 without an event time) so that
+a writer compares event times without decoding, then the features as a msgpack array
+(timestamps as microseconds, dates as days, decimals as strings).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import msgpack
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from lakebox.errors import SchemaMismatchError, ValidationError
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH_DATE = date(1970, 1, 1)
+_SIGN = 1 << 63
+_MASK = (1 << 64) - 1
+_TIME = struct.Struct(">q")
+_U64 = struct.Struct(">Q")
+_LEN = struct.Struct(">I")
+
+
+# -- keys ---------------------------------------------------------------------------------
+def _key_kind(dtype: pa.DataType) -> str:
+    if pa.types.is_integer(dtype):
+        return "int"
+    if pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
+        return "str"
+    if pa.types.is_timestamp(dtype):
+        return "ts"
+    if pa.types.is_date(dtype):
+        return "date"
+    if pa.types.is_boolean(dtype):
+        return "bool"
+    if pa.types.is_binary(dtype) or pa.types.is_large_binary(dtype):
+        return "bin"
+    raise SchemaMismatchError(f"Primary keys of type {dtype} cannot be served online.")
+
+
+class KeyCodec:
+    """Encodes primary-key tuples of one group."""
+
+    def __init__(self, names: Sequence[str], types: Sequence[pa.DataType]) -> None:
+        self.names = list(names)
+        self.kinds = [_key_kind(t) for t in types]
+
+    def encode_columns(self, table: pa.Table) -> list[bytes]:
+        """Vectorised: one key per row of ``table``."""
+        parts = [_encode_column(table.column(n), k) for n, k in zip(self.names, self.kinds, strict=True)]
+        if len(parts) == 1:
+            return parts[0]
+        return [b"".join(p) for p in zip(*parts, strict=True)]
+
+    def decode(self, key: bytes) -> dict[str, Any]:
+        """Inverse of ``encode``: ``{key column: value}``."""
+        values: dict[str, Any] = {}
+        offset = 0
+        for name, kind in zip(self.names, self.kinds, strict=True):
+            if kind in ("int", "ts", "date", "bool"):
+                number = _U64.unpack_from(key, offset)[0] - _SIGN
+                offset += 8
+                if kind == "ts":
+                    values[name] = EPOCH + timedelta(microseconds=number)
+                elif kind == "date":
+                    values[name] = EPOCH_DATE + timedelta(days=number)
+                elif kind == "bool":
+                    values[name] = bool(number)
+                else:
+                    values[name] = number
+            else:
+                size = _LEN.unpack_from(key, offset)[0]
+                offset += 4
+                raw = key[offset : offset + size]
+                offset += size
+                values[name] = raw.decode() if kind == "str" else raw
+        return values
+
+    def encode(self, values: Sequence[Any]) -> bytes:
+        """One key from Python values, in primary-key order."""
+        return b"".join(_encode_value(v, k, n) for v, k, n in zip(values, self.kinds, self.names, strict=True))
+
+
+def _encode_column(column: pa.ChunkedArray, kind: str) -> list[bytes]:
+    if kind in ("int", "ts", "date", "bool"):
+        ints = column.cast(pa.int64()) if kind != "bool" else column.cast(pa.int8()).cast(pa.int64())
+        raw = (ints.to_numpy().astype(np.int64).view(np.uint64) ^ np.uint64(_SIGN)).astype(">u8").tobytes()
+        return [raw[i : i + 8] for i in range(0, len(raw), 8)]
+    if kind == "str":
+        return [_LEN.pack(len(b)) + b for b in (s.encode() for s in column.to_pylist())]
+    return [_LEN.pack(len(b)) + b for b in column.to_pylist()]
+
+
+def _encode_value(value: Any, kind: str, name: str) -> bytes:
+    try:
+        if kind == "int":
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise TypeError
+            return _U64.pack((int(value) + _SIGN) & _MASK)
+        if kind == "str":
+            if not isinstance(value, str):
+                raise TypeError
+            encoded = value.encode()
+            return _LEN.pack(len(encoded)) + encoded
+        if kind == "ts":
+            return _U64.pack((to_micros(value) + _SIGN) & _MASK)
+        if kind == "date":
+            days = (value - EPOCH_DATE).days if not isinstance(value, datetime) else None
+            if days is None:
+                raise TypeError
+            return _U64.pack((days + _SIGN) & _MASK)
+        if kind == "bool":
+            return _U64.pack((int(bool(value)) + _SIGN) & _MASK)
+        if not isinstance(value, bytes):
+            raise TypeError
+        return _LEN.pack(len(value)) + value
+    except (TypeError, AttributeError, OverflowError):
+        raise ValidationError(
+            f"Primary key {name!r} needs a {kind} value, got {type(value).__name__} {value!r}.", key=name
+        ) from None
+
+
+def to_micros(value: Any) -> int:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            from lakebox.errors import TimezoneError
+
+            raise TimezoneError(f"Timestamp {value} has no time zone; pass an aware datetime.")
+        return (value - EPOCH) // timedelta(microseconds=1)
+    if hasattr(value, "to_pydatetime"):
+        return to_micros(value.to_pydatetime())
+    raise TypeError
+
+
+# -- values -------------------------------------------------------------------------------
+class ValueCodec:
+    """Encodes the non-key features of one group (and its event time in the prefix)."""
+
+    def __init__(self, schema: pa.Schema, features: Sequence[str], event_time: str | None) -> None:
+        self.features = list(features)
+        self.event_time = event_time
+        self.kinds = [_value_kind(schema.field(f).type) for f in self.features]
+        self._decoders = [_DECODERS.get(k) for k in self.kinds]
+
+    def encode_table(self, table: pa.Table) -> list[bytes]:
+        columns = [_python_column(table.column(f), k) for f, k in zip(self.features, self.kinds, strict=True)]
+        if self.event_time is not None:
+            times = table.column(self.event_time).cast(pa.int64()).to_numpy()
+            prefixes = [_TIME.pack(int(t)) for t in times]
+        else:
+            prefixes = [_TIME.pack(0)] * table.num_rows
+        pack = msgpack.Packer(use_bin_type=True).pack
+        return [p + pack(list(row)) for p, row in zip(prefixes, zip(*columns, strict=True), strict=True)] if columns else [
+            p + pack([]) for p in prefixes
+        ]
+
+    @staticmethod
+    def event_micros(value: bytes) -> int:
+        return _TIME.unpack_from(value)[0]
+
+    def decode(self, value: bytes) -> list[Any]:
+        row = msgpack.unpackb(value[8:], raw=False)
+        for i, decoder in enumerate(self._decoders):
+            if decoder is not None and row[i] is not None:
+                row[i] = decoder(row[i])
+        return row
+
+
+def _value_kind(dtype: pa.DataType) -> str:
+    if pa.types.is_timestamp(dtype):
+        return "ts"
+    if pa.types.is_date(dtype):
+        return "date"
+    if pa.types.is_decimal(dtype):
+        return "decimal"
+    return "plain"
+
+
+def _python_column(column: pa.ChunkedArray, kind: str) -> list[Any]:
+    if kind == "ts":
+        column = column.cast(pa.int64())
+    elif kind == "date":
+        column = column.cast(pa.int32())
+    elif kind == "decimal":
+        column = pc.cast(column, pa.string())
+    if column.null_count == 0 and (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
+        return column.to_numpy().tolist()
+    return column.to_pylist()
+
+
+_DECODERS = {
+    "ts": lambda v: EPOCH + timedelta(microseconds=v),
+    "date": lambda v: EPOCH_DATE + timedelta(days=v),
+    "decimal": Decimal,
+}
