@@ -199,9 +199,10 @@ def generate(
 
     teams_days = [teams]
     players_days = [snapshot]
-    games_days = [_games(rng, 1, 0, n_games // days + (1 if n_games % days else 0), n_teams, capacity)]
+    per_day = [n_games // days + (1 if day <= n_games % days else 0) for day in range(1, days + 1)]
+    games_days = [_games(rng, 1, 0, per_day[0], n_teams, capacity)]
     corrections: list[pd.DataFrame] = []
-    next_game = len(games_days[0]) + 1
+    next_game = per_day[0] + 1
     current_teams = teams
     for day in range(2, days + 1):
         # Budget changes of a few teams: an upsert of whole rows.
@@ -236,9 +237,8 @@ def generate(
         players_days.append(pd.concat([corrected, today], ignore_index=True))
         snapshot = today
 
-        count = n_games // days + (1 if day <= n_games % days else 0)
-        games_days.append(_games(rng, day, next_game - 1, count, n_teams, capacity))
-        next_game += count
+        games_days.append(_games(rng, day, next_game - 1, per_day[day - 1], n_teams, capacity))
+        next_game += per_day[day - 1]
 
     return DemoData(
         seed=seed,

@@ -45,6 +45,7 @@ class FeatureView:
         self._store = store
         self._row = row
         self._query: Query | None = None
+        self._serving: Any = None
 
     # -- metadata -----------------------------------------------------------------------
     @property
@@ -304,6 +305,135 @@ class FeatureView:
         return TrainingIterable(
             [str(files[split])], dataset.data_format, features, list(self._row.labels), **kwargs
         )
+
+    # -- online serving -------------------------------------------------------------------
+    def init_serving(self, training_dataset_version: int | None = None) -> None:
+        """Prepare feature vectors: compile the serving plan, pick the fitted transformations
+        (of ``training_dataset_version``, default the latest), and replay anything the online
+        store missed. Called on first use; call it again to switch training dataset."""
+        from lakebox.online.serving import ServingPlan
+
+        fitted = None
+        if self._row.transformations:
+            versions = [d.version for d in self._store._views.datasets(self.id)]
+            if training_dataset_version is None:
+                if not versions:
+                    raise ValidationError(
+                        f"Feature view {self.name} v{self.version} has transformation functions but no training "
+                        "dataset to take their fitted parameters from: create_training_dataset() first."
+                    )
+                training_dataset_version = versions[-1]
+            fitted = _fitted_of(self._dataset(training_dataset_version))
+        plan = self.query._build_plan(resolve=False)
+        columns = self._serving_columns(plan)
+        tables: dict[str, Any] = {}
+        used = {o.alias for o in plan.outputs if o.name in columns}
+        used.update(j.left_alias for j in plan.joins)
+        for alias, group in [(plan.spine_alias, plan.spine.group), *[(j.alias, j.relation.group) for j in plan.joins]]:
+            assert group is not None
+            needed = alias in used and (
+                alias != plan.spine_alias or any(o.alias == alias and o.name in columns for o in plan.outputs)
+                or any(j.left_alias == alias and any(k not in group.primary_key for k in j.left_keys) for j in plan.joins)
+            )
+            if not group.online_enabled:
+                if needed:
+                    raise ValidationError(
+                        f"Feature view {self.name} serves features of {group.name} v{group.version}, which is not "
+                        "online-enabled: call enable_online() on that group."
+                    )
+                tables[alias] = None
+                continue
+            group.catch_up_online()
+            tables[alias] = group._online_table()
+        self._serving = (ServingPlan(self._store._project._online, plan, tables, columns), fitted, training_dataset_version)
+
+    def _serving_columns(self, plan: Any) -> list[str]:
+        hidden = self._hidden_columns(False, False)
+        return [o.name for o in plan.outputs if o.name not in self._row.labels and o.name not in hidden]
+
+    def get_feature_vector(
+        self,
+        entry: Mapping[str, Any],
+        passed_features: Mapping[str, Any] | None = None,
+        return_type: str = "list",
+        allow_missing: bool = False,
+        training_dataset_version: int | None = None,
+    ) -> Any:
+        """One feature vector from the online store, transformed exactly as the training data."""
+        result = self.get_feature_vectors(
+            [entry],
+            passed_features=[passed_features] if passed_features else None,
+            return_type="list" if return_type in ("pandas", "polars", "numpy") else return_type,
+            allow_missing=allow_missing,
+            training_dataset_version=training_dataset_version,
+        )[0]
+        if return_type in ("pandas", "polars"):
+            return from_arrow(pa.Table.from_pylist([dict(zip(self.serving_columns(), result, strict=True))]), return_type)
+        if return_type == "numpy":
+            return np.array(result, dtype=object if any(isinstance(v, (str, bytes)) or v is None for v in result) else None)
+        return result
+
+    def serving_columns(self) -> list[str]:
+        """Column names of a feature vector (after one-hot expansion)."""
+        if getattr(self, "_serving", None) is None:
+            self.init_serving()
+        plan, fitted, _ = self._serving
+        return fitted.output_columns(plan.outputs) if fitted is not None else list(plan.outputs)
+
+    def get_feature_vectors(
+        self,
+        entries: Sequence[Mapping[str, Any]],
+        passed_features: Sequence[Mapping[str, Any]] | None = None,
+        return_type: str = "list",
+        allow_missing: bool = False,
+        training_dataset_version: int | None = None,
+        return_status: bool = False,
+    ) -> Any:
+        """One vector per entry, in order — never a shorter list. Missing or too-old rows raise
+        unless ``allow_missing`` (then their values are None); ``return_status=True`` also
+        returns a status per entry: present, missing or too_old."""
+        from lakebox.online.serving import PRESENT, check_entry
+
+        if return_type not in ("list", "dict", "pandas", "polars", "numpy"):
+            raise ValidationError(f"return_type must be list, dict, pandas, polars or numpy; got {return_type!r}.")
+        serving = getattr(self, "_serving", None)
+        if serving is None or (training_dataset_version is not None and serving[2] != training_dataset_version):
+            self.init_serving(training_dataset_version)
+        plan, fitted, _ = self._serving
+        if isinstance(entries, Mapping):
+            raise ValidationError("get_feature_vectors takes a list of entries; use get_feature_vector for one.")
+        entries = [check_entry(e, plan.entry_keys) for e in entries]
+        if passed_features is not None and len(passed_features) != len(entries):
+            raise ValidationError("passed_features must have one dict per entry.")
+        results = plan.lookup_many(entries)
+        if not allow_missing:
+            bad = [(e, status, detail) for e, (_, status, detail) in zip(entries, results, strict=True) if status != PRESENT]
+            if bad:
+                entry, status, detail = bad[0]
+                raise NotFoundError(
+                    f"{len(bad)} of {len(entries)} entries have no complete feature vector, e.g. {dict(entry)}: "
+                    f"{ {g: s for g, s in detail.items() if s != PRESENT} }. Pass allow_missing=True to get nulls instead.",
+                    status=status,
+                )
+        columns = fitted.output_columns(plan.outputs) if fitted is not None else plan.outputs
+        vectors = []
+        for index, (values, _, _) in enumerate(results):
+            if passed_features is not None and passed_features[index]:
+                for name, value in passed_features[index].items():
+                    if name not in values:
+                        raise ValidationError(f"passed feature {name!r} is not a feature of the view; it has {list(values)}.")
+                    values[name] = value
+            if fitted is not None:
+                values = fitted.transform_row(values)
+            vectors.append(values if return_type == "dict" else [values[c] for c in columns])
+        out: Any = vectors
+        if return_type in ("pandas", "polars"):
+            out = from_arrow(pa.Table.from_pylist([dict(zip(columns, v, strict=True)) for v in vectors]), return_type)
+        elif return_type == "numpy":
+            out = np.array(vectors, dtype=object)
+        if return_status:
+            return out, [status for _, status, _ in results]
+        return out
 
     # -- internals ------------------------------------------------------------------------
     def _dataset(self, version: int) -> DatasetRow:

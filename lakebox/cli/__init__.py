@@ -1,1 +1,157 @@
-def main() -> None: ...
+"""The ``lakebox`` command line: a few lines per command over the public api.
+
+Every ``LakeboxError`` becomes one red line (``Error [code] message``) on stderr and exit
+status 1, never a traceback; with ``--output json`` it is the JSON of ``err.to_dict()`` on
+stdout. Results go through the output layer (``lakebox.cli.output``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.markup import escape
+
+from lakebox import __version__
+from lakebox.box import TOML_NAME
+from lakebox.cli.demo import demo
+from lakebox.cli.fg import fg
+from lakebox.cli.output import DEFAULT_MAX_ROWS, OUTPUT_FORMATS, table_data
+from lakebox.cli.state import TIME_OR_COMMIT, State, output_option, pass_state
+from lakebox.errors import LakeboxError
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class LakeboxGroup(click.Group):
+    """A click group that reports ``LakeboxError`` as one line (or JSON) and exits with 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LakeboxError as err:
+            ctx.ensure_object(State).out.error(err)
+            ctx.exit(1)
+
+
+@click.group(cls=LakeboxGroup, context_settings=CONTEXT_SETTINGS)
+@click.option(
+    "--box",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The box directory to use. Default: $LAKEBOX_HOME if set, else ./.lakebox.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(OUTPUT_FORMATS),
+    default="text",
+    show_default=True,
+    help="Output format: text (tables for people) or json (one JSON document on stdout, errors included).",
+)
+@click.option("-v", "--verbose", count=True, help="Log what lakebox does to stderr (-vv for debug detail).")
+@click.version_option(__version__, "-V", "--version", prog_name="lakebox", message="%(prog)s %(version)s")
+@click.pass_context
+def cli(ctx: click.Context, box: Path | None, output: str, verbose: int) -> None:
+    """lakebox: an embedded lakehouse and feature store for ML, in one directory.
+
+    \b
+    Start with:
+      lakebox demo                     build a demo box and tour it
+      lakebox init                     create an empty box (./.lakebox or $LAKEBOX_HOME)
+      lakebox fg ingest NAME FILE ...  load a Parquet or CSV file into a feature group
+    """
+    state = ctx.ensure_object(State)
+    state.box = box
+    state.output = output
+    ctx.call_on_close(state.close)
+    if verbose:
+        _log_to(state, logging.DEBUG if verbose > 1 else logging.INFO, ctx)
+
+
+@cli.command("init", short_help="Create an empty box.")
+@click.argument("path", required=False, type=click.Path(file_okay=False, path_type=Path))
+@output_option
+@pass_state
+def init(state: State, path: Path | None) -> None:
+    """Create an empty box at PATH (default: --box, $LAKEBOX_HOME or ./.lakebox).
+
+    A box is one directory holding the catalog, the Iceberg warehouse and the online store;
+    copying the directory copies everything. An existing box is left as it is.
+    """
+    where = path if path is not None else state.box_path
+    existed = (where / TOML_NAME).is_file()
+    project = state.connect(where)
+    groups = project.get_feature_store().get_feature_groups()
+    data = {"path": str(project.path), "created": not existed, "feature_groups": len(groups)}
+    if existed:
+        message = f"A box already exists at [bold]{escape(str(project.path))}[/] ({len(groups)} feature groups); left unchanged."
+    else:
+        message = f"[green]✓[/] Created an empty box at [bold]{escape(str(project.path))}[/]."
+    state.out.result(data, message)
+
+
+@cli.command("sql", short_help="Run a read-only SQL query over the feature groups.")
+@click.argument("query")
+@click.option(
+    "--as-of",
+    type=TIME_OR_COMMIT,
+    default=None,
+    help="Read every feature group as it was at this commit time (ISO-8601 with an offset, e.g. "
+    "2026-01-01T12:00:00Z). An integer is a commit id of each group read, so it suits a query over one group.",
+)
+@click.option(
+    "-n",
+    "--max-rows",
+    type=click.IntRange(min=0),
+    default=DEFAULT_MAX_ROWS,
+    show_default=True,
+    help="Rows shown in text output (JSON output always has every row).",
+)
+@output_option
+@pass_state
+def sql(state: State, query: str, as_of: int | str | None, max_rows: int) -> None:
+    """Run one read-only SQL SELECT (DuckDB dialect) over the feature groups.
+
+    Each group is a table named name_version (players_1), and its latest version is also
+    plain name (players).
+
+    \b
+    Example:
+      lakebox sql "SELECT position, avg(rating) FROM players_1 GROUP BY position"
+    """
+    fs = state.open().get_feature_store()
+    with state.busy("Running the query…"):
+        result = fs.sql(query, dataframe_type="arrow", as_of=as_of)
+    state.out.rows(table_data(result, max_rows=max_rows if state.text else None))
+
+
+cli.add_command(fg)
+cli.add_command(demo)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """The ``lakebox`` console script."""
+    cli.main(args=list(argv) if argv is not None else None, prog_name="lakebox")
+
+
+def _log_to(state: State, level: int, ctx: click.Context) -> None:
+    from rich.logging import RichHandler
+
+    logger = logging.getLogger("lakebox")
+    handler = RichHandler(console=state.err_console, show_path=False)
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(level)
+
+    def restore() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+
+    ctx.call_on_close(restore)
+
+
+__all__ = ["cli", "main"]

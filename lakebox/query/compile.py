@@ -51,13 +51,18 @@ def _key_condition(join: Join, left_alias: str, right_alias: str) -> exp.Express
     return condition
 
 
-def _fresh_enough(join: Join, left_alias: str, right_alias: str) -> exp.Expression:
-    """``r.ts >= s.ts - max_age``."""
-    assert join.max_age is not None and join.left_time and join.relation.event_time
+def _fresh_enough(join: Join, time: exp.Expression, right_alias: str) -> exp.Expression:
+    """``r.ts >= <left time> - max_age``."""
+    assert join.max_age is not None and join.relation.event_time
     return exp.GTE(
         this=col(right_alias, join.relation.event_time),
-        expression=exp.Sub(this=col(left_alias, join.left_time), expression=_interval(join.max_age)),
+        expression=exp.Sub(this=time, expression=_interval(join.max_age)),
     )
+
+
+def _left_time(join: Join) -> exp.Expression:
+    assert join.time_alias and join.left_time
+    return col(join.time_alias, join.left_time)
 
 
 def _latest_per_key(join: Join) -> exp.Expression:
@@ -90,8 +95,8 @@ def _needed(plan: Plan, join: Join) -> list[str]:
     for other in plan.joins:
         if other.left_alias == join.alias:
             names.update(other.left_keys)
-            if other.left_time:
-                names.add(other.left_time)
+        if other.time_alias == join.alias and other.left_time:
+            names.add(other.left_time)
     if plan.where is not None:
         names.update(c.name for c in plan.where.columns() if plan.alias_of(c) == join.alias)
     return [n for n in join.relation.schema.names if n in names]
@@ -109,7 +114,7 @@ def _output(plan: Plan, formulation: Formulation) -> list[exp.Expression]:
             and join.max_age is not None
             and join.join_type == "left"
         ):
-            value = exp.Case(ifs=[exp.If(this=_fresh_enough(join, join.left_alias, join.alias), true=value)])
+            value = exp.Case(ifs=[exp.If(this=_fresh_enough(join, _left_time(join), join.alias), true=value)])
         selected.append(exp.alias_(value, out.name, quoted=True))
     return selected
 
@@ -135,12 +140,9 @@ def _compile_asof(plan: Plan) -> exp.Select:
         on = _key_condition(join, join.left_alias, join.alias)
         if join.point_in_time:
             assert join.left_time and join.relation.event_time
-            on = exp.and_(
-                on,
-                exp.GTE(this=col(join.left_alias, join.left_time), expression=col(join.alias, join.relation.event_time)),
-            )
+            on = exp.and_(on, exp.GTE(this=_left_time(join), expression=col(join.alias, join.relation.event_time)))
             if join.max_age is not None and join.join_type == "inner":
-                extra_where.append(_fresh_enough(join, join.left_alias, join.alias))
+                extra_where.append(_fresh_enough(join, _left_time(join), join.alias))
         source = _latest_per_key(join) if join.latest_only else _table(join.relation.name, join.alias)
         query = query.join(
             source,
@@ -153,6 +155,39 @@ def _compile_asof(plan: Plan) -> exp.Select:
     if where is not None:
         query = query.where(where)
     return query.order_by(*[col(plan.spine_alias, c) for c in plan.order_by()])
+
+
+def _attach(plan: Plan, alias: str, query: exp.Select) -> exp.Select:
+    """Join an earlier join's rows onto ``s`` (one per spine row) inside a helper query."""
+    spine = plan.spine_alias
+    if alias == spine:
+        return query
+    earlier = next(j for j in plan.joins if j.alias == alias)
+    if earlier.point_in_time:
+        on = exp.and_(
+            exp.EQ(this=col(spine, ROW), expression=col(alias, ROW)),
+            exp.EQ(this=col(alias, RANK), expression=exp.Literal.number(1)),
+        )
+        return query.join(_table(alias, None), on=on, join_type="INNER")
+    if earlier.left_alias != spine:
+        raise QueryError("Joins chained through a join without event time compile with the 'asof' formulation only.")
+    source = _latest_per_key(earlier) if earlier.latest_only else _table(earlier.relation.name, alias)
+    return query.join(source, on=_key_condition(earlier, spine, alias), join_type="INNER")
+
+
+def _left_rows(plan: Plan, join: Join) -> exp.Select:
+    """Per spine row: its row number, the join's left keys and the time to join as of."""
+    spine = plan.spine_alias
+    assert join.time_alias and join.left_time
+    query = exp.select(
+        exp.alias_(col(spine, ROW), ROW, quoted=True),
+        *[exp.alias_(col(join.left_alias, k), k, quoted=True) for k in join.left_keys],
+        exp.alias_(col(join.time_alias, join.left_time), "__lb_t", quoted=True),
+    ).from_(_table(spine, None))
+    query = _attach(plan, join.left_alias, query)
+    if join.time_alias != join.left_alias:
+        query = _attach(plan, join.time_alias, query)
+    return query
 
 
 def _compile_window(plan: Plan) -> exp.Select:
@@ -172,28 +207,31 @@ def _compile_window(plan: Plan) -> exp.Select:
             query = query.join(source, on=_key_condition(join, join.left_alias, join.alias), join_type=join.join_type.upper())
             continue
         assert join.left_time and join.relation.event_time
-        left_row = col(join.left_alias, ROW) if join.left_alias == spine else None
-        if left_row is None:
-            raise QueryError("Nested point-in-time joins compile with the 'asof' formulation only.")
-        matched = exp.LTE(this=col("r", join.relation.event_time), expression=col(join.left_alias, join.left_time))
-        on = exp.and_(_key_condition(join, join.left_alias, "r"), matched)
+        if join.left_alias == spine and join.time_alias == spine:
+            left: exp.Expression = _table(spine, None)
+            left_name, time = spine, col(spine, join.left_time)
+        else:  # keys or time from an earlier join: gather them per spine row first
+            left = _left_rows(plan, join).subquery(_ident("l"))
+            left_name, time = "l", col("l", "__lb_t")
+        matched = exp.LTE(this=col("r", join.relation.event_time), expression=time)
+        on = exp.and_(_key_condition(join, left_name, "r"), matched)
         if join.max_age is not None:
-            on = exp.and_(on, _fresh_enough(join, join.left_alias, "r"))
+            on = exp.and_(on, _fresh_enough(join, time, "r"))
         ranked = (
             exp.select(
-                exp.alias_(left_row, ROW, quoted=True),
+                exp.alias_(col(left_name, ROW), ROW, quoted=True),
                 *[col("r", name) for name in _needed(plan, join)],
                 exp.alias_(
                     exp.Window(
                         this=exp.RowNumber(),
-                        partition_by=[col(join.left_alias, ROW)],
+                        partition_by=[col(left_name, ROW)],
                         order=exp.Order(expressions=[exp.Ordered(this=col("r", join.relation.event_time), desc=True)]),
                     ),
                     RANK,
                     quoted=True,
                 ),
             )
-            .from_(_table(spine, None))
+            .from_(left)
             .join(_table(join.relation.name, "r"), on=on, join_type="INNER")
         )
         query = query.with_(_ident(join.alias), as_=ranked)

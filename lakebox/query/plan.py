@@ -48,6 +48,11 @@ class Join:
     join_type: JoinType = "left"
     max_age: timedelta | None = None
     left_time: str | None = None  # the left side's event time column, for point-in-time joins
+    time_alias: str | None = None  # whose ``left_time`` it is (default: the left alias)
+
+    def __post_init__(self) -> None:
+        if self.time_alias is None:
+            self.time_alias = self.left_alias
 
     @property
     def point_in_time(self) -> bool:

@@ -349,28 +349,34 @@ def _add_joins(
         else:
             right_keys = list(right.primary_key)
             left_keys = right_keys
-            missing = [k for k in right_keys if k not in left_names]
-            if missing:
-                raise QueryError(
-                    f"Cannot infer how to join {right.name} v{right.version} to {left.name} v{left.version}: "
-                    f"{left.name} lacks {right.name}'s primary key column(s) {missing}. Pass on=[...] or "
-                    "left_on=[...], right_on=[...].",
-                )
-        for key in left_keys:
-            if key not in left_names:
-                raise QueryError(f"Join key {key!r} is not a feature of {left.name} v{left.version}.")
         for key in right_keys:
             if key not in right_names:
                 raise QueryError(f"Join key {key!r} is not a feature of {right.name} v{right.version}.")
+        left_alias, time_alias, left_time = alias, alias, left.event_time
+        if any(k not in left_names for k in left_keys):
+            # The keys may come from a group joined earlier (labels -> players -> teams on
+            # players.team_id): join through it, as of the root row's time.
+            earlier = [
+                j for j in plan.joins if all(k in j.relation.schema.names for k in left_keys)
+            ]
+            if not earlier:
+                missing = [k for k in left_keys if k not in left_names]
+                raise QueryError(
+                    f"Cannot join {right.name} v{right.version}: {left.name} v{left.version} (and the groups "
+                    f"joined before) lack the key column(s) {missing}. Pass on=[...] or left_on=/right_on=.",
+                )
+            left_alias = earlier[-1].alias
+            time_alias, left_time = plan.spine_alias, plan.spine.event_time
         join = Join(
             relation=relation,
             alias=right_alias,
-            left_alias=alias,
+            left_alias=left_alias,
             left_keys=left_keys,
             right_keys=right_keys,
             join_type=spec.join_type,  # type: ignore[arg-type]
             max_age=spec.max_age,
-            left_time=left.event_time,
+            left_time=left_time,
+            time_alias=time_alias,
         )
         plan.joins.append(join)
         plan.columns_of.setdefault(right.id, right_alias)

@@ -1,0 +1,256 @@
+"""``lakebox fg ...``: list, show, read and ingest feature groups."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from lakebox.cli.files import FORMATS, detect_format, read_file
+from lakebox.cli.output import table_data
+from lakebox.cli.state import TIME_OR_COMMIT, State, output_option, pass_state
+from lakebox.errors import TimezoneError
+from lakebox.timeutil import iso
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from lakebox.feature_group import Commit, FeatureGroup
+
+VERSION_HELP = "Feature group version (default: the latest)."
+
+
+@click.group("fg", short_help="Feature groups: list, show, head, commits, ingest.")
+def fg() -> None:
+    """Feature groups: versioned, time-travelling tables of features.
+
+    Each group has a primary key and, optionally, an event time; every insert is one commit.
+    """
+
+
+@fg.command("list", short_help="List the feature groups.")
+@output_option
+@pass_state
+def list_groups(state: State) -> None:
+    """List every feature group of the box, with keys and commit counts."""
+    fs = state.open().get_feature_store()
+    with state.busy("Reading the catalog…"):
+        groups = [describe(g) for g in fs.get_feature_groups()]
+    state.out.groups(groups)
+
+
+@fg.command("show", short_help="Show a group's schema, keys and commits.")
+@click.argument("name")
+@click.option("--version", type=click.IntRange(min=1), default=None, help=VERSION_HELP)
+@output_option
+@pass_state
+def show(state: State, name: str, version: int | None) -> None:
+    """Show NAME's schema (types, descriptions, keys), its description and commit count."""
+    group = state.open().get_feature_store().get_feature_group(name, version)
+    state.out.group(describe(group))
+
+
+@fg.command("head", short_help="Show the first rows, now or as of a commit.")
+@click.argument("name")
+@click.option("-n", "--rows", "n", type=click.IntRange(min=0), default=10, show_default=True, help="Rows to show.")
+@click.option(
+    "--as-of",
+    type=TIME_OR_COMMIT,
+    default=None,
+    help="Read the group as it was: a commit id (an integer) or a commit time as ISO-8601 with an "
+    "offset, e.g. 2026-01-01T12:00:00Z. Default: now.",
+)
+@click.option("--version", type=click.IntRange(min=1), default=None, help=VERSION_HELP)
+@output_option
+@pass_state
+def head(state: State, name: str, n: int, as_of: int | str | None, version: int | None) -> None:
+    """Show the first rows of NAME (ordered by primary key and event time), now or --as-of a commit."""
+    group = state.open().get_feature_store().get_feature_group(name, version)
+    with state.busy(f"Reading {group.name} v{group.version}…"):
+        rows = group.read(wallclock_time=as_of, dataframe_type="arrow")
+    data = {"name": group.name, "version": group.version, "as_of": as_of, **table_data(rows, max_rows=n)}
+    title = f"{group.name} v{group.version}" + (f" as of {as_of}" if as_of is not None else "")
+    state.out.rows(data, title=title)
+
+
+@fg.command("commits", short_help="List a group's commits, newest first.")
+@click.argument("name")
+@click.option("--version", type=click.IntRange(min=1), default=None, help=VERSION_HELP)
+@output_option
+@pass_state
+def commits(state: State, name: str, version: int | None) -> None:
+    """List NAME's commits, newest first: time, kind and rows inserted, updated and deleted."""
+    group = state.open().get_feature_store().get_feature_group(name, version)
+    details = group.commit_details()
+    state.out.commits(
+        {
+            "name": group.name,
+            "version": group.version,
+            "commits": [{"commit_id": commit_id, **info} for commit_id, info in details.items()],
+        }
+    )
+
+
+@fg.command("ingest", short_help="Insert a Parquet or CSV file as one commit.")
+@click.argument("name")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "-k",
+    "--primary-key",
+    "primary_key",
+    multiple=True,
+    metavar="COL",
+    help="Primary key column; repeat for a composite key. Required when the group does not exist yet.",
+)
+@click.option(
+    "-e",
+    "--event-time",
+    metavar="COL",
+    default=None,
+    help="Event time column (timezone-aware timestamps). Omit for a group that keeps one row per key.",
+)
+@click.option(
+    "--version",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Feature group version (default: the latest, or 1 for a new group).",
+)
+@click.option("--description", default="", help="Description of the group, used when it is created.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="auto",
+    show_default=True,
+    help="File format; auto decides by the file name (.parquet/.pq, .csv/.tsv, optionally .gz).",
+)
+@output_option
+@pass_state
+def ingest(
+    state: State,
+    name: str,
+    file: Path,
+    primary_key: tuple[str, ...],
+    event_time: str | None,
+    version: int | None,
+    description: str,
+    fmt: str,
+) -> None:
+    """Insert a Parquet or CSV FILE into feature group NAME as one commit.
+
+    The group is created if it does not exist (its schema comes from the file). Rows whose
+    primary key and event time already exist replace the stored ones; others are appended.
+    CSV timestamps need an offset (2026-01-01T10:00:00+02:00 or ...Z): lakebox refuses naive
+    times instead of guessing a zone. Nothing is written if anything fails.
+
+    \b
+    Example:
+      lakebox fg ingest players players.csv --primary-key player_id --event-time ts
+    """
+    fs = state.open().get_feature_store()
+    existing = fs.get_feature_groups(name)  # checks the name before the file is read
+    if version is None:
+        version = max((g.version for g in existing), default=1)
+    created = not any(g.version == version for g in existing)
+    kind = detect_format(file, fmt)
+
+    started = time.perf_counter()
+    table = _read_with_progress(state, file, kind)
+    read_s = time.perf_counter() - started
+
+    group = fs.get_or_create_feature_group(
+        name, version, primary_key=list(primary_key) or None, event_time=event_time, description=description
+    )
+    try:
+        with state.busy(f"Committing {table.num_rows:,} rows to {group.name} v{group.version}…"):
+            commit = group.insert(table)
+    except Exception as err:
+        if created:  # an ingest that fails leaves nothing behind, not even an empty group
+            group.delete()
+        if isinstance(err, TimezoneError) and kind == "csv":
+            raise TimezoneError(
+                f"{err.message} In a CSV file, write every timestamp with an offset, e.g. "
+                "2026-01-01T10:00:00Z or 2026-01-01T12:00:00+02:00.",
+                **err.details,
+            ) from err
+        raise
+
+    data = {
+        "name": group.name,
+        "version": group.version,
+        "created": created,
+        "file": str(file),
+        "rows_read": table.num_rows,
+        "commit": commit_dict(commit),
+    }
+    message = (
+        f"[green]✓[/] {group.name} v{group.version}: commit {commit.commit_id}, "
+        f"{commit.rows_inserted:,} rows inserted, {commit.rows_updated:,} updated"
+        + (" (group created)" if created else "")
+        + f". Read {table.num_rows:,} rows from {escape(file.name)} in {read_s:.1f} s."
+    )
+    state.out.result(data, message)
+
+
+# -- helpers ------------------------------------------------------------------------------
+def describe(group: FeatureGroup) -> dict[str, Any]:
+    """A feature group as plain data (what ``fg list`` and ``fg show`` render)."""
+    group_commits = group.commits()
+    return {
+        "name": group.name,
+        "version": group.version,
+        "table": group.table_name,
+        "description": group.description,
+        "primary_key": group.primary_key,
+        "event_time": group.event_time,
+        "online_enabled": group.online_enabled,
+        "commit_count": len(group_commits),
+        "last_commit": iso(group_commits[-1].committed_ms) if group_commits else None,
+        "features": [f.to_dict() for f in group.features],
+    }
+
+
+def commit_dict(commit: Commit) -> dict[str, Any]:
+    """A commit in the ``commit_details`` shape, with its id."""
+    return {
+        "commit_id": commit.commit_id,
+        "committedOn": iso(commit.committed_ms),
+        "kind": commit.kind,
+        "rowsInserted": commit.rows_inserted,
+        "rowsUpdated": commit.rows_updated,
+        "rowsDeleted": commit.rows_deleted,
+    }
+
+
+def _read_with_progress(state: State, file: Path, kind: str) -> pa.Table:
+    if not state.interactive:
+        return read_file(file, kind)
+    unit = DownloadColumn() if kind == "csv" else MofNCompleteColumn()
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        unit,
+        TextColumn("rows" if kind == "parquet" else ""),
+        TimeElapsedColumn(),
+        console=state.err_console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(f"Reading {escape(file.name)}", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        return read_file(file, kind, advance)

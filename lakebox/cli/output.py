@@ -1,0 +1,266 @@
+"""The CLI's output layer: commands build plain data, an ``Output`` renders it as text or JSON.
+
+Like pyiceberg's CLI, every command hands its result to ``TextOutput`` (rich tables for a
+person) or ``JsonOutput`` (one JSON document on stdout for a program), chosen by
+``--output``. Errors have one JSON shape everywhere: ``LakeboxError.to_dict()``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, time, timezone
+from decimal import Decimal
+from typing import Any
+
+import click
+import pyarrow as pa
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from lakebox.errors import LakeboxError
+
+OUTPUT_FORMATS = ("text", "json")
+DEFAULT_MAX_ROWS = 100
+
+
+# -- values ---------------------------------------------------------------------------------
+def jsonable(value: Any) -> Any:
+    """A JSON-ready copy of ``value``: times as ISO-8601 (``Z`` for UTC), NaN as null,
+    decimals as strings, bytes as base64."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, (datetime, date, time)):
+        return format_value(value)
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return str(value)
+
+
+def format_value(value: Any) -> str:
+    """How one cell reads in a text table (and how times read in JSON)."""
+    if value is None:
+        return "null"
+    if isinstance(value, datetime):
+        if value.tzinfo is not None and value.utcoffset() == timezone.utc.utcoffset(None):
+            return value.replace(tzinfo=None).isoformat() + "Z"
+        return value.isoformat()
+    if isinstance(value, (date, time)):
+        return value.isoformat()
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else str(value)
+    if isinstance(value, (bytes, bytearray)):
+        return "0x" + bytes(value[:16]).hex() + ("…" if len(value) > 16 else "")
+    if isinstance(value, list):
+        return "[" + ", ".join(format_value(v) for v in value) + "]"
+    return str(value)
+
+
+def table_data(table: pa.Table, max_rows: int | None = None) -> dict[str, Any]:
+    """``{"columns": [{"name", "type"}], "rows": [{...}], "row_count": N}`` for an Arrow table;
+    ``rows`` holds at most ``max_rows`` rows (all when None), ``row_count`` counts them all."""
+    from lakebox.types import type_name_or_raw
+
+    shown = table if max_rows is None else table.slice(0, max_rows)
+    return {
+        "columns": [{"name": f.name, "type": type_name_or_raw(f.type)} for f in table.schema],
+        "rows": shown.to_pylist(),
+        "row_count": table.num_rows,
+    }
+
+
+# -- renderers ------------------------------------------------------------------------------
+class Output(ABC):
+    """What every renderer can show. Commands call these with plain data."""
+
+    @abstractmethod
+    def groups(self, groups: Sequence[Mapping[str, Any]]) -> None: ...
+
+    @abstractmethod
+    def group(self, group: Mapping[str, Any]) -> None: ...
+
+    @abstractmethod
+    def rows(self, data: Mapping[str, Any], title: str | None = None, caption: str | None = None) -> None: ...
+
+    @abstractmethod
+    def commits(self, data: Mapping[str, Any]) -> None: ...
+
+    @abstractmethod
+    def result(self, data: Mapping[str, Any], message: str) -> None:
+        """The outcome of a command that changed something (init, ingest)."""
+        ...
+
+    @abstractmethod
+    def error(self, err: LakeboxError) -> None: ...
+
+
+class JsonOutput(Output):
+    """One JSON document per command, on stdout."""
+
+    def _emit(self, value: Any) -> None:
+        click.echo(json.dumps(jsonable(value), indent=2, ensure_ascii=False))
+
+    def groups(self, groups: Sequence[Mapping[str, Any]]) -> None:
+        self._emit({"feature_groups": list(groups)})
+
+    def group(self, group: Mapping[str, Any]) -> None:
+        self._emit(group)
+
+    def rows(self, data: Mapping[str, Any], title: str | None = None, caption: str | None = None) -> None:
+        self._emit(data)
+
+    def commits(self, data: Mapping[str, Any]) -> None:
+        self._emit(data)
+
+    def result(self, data: Mapping[str, Any], message: str) -> None:
+        self._emit(data)
+
+    def error(self, err: LakeboxError) -> None:
+        # On stdout, like every other JSON result, so `lakebox -o json ... | jq` sees it.
+        click.echo(json.dumps(err.to_dict(), ensure_ascii=False))
+
+
+class TextOutput(Output):
+    """Rich tables on stdout; errors as one red line on stderr."""
+
+    def __init__(self, console: Console, err_console: Console) -> None:
+        self.console = console
+        self.err_console = err_console
+
+    def groups(self, groups: Sequence[Mapping[str, Any]]) -> None:
+        if not groups:
+            self.console.print(
+                "No feature groups yet. Create one with [bold]lakebox fg ingest[/] or run [bold]lakebox demo[/]."
+            )
+            return
+        table = Table(title="Feature groups", title_justify="left")
+        table.add_column("group", no_wrap=True)
+        table.add_column("primary key", no_wrap=True)
+        table.add_column("event time", no_wrap=True)
+        table.add_column("features", justify="right", no_wrap=True)
+        table.add_column("commits", justify="right", no_wrap=True)
+        table.add_column("description", overflow="fold")
+        for g in groups:
+            table.add_row(
+                f"{escape(g['name'])} v{g['version']}",
+                escape(", ".join(g["primary_key"])),
+                escape(g["event_time"] or "-"),
+                str(len(g["features"])),
+                str(g["commit_count"]),
+                escape(g["description"]),
+            )
+        self.console.print(table)
+
+    def group(self, group: Mapping[str, Any]) -> None:
+        lines = [
+            f"[bold]{escape(group['name'])}[/] v{group['version']}  (SQL table [cyan]{escape(group['table'])}[/])",
+        ]
+        if group["description"]:
+            lines.append(escape(group["description"]))
+        lines.append(
+            f"primary key: [bold]{escape(', '.join(group['primary_key']))}[/]   "
+            f"event time: [bold]{escape(group['event_time'] or '-')}[/]   "
+            f"online: {'yes' if group['online_enabled'] else 'no'}"
+        )
+        last = format_value(group["last_commit"]) if group["last_commit"] else "never"
+        lines.append(f"commits: {group['commit_count']}   last commit: {last}")
+        self.console.print(Panel("\n".join(lines), expand=False))
+        if not group["features"]:
+            self.console.print("No schema yet: the first insert defines it.")
+            return
+        table = Table(title="Schema", title_justify="left")
+        table.add_column("feature")
+        table.add_column("type")
+        table.add_column("role")
+        table.add_column("description", overflow="fold")
+        for f in group["features"]:
+            role = "primary key" if f["primary"] else ("event time" if f["event_time"] else "")
+            name = Text(f["name"], style="bold" if role else "")
+            table.add_row(name, escape(f["type"]), role, escape(f["description"]))
+        self.console.print(table)
+
+    def rows(self, data: Mapping[str, Any], title: str | None = None, caption: str | None = None) -> None:
+        self.console.print(render_rows(data, title=title, caption=caption))
+
+    def commits(self, data: Mapping[str, Any]) -> None:
+        if not data["commits"]:
+            self.console.print(f"{escape(data['name'])} v{data['version']} has no commits yet.")
+            return
+        self.console.print(render_commits(data["commits"], title=f"Commits of {data['name']} v{data['version']}"))
+
+    def result(self, data: Mapping[str, Any], message: str) -> None:
+        self.console.print(message)
+
+    def error(self, err: LakeboxError) -> None:
+        line = Text("Error ", style="bold red")
+        line.append(f"[{err.code}]", style="red")
+        line.append(" " + " ".join(str(err.message).split()), style="red")
+        self.err_console.print(line, soft_wrap=True)
+
+
+def render_rows(data: Mapping[str, Any], title: str | None = None, caption: str | None = None) -> Table:
+    """A rich table of ``table_data`` output; says how many rows were left out."""
+    numeric = {"int", "bigint", "float", "double"}
+    table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
+    for column in data["columns"]:
+        is_number = column["type"] in numeric or column["type"].startswith("decimal")
+        table.add_column(
+            escape(column["name"]),
+            justify="right" if is_number else "left",
+            overflow="fold",
+        )
+    for row in data["rows"]:
+        table.add_row(*[_cell(row.get(c["name"])) for c in data["columns"]])
+    hidden = data["row_count"] - len(data["rows"])
+    if hidden > 0 and caption is None:
+        table.caption = f"{len(data['rows'])} of {data['row_count']} rows shown"
+        table.caption_justify = "left"
+    elif not data["rows"] and caption is None:
+        table.caption = "no rows"
+        table.caption_justify = "left"
+    return table
+
+
+def render_commits(commits: Sequence[Mapping[str, Any]], title: str | None = None) -> Table:
+    """A rich table of ``commit_details`` entries (each with its ``commit_id``)."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("commit", justify="right")
+    table.add_column("committed on")
+    table.add_column("kind")
+    table.add_column("inserted", justify="right")
+    table.add_column("updated", justify="right")
+    table.add_column("deleted", justify="right")
+    for c in commits:
+        table.add_row(
+            str(c["commit_id"]) + (" (expired)" if c.get("expired") else ""),
+            str(c["committedOn"]),
+            str(c.get("kind", "")),
+            str(c["rowsInserted"]),
+            str(c["rowsUpdated"]),
+            str(c["rowsDeleted"]),
+        )
+    return table
+
+
+def _cell(value: Any) -> Text:
+    if value is None:
+        return Text("null", style="dim")
+    return Text(format_value(value))
+
+
+def make_output(fmt: str, console: Console, err_console: Console) -> Output:
+    return JsonOutput() if fmt == "json" else TextOutput(console, err_console)

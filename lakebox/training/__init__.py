@@ -1,0 +1,1 @@
+"""Training: materialised training datasets and their PyTorch view."""
