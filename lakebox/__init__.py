@@ -12,6 +12,7 @@ from lakebox.errors import (
     DuplicateKeyError,
     InvalidNameError,
     LakeboxError,
+    MissingDependencyError,
     NotFoundError,
     NullKeyError,
     QueryError,
@@ -23,6 +24,13 @@ from lakebox.errors import (
 from lakebox.feature import Feature
 from lakebox.project import Project, connect
 
+
+def register_transformation_function(*args: object, **kwargs: object) -> None:
+    """Register a user transformation function by name (see ``lakebox.transformations``)."""
+    from lakebox.transformations import register_transformation_function as register
+
+    register(*args, **kwargs)  # type: ignore[arg-type]
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -33,6 +41,7 @@ __all__ = [
     "Feature",
     "InvalidNameError",
     "LakeboxError",
+    "MissingDependencyError",
     "NotFoundError",
     "NullKeyError",
     "Project",
@@ -42,4 +51,5 @@ __all__ = [
     "TimezoneError",
     "ValidationError",
     "connect",
+    "register_transformation_function",
 ]

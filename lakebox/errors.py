@@ -101,6 +101,13 @@ class QueryError(LakeboxError):
     http_status = 400
 
 
+class MissingDependencyError(LakeboxError):
+    """An optional dependency (an extra such as ``lakebox[train]``) is not installed."""
+
+    code = "missing_dependency"
+    http_status = 501
+
+
 class AuthError(LakeboxError):
     """Missing or wrong credentials."""
 

@@ -380,16 +380,21 @@ class FeatureGroup:
         self._store._project._warehouse.drop(self._row.table_name)
 
     # -- reading ------------------------------------------------------------------------
-    def read(self, wallclock_time: Any = None, dataframe_type: str = "pandas", online: bool = False) -> Any:
+    def read(
+        self, wallclock_time: Any = None, dataframe_type: str = "pandas", online: bool = False, limit: int | None = None
+    ) -> Any:
         """The group's rows, now or as of a commit time / commit id, ordered by key and event
-        time; ``online=True`` reads the online table (the latest row per key)."""
+        time (the first ``limit`` only, when given); ``online=True`` reads the online table
+        (the latest row per key)."""
         check_dataframe_type(dataframe_type)
+        if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
+            raise ValidationError(f"limit must be a non-negative integer, got {limit!r}.")
         if online:
             if wallclock_time is not None:
                 raise ValidationError("The online store holds only the latest values: drop wallclock_time.")
             return from_arrow(self._online_rows(), dataframe_type)
         table, snapshot_id = self._snapshot_at(wallclock_time)
-        return from_arrow(self._read_arrow(table, snapshot_id), dataframe_type)
+        return from_arrow(self._read_arrow(table, snapshot_id, limit=limit), dataframe_type)
 
     def as_of(self, wallclock_time: Any = None, exclude_until: Any = None) -> Query:
         """A query of the group pinned at ``wallclock_time``; with ``exclude_until``, only the rows
@@ -549,14 +554,16 @@ class FeatureGroup:
     def _output_schema(self) -> pa.Schema:
         return pa.schema([pa.field(f.name, f.arrow_type) for f in self.features])
 
-    def _read_arrow(self, table: Any, snapshot_id: int | None, columns: Sequence[str] | None = None) -> pa.Table:
+    def _read_arrow(
+        self, table: Any, snapshot_id: int | None, columns: Sequence[str] | None = None, limit: int | None = None
+    ) -> pa.Table:
         schema = self._output_schema()
         if columns is not None:
             schema = pa.schema([schema.field(c) for c in columns])
         if table is None or snapshot_id is None:
             return schema.empty_table()
         order = [k for k in (*self.primary_key, *([self.event_time] if self.event_time else [])) if k in schema.names]
-        return reader.read(table, snapshot_id, schema, order_by=order)
+        return reader.read(table, snapshot_id, schema, order_by=order, limit=limit)
 
 
 def _semi_join(rows: pa.Table, keys: pa.Table) -> pa.Table:

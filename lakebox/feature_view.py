@@ -293,7 +293,10 @@ class FeatureView:
         return _fitted_of(self._dataset(training_dataset_version))
 
     def torch_dataset(self, training_dataset_version: int, split: str = "train", **kwargs: Any) -> Any:
-        """A ``torch.utils.data.IterableDataset`` streaming a materialised split (torch needed)."""
+        """A ``torch.utils.data.IterableDataset`` streaming a materialised split (torch needed).
+
+        It yields whole ``(features, labels)`` batches: use ``DataLoader(ds, batch_size=None)``.
+        Sharded by torch.distributed rank and DataLoader worker, every row once."""
         from lakebox.training.torch_data import TrainingIterable
 
         dataset = self._dataset(training_dataset_version)
@@ -303,7 +306,7 @@ class FeatureView:
         schema = materialize.schema_from_json(dataset.columns["schema"])
         features = [c for c in schema.names if c not in self._row.labels and c not in self._hidden_columns(False, False)]
         return TrainingIterable(
-            [str(files[split])], dataset.data_format, features, list(self._row.labels), **kwargs
+            [str(files[split])], dataset.data_format, features, list(self._row.labels), schema=schema, **kwargs
         )
 
     # -- online serving -------------------------------------------------------------------

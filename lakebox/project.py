@@ -8,8 +8,6 @@ from typing import Any
 
 from lakebox.box import Box, default_path
 from lakebox.catalog.db import CatalogDB
-from lakebox.offline.warehouse import Warehouse
-from lakebox.online.store import OnlineStore
 
 _current: Project | None = None
 
@@ -18,6 +16,10 @@ class Project:
     """One box, opened in this process. Use ``lakebox.connect(path)``."""
 
     def __init__(self, box: Box) -> None:
+        # pyiceberg, SQLAlchemy and LMDB load here, not at `import lakebox` (keeps the CLI snappy)
+        from lakebox.offline.warehouse import Warehouse
+        from lakebox.online.store import OnlineStore
+
         self._box = box
         self._db = CatalogDB(box.catalog_db)
         self._warehouse = Warehouse(box.warehouse, box.warehouse_origin)
@@ -39,10 +41,29 @@ class Project:
             self._feature_store = FeatureStore(self)
         return self._feature_store
 
+    # -- API keys (for `lakebox serve`) ---------------------------------------------------
+    def create_api_key(self, name: str, scopes: list[str] | None = None) -> str:
+        """Create an API key and return its secret — shown this once, stored only as a hash.
+        Scopes: read:online, read:offline, write, admin (default: both reads)."""
+        from lakebox.catalog.keys import KeyStore
+
+        return KeyStore(self._db).create(name, scopes)
+
+    def get_api_keys(self) -> list[Any]:
+        from lakebox.catalog.keys import KeyStore
+
+        return KeyStore(self._db).list()
+
+    def revoke_api_key(self, name: str) -> None:
+        from lakebox.catalog.keys import KeyStore
+
+        KeyStore(self._db).revoke(name)
+
     def close(self) -> None:
         """Release the catalog connection and the online store (the box stays on disk)."""
         self._db.close()
         self._online.close()
+        self._warehouse.close()
 
     def __enter__(self) -> Project:
         return self
@@ -54,9 +75,17 @@ class Project:
         return f"Project({str(self.path)!r})"
 
 
-def connect(path: str | os.PathLike[str] | None = None) -> Project:
-    """Open the box at ``path`` (created if missing); default ``$LAKEBOX_HOME`` or ``./.lakebox``."""
+def connect(path: str | os.PathLike[str] | None = None, api_key: str | None = None, **options: Any) -> Any:
+    """Open the box at ``path`` (created if missing); default ``$LAKEBOX_HOME`` or ``./.lakebox``.
+
+    An ``http://`` or ``https://`` URL connects to a ``lakebox serve`` process instead and
+    returns a remote project offering the online API over HTTP.
+    """
     global _current
+    if isinstance(path, str) and path.startswith(("http://", "https://")):
+        from lakebox.client import RemoteProject
+
+        return RemoteProject(path, api_key=api_key, **options)
     project = Project(Box.open(default_path() if path is None else path))
     _current = project
     return project

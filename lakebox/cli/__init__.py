@@ -20,7 +20,7 @@ from lakebox.box import TOML_NAME
 from lakebox.cli.demo import demo
 from lakebox.cli.fg import fg
 from lakebox.cli.output import DEFAULT_MAX_ROWS, OUTPUT_FORMATS, table_data
-from lakebox.cli.state import TIME_OR_COMMIT, State, output_option, pass_state
+from lakebox.cli.state import State, output_option, pass_state
 from lakebox.errors import LakeboxError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -98,10 +98,9 @@ def init(state: State, path: Path | None) -> None:
 @click.argument("query")
 @click.option(
     "--as-of",
-    type=TIME_OR_COMMIT,
     default=None,
     help="Read every feature group as it was at this commit time (ISO-8601 with an offset, e.g. "
-    "2026-01-01T12:00:00Z). An integer is a commit id of each group read, so it suits a query over one group.",
+    "2026-01-01T12:00:00Z). Commit ids are per group, so a time is the only way to pin them all.",
 )
 @click.option(
     "-n",
@@ -113,7 +112,7 @@ def init(state: State, path: Path | None) -> None:
 )
 @output_option
 @pass_state
-def sql(state: State, query: str, as_of: int | str | None, max_rows: int) -> None:
+def sql(state: State, query: str, as_of: str | None, max_rows: int) -> None:
     """Run one read-only SQL SELECT (DuckDB dialect) over the feature groups.
 
     Each group is a table named name_version (players_1), and its latest version is also

@@ -43,6 +43,9 @@ def prepare_batch(
             + f"). It has {names}.",
             columns=missing_keys,
         )
+    # Nulls in keys first: pandas turns an int column holding None into float64, and the
+    # user should hear "null key in rows [...]", not "float is not bigint".
+    check_nulls(data, keys)
     if schema is None:
         columns = {name: data.column(name) for name in names}
         target = pa.schema([pa.field(n, canonical_type(columns[n].type, n)) for n in names])
@@ -77,6 +80,23 @@ def prepare_batch(
             )
     check_keys(batch, keys)
     return batch
+
+
+def check_nulls(batch: pa.Table, keys: Sequence[str]) -> None:
+    """Refuse nulls (and NaN, pandas' null for numbers) in key columns, naming the rows."""
+    for key in keys:
+        column = batch.column(key)
+        missing = pc.is_null(column, nan_is_null=True) if pa.types.is_floating(column.type) else pc.is_null(column)
+        count = pc.sum(missing).as_py() or 0
+        if count:
+            rows = pc.indices_nonzero(missing).to_pylist()[:SAMPLE_ROWS]
+            raise NullKeyError(
+                f"Key column {key!r} is null in {count} row(s) (row positions {rows}"
+                f"{'...' if count > SAMPLE_ROWS else ''}). Drop or fill those rows before inserting.",
+                column=key,
+                rows=rows,
+                count=count,
+            )
 
 
 def check_keys(batch: pa.Table, keys: Sequence[str]) -> None:

@@ -99,6 +99,7 @@ def read(
     schema: pa.Schema,
     order_by: Sequence[str] = (),
     tasks: Sequence[FileScanTask] | None = None,
+    limit: int | None = None,
 ) -> pa.Table:
     """All rows of the table at ``snapshot_id`` in ``schema`` (columns and types), ordered by ``order_by``."""
     if tasks is None:
@@ -115,6 +116,8 @@ def read(
         query = exp.select(*[exp.column(name, quoted=True) for name in schema.names]).from_(source)
         if order_by:
             query = query.order_by(*[exp.column(name, quoted=True) for name in order_by])
+        if limit is not None:
+            query = query.limit(int(limit))
         result = con.sql(query.sql(dialect="duckdb")).to_arrow_table()
     except duckdb.Error as e:
         raise StorageError(f"Reading {table.name()} failed in DuckDB: {e}") from e

@@ -62,6 +62,12 @@ class Warehouse:
             self._pid = os.getpid()
         return self._catalog
 
+    def close(self) -> None:
+        """Dispose of the SQLAlchemy engine (its pooled SQLite connections) now, not at GC."""
+        if self._catalog is not None and self._pid == os.getpid():
+            self._catalog.engine.dispose()
+        self._catalog = None
+
     def identifier(self, table_name: str) -> str:
         return f"{NAMESPACE}.{table_name}"
 

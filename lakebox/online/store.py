@@ -107,12 +107,17 @@ class OnlineStore:
         for name in (b"meta", *dbs):
             self.db(name)
         try:
-            txn = self.env.begin()
-        except lmdb.MapResizedError:
-            self.env.set_mapsize(0)  # another process grew the map: adopt its size
-            txn = self.env.begin()
+            try:
+                txn = self.env.begin()
+            except lmdb.MapResizedError:
+                self.env.set_mapsize(0)  # another process grew the map: adopt its size
+                txn = self.env.begin()
+        except lmdb.Error as e:
+            raise StorageError(f"Cannot read the online store {self.path}: {e}") from e
         try:
             yield txn
+        except lmdb.Error as e:
+            raise StorageError(f"Online store read failed: {e}") from e
         finally:
             txn.abort()
 

@@ -38,8 +38,11 @@ def register(con: duckdb.DuckDBPyConnection, relation: Relation) -> None:
     con.execute(view.sql(dialect="duckdb"))
 
 
-def execute(plan: Plan, formulation: Formulation = "window") -> pa.Table:
-    sql = compile_plan(plan, formulation).sql(dialect="duckdb")
+def execute(plan: Plan, formulation: Formulation = "window", limit: int | None = None) -> pa.Table:
+    tree = compile_plan(plan, formulation)
+    if limit is not None:
+        tree = tree.limit(int(limit))
+    sql = tree.sql(dialect="duckdb")
     con = reader.connect()
     try:
         seen: set[str] = set()

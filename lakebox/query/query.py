@@ -193,7 +193,10 @@ class Query:
         return from_arrow(self._read_arrow(formulation), dataframe_type)
 
     def show(self, n: int = 10) -> Any:
-        return self.read().head(n)
+        """The first ``n`` rows (as pandas); reads only those."""
+        if self._exclude_until is not None:
+            return self.read().head(n)
+        return from_arrow(execute(self._build_plan(resolve=True), DEFAULT_FORMULATION, limit=n), "pandas")
 
     def to_sql(self, dialect: str = "duckdb", formulation: Formulation | None = None) -> str:
         """The SQL of this query over relations named ``name_version`` (each group at the

@@ -58,6 +58,10 @@ def referenced_tables(query: str) -> set[str] | None:
 def run_sql(store: FeatureStore, query: str, as_of: Any = None) -> pa.Table:
     if not isinstance(query, str) or not query.strip():
         raise ValidationError("fs.sql needs a non-empty SQL string.")
+    if isinstance(as_of, int) and not isinstance(as_of, bool):
+        raise ValidationError(
+            "fs.sql(as_of=...) takes a time, not a commit id: commit ids are per feature group."
+        )
     if len(query) > MAX_SQL_LENGTH:
         raise ValidationError(f"The SQL text is longer than {MAX_SQL_LENGTH} characters.")
     available = relation_names(store)

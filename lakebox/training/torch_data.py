@@ -41,7 +41,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lakebox.errors import LakeboxError, SchemaMismatchError, StorageError, ValidationError
+from lakebox.errors import MissingDependencyError, LakeboxError, SchemaMismatchError, StorageError, ValidationError
 
 __all__ = ["MissingDependencyError", "TrainingIterable", "shard_bounds"]
 
@@ -50,13 +50,6 @@ log = logging.getLogger(__name__)
 FORMATS = ("parquet", "arrow", "feather", "ipc", "csv", "tsv", "json", "npy")
 NPY_BLOCK_ROWS = 65_536
 """Rows per unit of an ``npy`` file (it has no row groups of its own)."""
-
-
-class MissingDependencyError(LakeboxError):
-    """An optional dependency (an extra such as ``lakebox[train]``) is not installed."""
-
-    code = "missing_dependency"
-    http_status = 501
 
 
 def _torch() -> Any:
@@ -243,8 +236,7 @@ class TrainingIterable:
         if self.format == "json":
             import pyarrow.json as pjson
 
-            explicit = pa.schema([self.schema.field(c) for c in self.schema.names]) if self.schema else None
-            return pjson.open_json(path, parse_options=pjson.ParseOptions(explicit_schema=explicit))
+            return pjson.open_json(path, parse_options=pjson.ParseOptions(explicit_schema=self.schema))
         import pyarrow.csv as pcsv
 
         # Without the recorded schema, types are inferred from the first block of each file.

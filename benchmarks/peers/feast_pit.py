@@ -1,0 +1,278 @@
+"""Peer benchmark: Feast point-in-time join (get_historical_features) on the data of benchmarks/pit_join.py.
+
+Runs in its own virtualenv (Feast is never a lakebox dependency; lakebox is not imported here):
+
+    bash benchmarks/peers/install_feast.sh
+    benchmarks/peers/.venv-feast/bin/python benchmarks/peers/feast_pit.py            # 10k spine x 3 groups of 100k rows
+    benchmarks/peers/.venv-feast/bin/python benchmarks/peers/feast_pit.py --scale    # 100k spine x 3 groups of 1M rows
+
+The data generators (make_group / make_spine) and the hand-written exact DuckDB query (floor_sql) are
+copied verbatim from benchmarks/pit_join.py, so both benchmarks see the same rows. Each group is written
+to one Parquet file; a Feast repo (local provider, SQLite SQL registry, one FeatureView per group over a
+FileSource with timestamp_field ts and a 10-year ttl) is applied programmatically, and
+store.get_historical_features(entity_df=spine, features=[...]).to_df() is timed for Feast's default file
+offline store (dask) and its DuckDB offline store. Each result is checked against the DuckDB reference:
+one row per spine row (share dropped / duplicated) and equal feature values (share of differing cells).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import signal
+import sys
+import tempfile
+import time
+import warnings
+from datetime import timedelta
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+FEATURES = 10
+
+
+# ---- copied verbatim from benchmarks/pit_join.py -------------------------------------------------------
+def make_group(prefix: str, keys: int, per_key: int, seed: int) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    rows = keys * per_key
+    base = np.datetime64("2026-01-01T00:00:00", "us")
+    # one event per key in each of per_key time slots: (key, ts) is unique by construction
+    slot = 90 * 24 * 3600 // per_key
+    seconds = np.tile(np.arange(per_key) * slot, keys) + rng.integers(0, slot, rows)
+    offsets = seconds.astype("timedelta64[s]").astype("timedelta64[us]")
+    table = {
+        "entity_id": pa.array(np.repeat(np.arange(keys, dtype=np.int64), per_key)),
+        "ts": pa.array(base + offsets, pa.timestamp("us", tz="UTC")),
+    }
+    for i in range(FEATURES):
+        table[f"{prefix}_f{i}"] = pa.array(rng.standard_normal(rows))
+    return pa.table(table)
+
+
+def make_spine(keys: int, rows: int, seed: int) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    base = np.datetime64("2026-01-01T00:00:00", "us")
+    offsets = rng.integers(0, 90 * 24 * 3600, rows).astype("timedelta64[s]").astype("timedelta64[us]")
+    return pa.table(
+        {
+            "entity_id": pa.array(rng.integers(0, keys, rows)),
+            "ts": pa.array(base + offsets, pa.timestamp("us", tz="UTC")),
+        }
+    )
+
+
+def floor_sql(files: dict[str, list[str]]) -> str:
+    """Hand-written exact PIT join: per group, join on key with ts <= spine ts, keep the latest."""
+    ctes, joins, columns = [], [], []
+    for i, (prefix, paths) in enumerate(files.items()):
+        cols = ", ".join(f"g.{prefix}_f{j}" for j in range(FEATURES))
+        ctes.append(
+            f"m{i} AS (SELECT s.rid, {cols}, row_number() OVER (PARTITION BY s.rid ORDER BY g.ts DESC) AS rn "
+            f"FROM spine_n s JOIN read_parquet({paths!r}) g ON s.entity_id = g.entity_id AND g.ts <= s.ts)"
+        )
+        joins.append(f"LEFT JOIN m{i} ON s.rid = m{i}.rid AND m{i}.rn = 1")
+        columns += [f"m{i}.{prefix}_f{j}" for j in range(FEATURES)]
+    return (
+        "WITH spine_n AS (SELECT *, row_number() OVER () AS rid FROM spine), "
+        + ", ".join(ctes)
+        + f" SELECT s.entity_id, s.ts, {', '.join(columns)} FROM spine_n s "
+        + " ".join(joins)
+        + " ORDER BY s.rid"
+    )
+
+
+def timed(fn, repeats: int) -> tuple[float, object]:  # type: ignore[no-untyped-def]
+    best, result = float("inf"), None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+# ---- Feast side ----------------------------------------------------------------------------------------
+PREFIXES = ("a", "b", "c")
+
+
+def feast_store(root: Path, files: dict[str, str], offline: str):  # type: ignore[no-untyped-def]
+    """A Feast repo defined in code: local provider, SQLite registry, one FeatureView per group."""
+    from feast import Entity, FeatureStore, FeatureView, Field, FileSource, ValueType
+    from feast.repo_config import RepoConfig
+    from feast.types import Float64
+
+    repo = root / f"repo_{offline}"
+    repo.mkdir()
+    config = RepoConfig(
+        project="pit",
+        provider="local",
+        repo_path=repo,
+        registry={"registry_type": "sql", "path": f"sqlite:///{repo / 'registry.db'}", "cache_ttl_seconds": 0},
+        online_store={"type": "sqlite", "path": str(repo / "online.db")},
+        offline_store={"type": offline},
+        entity_key_serialization_version=3,
+    )
+    store = FeatureStore(config=config)
+    entity = Entity(name="entity", join_keys=["entity_id"], value_type=ValueType.INT64)
+    views = [
+        FeatureView(
+            name=prefix,
+            entities=[entity],
+            ttl=timedelta(days=3650),
+            schema=[Field(name=f"{prefix}_f{j}", dtype=Float64) for j in range(FEATURES)],
+            source=FileSource(name=f"{prefix}_source", path=files[prefix], timestamp_field="ts"),
+            online=False,
+        )
+        for prefix in PREFIXES
+    ]
+    store.apply([entity, *views])
+    return store
+
+
+def micros(series: pd.Series) -> np.ndarray:
+    """Timestamps (any unit, any tz) as int64 microseconds since the epoch, for exact key matching."""
+    s = pd.to_datetime(series, utc=True)
+    return ((s - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(microseconds=1)).to_numpy(np.int64)
+
+
+def check(result: pd.DataFrame, reference: pd.DataFrame, names: list[str]) -> dict[str, float]:
+    """Compare a Feast result with the reference (one row per spine row, in spine order).
+
+    Rows are matched on (entity_id, event time) since Feast does not keep the spine's order.
+    """
+    n = len(reference)
+    ref = pd.DataFrame({"entity_id": reference["entity_id"].to_numpy(np.int64), "t": micros(reference["ts"])})
+    got = pd.DataFrame({"entity_id": result["entity_id"].to_numpy(np.int64), "t": micros(result["event_timestamp"])})
+    want_n = ref.value_counts().rename("want")
+    got_n = got.value_counts().rename("got")
+    counts = pd.concat([want_n, got_n], axis=1).fillna(0)
+    dropped = float((counts["want"] - counts["got"]).clip(lower=0).sum())
+    # spine rows for which some group has no event at or before the spine time (NULL features in the reference)
+    unmatched = np.zeros(n, dtype=bool)
+    for prefix in PREFIXES:
+        unmatched |= reference[[c for c in names if c.startswith(f"{prefix}_")]].isna().all(axis=1).to_numpy()
+    returned = ref.merge(got.drop_duplicates(), on=["entity_id", "t"], how="left", indicator=True)["_merge"] == "both"
+    dropped_unmatched = float((~returned.to_numpy() & unmatched).sum())
+    extra = float((counts["got"] - counts["want"]).clip(lower=0).sum())
+
+    # cells: one Feast row per key (the first), aligned to the reference rows that Feast returned
+    left = pd.concat([ref, reference[names].reset_index(drop=True)], axis=1)
+    right = pd.concat([got, result[names].reset_index(drop=True)], axis=1).drop_duplicates(["entity_id", "t"])
+    both = left.merge(right, on=["entity_id", "t"], how="inner", suffixes=("", "__feast"))
+    a = both[names].to_numpy(np.float64)
+    b = both[[f"{c}__feast" for c in names]].to_numpy(np.float64)
+    differ = ~((a == b) | (np.isnan(a) & np.isnan(b)))
+    null_ref = np.isnan(a) & ~np.isnan(b)
+    null_feast = ~np.isnan(a) & np.isnan(b)
+    return {
+        "rows": len(result),
+        "dropped": dropped / n,
+        "duplicated": extra / n,
+        "unmatched": float(unmatched.mean()),
+        "dropped_unmatched": dropped_unmatched / n,
+        "cells": differ.size,
+        "differ": float(differ.mean()) if differ.size else float("nan"),
+        "value_only_in_feast": float(null_ref.mean()) if differ.size else float("nan"),
+        "value_missing_in_feast": float(null_feast.mean()) if differ.size else float("nan"),
+        "max_abs_diff": float(np.nanmax(np.abs(a - b))) if differ.size and not np.isnan(a - b).all() else 0.0,
+    }
+
+
+class Timeout(Exception):
+    pass
+
+
+def _alarm(signum, frame):  # type: ignore[no-untyped-def]
+    raise Timeout()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", action="store_true", help="100k spine x 3 groups of ~1M rows")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--stores", default="file,duckdb", help="comma-separated Feast offline stores to time")
+    parser.add_argument("--timeout", type=int, default=300, help="seconds allowed per store (all repeats)")
+    args = parser.parse_args()
+    keys, per_key, spine_rows = (100_000, 10, 100_000) if args.scale else (10_000, 10, 10_000)
+    warnings.filterwarnings("ignore")
+
+    import feast
+
+    print(f"feast {feast.__version__}, duckdb {duckdb.__version__}, pandas {pd.__version__}, python {sys.version.split()[0]}")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "data").mkdir()
+        files, names = {}, []
+        for index, prefix in enumerate(PREFIXES):
+            group = make_group(prefix, keys, per_key, seed=index)
+            files[prefix] = str(root / "data" / f"{prefix}.parquet")
+            pq.write_table(group, files[prefix])
+            names += [f"{prefix}_f{j}" for j in range(FEATURES)]
+            print(f"group {prefix}: {group.num_rows:,} rows x {group.num_columns} columns")
+        spine = make_spine(keys, spine_rows, seed=42)
+        print(f"spine: {spine.num_rows:,} rows")
+
+        # reference: the exact hand-written query of pit_join.py (timed too: same DuckDB, same threads)
+        con = duckdb.connect()
+        con.execute("SET TimeZone = 'UTC'")
+        con.register("spine", spine)
+        sql = floor_sql({prefix: [path] for prefix, path in files.items()})
+        t_floor, floor = timed(lambda: con.sql(sql).to_arrow_table(), args.repeats)
+        reference = floor.to_pandas()  # type: ignore[attr-defined]
+        reference.columns = ["entity_id", "ts", *names]
+        print(f"hand-written DuckDB (floor)       : {t_floor:8.3f} s   (reference for the checks)")
+
+        entity_df = spine.to_pandas().rename(columns={"ts": "event_timestamp"})
+        features = [f"{prefix}:{prefix}_f{j}" for prefix in PREFIXES for j in range(FEATURES)]
+        findings = []
+        for offline in [s.strip() for s in args.stores.split(",") if s.strip()]:
+            label = {"file": "file (dask)", "dask": "file (dask)"}.get(offline, offline)
+            try:
+                store = feast_store(root, files, offline)
+            except Exception as error:  # e.g. the duckdb extra is not installed
+                print(f"Feast {label:<12} offline store : skipped ({type(error).__name__}: {error})")
+                continue
+            times: list[float] = []
+            result = None
+            signal.signal(signal.SIGALRM, _alarm)
+            signal.alarm(args.timeout)
+            try:
+                warnings.filterwarnings("ignore")
+                for _ in range(args.repeats):
+                    start = time.perf_counter()
+                    result = store.get_historical_features(entity_df=entity_df, features=features).to_df()
+                    times.append(time.perf_counter() - start)
+            except Timeout:
+                pass
+            finally:
+                signal.alarm(0)
+            if not times:
+                print(f"Feast {label:<12} offline store : TIMED OUT (> {args.timeout} s, no run finished)")
+                continue
+            best = min(times)
+            note = "" if len(times) == args.repeats else f"  (only {len(times)}/{args.repeats} runs within {args.timeout} s)"
+            print(
+                f"Feast {label:<12} offline store : {best:8.3f} s   ratio {best / t_floor:6.2f}x the floor"
+                f"   runs: {', '.join(f'{t:.2f}' for t in times)}{note}"
+            )
+            findings.append((label, check(result, reference, names)))  # type: ignore[arg-type]
+
+        print("correctness vs the DuckDB reference (rows matched on (entity_id, event time)):")
+        for label, c in findings:
+            print(
+                f"  {label:<12}: {c['rows']:,} rows for {spine.num_rows:,} spine rows; "
+                f"dropped {c['dropped']:.2%} (of which with no earlier event in some group: {c['dropped_unmatched']:.2%}; "
+                f"such spine rows: {c['unmatched']:.2%}), duplicated {c['duplicated']:.2%}; "
+                f"cells differing {c['differ']:.4%} of {c['cells']:,} "
+                f"(value only in Feast {c['value_only_in_feast']:.4%}, missing in Feast {c['value_missing_in_feast']:.4%}, "
+                f"max |diff| {c['max_abs_diff']:.3g})"
+            )
+        print(f"peak RSS                          : {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:8.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

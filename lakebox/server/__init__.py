@@ -1,0 +1,1 @@
+"""``lakebox serve``: the box's HTTP API (FastAPI), imported only when serving."""

@@ -1,0 +1,39 @@
+"""Fixtures: a fresh, real box in ``tmp_path`` (SQLite catalog, Iceberg warehouse, DuckDB reads)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import lakebox
+
+
+@pytest.fixture
+def box_path(tmp_path: Path) -> Path:
+    return tmp_path / "test.lakebox"
+
+
+@pytest.fixture
+def project(box_path: Path) -> Iterator[lakebox.Project]:
+    with lakebox.connect(box_path) as project:
+        yield project
+
+
+@pytest.fixture
+def fs(project: lakebox.Project) -> Any:
+    return project.get_feature_store()
+
+
+@pytest.fixture
+def players_fg(fs: Any) -> Any:
+    """An empty ``players`` v1 group: primary key ``pid``, event time ``ts`` (schema from first insert)."""
+    return fs.create_feature_group("players", version=1, primary_key=["pid"], event_time="ts")
+
+
+@pytest.fixture
+def teams_fg(fs: Any) -> Any:
+    """An empty ``teams`` v1 group keyed by ``team_id``, without event time (upserts by key)."""
+    return fs.create_feature_group("teams", version=1, primary_key=["team_id"])

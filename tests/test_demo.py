@@ -1,0 +1,148 @@
+"""The demo dataset is deterministic, and the demo box shows both time axes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import lakebox
+from lakebox.demo import (
+    GROUP_NAMES,
+    START,
+    DemoBox,
+    DemoData,
+    build_demo_box,
+    delete_demo_groups,
+    demo_groups,
+    generate,
+)
+
+
+def _frames(data: DemoData) -> list[pd.DataFrame]:
+    return [*data.teams, *data.players, *data.games, *data.corrections]
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[DemoBox]:
+    project = lakebox.connect(tmp_path / "demo.lakebox")
+    yield build_demo_box(project)
+    project.close()
+
+
+def test_generate_is_deterministic() -> None:
+    first, second = generate(), generate()
+    for a, b in zip(_frames(first), _frames(second), strict=True):
+        pd.testing.assert_frame_equal(a, b)
+    other = generate(seed=7)
+    assert not other.players[0].equals(first.players[0])
+
+
+def test_generated_shapes_and_types() -> None:
+    data = generate(days=3)
+    assert [len(t) for t in data.teams] == [20, 2, 2]
+    assert [len(p) for p in data.players] == [500, 525, 525]
+    assert sum(len(g) for g in data.games) == 2000
+    games = pd.concat(data.games, ignore_index=True)
+    assert games["game_id"].is_unique and games["game_id"].is_monotonic_increasing
+    assert (games["home_team_id"] != games["away_team_id"]).all()
+    for frame in (*data.players, *data.games, *data.corrections):
+        assert str(frame["ts"].dtype) == "datetime64[us, UTC]"
+    for day in (1, 2, 3):
+        assert data.batches(day)["games"]["ts"].dt.floor("D").eq(pd.Timestamp(data.day_start(day))).all()
+    assert data.day_start(1) == START
+    correction = data.corrections[0]
+    assert (correction["ts"] == pd.Timestamp(START)).all()
+    assert (correction["old_rating"] != correction["new_rating"]).all()
+
+
+def test_two_builds_store_equal_data(tmp_path: Path) -> None:
+    reads = []
+    for name in ("a", "b"):
+        with lakebox.connect(tmp_path / name) as project:
+            built = build_demo_box(project)
+            reads.append({g: built.groups[g].read() for g in GROUP_NAMES})
+    for group in GROUP_NAMES:
+        pd.testing.assert_frame_equal(reads[0][group], reads[1][group])
+
+
+def test_commits_per_day(demo: DemoBox) -> None:
+    assert demo.days == 2
+    assert set(demo.commits) == set(GROUP_NAMES)
+    players_day2 = demo.commit("players", 2)
+    assert (players_day2.rows_inserted, players_day2.rows_updated) == (500, 25)
+    assert demo.commit("teams", 2).rows_updated == 2 and demo.commit("teams", 2).rows_inserted == 0
+    assert demo.commit("games", 2).rows_inserted == 1000
+    assert demo.commit("players", 1).committed_ms < players_day2.committed_ms
+    with pytest.raises(lakebox.ValidationError):
+        demo.commit("players", 3)
+    with pytest.raises(lakebox.ValidationError):
+        demo.commit("coaches", 1)
+
+
+def test_groups_are_described(demo: DemoBox) -> None:
+    players = demo.groups["players"]
+    assert players.primary_key == ["player_id"] and players.event_time == "ts" and players.description
+    assert demo.groups["teams"].event_time is None
+    for group in demo.groups.values():
+        assert all(f.description for f in group.features), group.name
+
+
+def test_time_travel_shows_the_day_one_ratings(demo: DemoBox) -> None:
+    players = demo.groups["players"]
+    day1 = demo.commit("players", 1)
+    correction = demo.data.corrections[0]
+    key = ["player_id", "ts"]
+
+    then = players.read(wallclock_time=day1.committed_on)
+    expected = demo.data.players[0].sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(then, expected, check_dtype=False)
+    by_commit_id = players.read(wallclock_time=day1.commit_id)
+    pd.testing.assert_frame_equal(by_commit_id, then)
+
+    now = players.read().set_index(key)
+    old = then.set_index(key)
+    for row in correction.itertuples(index=False):
+        assert old.loc[(row.player_id, row.ts), "rating"] == row.old_rating
+        assert now.loc[(row.player_id, row.ts), "rating"] == row.new_rating
+    assert len(now) == 1000
+
+
+def test_incremental_read_is_the_corrections_plus_the_new_snapshot(demo: DemoBox) -> None:
+    players = demo.groups["players"]
+    day1, day2 = demo.commit("players", 1), demo.commit("players", 2)
+    changes = players.as_of(day2.committed_on, exclude_until=day1.committed_on).read()
+    assert len(changes) == 525
+    assert changes["ts"].value_counts().to_dict() == {
+        pd.Timestamp(demo.data.day_start(2)): 500,
+        pd.Timestamp(demo.data.day_start(1)): 25,
+    }
+
+
+def test_sql_over_the_demo(demo: DemoBox) -> None:
+    fs = demo.project.get_feature_store()
+    result = fs.sql(
+        "SELECT t.team_name, avg(g.attendance) AS a FROM games_1 g JOIN teams_1 t ON g.home_team_id = t.team_id "
+        "GROUP BY t.team_name"
+    )
+    assert len(result) == 20 and (result["a"] > 0).all()
+
+
+def test_existing_demo_is_refused_until_deleted(demo: DemoBox) -> None:
+    project = demo.project
+    with pytest.raises(lakebox.AlreadyExistsError):
+        build_demo_box(project)
+    assert [c.commit_id for c in demo.groups["players"].commits()] == [1, 2]  # nothing was written
+    assert sorted(delete_demo_groups(project)) == ["games v1", "players v1", "teams v1"]
+    assert demo_groups(project) == []
+    rebuilt = build_demo_box(project, n_players=50, n_games=20, n_teams=4)
+    assert len(rebuilt.groups["players"].read()) == 100
+
+
+def test_bad_sizes_are_refused() -> None:
+    with pytest.raises(lakebox.ValidationError):
+        generate(n_teams=1)
+    with pytest.raises(lakebox.ValidationError):
+        generate(days=0)

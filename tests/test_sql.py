@@ -1,0 +1,164 @@
+"""``fs.sql``: read-only DuckDB SQL over feature groups as ``name_version`` (and latest ``name``)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pytest
+
+import lakebox
+from helpers import players, rows, teams
+
+
+@pytest.fixture
+def league(fs: Any) -> Any:
+    """players v1 (3 rows), players v2 (1 row, with team_id) and teams v1 (2 rows)."""
+    v1 = fs.create_feature_group("players", version=1, primary_key=["pid"], event_time="ts")
+    v1.insert(players([1, 2, 3]))
+    v2 = fs.create_feature_group("players", version=2, primary_key=["pid"], event_time="ts")
+    v2.insert(players([7]).append_column("team_id", pa.array([10], pa.int64())))
+    t = fs.create_feature_group("teams", version=1, primary_key=["team_id"])
+    t.insert(teams([10, 20], cities=["Oslo", "Rome"]))
+    return fs
+
+
+def _sql(fs: Any, query: str, **kwargs: Any) -> list[tuple[Any, ...]]:
+    return rows(fs.sql(query, dataframe_type="arrow", **kwargs))
+
+
+def test_versioned_and_latest_names(league: Any) -> None:
+    assert _sql(league, "SELECT pid FROM players_1 ORDER BY pid") == [(1,), (2,), (3,)]
+    assert _sql(league, "SELECT pid FROM players_2") == [(7,)]
+    assert _sql(league, "SELECT pid FROM players") == [(7,)], "the bare name is the latest version"
+    assert _sql(league, "SELECT count(*) AS n FROM teams") == [(2,)]
+
+
+def test_output_types(league: Any) -> None:
+    assert isinstance(league.sql("SELECT * FROM teams"), pd.DataFrame)
+    assert isinstance(league.sql("SELECT * FROM teams", dataframe_type="polars"), pl.DataFrame)
+    table = league.sql("SELECT * FROM players_1", dataframe_type="arrow")
+    assert table.schema.field("ts").type == pa.timestamp("us", tz="UTC")
+
+
+def test_join_between_groups(league: Any) -> None:
+    query = """
+        SELECT p.pid, t.city
+        FROM players_2 AS p JOIN teams_1 AS t ON p.team_id = t.team_id
+    """
+    assert _sql(league, query) == [(7, "Oslo")]
+    cte = "WITH big AS (SELECT * FROM players_1 WHERE age > 21) SELECT count(*) FROM big, teams"
+    assert _sql(league, cte) == [(4,)]
+    assert _sql(league, "SELECT count(*) FROM players_1;") == [(3,)], "a trailing semicolon is one statement"
+
+
+def test_sql_as_of_pins_every_group(fs: Any) -> None:
+    fg = fs.create_feature_group("players", version=1, primary_key=["pid"], event_time="ts")
+    first = fg.insert(players([1, 2]))
+    time.sleep(0.005)
+    fg.insert(players([3]))
+    fs.create_feature_group("teams", version=1, primary_key=["team_id"]).insert(teams([1]))
+    query = "SELECT (SELECT count(*) FROM players_1) AS p, (SELECT count(*) FROM teams_1) AS t"
+    assert _sql(fs, query) == [(3, 1)]
+    assert _sql(fs, query, as_of=first.committed_on) == [(2, 0)], "teams had no commit yet"
+    assert _sql(fs, query, as_of="2000-01-01T00:00:00Z") == [(0, 0)]
+    with pytest.raises(lakebox.TimezoneError):
+        fs.sql(query, as_of="2024-01-01T00:00:00")
+
+
+def test_declared_group_without_data_is_an_empty_table(fs: Any) -> None:
+    fs.create_feature_group(
+        "players",
+        version=1,
+        primary_key=["pid"],
+        event_time="ts",
+        features=[lakebox.Feature("pid", "bigint"), lakebox.Feature("ts", "timestamp")],
+    )
+    assert _sql(fs, "SELECT count(*) FROM players_1") == [(0,)]
+    assert fs.sql("SELECT * FROM players_1", dataframe_type="arrow").column_names == ["pid", "ts"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: a group with no schema yet is registered as a zero-column table, which DuckDB "
+    "refuses with 'Provided table/dataframe must have at least one column' (no group named)",
+)
+def test_group_without_schema_in_sql(fs: Any) -> None:
+    fs.create_feature_group("players", version=1, primary_key=["pid"], event_time="ts")
+    try:
+        assert _sql(fs, "SELECT count(*) FROM players_1") == [(0,)]
+    except lakebox.QueryError as e:
+        assert "players_1" in str(e), f"the error should name the group: {e}"
+
+
+def test_sql_sees_deletes_and_rollbacks(fs: Any) -> None:
+    fg = fs.create_feature_group("players", version=1, primary_key=["pid"], event_time="ts")
+    fg.insert(players([1, 2, 3]))
+    fg.delete_records(pd.DataFrame({"pid": [2]}))
+    assert _sql(fs, "SELECT pid FROM players ORDER BY pid") == [(1,), (3,)]
+    fg.rollback(1)
+    assert _sql(fs, "SELECT pid FROM players ORDER BY pid") == [(1,), (2,), (3,)]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "INSERT INTO players_1 VALUES (9, now(), 1.0, 'x')",
+        "UPDATE players_1 SET age = 0",
+        "DELETE FROM players_1",
+        "DROP TABLE players_1",
+        "CREATE TABLE x AS SELECT 1",
+        "COPY (SELECT 1) TO 'out.csv'",
+        "ATTACH 'other.db' AS other",
+        "SET enable_external_access = true",
+        "PRAGMA version",
+        "INSTALL httpfs",
+        "LOAD sqlite",
+        "EXPLAIN SELECT 1",
+        "SELECT 1; SELECT 2",
+        "SELECT 1; DROP TABLE players_1",
+    ],
+)
+def test_only_single_select_statements(league: Any, statement: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(lakebox.QueryError):
+        league.sql(statement)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["test.lakebox"], "nothing written next to the box"
+    assert _sql(league, "SELECT count(*) FROM players_1") == [(3,)]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "read_csv('/etc/passwd')",
+        "read_text('/etc/hostname')",
+        "glob('/etc/*')",
+        "read_text('{box}/lakebox.toml')",
+        "read_text('{box}/warehouse/../catalog.db')",
+        "sqlite_scan('{box}/catalog.db', 'commits')",
+    ],
+)
+def test_no_files_outside_the_warehouse(league: Any, project: lakebox.Project, source: str) -> None:
+    with pytest.raises(lakebox.QueryError):
+        league.sql("SELECT * FROM " + source.format(box=project.path))
+
+
+def test_unknown_table_is_a_query_error_with_suggestions(league: Any) -> None:
+    with pytest.raises(lakebox.QueryError, match="players_1") as info:
+        league.sql("SELECT * FROM playerz_1")
+    assert info.value.http_status == 400
+
+
+def test_bad_sql(league: Any) -> None:
+    with pytest.raises(lakebox.QueryError):
+        league.sql("SELEC pid FROM players_1")
+    with pytest.raises(lakebox.QueryError):
+        league.sql("SELECT no_such_column FROM players_1")
+    with pytest.raises(lakebox.ValidationError):
+        league.sql("   ")
+    with pytest.raises(lakebox.ValidationError):
+        league.sql("SELECT 1", dataframe_type="numpy")
