@@ -421,14 +421,19 @@ class FeatureView:
         columns = fitted.output_columns(plan.outputs) if fitted is not None else plan.outputs
         vectors = []
         for index, (values, _, _) in enumerate(results):
-            if passed_features is not None and passed_features[index]:
-                for name, value in passed_features[index].items():
-                    if name not in values:
-                        raise ValidationError(f"passed feature {name!r} is not a feature of the view; it has {list(values)}.")
-                    values[name] = value
+            passed = passed_features[index] if passed_features is not None else None
+            if fitted is None and not passed and return_type != "dict":
+                vectors.append(values)  # the hot path: already in column order
+                continue
+            row = dict(zip(plan.outputs, values, strict=True))
+            if passed:
+                for name, value in passed.items():
+                    if name not in row:
+                        raise ValidationError(f"passed feature {name!r} is not a feature of the view; it has {list(row)}.")
+                    row[name] = value
             if fitted is not None:
-                values = fitted.transform_row(values)
-            vectors.append(values if return_type == "dict" else [values[c] for c in columns])
+                row = fitted.transform_row(row)
+            vectors.append(row if return_type == "dict" else [row[c] for c in columns])
         out: Any = vectors
         if return_type in ("pandas", "polars"):
             out = from_arrow(pa.Table.from_pylist([dict(zip(columns, v, strict=True)) for v in vectors]), return_type)

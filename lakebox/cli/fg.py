@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 VERSION_HELP = "Feature group version (default: the latest)."
 
 
-@click.group("fg", short_help="Feature groups: list, show, head, commits, ingest.")
+@click.group("fg", short_help="Feature groups: list, show, head, ingest, maintain.")
 def fg() -> None:
     """Feature groups: versioned, time-travelling tables of features.
 
@@ -202,6 +203,84 @@ def ingest(
         + f". Read {table.num_rows:,} rows from {escape(file.name)} in {read_s:.1f} s."
     )
     state.out.result(data, message)
+
+
+@fg.command("maintain", short_help="Expire old commits, compact, delete unused files.")
+@click.argument("name")
+@click.option("--version", type=click.IntRange(min=1), default=None, help=VERSION_HELP)
+@click.option(
+    "--keep-last",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Retention: always keep at least the newest N commits readable.",
+)
+@click.option(
+    "--max-age-days",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Retention: keep every commit younger than D days readable (time travel); older ones expire.",
+)
+@click.option("--no-compact", is_flag=True, help="Skip rewriting small data files into large ones.")
+@output_option
+@pass_state
+def maintain(
+    state: State, name: str, version: int | None, keep_last: int | None, max_age_days: float | None, no_compact: bool
+) -> None:
+    """Apply NAME's retention policy, compact its files and delete files nothing references.
+
+    With --keep-last and/or --max-age-days the group's retention policy is set first (it
+    replaces the stored one and applies after every later commit too); without them the stored
+    policy is applied, and a group without one keeps its whole history. Commits pinned by a
+    training dataset are never expired. Expired commits can no longer be read with --as-of.
+
+    \b
+    Example:
+      lakebox fg maintain players --keep-last 10 --max-age-days 30
+    """
+    group = state.open().get_feature_store().get_feature_group(name, version)
+    if keep_last is not None or max_age_days is not None:
+        max_age = timedelta(days=max_age_days) if max_age_days is not None else None
+        group.set_retention(max_age=max_age, keep_last=keep_last)
+    with state.busy(f"Maintaining {group.name} v{group.version}…"):
+        report = group.maintain(compact=not no_compact)
+    data = {"name": group.name, "version": group.version, "retention": group.retention, **report}
+    expired = report["expired_commits"]
+    policy = group.retention
+    if policy:
+        age = f"{policy['max_age_s'] / 86400:g} days" if policy.get("max_age_s") is not None else "any age"
+        rule = f"retention: keep the last {policy.get('keep_last') or 1} commit(s) and commits younger than {age}"
+    else:
+        rule = "no retention policy: the whole history is kept"
+    compacted = f"compacted into commit {report['compacted']}" if report["compacted"] is not None else "nothing to compact"
+    message = (
+        f"[green]✓[/] {group.name} v{group.version}: "
+        + (f"expired {len(expired)} commit(s) {expired}" if expired else "no commit expired")
+        + f", {compacted}, deleted {report['deleted_files']} unreferenced file(s).\n  {rule}."
+    )
+    state.out.result(data, message)
+
+
+@fg.command("online", short_help="Serve a group online (or stop serving it).")
+@click.argument("name")
+@click.option("--enable/--disable", "enable", required=True, help="Start (backfilling it) or stop serving NAME online.")
+@click.option("--version", type=click.IntRange(min=1), default=None, help=VERSION_HELP)
+@output_option
+@pass_state
+def online(state: State, name: str, enable: bool, version: int | None) -> None:
+    """Enable or disable online serving of NAME (the latest row per key, in the online store).
+
+    --enable backfills the online store from the offline store; --disable drops the group's
+    online table (feature views that serve its features stop working).
+    """
+    group = state.open().get_feature_store().get_feature_group(name, version)
+    if enable:
+        with state.busy(f"Backfilling {group.name} v{group.version} into the online store…"):
+            group.enable_online()
+        message = f"[green]✓[/] {group.name} v{group.version} is served online."
+    else:
+        group.disable_online()
+        message = f"[green]✓[/] {group.name} v{group.version} is no longer served online (its online table was dropped)."
+    state.out.result({"name": group.name, "version": group.version, "online_enabled": group.online_enabled}, message)
 
 
 # -- helpers ------------------------------------------------------------------------------

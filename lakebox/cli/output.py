@@ -105,6 +105,29 @@ class Output(ABC):
         ...
 
     @abstractmethod
+    def views(self, views: Sequence[Mapping[str, Any]]) -> None: ...
+
+    @abstractmethod
+    def view(self, view: Mapping[str, Any]) -> None: ...
+
+    @abstractmethod
+    def datasets(self, data: Mapping[str, Any]) -> None: ...
+
+    @abstractmethod
+    def dataset(self, data: Mapping[str, Any]) -> None: ...
+
+    @abstractmethod
+    def sql_text(self, data: Mapping[str, Any]) -> None:
+        """SQL that a command compiled (``data["sql"]``), not run."""
+        ...
+
+    @abstractmethod
+    def online(self, groups: Sequence[Mapping[str, Any]]) -> None: ...
+
+    @abstractmethod
+    def api_keys(self, keys: Sequence[Mapping[str, Any]]) -> None: ...
+
+    @abstractmethod
     def error(self, err: LakeboxError) -> None: ...
 
 
@@ -128,6 +151,27 @@ class JsonOutput(Output):
 
     def result(self, data: Mapping[str, Any], message: str) -> None:
         self._emit(data)
+
+    def views(self, views: Sequence[Mapping[str, Any]]) -> None:
+        self._emit({"feature_views": list(views)})
+
+    def view(self, view: Mapping[str, Any]) -> None:
+        self._emit(view)
+
+    def datasets(self, data: Mapping[str, Any]) -> None:
+        self._emit(data)
+
+    def dataset(self, data: Mapping[str, Any]) -> None:
+        self._emit(data)
+
+    def sql_text(self, data: Mapping[str, Any]) -> None:
+        self._emit(data)
+
+    def online(self, groups: Sequence[Mapping[str, Any]]) -> None:
+        self._emit({"feature_groups": list(groups)})
+
+    def api_keys(self, keys: Sequence[Mapping[str, Any]]) -> None:
+        self._emit({"api_keys": list(keys)})
 
     def error(self, err: LakeboxError) -> None:
         # On stdout, like every other JSON result, so `lakebox -o json ... | jq` sees it.
@@ -205,6 +249,159 @@ class TextOutput(Output):
     def result(self, data: Mapping[str, Any], message: str) -> None:
         self.console.print(message)
 
+    def views(self, views: Sequence[Mapping[str, Any]]) -> None:
+        if not views:
+            self.console.print(
+                "No feature views yet. Create one in Python with [bold]fs.create_feature_view[/] "
+                "or run [bold]lakebox demo[/]."
+            )
+            return
+        table = Table(title="Feature views", title_justify="left")
+        for column in ("view", "reads", "labels", "features", "training datasets", "description"):
+            table.add_column(column, overflow="fold", justify="right" if column in ("features", "training datasets") else "left")
+        for v in views:
+            table.add_row(
+                f"{escape(v['name'])} v{v['version']}",
+                escape(", ".join(f"{g['name']} v{g['version']}" for g in v["groups"])),
+                escape(", ".join(v["labels"]) or "-"),
+                str(len(v["features"])),
+                str(len(v["training_datasets"])),
+                escape(v["description"]),
+            )
+        self.console.print(table)
+
+    def view(self, view: Mapping[str, Any]) -> None:
+        lines = [f"[bold]{escape(view['name'])}[/] v{view['version']}"]
+        if view["description"]:
+            lines.append(escape(view["description"]))
+        reads = ", ".join(f"{g['name']} v{g['version']}" for g in view["groups"])
+        lines.append(f"reads: [bold]{escape(reads)}[/]   (root, the spine: {escape(view['groups'][0]['name'])})")
+        lines.append(
+            f"primary key: [bold]{escape(', '.join(view['primary_key']))}[/]   "
+            f"event time: [bold]{escape(view['event_time'] or '-')}[/]   "
+            f"labels: [bold]{escape(', '.join(view['labels']) or '-')}[/]"
+        )
+        self.console.print(Panel("\n".join(lines), expand=False))
+        table = Table(title="Query output", title_justify="left")
+        table.add_column("column")
+        table.add_column("role")
+        table.add_column("transformation")
+        for column in view["columns"]:
+            table.add_row(
+                Text(column["name"], style="bold" if column["role"] != "feature" else ""),
+                column["role"],
+                escape(column["transformation"] or ""),
+            )
+        self.console.print(table)
+        if not view["training_datasets"]:
+            self.console.print(f"No training datasets yet: [bold]lakebox td create {escape(view['name'])}[/].")
+            return
+        self.console.print(render_datasets(view["training_datasets"], title="Training datasets"))
+
+    def datasets(self, data: Mapping[str, Any]) -> None:
+        if not data["training_datasets"]:
+            self.console.print(
+                f"Feature view {escape(data['name'])} v{data['version']} has no training datasets yet: "
+                f"[bold]lakebox td create {escape(data['name'])}[/]."
+            )
+            return
+        title = f"Training datasets of {data['name']} v{data['version']}"
+        self.console.print(render_datasets(data["training_datasets"], title=title))
+
+    def dataset(self, data: Mapping[str, Any]) -> None:
+        lines = [
+            f"[bold]{escape(data['view'])}[/] v{data['view_version']}, training dataset [bold]v{data['version']}[/]",
+        ]
+        if data["description"]:
+            lines.append(escape(data["description"]))
+        lines.append(f"split: {escape(split_summary(data['spec']))}   format: {escape(data['data_format'])}")
+        lines.append(f"created: {escape(str(data['created_at']))}")
+        for split, path in data["files"].items():
+            lines.append(f"{escape(split)}: [cyan]{escape(path)}[/]")
+        self.console.print(Panel("\n".join(lines), expand=False))
+
+        splits = Table(title="Rows per split", title_justify="left")
+        splits.add_column("split")
+        splits.add_column("rows", justify="right")
+        for split, count in data["row_counts"].items():
+            splits.add_row(escape(split), f"{count:,}")
+        self.console.print(splits)
+
+        snapshots = Table(title="Snapshots read (pinned against retention)", title_justify="left")
+        for column in ("group", "commit", "snapshot id"):
+            snapshots.add_column(column, justify="left" if column == "group" else "right")
+        for s in data["snapshots"]:
+            snapshots.add_row(
+                f"{escape(s['group'])} v{s['version']}",
+                str(s["commit_id"]) if s["commit_id"] is not None else "empty",
+                str(s["snapshot_id"]) if s["snapshot_id"] is not None else "-",
+            )
+        self.console.print(snapshots)
+
+        fitted = data["transformations"].get("features", []) if data["transformations"] else []
+        if fitted:
+            table = Table(title="Transformation functions (fitted on the training split)", title_justify="left")
+            for column in ("feature", "function", "fitted parameters"):
+                table.add_column(column, overflow="fold")
+            for f in fitted:
+                params = ", ".join(f"{k}={format_value(v)}" for k, v in (f.get("params") or {}).items())
+                table.add_row(escape(f["feature"]), escape(f["function"]), escape(params))
+            self.console.print(table)
+
+        split = data["statistics_split"]
+        if split is not None:
+            stats = Table(title=f"Statistics of the {split} split", title_justify="left")
+            for column in ("column", "count", "nulls", "min", "max", "mean", "stddev"):
+                stats.add_column(column, justify="left" if column == "column" else "right")
+            for name, s in data["statistics"][split].items():
+                stats.add_row(
+                    escape(name), f"{s.get('count', 0):,}", f"{s.get('null_count', 0):,}",
+                    *[_stat(s.get(k)) for k in ("min", "max", "mean", "stddev")],
+                )  # fmt: skip
+            self.console.print(stats)
+
+    def sql_text(self, data: Mapping[str, Any]) -> None:
+        from rich.syntax import Syntax
+
+        self.console.print(Syntax(data["sql"], "sql", theme="ansi_dark", background_color="default", word_wrap=True))
+
+    def online(self, groups: Sequence[Mapping[str, Any]]) -> None:
+        if not groups:
+            self.console.print("No online-enabled feature groups. Enable one with [bold]lakebox fg online NAME --enable[/].")
+            return
+        table = Table(title="Online store", title_justify="left")
+        for column in ("group", "keys served", "last commit", "applied", "commits behind"):
+            table.add_column(column, justify="left" if column == "group" else "right")
+        for g in groups:
+            behind = g["commits_behind"]
+            table.add_row(
+                f"{escape(g['name'])} v{g['version']}",
+                f"{g['keys']:,}",
+                str(g["last_commit"] or "-"),
+                str(g["applied_commit"] or "-"),
+                f"[bold yellow]{behind}[/]" if behind else "0",
+            )
+        self.console.print(table)
+        if any(g["commits_behind"] for g in groups):
+            self.console.print(
+                "Groups behind the offline store catch up on their next read, or now with [bold]lakebox online rebuild[/]."
+            )
+
+    def api_keys(self, keys: Sequence[Mapping[str, Any]]) -> None:
+        if not keys:
+            self.console.print("No API keys. Create one with [bold]lakebox apikey create NAME[/].")
+            return
+        table = Table(title="API keys (secrets are never shown again)", title_justify="left")
+        for column in ("name", "id prefix", "scopes", "created", "status"):
+            table.add_column(column, overflow="fold")
+        for k in keys:
+            status = "active" if k["active"] else f"revoked {k['revoked_at']}"
+            table.add_row(
+                escape(k["name"]), escape(k["prefix"]), escape(", ".join(k["scopes"])), escape(k["created_at"]),
+                Text(status, style="green" if k["active"] else "dim"),
+            )  # fmt: skip
+        self.console.print(table)
+
     def error(self, err: LakeboxError) -> None:
         line = Text("Error ", style="bold red")
         line.append(f"[{err.code}]", style="red")
@@ -254,6 +451,49 @@ def render_commits(commits: Sequence[Mapping[str, Any]], title: str | None = Non
             str(c["rowsDeleted"]),
         )
     return table
+
+
+def split_summary(spec: Mapping[str, Any]) -> str:
+    """One line for a training dataset's split spec: ``random: test 0.2, seed 42``."""
+    kind = spec.get("kind")
+    if kind == "time":
+        parts = [f"{name} [{start or '…'}, {end or '…'})" for name, (start, end) in spec["times"].items()]
+        text = "by event time: " + "; ".join(parts)
+    elif kind == "random":
+        sizes = f"test {spec['test_size']}"
+        if spec.get("validation_size") is not None:
+            sizes += f", validation {spec['validation_size']}"
+        text = f"random: {sizes}, seed {spec['seed']}"
+    else:
+        text = "none (one split: all)"
+    if spec.get("start_time") or spec.get("end_time"):
+        text += f"; rows in [{spec.get('start_time') or '…'}, {spec.get('end_time') or '…'})"
+    return text
+
+
+def render_datasets(datasets: Sequence[Mapping[str, Any]], title: str | None = None) -> Table:
+    """A rich table of training dataset versions (``version``, ``row_counts``, ``spec``...)."""
+    table = Table(title=title, title_justify="left")
+    for column in ("version", "format", "rows per split", "split", "created", "description"):
+        table.add_column(column, overflow="fold", justify="right" if column == "version" else "left")
+    for d in datasets:
+        table.add_row(
+            f"v{d['version']}",
+            escape(d["data_format"]),
+            escape(", ".join(f"{k} {v:,}" for k, v in d["row_counts"].items())),
+            escape(split_summary(d["spec"])),
+            escape(str(d["created_at"])),
+            escape(d["description"]),
+        )
+    return table
+
+
+def _stat(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return format_value(value)
 
 
 def _cell(value: Any) -> Text:

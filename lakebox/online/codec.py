@@ -65,6 +65,21 @@ class KeyCodec:
             return parts[0]
         return [b"".join(p) for p in zip(*parts, strict=True)]
 
+    def encoder(self) -> Any:
+        """``encode``, specialised: a single integer key (the common case) packs directly."""
+        if self.kinds == ["int"]:
+            name = self.names[0]
+
+            def encode_int(values: Sequence[Any]) -> bytes:
+                value = values[0]
+                if type(value) is not int:  # bool and float are not keys; numpy ints are fine
+                    return self.encode(values)
+                return _U64.pack((value + _SIGN) & _MASK)
+
+            del name
+            return encode_int
+        return self.encode
+
     def decode(self, key: bytes) -> dict[str, Any]:
         """Inverse of ``encode``: ``{key column: value}``."""
         values: dict[str, Any] = {}

@@ -7,135 +7,167 @@ by keys taken from the entry or from an already fetched row, applies ``max_age``
 the time of the request (online, "now" plays the spine's event time), and returns the
 vector with a status: ``present``, ``missing`` (a group has no row for the key) or
 ``too_old`` (a row older than its join's ``max_age``).
+
+Everything that can be decided per view is decided at compile time (where each output
+column comes from, where each key comes from), so a lookup is a few LMDB gets, msgpack
+decodes and list indexing: this is the path with a 100 µs p99 budget.
 """
 
 from __future__ import annotations
 
+import operator
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import lmdb
 
-from lakebox.errors import ValidationError
+from lakebox.errors import StorageError, ValidationError
 from lakebox.online.codec import EPOCH
 from lakebox.online.store import OnlineStore
 from lakebox.online.table import OnlineTable
 from lakebox.query.plan import Plan
 
 PRESENT, MISSING, TOO_OLD = "present", "missing", "too_old"
+_ENTRY = -1
+# where an output value comes from, per fetched step row (values, event_us, keys)
+_FEATURE, _KEY, _TIME, _FROM_ENTRY = 0, 1, 2, 3
 
 
 @dataclass
 class _Step:
-    alias: str
-    table: OnlineTable | None  # None: not online (only its keys/labels are used)
+    table: OnlineTable
     group: str
-    key_sources: list[tuple[str, str]]  # (alias or "entry", column) per primary-key column
+    key_sources: list[tuple[int, int, Any]]  # (step or _ENTRY, kind, ref) per primary-key column
     max_age_us: int | None
-    columns: dict[str, int]  # feature column -> index in the decoded value list
 
 
 class ServingPlan:
     def __init__(self, store: OnlineStore, plan: Plan, tables: Mapping[str, OnlineTable | None], outputs: Sequence[str]):
         self.store = store
         self.outputs = list(outputs)
-        self.steps: list[_Step] = []
+        self.entry_keys = list(plan.spine.primary_key)
         self._dbs = [t.name for t in tables.values() if t is not None]
-        root = plan.spine
+        aliases = [plan.spine_alias, *[j.alias for j in plan.joins]]
+        positions: dict[str, int] = {}
+        self.steps: list[_Step] = []
         root_table = tables.get(plan.spine_alias)
-        self.entry_keys = list(root.primary_key)
-        self.steps.append(
-            _Step(
-                plan.spine_alias,
-                root_table,
-                root.name,
-                [("entry", k) for k in root.primary_key],
-                None,
-                {f: i for i, f in enumerate(root_table.features)} if root_table else {},
-            )
-        )
+        self._root = plan.spine_alias
+
+        def source(alias: str, column: str) -> tuple[int, int, Any]:
+            """How to find ``alias.column`` at lookup time."""
+            if alias == self._root and column in plan.spine.primary_key:
+                return (_ENTRY, _FROM_ENTRY, column)
+            position = positions.get(alias)
+            if position is None:
+                return (_ENTRY, _FROM_ENTRY, column)  # not served online: the entry may pass it
+            table = self.steps[position].table
+            if column in table.features:
+                return (position, _FEATURE, table.features.index(column))
+            if column in table.primary_key:
+                return (position, _KEY, table.primary_key.index(column))
+            return (position, _TIME, None)
+
+        if root_table is not None:
+            positions[self._root] = 0
+            self.steps.append(_Step(root_table, plan.spine.name, [source(self._root, k) for k in root_table.primary_key], None))
         for join in plan.joins:
             table = tables.get(join.alias)
-            sources = []
-            for left_key, right_key in zip(join.left_keys, join.right_keys, strict=True):
-                del right_key
-                sources.append((join.left_alias, left_key))
-            age = join.max_age
-            self.steps.append(
-                _Step(
-                    join.alias,
-                    table,
-                    join.relation.name,
-                    sources,
-                    None if age is None else int(age.total_seconds() * 1_000_000),
-                    {f: i for i, f in enumerate(table.features)} if table else {},
-                )
-            )
-        self._where: dict[str, tuple[str, str]] = {}
-        for out in plan.outputs:
-            if out.name in self.outputs:
-                self._where[out.name] = (out.alias, out.column)
+            if table is None:
+                continue
+            keys = [source(join.left_alias, k) for k in join.left_keys]
+            age = None if join.max_age is None else int(join.max_age.total_seconds() * 1_000_000)
+            positions[join.alias] = len(self.steps)
+            self.steps.append(_Step(table, join.relation.name, keys, age))
+        by_name = {o.name: (o.alias, o.column) for o in plan.outputs}
+        self._outputs = [source(*by_name.get(name, (self._root, name))) for name in self.outputs]
+        self._segments = _segments(self._outputs)
+        self._encoders = [step.table.keys.encoder() for step in self.steps]
+        self._names = [step.table.name for step in self.steps]
+        del aliases
 
-    def _value(self, rows: dict[str, Any], entry: Mapping[str, Any], alias: str, column: str) -> Any:
-        if alias == self.steps[0].alias and column in entry:
-            return entry[column]
-        fetched = rows.get(alias)
-        if fetched is None:
-            return None
-        step_row, step = fetched
-        if column in step.columns:
-            return step_row[0][step.columns[column]]
-        if step.table is not None and column in step.table.primary_key:
-            return step_row[2][column]
-        if step.table is not None and column == step.table.event_time:
-            from datetime import timedelta
-
-            return EPOCH + timedelta(microseconds=step_row[1])
-        return None
-
-    def lookup(self, txn: lmdb.Transaction, entry: Mapping[str, Any], now_us: int) -> tuple[dict[str, Any], str, dict[str, str]]:
-        """(values by output column, overall status, status per group)."""
-        rows: dict[str, Any] = {}
+    def lookup(
+        self, txn: lmdb.Transaction, dbs: Sequence[Any], entry: Mapping[str, Any], now_us: int
+    ) -> tuple[list[Any], str, dict[str, str]]:
+        """(values in output order, overall status, status per group)."""
+        fetched: list[Any] = []
         detail: dict[str, str] = {}
         status = PRESENT
-        for step in self.steps:
-            if step.table is None:
-                continue
-            keys = []
-            for source, column in step.key_sources:
-                value = entry.get(column) if source == "entry" else self._value(rows, entry, source, column)
-                if value is None and source != "entry" and column in entry:
-                    value = entry[column]
-                keys.append(value)
-            if any(k is None for k in keys):
+        for step, db, encode in zip(self.steps, dbs, self._encoders, strict=True):
+            keys = [_resolve(fetched, entry, s) for s in step.key_sources]
+            raw = None if None in keys else txn.get(encode(keys), db=db)
+            if raw is None:
                 detail[step.group] = MISSING
                 status = MISSING
+                fetched.append(None)
                 continue
-            found = step.table.get(txn, keys)
-            if found is None:
-                detail[step.group] = MISSING
-                status = MISSING
-                continue
-            values, event_us = found
+            event_us = step.table.values.event_micros(raw)
             if step.max_age_us is not None and step.table.event_time is not None and event_us < now_us - step.max_age_us:
                 detail[step.group] = TOO_OLD
                 if status == PRESENT:
                     status = TOO_OLD
+                fetched.append(None)
                 continue
             detail[step.group] = PRESENT
-            rows[step.alias] = ((values, event_us, dict(zip(step.table.primary_key, keys, strict=True))), step)
-        vector = {}
-        for name in self.outputs:
-            alias, column = self._where.get(name, (self.steps[0].alias, name))
-            vector[name] = self._value(rows, entry, alias, column)
+            fetched.append((step.table.values.decode(raw), event_us, keys))
+        vector: list[Any] = []
+        for position, getter, width, where in self._segments:
+            if getter is None:
+                vector.append(_resolve(fetched, entry, where))
+                continue
+            row = fetched[position]
+            if row is None:
+                vector.extend([None] * width)
+            elif width == 1:
+                vector.append(getter(row[0]))
+            else:
+                vector.extend(getter(row[0]))
         return vector, status, detail
 
-    def lookup_many(self, entries: Sequence[Mapping[str, Any]]) -> list[tuple[dict[str, Any], str, dict[str, str]]]:
+    def lookup_many(self, entries: Sequence[Mapping[str, Any]]) -> list[tuple[list[Any], str, dict[str, str]]]:
         now_us = int(time.time() * 1_000_000)
-        with self.store.read(*self._dbs) as txn:
-            return [self.lookup(txn, entry, now_us) for entry in entries]
+        dbs = self.store.handles(self._names)
+        txn = self.store.begin_read()
+        try:
+            return [self.lookup(txn, dbs, entry, now_us) for entry in entries]
+        except lmdb.Error as e:
+            raise StorageError(f"Online store read failed: {e}") from e
+        finally:
+            txn.abort()
+
+
+def _segments(outputs: Sequence[tuple[int, int, Any]]) -> list[tuple[int, Any, int, tuple[int, int, Any]]]:
+    """Runs of consecutive feature columns of one step become one ``itemgetter`` call."""
+    runs: list[list[Any]] = []
+    for where in outputs:
+        position, kind, ref = where
+        if kind == _FEATURE and runs and runs[-1][0] == position and runs[-1][1] == _FEATURE:
+            runs[-1][2].append(ref)
+        else:
+            runs.append([position, kind, [ref], where])
+    segments = []
+    for position, kind, refs, where in runs:
+        if kind == _FEATURE:
+            segments.append((position, operator.itemgetter(*refs), len(refs), where))
+        else:
+            segments.append((position, None, 1, where))
+    return segments
+
+
+def _resolve(fetched: list[Any], entry: Mapping[str, Any], where: tuple[int, int, Any]) -> Any:
+    position, kind, ref = where
+    if position == _ENTRY:
+        return entry.get(ref)
+    row = fetched[position]
+    if row is None:
+        return None
+    if kind == _FEATURE:
+        return row[0][ref]
+    if kind == _KEY:
+        return row[2][ref]
+    return EPOCH + timedelta(microseconds=row[1])
 
 
 def check_entry(entry: Any, keys: Sequence[str]) -> Mapping[str, Any]:

@@ -14,7 +14,7 @@ import logging
 import os
 import struct
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -68,16 +68,28 @@ class OnlineStore:
         return self._env
 
     def db(self, name: bytes) -> Any:
+        env = self.env  # reopens (and forgets old handles) after close or fork
         handle = self._dbs.get(name)
         if handle is None:
-            handle = self.env.open_db(name, create=True)
+            handle = env.open_db(name, create=True)
             self._dbs[name] = handle
         return handle
+
+    def handles(self, names: Sequence[bytes]) -> list[Any]:
+        """Database handles for ``names`` (opened if needed), checked for fork once."""
+        if self._env is None or self._pid != os.getpid():
+            self.env
+        dbs = self._dbs
+        try:
+            return [dbs[name] for name in names]
+        except KeyError:
+            return [self.db(name) for name in names]
 
     def close(self) -> None:
         if self._env is not None and self._pid == os.getpid():
             self._env.close()
         self._env = None
+        self._dbs = {}
 
     # -- transactions -------------------------------------------------------------------
     def write(self, fn: Callable[[lmdb.Transaction], T], *dbs: bytes) -> T:
@@ -100,12 +112,22 @@ class OnlineStore:
             except lmdb.Error as e:
                 raise StorageError(f"Online store write failed: {e}") from e
 
+    def begin_read(self) -> lmdb.Transaction:
+        """A bare read transaction for hot paths (the caller aborts it); see ``read``."""
+        try:
+            try:
+                return self.env.begin()
+            except lmdb.MapResizedError:
+                self.env.set_mapsize(0)  # another process grew the map: adopt its size
+                return self.env.begin()
+        except lmdb.Error as e:
+            raise StorageError(f"Cannot read the online store {self.path}: {e}") from e
+
     @contextmanager
     def read(self, *dbs: bytes) -> Iterator[lmdb.Transaction]:
         """A read transaction (a consistent snapshot across every group); ``dbs`` are opened
         first (LMDB cannot open a database inside a transaction)."""
-        for name in (b"meta", *dbs):
-            self.db(name)
+        self.handles((b"meta", *dbs))
         try:
             try:
                 txn = self.env.begin()
