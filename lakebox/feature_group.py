@@ -23,7 +23,9 @@ from lakebox.names import check_name, closest
 from lakebox.offline import maintenance, reader
 from lakebox.offline.batch import check_keys, prepare_batch
 from lakebox.offline.table import GroupTable, table_commits
+from lakebox.catalog.assets import Asset, AssetStore
 from lakebox.query.filter import Col
+from lakebox.tags import Taggable
 from lakebox.timeutil import iso, to_millis
 from lakebox.types import conform_column, type_name
 
@@ -41,8 +43,14 @@ def new_table_name(name: str, version: int) -> str:
     return f"{name}_v{version}_{secrets.token_hex(4)}"
 
 
-class FeatureGroup:
+class FeatureGroup(Taggable):
     """A feature group. Get one from ``fs.create_feature_group`` or ``fs.get_feature_group``."""
+
+    def _assets(self) -> AssetStore:
+        return self._store._assets
+
+    def _asset(self) -> Asset:
+        return self._store._assets.get("feature_group", self.id)
 
     def __init__(self, store: FeatureStore, row: GroupRow) -> None:
         self._store = store

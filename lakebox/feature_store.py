@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from lakebox.catalog.groups import FeatureRow, GroupStore
+from lakebox.catalog.assets import AssetStore
 from lakebox.catalog.views import ViewStore
 from lakebox.errors import AlreadyExistsError, NotFoundError, ValidationError
 from lakebox.feature import Feature, as_feature
@@ -24,6 +25,7 @@ class FeatureStore:
         self._project = project
         self._groups = GroupStore(project._db)
         self._views = ViewStore(project._db)
+        self._assets = AssetStore(project._db)
 
     def create_feature_group(
         self,
@@ -170,7 +172,12 @@ class FeatureStore:
             labels=labels,
             transformations=transformations,
         )
-        return FeatureView(self, row)
+        view = FeatureView(self, row)
+        view_asset = view._asset()
+        self._assets.set_keywords(view_asset.id, " ".join([*query.features, *labels]))
+        for group in query.groups():
+            self._assets.link(group._asset().id, view_asset.id, "reads")
+        return view
 
     def get_or_create_feature_view(self, name: str, version: int = 1, **kwargs: Any) -> Any:
         from lakebox.feature_view import FeatureView

@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from lakebox.catalog.assets import Asset, AssetStore
 from lakebox.catalog.views import DatasetRow, ViewRow
 from lakebox.errors import NotFoundError, QueryError, ValidationError
 from lakebox.frames import check_dataframe_type, from_arrow
@@ -30,6 +31,7 @@ from lakebox.query.filter import Condition
 from lakebox.query.query import DEFAULT_FORMULATION, Query
 from lakebox.timeutil import to_datetime
 from lakebox.training import materialize
+from lakebox.tags import Taggable
 from lakebox.transformations import FittedTransformations, fit_transformations
 
 if TYPE_CHECKING:
@@ -38,8 +40,26 @@ if TYPE_CHECKING:
 SPLITS = ("train", "validation", "test")
 
 
-class FeatureView:
+class FeatureView(Taggable):
     """A feature view; create with ``fs.create_feature_view``."""
+
+    def _assets(self) -> AssetStore:
+        return self._store._assets
+
+    def _asset(self) -> Asset:
+        return self._store._assets.get("feature_view", self.id)
+
+    def training_dataset_asset(self, version: int) -> Asset:
+        """The catalog asset of a training dataset version (for tags and lineage)."""
+        return self._store._assets.get("training_dataset", self._dataset(version).id)
+
+    def add_training_dataset_tag(self, version: int, key: str, value: Any) -> None:
+        from lakebox.tags import check_key
+
+        self._store._assets.set_tag(self.training_dataset_asset(version).id, check_key(key), value)
+
+    def get_training_dataset_tags(self, version: int) -> dict[str, Any]:
+        return self._store._assets.tags(self.training_dataset_asset(version).id)
 
     def __init__(self, store: FeatureStore, row: ViewRow) -> None:
         self._store = store
@@ -253,6 +273,12 @@ class FeatureView:
             statistics={split: _statistics(table) for split, table in written.items()},
             row_counts={split: table.num_rows for split, table in written.items()},
         )
+        assets = self._store._assets
+        dataset = assets.get("training_dataset", self._dataset(version).id)
+        assets.link(self._asset().id, dataset.id, "materializes", {"spec": spec})
+        for item in snapshots:
+            group = self._store.get_feature_group(item["group"], item["version"])
+            assets.link(group._asset().id, dataset.id, "read_snapshot", {"commit_id": item["commit_id"]})
         return version
 
     def get_training_data(

@@ -41,6 +41,25 @@ class Project:
             self._feature_store = FeatureStore(self)
         return self._feature_store
 
+    # -- the catalog: search and lineage ---------------------------------------------------
+    def search(
+        self, text: str, kind: str | list[str] | None = None, tags: Any = None, limit: int = 20
+    ) -> list[Any]:
+        """Full-text search over every asset (names weigh most, then feature names, tags,
+        descriptions); prefix matching and stemming. ``kind`` and ``tags`` filter."""
+        from lakebox.catalog.assets import AssetStore
+
+        return AssetStore(self._db).search(text, kind=kind, tags=tags, limit=limit)
+
+    def lineage(self, asset: Any, direction: str = "both", version: int | None = None, kind: str | None = None) -> Any:
+        """The provenance graph of an asset (an api object, or a name): ``print()`` shows a tree."""
+        from lakebox.catalog.assets import AssetStore
+        from lakebox.lineage import build
+
+        store = AssetStore(self._db)
+        root = asset._asset() if hasattr(asset, "_asset") else store.find(str(asset), version, kind)
+        return build(store, root, direction)
+
     # -- API keys (for `lakebox serve`) ---------------------------------------------------
     def create_api_key(self, name: str, scopes: list[str] | None = None) -> str:
         """Create an API key and return its secret — shown this once, stored only as a hash.

@@ -130,7 +130,8 @@ class CatalogDB:
 
 
 def _split_statements(script: str) -> list[str]:
-    """Split a migration into statements (our migrations hold no triggers with inner ';')."""
+    """Split a migration into statements (``sqlite3.complete_statement`` understands the
+    ``BEGIN ... END;`` bodies of triggers)."""
     statements, buffer = [], []
     for line in script.splitlines():
         if line.strip().startswith("--"):
