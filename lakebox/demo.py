@@ -12,6 +12,11 @@ budget changes of a few teams (upserts), *corrections* of some ratings of day ``
 day ``d`` (new event times: the commit appends rows), and the games of day ``d``. So the box
 shows both time axes: the event time of the data and the commit time of each day's load.
 
+On top of the groups, ``create_demo_view`` defines the feature view ``attendance``: each game
+(the spine, with its kick-off time) joined with its home team's features, labelled with the
+attendance, with ``standard_scaler`` on the home team's budget. ``late_game`` is a game of
+day 1 that arrives late, to show that a training dataset does not change when data does.
+
 >>> from lakebox.demo import generate
 >>> data = generate()
 >>> len(data.teams[0]), len(data.players[0]), sum(len(g) for g in data.games)
@@ -20,10 +25,11 @@ shows both time axes: the event time of the data and the commit time of each day
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -33,12 +39,13 @@ from lakebox.errors import AlreadyExistsError, ValidationError
 
 if TYPE_CHECKING:
     from lakebox.feature_group import Commit, FeatureGroup
+    from lakebox.feature_view import FeatureView
     from lakebox.project import Project
 
 log = logging.getLogger(__name__)
 
 SEED = 20240801
-START = datetime(2024, 8, 1, tzinfo=timezone.utc)
+START = datetime(2024, 8, 1, tzinfo=UTC)
 """Event time of day 1's player snapshot; day ``d`` covers ``[START + d-1 days, START + d days)``."""
 
 GROUP_NAMES = ("teams", "players", "games")
@@ -88,6 +95,11 @@ FEATURE_DESCRIPTIONS = {
         "away_goals": "Goals scored by the visiting team.",
     },
 }
+
+VIEW_NAME = "attendance"
+VIEW_DESCRIPTION = "Predict a game's attendance from its home team's budget and stadium capacity."
+VIEW_LABEL = "attendance"
+VIEW_TRANSFORMATIONS = {"home_budget": "standard_scaler"}
 
 PRIMARY_KEYS = {"teams": ["team_id"], "players": ["player_id"], "games": ["game_id"]}
 EVENT_TIMES: dict[str, str | None] = {"teams": None, "players": "ts", "games": "ts"}
@@ -309,15 +321,77 @@ def build_demo_box(
     return demo
 
 
+def create_demo_view(demo: DemoBox, version: int = 1) -> FeatureView:
+    """The feature view ``attendance``: every game joined with its home team's features.
+
+    ``games`` is the spine (its kick-off time is the view's event time) and carries the label.
+    ``teams`` has no event time (one row per team), so it joins on the key alone
+    (``home_team_id`` = ``team_id``); a group with an event time would join point-in-time, as
+    of each game's kick-off. The home team's budget is standard-scaled, fitted on the
+    training split of each training dataset.
+    """
+    games, teams = demo.groups["games"], demo.groups["teams"]
+    query = games.select(["game_id", "ts", "home_team_id", "away_team_id", "attendance"]).join(
+        teams.select(["budget", "stadium_capacity"]), left_on=["home_team_id"], right_on=["team_id"], prefix="home_"
+    )
+    return demo.project.get_feature_store().create_feature_view(
+        VIEW_NAME,
+        version=version,
+        query=query,
+        labels=[VIEW_LABEL],
+        transformation_functions=dict(VIEW_TRANSFORMATIONS),
+        description=VIEW_DESCRIPTION,
+    )
+
+
+def late_game(demo: DemoBox) -> pd.DataFrame:
+    """One game kicked off late on day 1 that reaches the box only now (a late arrival):
+    the next free ``game_id``, an event time on day 1, deterministic values."""
+    games = pd.concat(demo.data.games, ignore_index=True)
+    return pd.DataFrame(
+        {
+            "game_id": np.array([int(games["game_id"].max()) + 1], dtype=np.int64),
+            "ts": _utc([START + timedelta(hours=23, minutes=59)]),
+            "home_team_id": np.array([1], dtype=np.int64),
+            "away_team_id": np.array([2], dtype=np.int64),
+            "attendance": np.array([31_337], dtype=np.int64),
+            "home_goals": np.array([2], dtype=np.int64),
+            "away_goals": np.array([2], dtype=np.int64),
+        }
+    )
+
+
+def frames_checksum(frames: Sequence[pd.DataFrame | None]) -> str:
+    """A short hex digest of the values, column names and order of ``frames`` (None skipped):
+    equal rows give equal checksums."""
+    digest = hashlib.sha256()
+    for frame in frames:
+        if frame is None:
+            continue
+        digest.update(repr(list(frame.columns)).encode())
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
 def demo_groups(project: Project) -> list[FeatureGroup]:
     """Every version of the demo's groups that exists in ``project``."""
     fs = project.get_feature_store()
     return [g for name in GROUP_NAMES for g in fs.get_feature_groups(name)]
 
 
+def demo_views(project: Project) -> list[FeatureView]:
+    """Every version of the demo's feature view that exists in ``project``."""
+    return list(project.get_feature_store().get_feature_views(VIEW_NAME))
+
+
 def delete_demo_groups(project: Project) -> list[str]:
-    """Delete every version of ``teams``, ``players`` and ``games``; returns ``["teams v1", ...]``."""
+    """Delete every version of the demo's feature view (with its training datasets) and of
+    ``teams``, ``players`` and ``games``; returns ``["feature view attendance v1", "teams v1", ...]``."""
     deleted = []
+    for view in demo_views(project):  # first: a view over deleted groups could not be read
+        view.delete()
+        deleted.append(f"feature view {view.name} v{view.version}")
+        log.info("deleted demo feature view %s v%s", view.name, view.version)
     for group in demo_groups(project):
         group.delete()
         deleted.append(f"{group.name} v{group.version}")

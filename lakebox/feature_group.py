@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401 - pa.compute
 
+from lakebox.catalog.assets import Asset, AssetStore
 from lakebox.catalog.groups import CommitRow, FeatureRow, GroupRow
 from lakebox.errors import NotFoundError, SchemaMismatchError, ValidationError
 from lakebox.feature import Feature
@@ -23,7 +24,6 @@ from lakebox.names import check_name, closest
 from lakebox.offline import maintenance, reader
 from lakebox.offline.batch import check_keys, prepare_batch
 from lakebox.offline.table import GroupTable, table_commits
-from lakebox.catalog.assets import Asset, AssetStore
 from lakebox.query.filter import Col
 from lakebox.tags import Taggable
 from lakebox.timeutil import iso, to_millis

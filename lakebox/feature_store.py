@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from lakebox.catalog.groups import FeatureRow, GroupStore
 from lakebox.catalog.assets import AssetStore
+from lakebox.catalog.groups import FeatureRow, GroupStore
 from lakebox.catalog.views import ViewStore
 from lakebox.errors import AlreadyExistsError, NotFoundError, ValidationError
 from lakebox.feature import Feature, as_feature

@@ -29,9 +29,9 @@ from lakebox.offline import maintenance
 from lakebox.query.execute import execute
 from lakebox.query.filter import Condition
 from lakebox.query.query import DEFAULT_FORMULATION, Query
+from lakebox.tags import Taggable
 from lakebox.timeutil import to_datetime
 from lakebox.training import materialize
-from lakebox.tags import Taggable
 from lakebox.transformations import FittedTransformations, fit_transformations
 
 if TYPE_CHECKING:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from lakebox.errors import TimezoneError, ValidationError
 
-
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def to_datetime(value: Any, what: str = "time") -> datetime:
@@ -38,7 +37,7 @@ def to_datetime(value: Any, what: str = "time") -> datetime:
             f"The {what} {value.isoformat()} has no time zone. lakebox will not guess one: add an "
             "offset ('...Z' or '+02:00') or tzinfo=timezone.utc."
         )
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 def to_millis(value: Any, what: str = "time") -> int:
@@ -48,4 +47,4 @@ def to_millis(value: Any, what: str = "time") -> int:
 
 
 def iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from lakebox.catalog.db import CatalogDB
@@ -46,7 +46,7 @@ class CommitRow:
 
     @property
     def committed_on(self) -> datetime:
-        return datetime.fromtimestamp(self.committed_ms / 1000, tz=timezone.utc)
+        return datetime.fromtimestamp(self.committed_ms / 1000, tz=UTC)
 
 
 class GroupStore:
@@ -69,7 +69,7 @@ class GroupStore:
         features: Sequence[FeatureRow] = (),
         settings: dict[str, Any] | None = None,
     ) -> GroupRow:
-        created = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+        created = datetime.now(UTC).isoformat(timespec="milliseconds")
         with self.db.write() as conn:
             cursor = conn.execute(
                 "INSERT INTO feature_groups (name, version, description, primary_key, event_time,"

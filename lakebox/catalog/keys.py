@@ -8,7 +8,7 @@ import json
 import secrets
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from lakebox.catalog.db import CatalogDB
 from lakebox.errors import AlreadyExistsError, AuthError, NotFoundError, ValidationError
@@ -58,7 +58,7 @@ class KeyStore:
                 conn.execute(
                     "INSERT INTO api_keys (name, prefix, salt, hash, scopes, created_at) VALUES (?,?,?,?,?,?)",
                     (name, prefix, salt, _digest(salt, secret), json.dumps(list(chosen)),
-                     datetime.now(timezone.utc).isoformat(timespec="seconds")),
+                     datetime.now(UTC).isoformat(timespec="seconds")),
                 )
         except sqlite3.IntegrityError as e:
             raise AlreadyExistsError(f"An API key named {name!r} exists; revoke it or pick another name.") from e
@@ -75,7 +75,7 @@ class KeyStore:
         with self.db.write() as conn:
             cursor = conn.execute(
                 "UPDATE api_keys SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
-                (datetime.now(timezone.utc).isoformat(timespec="seconds"), name),
+                (datetime.now(UTC).isoformat(timespec="seconds"), name),
             )
             if cursor.rowcount == 0:
                 raise NotFoundError(f"No active API key named {name!r}.")

@@ -18,8 +18,12 @@ from rich.markup import escape
 from lakebox import __version__
 from lakebox.box import TOML_NAME
 from lakebox.cli.demo import demo
+from lakebox.cli.features import features
 from lakebox.cli.fg import fg
+from lakebox.cli.fv import fv, td
+from lakebox.cli.online import online
 from lakebox.cli.output import DEFAULT_MAX_ROWS, OUTPUT_FORMATS, table_data
+from lakebox.cli.serve import apikey, serve
 from lakebox.cli.state import State, output_option, pass_state
 from lakebox.errors import LakeboxError
 
@@ -63,6 +67,8 @@ def cli(ctx: click.Context, box: Path | None, output: str, verbose: int) -> None
       lakebox demo                     build a demo box and tour it
       lakebox init                     create an empty box (./.lakebox or $LAKEBOX_HOME)
       lakebox fg ingest NAME FILE ...  load a Parquet or CSV file into a feature group
+      lakebox td create VIEW           materialise a training dataset of a feature view
+      lakebox serve                    serve feature vectors over HTTP (127.0.0.1, API keys)
     """
     state = ctx.ensure_object(State)
     state.box = box
@@ -128,8 +134,8 @@ def sql(state: State, query: str, as_of: str | None, max_rows: int) -> None:
     state.out.rows(table_data(result, max_rows=max_rows if state.text else None))
 
 
-cli.add_command(fg)
-cli.add_command(demo)
+for command in (fg, fv, td, features, online, serve, apikey, demo):
+    cli.add_command(command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -247,8 +247,9 @@ def maintain(
     expired = report["expired_commits"]
     policy = group.retention
     if policy:
-        age = f"{policy['max_age_s'] / 86400:g} days" if policy.get("max_age_s") is not None else "any age"
-        rule = f"retention: keep the last {policy.get('keep_last') or 1} commit(s) and commits younger than {age}"
+        rule = f"retention: keep the last {policy.get('keep_last') or 1} commit(s)"
+        if policy.get("max_age_s") is not None:
+            rule += f" and every commit younger than {policy['max_age_s'] / 86400:g} day(s)"
     else:
         rule = "no retention policy: the whole history is kept"
     compacted = f"compacted into commit {report['compacted']}" if report["compacted"] is not None else "nothing to compact"
@@ -262,16 +263,18 @@ def maintain(
 
 @fg.command("online", short_help="Serve a group online (or stop serving it).")
 @click.argument("name")
-@click.option("--enable/--disable", "enable", required=True, help="Start (backfilling it) or stop serving NAME online.")
+@click.option("--enable/--disable", "enable", default=None, help="Start (backfilling it) or stop serving NAME online.")
 @click.option("--version", type=click.IntRange(min=1), default=None, help=VERSION_HELP)
 @output_option
 @pass_state
-def online(state: State, name: str, enable: bool, version: int | None) -> None:
+def online(state: State, name: str, enable: bool | None, version: int | None) -> None:
     """Enable or disable online serving of NAME (the latest row per key, in the online store).
 
     --enable backfills the online store from the offline store; --disable drops the group's
     online table (feature views that serve its features stop working).
     """
+    if enable is None:
+        raise click.UsageError("Pass --enable or --disable.")
     group = state.open().get_feature_store().get_feature_group(name, version)
     if enable:
         with state.busy(f"Backfilling {group.name} v{group.version} into the online store…"):

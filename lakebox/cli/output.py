@@ -12,7 +12,7 @@ import json
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -56,7 +56,7 @@ def format_value(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, datetime):
-        if value.tzinfo is not None and value.utcoffset() == timezone.utc.utcoffset(None):
+        if value.tzinfo is not None and value.utcoffset() == UTC.utcoffset(None):
             return value.replace(tzinfo=None).isoformat() + "Z"
         return value.isoformat()
     if isinstance(value, (date, time)):
@@ -315,9 +315,12 @@ class TextOutput(Output):
         if data["description"]:
             lines.append(escape(data["description"]))
         lines.append(f"split: {escape(split_summary(data['spec']))}   format: {escape(data['data_format'])}")
-        lines.append(f"created: {escape(str(data['created_at']))}")
-        for split, path in data["files"].items():
-            lines.append(f"{escape(split)}: [cyan]{escape(path)}[/]")
+        lines.append(f"created: {escape(short_time(data['created_at']))}")
+        paths = list(data["files"].values())
+        if paths:
+            folder = paths[0].rsplit("/", 1)[0] if "/" in paths[0] else "."
+            names = ", ".join(p.rsplit("/", 1)[-1] for p in paths)
+            lines.append(f"files: [cyan]{escape(folder)}/[/] ({escape(names)})")
         self.console.print(Panel("\n".join(lines), expand=False))
 
         splits = Table(title="Rows per split", title_justify="left")
@@ -395,9 +398,9 @@ class TextOutput(Output):
         for column in ("name", "id prefix", "scopes", "created", "status"):
             table.add_column(column, overflow="fold")
         for k in keys:
-            status = "active" if k["active"] else f"revoked {k['revoked_at']}"
+            status = "active" if k["active"] else f"revoked {short_time(k['revoked_at'])}"
             table.add_row(
-                escape(k["name"]), escape(k["prefix"]), escape(", ".join(k["scopes"])), escape(k["created_at"]),
+                escape(k["name"]), escape(k["prefix"]), escape(", ".join(k["scopes"])), escape(short_time(k["created_at"])),
                 Text(status, style="green" if k["active"] else "dim"),
             )  # fmt: skip
         self.console.print(table)
@@ -453,11 +456,26 @@ def render_commits(commits: Sequence[Mapping[str, Any]], title: str | None = Non
     return table
 
 
+def short_time(value: Any) -> str:
+    """An ISO-8601 UTC time to the second, with ``Z``: ``2026-01-01T12:00:00Z``."""
+    text = str(value or "")
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text
+    if moment.tzinfo is None:
+        return text
+    return format_value(moment.astimezone(UTC).replace(microsecond=0))
+
+
 def split_summary(spec: Mapping[str, Any]) -> str:
     """One line for a training dataset's split spec: ``random: test 0.2, seed 42``."""
     kind = spec.get("kind")
     if kind == "time":
-        parts = [f"{name} [{start or '…'}, {end or '…'})" for name, (start, end) in spec["times"].items()]
+        parts = [
+            f"{name} [{short_time(start) if start else '…'}, {short_time(end) if end else '…'})"
+            for name, (start, end) in spec["times"].items()
+        ]
         text = "by event time: " + "; ".join(parts)
     elif kind == "random":
         sizes = f"test {spec['test_size']}"
@@ -467,7 +485,8 @@ def split_summary(spec: Mapping[str, Any]) -> str:
     else:
         text = "none (one split: all)"
     if spec.get("start_time") or spec.get("end_time"):
-        text += f"; rows in [{spec.get('start_time') or '…'}, {spec.get('end_time') or '…'})"
+        start, end = spec.get("start_time"), spec.get("end_time")
+        text += f"; rows in [{short_time(start) if start else '…'}, {short_time(end) if end else '…'})"
     return text
 
 
@@ -482,7 +501,7 @@ def render_datasets(datasets: Sequence[Mapping[str, Any]], title: str | None = N
             escape(d["data_format"]),
             escape(", ".join(f"{k} {v:,}" for k, v in d["row_counts"].items())),
             escape(split_summary(d["spec"])),
-            escape(str(d["created_at"])),
+            escape(short_time(d["created_at"])),
             escape(d["description"]),
         )
     return table

@@ -10,9 +10,8 @@ from pathlib import Path
 import pyarrow as pa
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NoSuchTableError, TableAlreadyExistsError
-from pyiceberg.table import Table
-
 from pyiceberg.io import PY_IO_IMPL
+from pyiceberg.table import Table
 
 from lakebox.errors import AlreadyExistsError, NotFoundError, StorageError
 from lakebox.offline.fileio import CURRENT, ORIGIN

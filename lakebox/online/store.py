@@ -78,7 +78,7 @@ class OnlineStore:
     def handles(self, names: Sequence[bytes]) -> list[Any]:
         """Database handles for ``names`` (opened if needed), checked for fork once."""
         if self._env is None or self._pid != os.getpid():
-            self.env
+            _ = self.env  # (re)open after close or fork
         dbs = self._dbs
         try:
             return [dbs[name] for name in names]

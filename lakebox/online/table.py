@@ -110,8 +110,9 @@ class OnlineTable:
 
     def scan(self) -> pa.Table:
         """Every row of the online table (keys decoded from the values' owners)."""
-        from lakebox.online.codec import EPOCH
         from datetime import timedelta
+
+        from lakebox.online.codec import EPOCH
 
         rows: list[dict[str, Any]] = []
         with self.store.read(self.name) as txn:

@@ -9,7 +9,7 @@ reads only the rows that commits in ``(u, t]`` inserted or changed (incremental 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 

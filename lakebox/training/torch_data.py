@@ -41,7 +41,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lakebox.errors import MissingDependencyError, LakeboxError, SchemaMismatchError, StorageError, ValidationError
+from lakebox.errors import MissingDependencyError, SchemaMismatchError, StorageError, ValidationError
 
 __all__ = ["MissingDependencyError", "TrainingIterable", "shard_bounds"]
 

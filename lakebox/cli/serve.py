@@ -1,0 +1,200 @@
+"""``lakebox serve`` and ``lakebox apikey ...``: the HTTP server of a box and its API keys."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+from rich.markup import escape
+
+from lakebox.catalog.keys import SCOPES
+from lakebox.cli.state import State, output_option, pass_state
+from lakebox.errors import StorageError
+
+if TYPE_CHECKING:
+    from lakebox.project import Project
+
+
+@click.command("serve", short_help="Serve a box over HTTP (loopback and API keys by default).")
+@click.argument("box", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind. The default is loopback: only programs on this machine can connect. "
+    "0.0.0.0 binds every interface, so anyone on the network could read the box; it is refused "
+    "unless API keys exist.",
+)
+@click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True, help="TCP port to listen on.")
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="A host name clients may use in the Host header (repeat for several). Default: the "
+    "loopback names, plus --host when it is not loopback. Other names are rejected, which stops "
+    "web pages from reaching the server through DNS rebinding.",
+)
+@click.option(
+    "--no-auth",
+    is_flag=True,
+    help="Serve without API keys. Loopback-only development: refused with a non-loopback --host.",
+)
+@output_option
+@pass_state
+def serve(state: State, box: Path | None, host: str, port: int, allowed_hosts: tuple[str, ...], no_auth: bool) -> None:
+    """Serve BOX (default: --box, $LAKEBOX_HOME or ./.lakebox) over HTTP until Ctrl+C.
+
+    It serves feature vectors of feature views and metadata (the API is documented at
+    /docs). Python clients: lakebox.connect("http://127.0.0.1:8765", api_key="lbk_...").
+
+    \b
+    Secure by default:
+      * It binds 127.0.0.1 (loopback): only programs on this machine can connect.
+      * Binding 0.0.0.0 (or any other address) exposes the box to everyone who can reach
+        this machine over the network; it is refused unless API keys exist.
+      * Every route but /health needs an API key with the right scope, sent as
+        'Authorization: Bearer <key>'. Create one with `lakebox apikey create NAME`.
+      * --no-auth turns keys off for loopback-only development; never with another --host.
+      * Only loopback names (and --allowed-host names) are accepted in the Host header.
+
+    \b
+    Example:
+      lakebox apikey create my_app --scope read:online
+      lakebox serve my.lakebox --port 8765
+    """
+    from lakebox.server.app import serve as run_server
+
+    project = state.open(box)
+    active = [k for k in project.get_api_keys() if k.active]
+    url = f"http://{_url_host(host)}:{port}"
+    err = state.err_console
+    err.print(f"Starting lakebox for [bold]{escape(str(project.path))}[/] at [bold]{url}[/] (Ctrl+C to stop).", soft_wrap=True)
+    if no_auth:
+        err.print("[yellow]API keys are off (--no-auth): any program on this machine can read the box.[/]")
+    elif active:
+        err.print(f"{len(active)} active API key(s); clients send 'Authorization: Bearer <key>'.")
+    else:
+        err.print(
+            f"No API keys yet: create one with `lakebox --box {escape(str(project.path))} apikey create NAME` "
+            "(only /health answers without one).",
+            soft_wrap=True,
+        )
+    run_server(project, host=host, port=port, allowed_hosts=list(allowed_hosts) or None, no_auth=no_auth)
+
+
+@click.group("apikey", short_help="API keys for `lakebox serve`: create, list, revoke.")
+def apikey() -> None:
+    """API keys for `lakebox serve`. A key's secret is shown once, when it is created, and
+    stored only as a salted hash; clients send it as 'Authorization: Bearer <key>'.
+    """
+
+
+@apikey.command("create", short_help="Create a key; its secret is shown only once.")
+@click.argument("name")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    type=click.Choice(SCOPES),
+    help="What the key may do; repeat for several. read:online = feature vectors, read:offline = "
+    "metadata and offline reads, admin = everything. Default: read:online and read:offline.",
+)
+@output_option
+@pass_state
+def create_key(state: State, name: str, scopes: tuple[str, ...]) -> None:
+    """Create API key NAME and print its secret, ONCE: it cannot be shown again.
+
+    In text output the secret alone goes to stdout (KEY=$(lakebox apikey create ci) works)
+    and the notes go to stderr.
+    """
+    project = state.open()
+    secret = project.create_api_key(name, list(scopes) if scopes else None)
+    key = next(k for k in project.get_api_keys() if k.name == name)
+    warning = "Store this secret now: it is kept only as a hash and cannot be shown again."
+    if not state.text:
+        state.out.result({**_key_dict(key), "secret": secret, "warning": warning}, "")
+        return
+    state.err_console.print(
+        f"[green]✓[/] Created API key [bold]{escape(name)}[/] (scopes: {escape(', '.join(key.scopes))}).", soft_wrap=True
+    )
+    click.echo(secret)
+    state.err_console.print(f"[bold yellow]⚠ {warning}[/] Clients send it as 'Authorization: Bearer <key>'.", soft_wrap=True)
+
+
+@apikey.command("list", short_help="List keys (never their secrets).")
+@output_option
+@pass_state
+def list_keys(state: State) -> None:
+    """List the API keys: name, id prefix, scopes, creation and revocation times. Secrets and
+    their hashes are never printed."""
+    state.out.api_keys([_key_dict(k) for k in state.open().get_api_keys()])
+
+
+@apikey.command("revoke", short_help="Revoke a key; effective on the next request.")
+@click.argument("name")
+@output_option
+@pass_state
+def revoke_key(state: State, name: str) -> None:
+    """Revoke API key NAME: a running server refuses it from its next request on."""
+    project = state.open()
+    project.revoke_api_key(name)
+    state.out.result({"name": name, "revoked": True}, f"[green]✓[/] Revoked API key [bold]{escape(name)}[/].")
+
+
+# -- helpers ------------------------------------------------------------------------------
+def _key_dict(key: Any) -> dict[str, Any]:
+    """What may be shown of a key: never its secret nor its hash."""
+    return {
+        "name": key.name,
+        "prefix": f"lbk_{key.prefix}",
+        "scopes": list(key.scopes),
+        "created_at": key.created_at,
+        "revoked_at": key.revoked_at,
+        "active": key.active,
+    }
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", "::", ""):
+        return "127.0.0.1" if host != "::" else "[::1]"
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free a moment ago (for the demo's and the tests' servers)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def background_server(project: Project, host: str = "127.0.0.1", port: int | None = None) -> Iterator[str]:
+    """Serve ``project`` from a thread of this process (uvicorn on ``create_app``), yielding
+    its URL once it accepts connections; stopped when the block ends."""
+    import uvicorn
+
+    from lakebox.server.app import create_app
+
+    port = port or free_port(host)
+    config = uvicorn.Config(create_app(project), host=host, port=port, log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="lakebox-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10.0
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise StorageError(f"The lakebox server did not start on {host}:{port}.")
+        time.sleep(0.005)
+    try:
+        yield f"http://{_url_host(host)}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10.0)
