@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from lakebox.catalog.assets import AssetStore
 from lakebox.catalog.groups import FeatureRow, GroupStore
 from lakebox.catalog.views import ViewStore
-from lakebox.errors import AlreadyExistsError, NotFoundError, ValidationError
+from lakebox.errors import AlreadyExistsError, NotFoundError, SchemaMismatchError, ValidationError
 from lakebox.feature import Feature, as_feature
 from lakebox.feature_group import FeatureGroup, check_group_compatible, new_table_name
 from lakebox.frames import check_dataframe_type, from_arrow
@@ -76,6 +76,12 @@ class FeatureStore:
                 raise ValidationError(f"The declared features lack the key column(s) {missing}.")
             if event_time is not None and next(f for f in declared if f.name == event_time).type != "timestamp":
                 raise ValidationError(f"The event time feature {event_time!r} must have type 'timestamp'.")
+            for f in declared:
+                if f.name in keys and (f.type in ("float", "double") or f.type.startswith("array")):
+                    raise SchemaMismatchError(
+                        f"Primary key column {f.name!r} is declared {f.type}; keys must be integers, strings, dates, "
+                        "timestamps, booleans or binary (floats do not compare exactly)."
+                    )
         row = self._groups.create(
             name=name,
             version=version,

@@ -6,7 +6,7 @@ hand out a fresh box live in ``conftest.py``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -79,7 +79,3 @@ def group_state(fg: Any, box_root: Path) -> tuple[Any, ...]:
         [f.to_dict() for f in fg.features],
         sorted(table_files(box_root)),
     )
-
-
-def sorted_rows(values: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    return sorted(values, key=lambda r: tuple((x is None, x) for x in r[:2]))

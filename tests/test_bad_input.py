@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,8 @@ def test_bad_insert_raises_and_writes_nothing(filled: Any, project: lakebox.Proj
         filled.insert(make())
     assert isinstance(info.value, lakebox.LakeboxError)
     assert info.value.http_status == 422 or not isinstance(info.value, lakebox.ValidationError)
+    shape = json.loads(json.dumps(info.value.to_dict()))  # the one JSON error shape, always serialisable
+    assert shape["error"] == info.value.code and shape["message"] == str(info.value)
     assert group_state(filled, project.path) == before
 
 

@@ -201,3 +201,43 @@ def test_commit_ids_are_consecutive(players_fg: Any) -> None:
     ids = [players_fg.insert(players([i])).commit_id for i in range(5)]
     assert ids == [1, 2, 3, 4, 5]
     assert sorted(players_fg.commit_details()) == ids
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        pa.array(["x" * 20 + str(i) for i in range(4)]),  # longer than Iceberg's 16-char bounds
+        pa.array(["é" * 17 + chr(0x10FFFF) + str(i) for i in range(4)]),
+        pa.array([chr(0x10FFFF) * 20, chr(0x10FFFF) * 19 + "a", "a" * 30, ""]),
+        pa.array([b"\xff" * 20, b"\xff" * 19 + b"\x00", b"a", b""], pa.binary()),
+        pa.array([datetime(2024, 1, d).date() for d in (1, 2, 3, 31)], pa.date32()),
+        pa.array([day(d) for d in (1, 2, 3, 4)], TS),
+        pa.array([-(2**63), -1, 0, 2**63 - 1], pa.int64()),
+        pa.array([True, False]),
+    ],
+    ids=["long-string", "unicode", "max-codepoint", "binary", "date", "timestamp", "int64-extremes", "boolean"],
+)
+def test_every_key_type_replaces_in_place(fs: Any, keys: pa.Array) -> None:
+    """The file pruning used to find rows to replace must never miss one (no duplicate keys)."""
+    fg = fs.create_feature_group("keyed", primary_key=["k"])
+    n = len(keys)
+    fg.insert(pa.table({"k": keys, "v": pa.array(range(n), pa.int64())}))
+    fg.insert(pa.table({"k": keys.slice(n - 1, 1), "v": pa.array([-1], pa.int64())}))
+    for i in range(n):
+        commit = fg.insert(pa.table({"k": keys.slice(i, 1), "v": pa.array([100 + i], pa.int64())}))
+        assert (commit.rows_inserted, commit.rows_updated) == (0, 1)
+    got = fg.read(dataframe_type="arrow")
+    assert got.num_rows == n
+    assert sorted(got.column("v").to_pylist()) == [100 + i for i in range(n)]
+
+
+def test_column_order_and_categoricals(players_fg: Any) -> None:
+    players_fg.insert(players([1]))
+    frame = players([2]).to_pandas()[["name", "age", "ts", "pid"]]
+    frame["name"] = frame["name"].astype("category")
+    players_fg.insert(frame)
+    players_fg.insert(pl.from_arrow(players([3])).with_columns(pl.col("name").cast(pl.Categorical)))
+    table = players_fg.read(dataframe_type="arrow")
+    assert table.column_names == ["pid", "ts", "age", "name"]
+    assert table.schema.field("name").type == pa.string()
+    assert read_rows(players_fg) == [(k, day(1), 20.0 + k, f"p{k}") for k in (1, 2, 3)]

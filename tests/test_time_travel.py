@@ -273,3 +273,11 @@ def test_reads_of_an_empty_group(players_fg: Any) -> None:
     assert players_fg.read(dataframe_type="arrow").num_rows == 0
     assert players_fg.read(dataframe_type="polars").is_empty()
     assert players_fg.commit_details() == {}
+
+
+def test_rollback_counts_only_rows_that_change(players_fg: Any) -> None:
+    players_fg.insert(players([1, 2, 3]))
+    players_fg.insert(players([1], ages=[50.0]))  # only pid 1 changes
+    commit = players_fg.rollback(1)
+    assert read_rows(players_fg) == STATE_1
+    assert (commit.rows_inserted, commit.rows_updated, commit.rows_deleted) == (0, 1, 0)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from lakebox.catalog.db import CatalogDB
+from lakebox.errors import AlreadyExistsError
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,29 @@ class GroupStore:
         settings: dict[str, Any] | None = None,
     ) -> GroupRow:
         created = datetime.now(UTC).isoformat(timespec="milliseconds")
+        try:
+            group_id = self._insert(
+                name, version, description, primary_key, event_time, online_enabled, table_name, features, settings, created
+            )
+        except sqlite3.IntegrityError as e:  # another process created it between our check and insert
+            raise AlreadyExistsError(f"Feature group {name} v{version} already exists.", name=name, version=version) from e
+        found = self.get_by_id(group_id)
+        assert found is not None
+        return found
+
+    def _insert(
+        self,
+        name: str,
+        version: int,
+        description: str,
+        primary_key: Sequence[str],
+        event_time: str | None,
+        online_enabled: bool,
+        table_name: str,
+        features: Sequence[FeatureRow],
+        settings: dict[str, Any] | None,
+        created: str,
+    ) -> int:
         with self.db.write() as conn:
             cursor = conn.execute(
                 "INSERT INTO feature_groups (name, version, description, primary_key, event_time,"
@@ -88,9 +113,7 @@ class GroupStore:
             )
             group_id = int(cursor.lastrowid or 0)
             _insert_features(conn, group_id, features)
-        found = self.get_by_id(group_id)
-        assert found is not None
-        return found
+        return group_id
 
     def get(self, name: str, version: int) -> GroupRow | None:
         rows = self.db.query("SELECT * FROM feature_groups WHERE name = ? AND version = ?", (name, version))

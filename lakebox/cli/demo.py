@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import secrets
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +20,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from lakebox.cli.fg import commit_dict, describe
+from lakebox.cli.fv import describe_view
 from lakebox.cli.output import format_value, render_commits, render_rows, table_data
 from lakebox.cli.state import State, output_option, pass_state
 from lakebox.errors import AlreadyExistsError
@@ -28,9 +31,10 @@ if TYPE_CHECKING:
 
 DEFAULT_DEMO_BOX = Path("demo.lakebox")
 SHOW_CORRECTIONS = 3
+SHOW_TRAINING_ROWS = 3
 
 
-@click.command("demo", short_help="Build a demo box and tour time travel, commits, SQL.")
+@click.command("demo", short_help="Build a demo box and tour it: time travel to serving.")
 @click.option(
     "--box",
     "demo_box",
@@ -42,8 +46,9 @@ SHOW_CORRECTIONS = 3
 @click.option(
     "--fresh",
     is_flag=True,
-    help="If the box already holds the demo's groups (teams, players, games), delete them and "
-    "rebuild; other groups in the box are kept. Without it, an existing demo is an error.",
+    help="If the box already holds the demo (groups teams, players, games and the feature view "
+    "attendance), delete it and rebuild; other assets in the box are kept. Without it, an "
+    "existing demo is an error.",
 )
 @click.option(
     "--days",
@@ -55,49 +60,71 @@ SHOW_CORRECTIONS = 3
 @output_option
 @pass_state
 def demo(state: State, demo_box: Path | None, fresh: bool, days: int) -> None:
-    """Build a small football feature store and show time travel, commits and SQL on it.
+    """Build a small football feature store and tour it, from time travel to online serving.
 
     Creates the groups teams, players and games from deterministic data (no download), loads
     two days, or --days (day 2 corrects some day-1 player ratings and adds new snapshots), then shows:
     players as of the day-1 commit vs now, the commit history, an incremental read of what
-    day 2 changed, and a SQL aggregate. Takes a few seconds.
+    day 2 changed and a SQL aggregate; then a feature view (games joined with their home
+    team's features, a scaled budget), a training dataset that stays the same after a late
+    row arrives, and one feature vector served in-process and over HTTP (a server on a free
+    127.0.0.1 port, with a temporary API key). Takes a few seconds.
     """
-    from lakebox.demo import GROUP_NAMES, build_demo_box, delete_demo_groups, demo_groups
+    from lakebox.demo import GROUP_NAMES, build_demo_box, delete_demo_groups, demo_groups, demo_views
 
+    started = time.perf_counter()
     path = demo_box or state.box or DEFAULT_DEMO_BOX
     project = state.connect(path)
     deleted: list[str] = []
-    existing = demo_groups(project)
+    existing = [f"{g.name} v{g.version}" for g in demo_groups(project)]
+    existing += [f"feature view {v.name} v{v.version}" for v in demo_views(project)]
     if existing:
         if not fresh:
-            names = ", ".join(f"{g.name} v{g.version}" for g in existing)
             raise AlreadyExistsError(
-                f"The box at {project.path} already holds the demo ({names}). Run `lakebox demo --fresh` "
-                "to delete and rebuild those groups, or pass --box with another directory.",
+                f"The box at {project.path} already holds the demo ({', '.join(existing)}). Run `lakebox demo "
+                "--fresh` to delete and rebuild it, or pass --box with another directory.",
                 path=str(project.path),
             )
         deleted = delete_demo_groups(project)
 
-    started = time.perf_counter()
     with _progress(state, days * len(GROUP_NAMES)) as on_step:
         built = build_demo_box(project, days=days, on_step=on_step)
     build_s = time.perf_counter() - started
 
     tour = _tour(built)
-    if not state.text:
-        state.out.result(
-            {
-                "box": str(project.path),
-                "deleted": deleted,
-                "build_seconds": round(build_s, 3),
-                "feature_groups": [describe(g) for g in built.groups.values()],
-                "commits": _commit_list(built),
-                **tour,
-            },
-            "",
-        )
+    if state.text:
+        _print_tour(state, path, deleted, build_s, built, tour)
+    with state.busy("Creating a feature view and a training dataset…"):
+        training = _training(built)
+    if state.text:
+        _print_training(state, training)
+    with state.busy("Inserting a late game and re-reading the training dataset…"):
+        reproducible = _reproducibility(built, training)
+    if state.text:
+        _print_reproducibility(state, reproducible)
+    with state.busy("Serving a feature vector in-process and over HTTP…"):
+        serving = _serving(built, training, entry={"game_id": reproducible["late_row"]["game_id"]})
+    total_s = time.perf_counter() - started
+    if state.text:
+        _print_serving(state, serving)
+        _print_next(state, path, built, tour, total_s)
         return
-    _print_tour(state, path, deleted, build_s, built, tour)
+    state.out.result(
+        {
+            "box": str(project.path),
+            "deleted": deleted,
+            "build_seconds": round(build_s, 3),
+            "total_seconds": round(total_s, 3),
+            "feature_groups": [describe(g) for g in built.groups.values()],
+            "commits": _commit_list(built),
+            **tour,
+            "feature_view": training["feature_view"],
+            "training_dataset": {k: v for k, v in training["training_dataset"].items()},
+            "reproducibility": reproducible,
+            "serving": serving,
+        },
+        "",
+    )
 
 
 # -- what the tour shows (plain data) ------------------------------------------------------
@@ -168,6 +195,92 @@ def _rating(table: pa.Table, player_id: int, ts: Any) -> float | None:
     return ratings[0] if ratings else None
 
 
+def _training(built: DemoBox) -> dict[str, Any]:
+    """Create the demo's feature view and a training dataset (parquet, test 0.2, seed 42)."""
+    from lakebox.demo import create_demo_view, frames_checksum
+
+    view = create_demo_view(built)
+    version = view.create_training_dataset(
+        data_format="parquet", test_size=0.2, seed=42, description="lakebox demo: random 80/20 split"
+    )
+    info = view.get_training_dataset(version)
+    x_train, x_test, y_train, y_test = view.get_training_data(version)
+    sample = x_train.head(SHOW_TRAINING_ROWS).join(y_train.head(SHOW_TRAINING_ROWS)).round(4)  # shown, not used
+    return {
+        "view": view,
+        "feature_view": {
+            **{k: v for k, v in describe_view(view).items() if k != "training_datasets"},
+            "sql": view.query.to_sql(),
+        },
+        "training_dataset": {
+            "version": version,
+            "data_format": info["data_format"],
+            "split": info["spec"],
+            "row_counts": info["row_counts"],
+            "snapshots": info["snapshots"],
+            "transformations": info["transformations"],
+            "checksum": frames_checksum([x_train, x_test, y_train, y_test]),
+            "sample": table_data(pa.Table.from_pandas(sample, preserve_index=False)),
+        },
+    }
+
+
+def _reproducibility(built: DemoBox, training: dict[str, Any]) -> dict[str, Any]:
+    """Insert a late game, then read the training dataset again: same rows, same checksum."""
+    from lakebox.demo import frames_checksum, late_game
+
+    view, dataset = training["view"], training["training_dataset"]
+    late = late_game(built)
+    commit = built.groups["games"].insert(late)
+    frames = view.get_training_data(dataset["version"])
+    rows_after = sum(len(f) for f in frames[: len(frames) // 2])
+    return {
+        "late_row": {**late.iloc[0].to_dict(), "ts": late.iloc[0]["ts"].to_pydatetime()},
+        "late_commit": commit_dict(commit),
+        "view_rows_now": view.get_batch_data(dataframe_type="arrow").num_rows,
+        "training_dataset_version": dataset["version"],
+        "rows_before": sum(dataset["row_counts"].values()),
+        "rows_after": rows_after,
+        "checksum_before": dataset["checksum"],
+        "checksum_after": frames_checksum(list(frames)),
+    }
+
+
+def _serving(built: DemoBox, training: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
+    """One feature vector from the online store in-process, then over HTTP from a server on a
+    free loopback port with a temporary read:online API key (revoked afterwards)."""
+    import lakebox
+    from lakebox.cli.serve import background_server
+
+    project, view = built.project, training["view"]
+    local = view.get_feature_vector(entry)  # the first call prepares serving (plan, fitted transformations)
+    started = time.perf_counter()
+    local = view.get_feature_vector(entry)
+    local_ms = (time.perf_counter() - started) * 1000
+    key_name = f"demo_{secrets.token_hex(3)}"
+    secret = project.create_api_key(key_name, ["read:online"])
+    try:
+        with background_server(project) as url, lakebox.connect(url, api_key=secret) as remote:
+            remote_view = remote.get_feature_store().get_feature_view(view.name, view.version)
+            over_http = remote_view.get_feature_vector(entry)  # connects; the server prepares the view
+            started = time.perf_counter()
+            over_http = remote_view.get_feature_vector(entry)
+            http_ms = (time.perf_counter() - started) * 1000
+    finally:
+        project.revoke_api_key(key_name)
+    return {
+        "entry": entry,
+        "columns": view.serving_columns(),
+        "in_process": local,
+        "over_http": over_http,
+        "equal": local == over_http,
+        "url": url,
+        "api_key": key_name,
+        "in_process_ms": round(local_ms, 3),
+        "http_ms": round(http_ms, 3),
+    }
+
+
 # -- rendering --------------------------------------------------------------------------
 def _code(code: str, lexer: str) -> Syntax:
     return Syntax(code, lexer, theme="ansi_dark", background_color="default", word_wrap=True)
@@ -204,7 +317,7 @@ def _print_tour(
 ) -> None:
     c = state.console
     if deleted:
-        c.print(f"Deleted the previous demo groups: {', '.join(deleted)}.")
+        c.print(f"Deleted the previous demo: {', '.join(deleted)}.")
     c.print(
         f"[bold green]✓[/] Built the demo box at [bold]{escape(str(path))}[/] in {build_s:.1f} s: "
         f"{built.days} days of football data, one commit per group and day."
@@ -272,10 +385,96 @@ def _print_tour(
     c.print(_code(sql["query"], "sql"))
     c.print(render_rows(sql))
 
+
+def _print_training(state: State, training: dict[str, Any]) -> None:
+    c = state.console
+    view, dataset = training["feature_view"], training["training_dataset"]
+    c.print(Rule("Feature view and training dataset", align="left"))
+    c.print(
+        "A feature view joins each game (the spine: its kick-off time is the event time) with its home "
+        "team's features, labels it with the attendance and standard-scales the budget. [bold]teams[/] has "
+        "no event time, so it joins on the key; a group with one would join as of each kick-off."
+    )
+    c.print(_code(
+        'games_q = games.select(["game_id", "ts", "home_team_id", "away_team_id", "attendance"])\n'
+        'home = teams.select(["budget", "stadium_capacity"])\n'
+        'query = games_q.join(home, left_on=["home_team_id"], right_on=["team_id"], prefix="home_")\n'
+        f'fv = fs.create_feature_view("{view["name"]}", query=query, labels={json.dumps(view["labels"])},\n'
+        f'    transformation_functions={json.dumps(view["transformation_functions"])})\n'
+        'fv.create_training_dataset(data_format="parquet", test_size=0.2, seed=42)',
+        "python",
+    ))  # fmt: skip
+    counts = ", ".join(f"{split} [bold]{rows:,}[/]" for split, rows in dataset["row_counts"].items())
+    read = ", ".join(f"{s['group']} v{s['version']} @ commit {s['commit_id']}" for s in dataset["snapshots"])
+    fitted = ", ".join(
+        f"{f['feature']}: {f['function']}(" + ", ".join(f"{k}={v:.4g}" for k, v in f["params"].items()) + ")"
+        for f in dataset["transformations"].get("features", [])
+    )
+    c.print(f"Training dataset [bold]v{dataset['version']}[/] ({dataset['data_format']}): {counts} rows.")
+    c.print(f"It pins the snapshots it read: {escape(read)}. Fitted on the train split: {escape(fitted)}.")
+    c.print(render_rows(dataset["sample"], title="First rows of the train split (X_train with y_train)"))
+
+
+def _print_reproducibility(state: State, rep: dict[str, Any]) -> None:
+    c = state.console
+    late = rep["late_row"]
+    c.print(Rule("Reproducible training data", align="left"))
+    c.print(
+        f"A late game arrives: game {late['game_id']} kicked off at {format_value(late['ts'])} (day 1) but is "
+        f"inserted now, as commit {rep['late_commit']['commit_id']} of games. The view now reads "
+        f"{rep['view_rows_now']:,} rows; the training dataset does not change:"
+    )
+    c.print(_code(f"fv.get_training_data({rep['training_dataset_version']})", "python"))
+    table = Table(title_justify="left")
+    for column in ("", "rows", "checksum"):
+        table.add_column(column, justify="right" if column == "rows" else "left")
+    table.add_row("when created", f"{rep['rows_before']:,}", rep["checksum_before"])
+    table.add_row("after the late game", f"{rep['rows_after']:,}", rep["checksum_after"])
+    c.print(table)
+    same = rep["rows_before"] == rep["rows_after"] and rep["checksum_before"] == rep["checksum_after"]
+    c.print("[bold green]✓ the same rows[/]" if same else "[bold red]✗ the rows differ[/]")
+
+
+def _print_serving(state: State, serving: dict[str, Any]) -> None:
+    c = state.console
+    c.print(Rule("Online serving", align="left"))
+    c.print(
+        f"The same vector, from the online store in this process and over HTTP from a server on "
+        f"{serving['url']} (API key {serving['api_key']}, scope read:online, revoked afterwards):"
+    )
+    c.print(_code(
+        f"fv.get_feature_vector({serving['entry']})\n"
+        f'remote = lakebox.connect("{serving["url"]}", api_key=secret)\n'
+        'remote_fv = remote.get_feature_store().get_feature_view("attendance", 1)\n'
+        f"remote_fv.get_feature_vector({serving['entry']})",
+        "python",
+    ))  # fmt: skip
+    table = Table(title_justify="left")
+    for column in ("feature", "in-process", "over HTTP"):
+        table.add_column(column, justify="left" if column == "feature" else "right")
+    for name, mine, theirs in zip(serving["columns"], serving["in_process"], serving["over_http"], strict=True):
+        table.add_row(escape(name), format_value(mine), format_value(theirs))
+    table.add_row(
+        "[dim]one lookup[/]", f"[dim]{serving['in_process_ms']:.3f} ms[/]", f"[dim]{serving['http_ms']:.3f} ms[/]"
+    )
+    c.print(table)
+    c.print(
+        "[bold green]✓ equal[/] (home_budget is scaled with the parameters fitted for the training dataset)"
+        if serving["equal"]
+        else "[bold red]✗ the vectors differ[/]"
+    )
+
+
+def _print_next(state: State, path: Path, built: DemoBox, tour: dict[str, Any], total_s: float) -> None:
+    c = state.console
     box = escape(str(path))
     c.print(Rule("Try next", align="left"))
     c.print(f"  lakebox --box {box} fg list")
-    c.print(f"  lakebox --box {box} fg show players")
-    c.print(f"  lakebox --box {box} fg head players --as-of {travel['as_of_commit']}")
+    c.print(f"  lakebox --box {box} fg head players --as-of {tour['time_travel']['as_of_commit']}")
     players = f"players_{built.groups['players'].version}"
     c.print(f'  lakebox --box {box} sql "SELECT position, avg(rating) FROM {players} GROUP BY position"')
+    c.print(f"  lakebox --box {box} fv show attendance")
+    c.print(f"  lakebox --box {box} td show attendance 1")
+    c.print(f"  lakebox --box {box} online status")
+    c.print(f"  lakebox --box {box} apikey create my_app && lakebox --box {box} serve")
+    c.print(f"[dim]Demo finished in {total_s:.1f} s.[/]")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 import socket
 import threading
 import time
@@ -86,7 +87,9 @@ def serve(state: State, box: Path | None, host: str, port: int, allowed_hosts: t
             "(only /health answers without one).",
             soft_wrap=True,
         )
-    run_server(project, host=host, port=port, allowed_hosts=list(allowed_hosts) or None, no_auth=no_auth)
+    with _stop_quietly():
+        run_server(project, host=host, port=port, allowed_hosts=list(allowed_hosts) or None, no_auth=no_auth)
+    err.print("Stopped.")
 
 
 @click.group("apikey", short_help="API keys for `lakebox serve`: create, list, revoke.")
@@ -149,6 +152,29 @@ def revoke_key(state: State, name: str) -> None:
 
 
 # -- helpers ------------------------------------------------------------------------------
+class _Stopped(Exception):
+    """SIGTERM arrived (uvicorn re-raises it after its graceful shutdown)."""
+
+
+@contextlib.contextmanager
+def _stop_quietly() -> Iterator[None]:
+    """Ctrl+C or SIGTERM end ``serve`` normally (exit 0, no "Aborted!") once uvicorn has
+    finished its graceful shutdown and handed the signal back."""
+
+    def stopped(signum: int, frame: Any) -> None:
+        raise _Stopped()
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, stopped) if main else None
+    try:
+        yield
+    except (KeyboardInterrupt, _Stopped):
+        pass
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
+
+
 def _key_dict(key: Any) -> dict[str, Any]:
     """What may be shown of a key: never its secret nor its hash."""
     return {

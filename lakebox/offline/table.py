@@ -238,16 +238,12 @@ class GroupTable:
         change = _Change(
             kind="rollback", delete_files=[t.file for t in removed], add_files=[t.file for t in added]
         )
-        # Row counts by key: rows only in the target are re-inserted, rows only in the current
-        # state are deleted, keys in both were updated back to their old values.
+        # Row counts by key: keys only in the target are re-inserted, keys only in the current
+        # state are deleted, and keys in both whose rows differ are updated.
         keys = list(self.keys)
-        schema = table.schema().select(*keys)
-        before = _scan_keys(table, removed, schema)
-        after = _scan_keys(table, added, schema)
-        both = after.join(before, keys=keys, join_type="inner").num_rows if after.num_rows and before.num_rows else 0
-        change.rows_updated = both
-        change.rows_inserted = after.num_rows - both
-        change.rows_deleted = before.num_rows - both
+        before = _scan_rows(table, removed)
+        after = _scan_rows(table, added)
+        change.rows_inserted, change.rows_updated, change.rows_deleted = _diff_counts(before, after, keys)
         return change
 
     def _plan_compact(self, table: Table, snapshot_id: int | None, target_rows: int) -> _Change | None:
@@ -309,12 +305,28 @@ def _to_storage(rows: pa.Table, table: Table) -> pa.Table:
     return rows.select(target.names).cast(target)
 
 
-def _scan_keys(table: Table, tasks: Sequence[FileScanTask], schema: object) -> pa.Table:
+def _scan_rows(table: Table, tasks: Sequence[FileScanTask]) -> pa.Table:
     if not tasks:
-        return pa.table({})
-    from pyiceberg.io.pyarrow import ArrowScan
+        return table.schema().as_arrow().empty_table()
+    return reader.arrow_scan(table, tasks, table.current_snapshot().snapshot_id)  # type: ignore[union-attr]
 
-    return ArrowScan(table.metadata, table.io, schema, reader.ALWAYS_TRUE).to_table(tasks)  # type: ignore[arg-type]
+
+def _diff_counts(before: pa.Table, after: pa.Table, keys: list[str]) -> tuple[int, int, int]:
+    """(inserted, updated, deleted) between two row sets by key; unchanged rows do not count."""
+    import sqlglot.expressions as exp
+
+    con = reader.connect()
+    try:
+        con.register("before_rows", before)
+        con.register("after_rows", after)
+        on = " AND ".join(f"a.{exp.to_identifier(k, quoted=True).sql()} = b.{exp.to_identifier(k, quoted=True).sql()}" for k in keys)
+        changed = "(SELECT * FROM after_rows EXCEPT SELECT * FROM before_rows)"
+        inserted = con.sql(f"SELECT count(*) FROM after_rows a ANTI JOIN before_rows b ON {on}").fetchall()[0][0]
+        deleted = con.sql(f"SELECT count(*) FROM before_rows a ANTI JOIN after_rows b ON {on}").fetchall()[0][0]
+        updated = con.sql(f"SELECT count(*) FROM {changed} a SEMI JOIN before_rows b ON {on}").fetchall()[0][0]
+    finally:
+        con.close()
+    return int(inserted), int(updated), int(deleted)
 
 
 def _delete_files(table: Table, paths: Sequence[str]) -> None:

@@ -50,8 +50,9 @@ def referenced_tables(query: str) -> set[str] | None:
             continue
         ctes = {cte.alias_or_name for cte in statement.find_all(exp.CTE)}
         for table in statement.find_all(exp.Table):
-            if table.name and not table.db and table.name not in ctes:
-                tables.add(table.name)
+            # DuckDB matches identifiers case-insensitively: so do we ("FROM Players_1")
+            if table.name and table.db in ("", "main") and table.name not in ctes:
+                tables.add(table.name.lower())
     return tables
 
 
@@ -66,6 +67,7 @@ def run_sql(store: FeatureStore, query: str, as_of: Any = None) -> pa.Table:
         raise ValidationError(f"The SQL text is longer than {MAX_SQL_LENGTH} characters.")
     available = relation_names(store)
     wanted = referenced_tables(query)
+    explicit = wanted is not None
     if wanted is None:
         wanted = set(available)  # sqlglot could not parse it: expose every group, DuckDB decides
     con = reader.connect()
@@ -75,12 +77,19 @@ def run_sql(store: FeatureStore, query: str, as_of: Any = None) -> pa.Table:
             if name not in available:
                 continue
             group_name, version = available[name]
-            _register(con, name, store.get_feature_group(group_name, version), as_of)
+            group = store.get_feature_group(group_name, version)
+            if not group.features:
+                if explicit:
+                    raise QueryError(f"Feature group {name} ({group_name} v{version}) has no schema yet: insert data first.")
+                continue
+            _register(con, name, group, as_of)
         con.execute(f"SET allowed_directories = [{_quote(str(store._project._box.warehouse))}]")
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
         return con.sql(query).to_arrow_table()
     except duckdb.CatalogException as e:
+        if "Table" not in str(e):
+            raise QueryError(f"The query failed in DuckDB: {e}") from e
         unknown = sorted(n for n in wanted if n not in available)
         hints = {n: closest(n, available) for n in unknown}
         raise QueryError(

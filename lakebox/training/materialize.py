@@ -69,10 +69,16 @@ def read(path: Path, data_format: str, schema: pa.Schema) -> pa.Table:
     if data_format == "parquet":
         table = pq.read_table(path)
     elif data_format in ("csv", "tsv"):
+        # pyarrow writes a null as an empty unquoted field and "" as a quoted one: read them
+        # back the same way, and keep empty lines (a one-column row holding a null).
         table = pcsv.read_csv(
             path,
-            parse_options=pcsv.ParseOptions(delimiter="," if data_format == "csv" else "\t"),
-            convert_options=pcsv.ConvertOptions(column_types={f.name: f.type for f in schema}),
+            parse_options=pcsv.ParseOptions(delimiter="," if data_format == "csv" else "\t", ignore_empty_lines=False),
+            convert_options=pcsv.ConvertOptions(
+                column_types={f.name: f.type for f in schema},
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+            ),
         )
     elif data_format == "json":
         if path.stat().st_size == 0:
@@ -84,7 +90,7 @@ def read(path: Path, data_format: str, schema: pa.Schema) -> pa.Table:
         matrix = np.load(path, allow_pickle=False)
         arrays = []
         for i, f in enumerate(schema):
-            column = pa.array(matrix[:, i])
+            column = pa.array(matrix[:, i], from_pandas=True)  # NaN (npy's null) becomes null
             if pa.types.is_timestamp(f.type):
                 column = column.cast(pa.int64())
             arrays.append(column.cast(f.type, safe=False))
