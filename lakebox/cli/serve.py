@@ -172,7 +172,7 @@ def _stop_quietly() -> Iterator[None]:
         pass
     finally:
         if main:
-            signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 def _key_dict(key: Any) -> dict[str, Any]:

@@ -315,15 +315,23 @@ def _diff_counts(before: pa.Table, after: pa.Table, keys: list[str]) -> tuple[in
     """(inserted, updated, deleted) between two row sets by key; unchanged rows do not count."""
     import sqlglot.expressions as exp
 
+    def count(source: exp.Expression, other: str, join_type: str) -> int:
+        on = exp.and_(*[exp.EQ(this=exp.column(k, "a", quoted=True), expression=exp.column(k, "b", quoted=True)) for k in keys])
+        query = (
+            exp.select(exp.Count(this=exp.Star()))
+            .from_(exp.alias_(source, "a", table=True))
+            .join(exp.alias_(exp.to_table(other), "b", table=True), on=on, join_type=join_type)
+        )
+        return int(con.sql(query.sql(dialect="duckdb")).fetchall()[0][0])
+
     con = reader.connect()
     try:
         con.register("before_rows", before)
         con.register("after_rows", after)
-        on = " AND ".join(f"a.{exp.to_identifier(k, quoted=True).sql()} = b.{exp.to_identifier(k, quoted=True).sql()}" for k in keys)
-        changed = "(SELECT * FROM after_rows EXCEPT SELECT * FROM before_rows)"
-        inserted = con.sql(f"SELECT count(*) FROM after_rows a ANTI JOIN before_rows b ON {on}").fetchall()[0][0]
-        deleted = con.sql(f"SELECT count(*) FROM before_rows a ANTI JOIN after_rows b ON {on}").fetchall()[0][0]
-        updated = con.sql(f"SELECT count(*) FROM {changed} a SEMI JOIN before_rows b ON {on}").fetchall()[0][0]
+        changed = exp.except_(exp.select("*").from_("after_rows"), exp.select("*").from_("before_rows")).subquery()
+        inserted = count(exp.to_table("after_rows"), "before_rows", "ANTI")
+        deleted = count(exp.to_table("before_rows"), "after_rows", "ANTI")
+        updated = count(changed, "before_rows", "SEMI")
     finally:
         con.close()
     return int(inserted), int(updated), int(deleted)
