@@ -20,7 +20,7 @@ from lakebox.catalog.groups import CommitRow, FeatureRow, GroupRow
 from lakebox.errors import NotFoundError, SchemaMismatchError, ValidationError
 from lakebox.feature import Feature
 from lakebox.frames import check_dataframe_type, from_arrow, to_arrow
-from lakebox.names import check_name, closest
+from lakebox.names import check_name, did_you_mean
 from lakebox.offline import maintenance, reader
 from lakebox.offline.batch import check_keys, prepare_batch
 from lakebox.offline.table import GroupTable, table_commits
@@ -116,10 +116,9 @@ class FeatureGroup(Taggable):
             if feature.name == name:
                 return feature
         names = [f.name for f in self.features]
-        hint = closest(name, names)
+        hint = did_you_mean(name, names)
         raise NotFoundError(
-            f"Feature group {self.name} v{self.version} has no feature {name!r}"
-            + (f"; did you mean {hint}?" if hint else f"; it has {names}."),
+            f"Feature group {self.name} v{self.version} has no feature {name!r}" + (hint or f"; it has {names}."),
             feature=name,
         )
 
@@ -381,8 +380,23 @@ class FeatureGroup(Taggable):
             maintenance.vacuum(self._table, grace_s=0.0)
         return expired
 
+    def online_key_count(self) -> int:
+        """How many keys the online store serves for this group."""
+        self._require_online()
+        return self._store._project._online.count(self.id)
+
     def delete(self) -> None:
-        """Drop the group: its metadata, its commit log and its Iceberg table with all files."""
+        """Drop the group: its metadata, its commit log and its Iceberg table with all files.
+        Refused while feature views read it (delete those first)."""
+        readers = [
+            f"{a.name} v{a.version}"
+            for a in self._store._assets.downstream_of(self._asset().id, "reads")
+            if a.kind == "feature_view"
+        ]
+        if readers:
+            raise ValidationError(
+                f"Feature group {self.name} v{self.version} is read by feature view(s) {readers}; delete them first."
+            )
         self._store._groups.delete(self.id)
         self._store._project._online.drop(self.id)
         self._store._project._warehouse.drop(self._row.table_name)
@@ -400,7 +414,8 @@ class FeatureGroup(Taggable):
         if online:
             if wallclock_time is not None:
                 raise ValidationError("The online store holds only the latest values: drop wallclock_time.")
-            return from_arrow(self._online_rows(), dataframe_type)
+            rows = self._online_rows()
+            return from_arrow(rows.slice(0, limit) if limit is not None else rows, dataframe_type)
         table, snapshot_id = self._snapshot_at(wallclock_time)
         return from_arrow(self._read_arrow(table, snapshot_id, limit=limit), dataframe_type)
 

@@ -12,7 +12,7 @@ from lakebox.errors import AlreadyExistsError, NotFoundError, SchemaMismatchErro
 from lakebox.feature import Feature, as_feature
 from lakebox.feature_group import FeatureGroup, check_group_compatible, new_table_name
 from lakebox.frames import check_dataframe_type, from_arrow
-from lakebox.names import check_name, closest
+from lakebox.names import check_name, did_you_mean
 
 if TYPE_CHECKING:
     from lakebox.project import Project
@@ -126,10 +126,7 @@ class FeatureStore:
             versions = [g.version for g in self._groups.list(name)]
             if versions:
                 raise NotFoundError(f"Feature group {name} has no version {version}; it has {versions}.")
-            hint = closest(name, self._groups.names())
-            raise NotFoundError(
-                f"No feature group named {name!r}" + (f"; did you mean {hint}?" if hint else "."), name=name
-            )
+            raise NotFoundError(f"No feature group named {name!r}{did_you_mean(name, self._groups.names()) or '.'}", name=name)
         return FeatureGroup(self, row)
 
     def get_feature_groups(self, name: str | None = None) -> list[FeatureGroup]:
@@ -204,8 +201,7 @@ class FeatureStore:
             versions = [v.version for v in self._views.list(name)]
             if versions:
                 raise NotFoundError(f"Feature view {name} has no version {version}; it has {versions}.")
-            hint = closest(name, self._views.names())
-            raise NotFoundError(f"No feature view named {name!r}" + (f"; did you mean {hint}?" if hint else "."))
+            raise NotFoundError(f"No feature view named {name!r}{did_you_mean(name, self._views.names()) or '.'}")
         return FeatureView(self, row)
 
     def get_feature_views(self, name: str | None = None) -> list[Any]:
@@ -253,6 +249,7 @@ class FeatureStore:
         from lakebox.query.resolve import plan_features
 
         plan = plan_features(self, features, entity_df, event_time, None, max_age, resolve=False)
+        plan.number_spine_in_sql = True  # runs on the caller's own entity_df, which has no row column
         return compile_plan(plan, "window").sql(dialect=dialect, pretty=True)
 
     def sql(self, query: str, dataframe_type: str = "pandas", as_of: Any = None) -> Any:

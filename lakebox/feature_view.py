@@ -13,6 +13,7 @@ inserted, deleted or rolled back since.
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ import pyarrow.compute as pc
 from lakebox.catalog.assets import Asset, AssetStore
 from lakebox.catalog.views import DatasetRow, ViewRow
 from lakebox.errors import NotFoundError, QueryError, ValidationError
+from lakebox.experiment.context import note_training_dataset
 from lakebox.frames import check_dataframe_type, from_arrow
 from lakebox.offline import maintenance
 from lakebox.query.execute import execute
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
     from lakebox.feature_store import FeatureStore
 
 SPLITS = ("train", "validation", "test")
+FRESHNESS_CHECK_S = 1.0  # how often a serving view compares the online watermark with the commit log
 
 
 class FeatureView(Taggable):
@@ -66,6 +69,7 @@ class FeatureView(Taggable):
         self._row = row
         self._query: Query | None = None
         self._serving: Any = None
+        self._fresh_at = time.monotonic()
 
     # -- metadata -----------------------------------------------------------------------
     @property
@@ -292,6 +296,7 @@ class FeatureView(Taggable):
         six-tuple with validation — exactly as written, whatever happened to the groups since."""
         check_dataframe_type(dataframe_type)
         splits = self._read_dataset(self._dataset(training_dataset_version))
+        note_training_dataset(self, training_dataset_version)  # lineage of a running lagom trial
         names = [s for s in ("all", *SPLITS) if s in splits]
         pairs = [self._xy(splits[n], dataframe_type, primary_key, event_time) for n in names]
         return tuple(p[0] for p in pairs) + tuple(p[1] for p in pairs)
@@ -330,6 +335,7 @@ class FeatureView(Taggable):
         if split not in files:
             raise NotFoundError(f"Training dataset v{training_dataset_version} has no split {split!r}; it has {list(files)}.")
         schema = materialize.schema_from_json(dataset.columns["schema"])
+        note_training_dataset(self, training_dataset_version)  # lineage of a running lagom trial
         features = [c for c in schema.names if c not in self._row.labels and c not in self._hidden_columns(False, False)]
         return TrainingIterable(
             [str(files[split])], dataset.data_format, features, list(self._row.labels), schema=schema, **kwargs
@@ -342,6 +348,7 @@ class FeatureView(Taggable):
         store missed. Called on first use; call it again to switch training dataset."""
         from lakebox.online.serving import ServingPlan
 
+        self._query = None  # re-read the groups: one may have been enabled online since
         fitted = None
         if self._row.transformations:
             versions = [d.version for d in self._store._views.datasets(self.id)]
@@ -375,6 +382,15 @@ class FeatureView(Taggable):
             group.catch_up_online()
             tables[alias] = group._online_table()
         self._serving = (ServingPlan(self._store._project._online, plan, tables, columns), fitted, training_dataset_version)
+
+    def _catch_up(self) -> None:
+        """A long-lived view (a server's) notices when the online store fell behind the commit
+        log — a writer in another process died after committing — and replays it."""
+        groups = self._store._groups
+        online = self._store._project._online
+        for group in self.query.groups():
+            if group.online_enabled and groups.last_commit_id(group.id) > online.watermark(group.id):
+                group.catch_up_online()
 
     def _serving_columns(self, plan: Any) -> list[str]:
         hidden = self._hidden_columns(False, False)
@@ -428,12 +444,20 @@ class FeatureView(Taggable):
         serving = getattr(self, "_serving", None)
         if serving is None or (training_dataset_version is not None and serving[2] != training_dataset_version):
             self.init_serving(training_dataset_version)
+        now = time.monotonic()
+        if now - self._fresh_at > FRESHNESS_CHECK_S:
+            self._fresh_at = now
+            self._catch_up()
         plan, fitted, _ = self._serving
         if isinstance(entries, Mapping):
             raise ValidationError("get_feature_vectors takes a list of entries; use get_feature_vector for one.")
         entries = [check_entry(e, plan.entry_keys) for e in entries]
-        if passed_features is not None and len(passed_features) != len(entries):
-            raise ValidationError("passed_features must have one dict per entry.")
+        if passed_features is not None:
+            if isinstance(passed_features, Mapping) or len(passed_features) != len(entries):
+                raise ValidationError("passed_features must be a list with one dict per entry.")
+            for passed in passed_features:
+                if passed is not None and not isinstance(passed, Mapping):
+                    raise ValidationError(f"Each passed_features item must be a dict of feature values, got {passed!r}.")
         results = plan.lookup_many(entries)
         if not allow_missing:
             bad = [(e, status, detail) for e, (_, status, detail) in zip(entries, results, strict=True) if status != PRESENT]

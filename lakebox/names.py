@@ -64,3 +64,12 @@ def check_name(name: object, what: str = "name") -> str:
 def closest(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
     """The candidates closest to ``name``, for "did you mean" messages."""
     return difflib.get_close_matches(name, list(candidates), n=n, cutoff=0.5)
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """``"; did you mean 'a' or 'b'?"`` (empty when nothing is close)."""
+    hints = closest(name, candidates)
+    if not hints:
+        return ""
+    quoted = [repr(h) for h in hints]
+    return "; did you mean " + (", ".join(quoted[:-1]) + " or " + quoted[-1] if len(quoted) > 1 else quoted[0]) + "?"

@@ -7,13 +7,13 @@ hand out a fresh box live in ``conftest.py``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-UTC = timezone.utc
+UTC = UTC
 TS = pa.timestamp("us", tz="UTC")
 
 

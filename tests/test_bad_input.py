@@ -11,9 +11,9 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 import pytest
+from helpers import TS, day, group_state, players, read_rows, table_files
 
 import lakebox
-from helpers import TS, day, group_state, players, read_rows, table_files
 
 
 @pytest.fixture

@@ -8,11 +8,11 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from helpers import players, read_rows
 
 import lakebox
 from lakebox.box import FORMAT_VERSION
 from lakebox.catalog.db import migrations
-from helpers import players, read_rows
 
 
 def _pragma(db: Path, name: str) -> object:

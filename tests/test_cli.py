@@ -37,11 +37,15 @@ def box(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def demo_box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """One demo box shared by the read-only tests of this module."""
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Result]:
+    """One demo box (and its text tour) shared by the read-only tests of this module."""
     path = tmp_path_factory.mktemp("demo") / "demo.lakebox"
-    run("demo", "--box", path)
-    yield path
+    return path, run("demo", "--box", path)
+
+
+@pytest.fixture(scope="module")
+def demo_box(demo_run: tuple[Path, Result]) -> Path:
+    return demo_run[0]
 
 
 def assert_one_line_error(result: Result, code: str) -> None:
@@ -76,39 +80,62 @@ def test_read_commands_never_create_a_box(tmp_path: Path) -> None:
 
 
 # -- demo ------------------------------------------------------------------------------------
-def test_demo_tours_time_travel_commits_and_sql(tmp_path: Path) -> None:
-    result = run("demo", "--box", tmp_path / "d.lakebox")
-    out = result.stdout
-    for heading in ("Feature groups", "Commits", "Time travel", "Commit history", "Incremental read", "SQL"):
+def test_demo_tours_time_travel_commits_sql_training_and_serving(demo_run: tuple[Path, Result]) -> None:
+    out = demo_run[1].stdout
+    for heading in (
+        "Feature groups", "Commits", "Time travel", "Commit history", "Incremental read", "SQL",
+        "Feature view and training dataset", "Reproducible training data", "Online serving", "Try next",
+    ):  # fmt: skip
         assert heading in out
     corrected = generate().corrections[0].iloc[0]
     row = next(line for line in out.splitlines() if line.split("│")[1:2] == [f" {corrected.player_id:>9} "])
     assert str(corrected.old_rating) in row and str(corrected.new_rating) in row
     assert "525 rows changed after day 1" in out
     assert "avg_attendance" in out
+    assert "Training dataset v1 (parquet): test 400, train 1,600 rows." in out
+    assert "The view now reads 2,001 rows" in out
+    assert "✓ the same rows" in out and "✓ equal" in out
+    assert "http://127.0.0.1:" in out
 
 
-def test_demo_refuses_an_existing_demo_unless_fresh(tmp_path: Path) -> None:
-    path = tmp_path / "d.lakebox"
-    run("demo", "--box", path)
-    refused = run("demo", "--box", path, code=1)
-    assert_one_line_error(refused, "already_exists")
-    assert "--fresh" in refused.stderr
-    rebuilt = run("demo", "--box", path, "--fresh")
-    assert "Deleted the previous demo groups" in rebuilt.stdout
-    groups = run_json("--box", path, "fg", "list")["feature_groups"]
-    assert sorted((g["name"], g["commit_count"]) for g in groups) == [("games", 2), ("players", 2), ("teams", 2)]
-
-
-def test_demo_uses_the_global_box_when_given(tmp_path: Path) -> None:
+def test_demo_json_then_refused_unless_fresh(tmp_path: Path) -> None:
     path = tmp_path / "g.lakebox"
-    data = run_json("--box", path, "demo")
+    data = run_json("--box", path, "demo")  # the global --box is the demo's box
     assert data["box"] == str(path.resolve())
     assert [c["group"] for c in data["commits"]] == ["teams", "players", "games"] * 2
     travel = data["time_travel"]["rows"]
     assert all(r["rating_as_of_day_1"] != r["rating_now"] for r in travel)
     assert data["incremental"]["row_count"] == 525
     assert len(data["sql"]["rows"]) == 5
+
+    view = data["feature_view"]
+    assert (view["name"], view["labels"], view["transformation_functions"]) == (
+        "attendance", ["attendance"], {"home_budget": "standard_scaler"})  # fmt: skip
+    dataset = data["training_dataset"]
+    assert dataset["row_counts"] == {"test": 400, "train": 1600}
+    assert dataset["split"] == {"kind": "random", "test_size": 0.2, "validation_size": None, "seed": 42}
+    assert [(s["group"], s["commit_id"]) for s in dataset["snapshots"]] == [("games", 2), ("teams", 2)]
+    rep = data["reproducibility"]
+    assert rep["late_commit"]["commit_id"] == 3 and rep["view_rows_now"] == 2001
+    assert rep["rows_before"] == rep["rows_after"] == 2000
+    assert rep["checksum_before"] == rep["checksum_after"] == dataset["checksum"]
+    serving = data["serving"]
+    assert serving["equal"] and serving["in_process"] == serving["over_http"]
+    assert serving["entry"] == {"game_id": 2001} and serving["in_process"][:2] == [1, 2]
+    assert "secret" not in json.dumps(data) and "lbk_" not in json.dumps(data)
+    keys = run_json("--box", path, "apikey", "list")["api_keys"]
+    assert [k["active"] for k in keys] == [False]  # the demo's key was revoked after use
+
+    refused = run("demo", "--box", path, code=1)
+    assert_one_line_error(refused, "already_exists")
+    assert "--fresh" in refused.stderr and "feature view attendance v1" in refused.stderr
+    rebuilt = run("demo", "--box", path, "--fresh")
+    assert "Deleted the previous demo: feature view attendance v1, teams v1" in rebuilt.stdout
+    groups = run_json("--box", path, "fg", "list")["feature_groups"]
+    # games has the late game of the reproducibility step as a third commit
+    assert sorted((g["name"], g["commit_count"]) for g in groups) == [("games", 3), ("players", 2), ("teams", 2)]
+    views = run_json("--box", path, "fv", "list")["feature_views"]
+    assert [(v["name"], len(v["training_datasets"])) for v in views] == [("attendance", 1)]
 
 
 # -- fg list / show / head / commits ----------------------------------------------------------
@@ -148,7 +175,7 @@ def test_fg_head_now_and_as_of_a_commit(demo_box: Path) -> None:
     day1 = {r["player_id"]: r["rating"] for r in then["rows"]}
     assert day1[int(corrected.player_id)] == corrected.old_rating
     text = run("--box", demo_box, "fg", "head", "games", "-n", "2").stdout
-    assert "2 of 2000 rows shown" in text
+    assert "2 of 2001 rows shown" in text  # 2000 games and the demo's late one
 
 
 def test_fg_head_as_of_a_time(demo_box: Path) -> None:
@@ -277,14 +304,251 @@ def test_sql_as_of_and_row_limit(demo_box: Path) -> None:
     assert run_json("--box", demo_box, "sql", count, "--as-of", first["committedOn"])["rows"] == [{"n": 500}]
     refused = run("--box", demo_box, "sql", count, "--as-of", "1", code=1)
     assert "ISO-8601" in refused.stderr
-    text = run("--box", demo_box, "sql", "SELECT * FROM games_1", "--max-rows", "3").stdout
-    assert "3 of 2000 rows shown" in text
-    assert run_json("--box", demo_box, "sql", "SELECT * FROM games_1", "--max-rows", "3")["row_count"] == 2000
+    text = run("--box", demo_box, "sql", "SELECT * FROM players_1", "--max-rows", "3").stdout
+    assert "3 of 1000 rows shown" in text
+    assert run_json("--box", demo_box, "sql", "SELECT * FROM players_1", "--max-rows", "3")["row_count"] == 1000
 
 
 def test_sql_errors(demo_box: Path) -> None:
     assert_one_line_error(run("--box", demo_box, "sql", "DROP TABLE players_1", code=1), "query_error")
     assert run_json("--box", demo_box, "sql", "SELECT * FROM nope_1", code=1)["error"] == "query_error"
+
+
+# -- feature views and training datasets -----------------------------------------------------
+def test_fv_list_and_show(demo_box: Path) -> None:
+    text = run("--box", demo_box, "fv", "list").stdout
+    assert "attendance v1" in text and "games v1, teams v1" in text
+    views = run_json("--box", demo_box, "fv", "list")["feature_views"]
+    assert [(v["name"], v["version"], v["labels"]) for v in views] == [("attendance", 1, ["attendance"])]
+
+    shown = run_json("--box", demo_box, "fv", "show", "attendance", "--version", "1")
+    roles = {c["name"]: (c["role"], c["transformation"]) for c in shown["columns"]}
+    assert roles["game_id"] == ("primary key", None) and roles["ts"] == ("event time", None)
+    assert roles["attendance"] == ("label", None) and roles["home_budget"] == ("feature", "standard_scaler")
+    assert shown["groups"] == [{"name": "games", "version": 1}, {"name": "teams", "version": 1}]
+    assert [d["version"] for d in shown["training_datasets"]][:1] == [1]
+    text = run("--box", demo_box, "fv", "show", "attendance").stdout
+    assert "standard_scaler" in text and "Training datasets" in text and "label" in text
+
+
+def test_fv_errors_and_empty_box(box: Path, demo_box: Path) -> None:
+    assert "No feature views yet" in run("--box", box, "fv", "list").stdout
+    assert run_json("--box", box, "fv", "list") == {"feature_views": []}
+    result = run("--box", demo_box, "fv", "show", "attendence", code=1)
+    assert_one_line_error(result, "not_found")
+    assert "attendance" in result.stderr
+    assert run_json("--box", demo_box, "td", "show", "attendance", "99", code=1)["error"] == "not_found"
+
+
+def test_td_show_has_splits_snapshots_transformations_and_statistics(demo_box: Path) -> None:
+    shown = run_json("--box", demo_box, "td", "show", "attendance", "1", "--view-version", "1")
+    assert shown["row_counts"] == {"test": 400, "train": 1600}
+    assert [(s["group"], s["commit_id"]) for s in shown["snapshots"]] == [("games", 2), ("teams", 2)]
+    assert shown["transformations"]["features"][0]["function"] == "standard_scaler"
+    assert shown["statistics_split"] == "train"
+    assert abs(shown["statistics"]["train"]["home_budget"]["mean"]) < 1e-9  # scaled on the train split
+    assert all(Path(f).is_file() for f in shown["files"].values())
+    text = run("--box", demo_box, "td", "show", "attendance", "1").stdout
+    for part in (
+        "Rows per split",
+        "1,600",
+        "Snapshots read",
+        "games v1",
+        "standard_scaler",
+        "Statistics of the train split",
+    ):
+        assert part in text, part
+
+
+def test_td_create_and_list(demo_box: Path) -> None:
+    created = run_json(
+        "--box", demo_box, "td", "create", "attendance", "--format", "csv", "--test-size", "0.2",
+        "--validation-size", "0.1", "--seed", "7", "--start", "2024-08-02T00:00:00Z", "--description", "day 2",
+    )  # fmt: skip
+    assert created["data_format"] == "csv" and created["description"] == "day 2"
+    assert sum(created["row_counts"].values()) == 1000  # day 2's games (the late game is on day 1)
+    assert set(created["row_counts"]) == {"train", "validation", "test"}
+    # the late game is commit 3 of games: a new dataset reads it, the demo's v1 still pins commit 2
+    assert [(s["group"], s["commit_id"]) for s in created["snapshots"]] == [("games", 3), ("teams", 2)]
+    listed = run_json("--box", demo_box, "td", "list", "attendance")
+    versions = {d["version"]: d for d in listed["training_datasets"]}
+    assert versions[1]["row_counts"] == {"test": 400, "train": 1600}
+    assert versions[created["version"]]["data_format"] == "csv"
+    text = run("--box", demo_box, "td", "list", "attendance").stdout
+    assert "random: test 0.2, validation 0.1, seed 7" in text
+    plain = run("--box", demo_box, "td", "create", "attendance", "--end", "2024-08-01T12:00:00Z").stdout
+    assert "training dataset v" in plain and "all" in plain and "lakebox td show attendance" in plain
+
+
+def test_td_create_refuses_bad_input_and_writes_nothing(demo_box: Path) -> None:
+    before = len(run_json("--box", demo_box, "td", "list", "attendance")["training_datasets"])
+    bad = run("--box", demo_box, "td", "create", "attendance", "--validation-size", "0.1", code=1)
+    assert_one_line_error(bad, "validation_error")
+    naive = run("--box", demo_box, "td", "create", "attendance", "--start", "2024-08-01T00:00:00", code=1)
+    assert_one_line_error(naive, "timezone_error")
+    assert run("--box", demo_box, "td", "create", "attendance", "--test-size", "1.5", code=2).exit_code == 2
+    assert len(run_json("--box", demo_box, "td", "list", "attendance")["training_datasets"]) == before
+
+
+# -- features (the planner) ------------------------------------------------------------------
+def test_features_point_in_time_from_an_entity_file(demo_box: Path, tmp_path: Path) -> None:
+    spine = tmp_path / "spine.csv"
+    spine.write_text(
+        "player_id,ts\n1,2024-08-01T12:00:00Z\n1,2024-08-02T12:00:00Z\n1,2024-07-01T00:00:00Z\n2,2024-08-02T00:00:00Z\n"
+    )
+    data = run_json("--box", demo_box, "features", "rating", "players.team_id", "--entity-file", spine)
+    assert [c["name"] for c in data["columns"]] == ["player_id", "ts", "rating", "team_id"]
+    players = generate().players
+    day1 = players[0].set_index("player_id")
+    day2 = players[1][players[1]["ts"] == players[1]["ts"].max()].set_index("player_id")
+    ratings = [r["rating"] for r in data["rows"]]
+    corrected = generate().corrections[0].set_index("player_id")["new_rating"]
+    assert ratings[0] == corrected.get(1, day1.loc[1, "rating"])  # day-1 snapshot (as corrected on day 2)
+    assert ratings[1] == day2.loc[1, "rating"] and ratings[3] == day2.loc[2, "rating"]
+    assert ratings[2] is None  # before any snapshot: never a value from the future
+    before = run_json("--box", demo_box, "features", "rating", "-f", spine, "--as-of", "2000-01-01T00:00:00Z")
+    assert [r["rating"] for r in before["rows"]] == [None] * 4
+    text = run("--box", demo_box, "features", "rating", "-f", spine, "-n", "2").stdout
+    assert "2 of 4 rows shown" in text
+
+
+def test_features_without_a_spine_and_as_sql(demo_box: Path, tmp_path: Path) -> None:
+    teams = run_json("--box", demo_box, "features", "budget", "city")
+    assert teams["row_count"] == 20 and [c["name"] for c in teams["columns"]] == ["team_id", "budget", "city"]
+    spine = tmp_path / "spine.parquet"
+    ts = pa.array([1_722_470_400_000_000], pa.timestamp("us", tz="UTC"))
+    pq.write_table(pa.table({"team_id": [1], "when": ts, "other_ts": ts}), spine)
+    sql = run_json("--box", demo_box, "features", "teams.budget", "-f", spine, "--event-time", "when", "--sql")
+    assert sql["features"] == ["teams.budget"] and '"teams_1"' in sql["sql"] and "JOIN" in sql["sql"]
+    assert "teams_1" in run("--box", demo_box, "features", "budget", "-f", spine, "-e", "when", "--sql").stdout
+    assert (
+        run("--box", demo_box, "features", "budget", "--sql", "--as-of", "2024-01-01T00:00:00Z", code=2).exit_code == 2
+    )
+
+
+def test_features_errors(demo_box: Path, tmp_path: Path) -> None:
+    unknown = run("--box", demo_box, "features", "ratting", code=1)
+    assert_one_line_error(unknown, "not_found")
+    assert "rating" in unknown.stderr
+    bad_name = run_json("--box", demo_box, "features", "players.Rating", code=1)
+    assert bad_name["error"] == "validation_error"
+    spine = tmp_path / "spine.txt"
+    spine.write_text("team_id,ts\n1,2024-08-01T12:00:00\n")
+    assert "--format" in run("--box", demo_box, "features", "budget", "-f", spine, code=1).stderr
+    naive = run("--box", demo_box, "features", "budget", "-f", spine, "--format", "csv", code=1)
+    assert_one_line_error(naive, "timezone_error")
+
+
+# -- maintenance and the online store -------------------------------------------------------
+def _readings(box: Path, tmp_path: Path, commits: int) -> None:
+    """``readings`` (sensor_id, ts, temp): ``commits`` inserts of the same three keys."""
+    path = tmp_path / "readings.parquet"
+    ts = pa.array([1_700_000_000_000_000 + i for i in range(3)], pa.timestamp("us", tz="UTC"))
+    for i in range(commits):
+        pq.write_table(pa.table({"sensor_id": [1, 2, 3], "ts": ts, "temp": [20.0 + i, 21.0, 19.5]}), path)
+        run("--box", box, "fg", "ingest", "readings", path, "-k", "sensor_id", "-e", "ts")
+
+
+def test_fg_maintain_applies_retention(box: Path, tmp_path: Path) -> None:
+    _readings(box, tmp_path, commits=3)
+    kept = run_json("--box", box, "fg", "maintain", "readings", "--no-compact")
+    assert kept["expired_commits"] == [] and kept["retention"] is None and kept["compacted"] is None
+    report = run_json("--box", box, "fg", "maintain", "readings", "--keep-last", "1", "--max-age-days", "0")
+    assert report["expired_commits"] == [1, 2]
+    assert report["retention"] == {"max_age_s": 0.0, "keep_last": 1}
+    commits = run_json("--box", box, "fg", "commits", "readings")["commits"]
+    assert {c["commit_id"]: c["expired"] for c in commits if c["commit_id"] <= 3} == {3: False, 2: True, 1: True}
+    expired = run("--box", box, "fg", "head", "readings", "--as-of", "1", code=1)
+    assert_one_line_error(expired, "not_found")
+    assert "expired" in expired.stderr
+    assert [r["temp"] for r in run_json("--box", box, "fg", "head", "readings")["rows"]] == [22.0, 21.0, 19.5]
+    text = run("--box", box, "fg", "maintain", "readings").stdout
+    assert "no commit expired" in text and "keep the last 1 commit(s)" in text
+    assert_one_line_error(run("--box", box, "fg", "maintain", "nope", code=1), "not_found")
+
+
+def test_fg_online_and_online_status_and_rebuild(box: Path, tmp_path: Path) -> None:
+    _readings(box, tmp_path, commits=2)
+    assert run_json("--box", box, "online", "status") == {"feature_groups": []}
+    assert "No online-enabled feature groups" in run("--box", box, "online", "status").stdout
+    not_online = run("--box", box, "online", "rebuild", "readings", code=1)
+    assert_one_line_error(not_online, "validation_error")
+    assert "enable_online" in not_online.stderr
+
+    enabled = run_json("--box", box, "fg", "online", "readings", "--enable")
+    assert enabled == {"name": "readings", "version": 1, "online_enabled": True}
+    status = run_json("--box", box, "online", "status")["feature_groups"]
+    assert status == [
+        {"name": "readings", "version": 1, "keys": 3, "last_commit": 2, "applied_commit": 2, "commits_behind": 0}
+    ]
+    _readings(box, tmp_path, commits=1)  # applied online by the insert itself
+    assert run_json("--box", box, "online", "status")["feature_groups"][0]["applied_commit"] == 3
+    assert "readings v1" in run("--box", box, "online", "status").stdout
+
+    rebuilt = run_json("--box", box, "online", "rebuild")
+    assert [(r["name"], r["keys"]) for r in rebuilt["rebuilt"]] == [("readings", 3)]
+    assert (
+        "Rebuilt 1 online table(s): readings v1 (3 keys)" in run("--box", box, "online", "rebuild", "readings").stdout
+    )
+
+    assert run_json("--box", box, "fg", "online", "readings", "--disable")["online_enabled"] is False
+    assert run_json("--box", box, "online", "status") == {"feature_groups": []}
+    assert "nothing to rebuild" in run("--box", box, "online", "rebuild").stdout
+    assert run("--box", box, "fg", "online", "readings", code=2).exit_code == 2  # --enable or --disable
+
+
+# -- API keys and serve (refusals; the running server is tests/test_cli_serving.py) ----------
+def test_apikey_create_list_revoke(box: Path) -> None:
+    created = run("--box", box, "apikey", "create", "ci", "--scope", "read:online")
+    secret = created.stdout.strip()
+    assert secret.startswith("lbk_") and len(created.stdout.splitlines()) == 1  # stdout: the secret alone
+    assert "cannot be shown again" in created.stderr
+    made = run_json("--box", box, "apikey", "create", "admin_key", "--scope", "admin", "--scope", "read:online")
+    assert made["secret"].startswith(made["prefix"] + "_") and "cannot be shown again" in made["warning"]
+    assert made["scopes"] == ["admin", "read:online"]
+
+    listed = run_json("--box", box, "apikey", "list")["api_keys"]
+    assert [(k["name"], k["active"]) for k in listed] == [("ci", True), ("admin_key", True)]
+    assert set(listed[0]) == {"name", "prefix", "scopes", "created_at", "revoked_at", "active"}
+    text = run("--box", box, "apikey", "list").stdout
+    for shown in (text, json.dumps(listed)):
+        assert secret not in shown and secret.split("_", 2)[2] not in shown
+        assert made["secret"].split("_", 2)[2] not in shown
+
+    assert "Revoked API key ci" in run("--box", box, "apikey", "revoke", "ci").stdout
+    listed = run_json("--box", box, "apikey", "list")["api_keys"]
+    assert listed[0]["active"] is False and listed[0]["revoked_at"]
+    assert_one_line_error(run("--box", box, "apikey", "revoke", "ci", code=1), "not_found")
+    assert_one_line_error(run("--box", box, "apikey", "create", "admin_key", code=1), "already_exists")
+    assert run("--box", box, "apikey", "create", "x", "--scope", "root", code=2).exit_code == 2
+    assert "No API keys" in run("--box", run_json("init", box.parent / "other")["path"], "apikey", "list").stdout
+
+
+def test_serve_refuses_unsafe_binds(box: Path) -> None:
+    exposed = run("serve", box, "--host", "0.0.0.0", code=1)
+    assert_one_line_error_after_notes(exposed, "auth_error")
+    assert "Refusing to bind 0.0.0.0" in exposed.stderr and "apikey create" in exposed.stderr
+    run("--box", box, "apikey", "create", "ops")
+    no_auth = run_json("serve", box, "--host", "0.0.0.0", "--no-auth", code=1)
+    assert no_auth["error"] == "auth_error" and "loopback" in no_auth["message"]
+    missing = run("serve", box.parent / "typo", code=1)
+    assert_one_line_error(missing, "storage_error")
+
+
+def test_serve_help_explains_the_secure_defaults() -> None:
+    text = " ".join(run("serve", "--help").stdout.split())
+    for part in (
+        "127.0.0.1", "0.0.0.0", "anyone on the network", "refused unless API keys exist", "/health",
+        "Authorization: Bearer", "--no-auth", "loopback-only development", "--allowed-host", "DNS rebinding",
+    ):  # fmt: skip
+        assert part in text, part
+
+
+def assert_one_line_error_after_notes(result: Result, code: str) -> None:
+    """``serve`` prints where it starts (and a key hint) before the server refuses."""
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines[-1].startswith(f"Error [{code}] "), result.stderr
+    assert lines[0].startswith("Starting lakebox for ") and "Traceback" not in result.output
 
 
 # -- help ------------------------------------------------------------------------------------
@@ -299,6 +563,10 @@ def test_every_command_and_option_is_documented() -> None:
     found = list(_commands(cli))
     names = {" ".join(path) for path, _ in found}
     assert {"init", "sql", "demo", "fg", "fg list", "fg show", "fg head", "fg commits", "fg ingest"} <= names
+    assert {
+        "fg maintain", "fg online", "fv list", "fv show", "td create", "td list", "td show", "features",
+        "online rebuild", "online status", "serve", "apikey create", "apikey list", "apikey revoke",
+    } <= names  # fmt: skip
     for path, command in found:
         assert (command.help or "").strip(), f"`lakebox {' '.join(path)}` has no help text"
         for param in command.params:

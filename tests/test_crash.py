@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import read_rows
 
 import lakebox
-from helpers import read_rows
 
 WRITER = Path(__file__).with_name("writer_process.py")
 ROWS = 40

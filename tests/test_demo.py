@@ -12,12 +12,17 @@ import lakebox
 from lakebox.demo import (
     GROUP_NAMES,
     START,
+    VIEW_NAME,
     DemoBox,
     DemoData,
     build_demo_box,
+    create_demo_view,
     delete_demo_groups,
     demo_groups,
+    demo_views,
+    frames_checksum,
     generate,
+    late_game,
 )
 
 
@@ -146,3 +151,57 @@ def test_bad_sizes_are_refused() -> None:
         generate(n_teams=1)
     with pytest.raises(lakebox.ValidationError):
         generate(days=0)
+
+
+# -- the feature view, reproducibility and serving -------------------------------------------
+def test_demo_view_joins_each_game_with_its_home_team(demo: DemoBox) -> None:
+    view = create_demo_view(demo)
+    assert (view.name, view.version, view.labels) == (VIEW_NAME, 1, ["attendance"])
+    assert view.transformation_functions == {"home_budget": "standard_scaler"}
+    assert view.features == ["game_id", "ts", "home_team_id", "away_team_id", "home_budget", "home_stadium_capacity"]
+    x, y = view.training_data(primary_key=True)
+    teams = demo.groups["teams"].read().set_index("team_id")
+    games = pd.concat(demo.data.games, ignore_index=True).set_index("game_id")
+    assert len(x) == len(y) == 2000
+    first = x.iloc[0]
+    assert first["home_stadium_capacity"] == teams.loc[first["home_team_id"], "stadium_capacity"]
+    assert y["attendance"].iloc[0] == games.loc[first["game_id"], "attendance"]
+    assert abs(x["home_budget"].mean()) < 1e-9  # standard-scaled on these rows
+
+
+def test_late_game_is_a_new_game_of_day_one(demo: DemoBox) -> None:
+    late = late_game(demo)
+    assert late["game_id"].tolist() == [2001] and late.equals(late_game(demo))
+    assert late["ts"].iloc[0].floor("D") == pd.Timestamp(START)
+    assert str(late["ts"].dtype) == "datetime64[us, UTC]"
+    assert list(late.columns) == [f.name for f in demo.groups["games"].features]
+
+
+def test_frames_checksum() -> None:
+    frame = pd.DataFrame({"a": [1, 2], "b": [0.5, None]})
+    assert frames_checksum([frame, None]) == frames_checksum([frame.copy()])
+    assert frames_checksum([frame]) != frames_checksum([frame.iloc[::-1]])
+    assert frames_checksum([frame]) != frames_checksum([frame.rename(columns={"a": "c"})])
+    assert frames_checksum([frame]) != frames_checksum([frame.assign(b=[0.5, 1.0])])
+
+
+def test_training_dataset_keeps_its_rows_after_a_late_game(demo: DemoBox) -> None:
+    view = create_demo_view(demo)
+    version = view.create_training_dataset(data_format="parquet", test_size=0.2, seed=42)
+    assert view.get_training_dataset(version)["row_counts"] == {"test": 400, "train": 1600}
+    before = view.get_training_data(version)
+    demo.groups["games"].insert(late_game(demo))
+    after = view.get_training_data(version)
+    assert frames_checksum(list(before)) == frames_checksum(list(after))
+    assert len(view.get_batch_data()) == 2001  # the view itself sees the late game
+    vector = view.get_feature_vector({"game_id": 2001}, return_type="dict")  # and so does the online store
+    assert (vector["home_team_id"], vector["away_team_id"]) == (1, 2)
+
+
+def test_delete_removes_the_view_first(demo: DemoBox) -> None:
+    view = create_demo_view(demo)
+    view.create_training_dataset()
+    assert [v.name for v in demo_views(demo.project)] == [VIEW_NAME]
+    assert delete_demo_groups(demo.project) == ["feature view attendance v1", "teams v1", "players v1", "games v1"]
+    assert demo_views(demo.project) == [] and demo_groups(demo.project) == []
+    assert not any((demo.project.path / "artifacts" / "training_datasets").glob("attendance_1/*"))

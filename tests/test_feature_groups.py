@@ -6,10 +6,10 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from helpers import TS, day, players, read_rows, table_files
 
 import lakebox
 from lakebox import Feature
-from helpers import TS, day, players, read_rows, table_files
 
 
 def test_create_and_get(fs: Any) -> None:
@@ -86,7 +86,7 @@ def test_get_or_create_with_mismatched_keys_raises(fs: Any) -> None:
 
 def test_unknown_group_suggests_close_names(fs: Any) -> None:
     fs.create_feature_group("players", primary_key=["pid"])
-    with pytest.raises(lakebox.NotFoundError, match=r"did you mean \['players'\]") as info:
+    with pytest.raises(lakebox.NotFoundError, match=r"did you mean 'players'\?") as info:
         fs.get_feature_group("player")
     assert info.value.http_status == 404
     with pytest.raises(lakebox.NotFoundError, match="no version 4"):

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+from helpers import TS, day, rows
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from model import HistoryModel, Row
 
 import lakebox
 from lakebox import Feature
-from helpers import TS, day, rows
-from model import HistoryModel, Row
 
 KEYS = st.integers(min_value=0, max_value=4)
 TIMES = st.sampled_from([day(1), day(2), day(3)])

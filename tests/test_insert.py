@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -10,7 +10,6 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 import pytest
-
 from helpers import TS, day, players, read_rows, teams
 
 
@@ -130,7 +129,7 @@ def test_offset_timestamps_are_stored_as_the_same_utc_instant(players_fg: Any) -
     table = players_fg.read(dataframe_type="arrow")
     assert table.schema.field("ts").type == pa.timestamp("us", tz="UTC")
     got = table.column("ts").to_pylist()
-    assert got == [datetime(2024, 1, 1, 10, tzinfo=timezone.utc), datetime(2024, 6, 30, 21, 30, tzinfo=timezone.utc)]
+    assert got == [datetime(2024, 1, 1, 10, tzinfo=UTC), datetime(2024, 6, 30, 21, 30, tzinfo=UTC)]
     assert all(t.utcoffset() == timedelta(0) for t in got)
     frame = players_fg.read()
     assert str(frame["ts"].dt.tz) == "UTC"
@@ -139,7 +138,7 @@ def test_offset_timestamps_are_stored_as_the_same_utc_instant(players_fg: Any) -
 
 @pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
 def test_timestamp_units_and_zones_become_utc_microseconds(players_fg: Any, unit: str) -> None:
-    instant = datetime(2024, 3, 10, 8, 30, 15, tzinfo=timezone.utc)
+    instant = datetime(2024, 3, 10, 8, 30, 15, tzinfo=UTC)
     zone = "America/New_York"
     values = pa.array([instant], pa.timestamp("us", tz="UTC")).cast(pa.timestamp(unit, tz=zone))
     batch = players([1]).set_column(1, "ts", values)
@@ -166,7 +165,7 @@ def test_polars_input_with_zone(players_fg: Any) -> None:
         }
     ).with_columns(pl.col("ts").dt.replace_time_zone("Europe/Berlin").dt.cast_time_unit("ms"))
     players_fg.insert(frame)
-    assert read_rows(players_fg)[0][1] == datetime(2024, 1, 1, 8, 0, tzinfo=timezone.utc)
+    assert read_rows(players_fg)[0][1] == datetime(2024, 1, 1, 8, 0, tzinfo=UTC)
 
 
 def test_nullable_features_and_other_types(fs: Any) -> None:

@@ -10,9 +10,9 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 import pytest
+from helpers import players, rows, teams
 
 import lakebox
-from helpers import players, rows, teams
 
 
 @pytest.fixture

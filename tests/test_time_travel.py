@@ -4,17 +4,17 @@ deletes, rollback and compaction (DESIGN §3-4)."""
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pandas as pd
 import polars as pl
 import pyarrow as pa
 import pytest
+from helpers import TS, day, players, read_rows, rows
 
 import lakebox
 from lakebox.catalog.groups import CommitRow
-from helpers import TS, day, players, read_rows, rows
 
 
 def _commit(fg: Any, batch: pa.Table) -> CommitRow:
@@ -25,7 +25,7 @@ def _commit(fg: Any, batch: pa.Table) -> CommitRow:
 
 
 def _z(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 @pytest.fixture
@@ -163,7 +163,7 @@ def test_commit_details_shape(history: Any) -> None:
     for entry in details.values():
         assert entry["committedOn"].endswith("Z")
         parsed = datetime.fromisoformat(entry["committedOn"])
-        assert abs(parsed - datetime.now(timezone.utc)) < timedelta(minutes=5)
+        assert abs(parsed - datetime.now(UTC)) < timedelta(minutes=5)
     assert list(fg.commit_details(limit=1)) == [3]
     assert list(fg.commit_details(wallclock_time=commits[1].committed_on)) == [2, 1]
     assert [c.commit_id for c in fg.commits()] == [1, 2, 3]

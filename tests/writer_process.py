@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -22,7 +22,7 @@ import pyarrow as pa
 import lakebox
 
 TS = pa.timestamp("us", tz="UTC")
-EVENT = datetime(2024, 1, 1, tzinfo=timezone.utc)
+EVENT = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def batch(keys: list[int]) -> pa.Table:

@@ -230,6 +230,13 @@ class AssetStore:
                 (src, dst, relation, json.dumps(dict(details or {}), default=str)),
             )
 
+    def downstream_of(self, asset_id: int, relation: str) -> list[Asset]:
+        rows = self.db.query(
+            "SELECT a.* FROM lineage AS l JOIN assets AS a ON a.id = l.dst WHERE l.src = ? AND l.relation = ?",
+            (asset_id, relation),
+        )
+        return [_asset(r) for r in rows]
+
     def edges(self, asset_id: int, direction: str) -> list[tuple[int, int, str, dict[str, Any]]]:
         column = "dst" if direction == "up" else "src"
         rows = self.db.query(f"SELECT src, dst, relation, details FROM lineage WHERE {column} = ? ORDER BY src, dst", (asset_id,))

@@ -55,13 +55,15 @@ class KeyStore:
         salt = secrets.token_bytes(16)
         try:
             with self.db.write() as conn:
+                # a revoked key's name may be used again (its row is history, not a reservation)
+                conn.execute("DELETE FROM api_keys WHERE name = ? AND revoked_at IS NOT NULL", (name,))
                 conn.execute(
                     "INSERT INTO api_keys (name, prefix, salt, hash, scopes, created_at) VALUES (?,?,?,?,?,?)",
                     (name, prefix, salt, _digest(salt, secret), json.dumps(list(chosen)),
                      datetime.now(UTC).isoformat(timespec="seconds")),
                 )
         except sqlite3.IntegrityError as e:
-            raise AlreadyExistsError(f"An API key named {name!r} exists; revoke it or pick another name.") from e
+            raise AlreadyExistsError(f"An active API key named {name!r} exists; revoke it or pick another name.") from e
         return f"{PREFIX}_{prefix}_{secret}"
 
     def list(self) -> list[ApiKey]:

@@ -87,11 +87,13 @@ def demo(state: State, demo_box: Path | None, fresh: bool, days: int) -> None:
             )
         deleted = delete_demo_groups(project)
 
+    build_started = time.perf_counter()
     with _progress(state, days * len(GROUP_NAMES)) as on_step:
         built = build_demo_box(project, days=days, on_step=on_step)
-    build_s = time.perf_counter() - started
+    build_s = time.perf_counter() - build_started
 
-    tour = _tour(built)
+    with state.busy("Reading time travel, commits and SQL…"):
+        tour = _tour(built)
     if state.text:
         _print_tour(state, path, deleted, build_s, built, tour)
     with state.busy("Creating a feature view and a training dataset…"):
@@ -119,7 +121,7 @@ def demo(state: State, demo_box: Path | None, fresh: bool, days: int) -> None:
             "commits": _commit_list(built),
             **tour,
             "feature_view": training["feature_view"],
-            "training_dataset": {k: v for k, v in training["training_dataset"].items()},
+            "training_dataset": training["training_dataset"],
             "reproducibility": reproducible,
             "serving": serving,
         },

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from lakebox.cli.files import read_file
+from lakebox.cli.files import FORMATS, read_file
 from lakebox.cli.output import DEFAULT_MAX_ROWS, table_data
 from lakebox.cli.state import State, output_option, pass_state
 
@@ -21,6 +21,14 @@ from lakebox.cli.state import State, output_option, pass_state
     help="The spine: a Parquet or CSV file with the join keys and, for point-in-time values, a "
     "timestamp column (CSV times need an offset, e.g. 2024-08-01T12:00:00Z). Without it, the "
     "groups are joined on their keys directly.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="auto",
+    show_default=True,
+    help="Format of --entity-file; auto decides by the file name (.parquet/.pq, .csv/.tsv, optionally .gz).",
 )
 @click.option(
     "-e",
@@ -49,6 +57,7 @@ def features(
     state: State,
     names: tuple[str, ...],
     entity_file: Path | None,
+    fmt: str,
     event_time: str | None,
     as_of: str | None,
     show_sql: bool,
@@ -69,11 +78,13 @@ def features(
     if show_sql and as_of is not None:
         raise click.UsageError("--as-of pins the data that is read, not the SQL; drop it with --sql.")
     fs = state.open().get_feature_store()
-    spine = read_file(entity_file) if entity_file is not None else None
+    spine = read_file(entity_file, fmt) if entity_file is not None else None
     if show_sql:
         sql = fs.get_features_sql(list(names), entity_df=spine, event_time=event_time)
         state.out.sql_text({"features": list(names), "sql": sql})
         return
     with state.busy("Joining features…"):
-        result = fs.get_features(list(names), entity_df=spine, event_time=event_time, as_of=as_of, dataframe_type="arrow")
+        result = fs.get_features(
+            list(names), entity_df=spine, event_time=event_time, as_of=as_of, dataframe_type="arrow"
+        )
     state.out.rows(table_data(result, max_rows=max_rows if state.text else None))

@@ -252,7 +252,9 @@ def maintain(
             rule += f" and every commit younger than {policy['max_age_s'] / 86400:g} day(s)"
     else:
         rule = "no retention policy: the whole history is kept"
-    compacted = f"compacted into commit {report['compacted']}" if report["compacted"] is not None else "nothing to compact"
+    compacted = (
+        f"compacted into commit {report['compacted']}" if report["compacted"] is not None else "nothing to compact"
+    )
     message = (
         f"[green]✓[/] {group.name} v{group.version}: "
         + (f"expired {len(expired)} commit(s) {expired}" if expired else "no commit expired")
@@ -282,7 +284,9 @@ def online(state: State, name: str, enable: bool | None, version: int | None) ->
         message = f"[green]✓[/] {group.name} v{group.version} is served online."
     else:
         group.disable_online()
-        message = f"[green]✓[/] {group.name} v{group.version} is no longer served online (its online table was dropped)."
+        message = (
+            f"[green]✓[/] {group.name} v{group.version} is no longer served online (its online table was dropped)."
+        )
     state.out.result({"name": group.name, "version": group.version, "online_enabled": group.online_enabled}, message)
 
 

@@ -75,7 +75,9 @@ def rebuild(state: State, names: tuple[str, ...]) -> None:
                 progress.update(task, description=f"Rebuilding {escape(group.name)} v{group.version}")
                 run(group)
                 progress.update(
-                    task, completed=1, description=f"{escape(group.name)} v{group.version}: {results[-1]['keys']:,} keys"
+                    task,
+                    completed=1,
+                    description=f"{escape(group.name)} v{group.version}: {results[-1]['keys']:,} keys",
                 )
     else:
         for group in groups:

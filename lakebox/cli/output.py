@@ -258,7 +258,9 @@ class TextOutput(Output):
             return
         table = Table(title="Feature views", title_justify="left")
         for column in ("view", "reads", "labels", "features", "training datasets", "description"):
-            table.add_column(column, overflow="fold", justify="right" if column in ("features", "training datasets") else "left")
+            table.add_column(
+                column, overflow="fold", justify="right" if column in ("features", "training datasets") else "left"
+            )
         for v in views:
             table.add_row(
                 f"{escape(v['name'])} v{v['version']}",
@@ -370,7 +372,9 @@ class TextOutput(Output):
 
     def online(self, groups: Sequence[Mapping[str, Any]]) -> None:
         if not groups:
-            self.console.print("No online-enabled feature groups. Enable one with [bold]lakebox fg online NAME --enable[/].")
+            self.console.print(
+                "No online-enabled feature groups. Enable one with [bold]lakebox fg online NAME --enable[/]."
+            )
             return
         table = Table(title="Online store", title_justify="left")
         for column in ("group", "keys served", "last commit", "applied", "commits behind"):

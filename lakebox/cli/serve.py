@@ -76,7 +76,11 @@ def serve(state: State, box: Path | None, host: str, port: int, allowed_hosts: t
     active = [k for k in project.get_api_keys() if k.active]
     url = f"http://{_url_host(host)}:{port}"
     err = state.err_console
-    err.print(f"Starting lakebox for [bold]{escape(str(project.path))}[/] at [bold]{url}[/] (Ctrl+C to stop).", soft_wrap=True)
+    where = f" (bound to every interface: {escape(host)})" if host in ("0.0.0.0", "::") else ""
+    err.print(
+        f"Starting lakebox for [bold]{escape(str(project.path))}[/] at [bold]{url}[/]{where} (Ctrl+C to stop).",
+        soft_wrap=True,
+    )
     if no_auth:
         err.print("[yellow]API keys are off (--no-auth): any program on this machine can read the box.[/]")
     elif active:
@@ -125,10 +129,13 @@ def create_key(state: State, name: str, scopes: tuple[str, ...]) -> None:
         state.out.result({**_key_dict(key), "secret": secret, "warning": warning}, "")
         return
     state.err_console.print(
-        f"[green]✓[/] Created API key [bold]{escape(name)}[/] (scopes: {escape(', '.join(key.scopes))}).", soft_wrap=True
+        f"[green]✓[/] Created API key [bold]{escape(name)}[/] (scopes: {escape(', '.join(key.scopes))}).",
+        soft_wrap=True,
     )
     click.echo(secret)
-    state.err_console.print(f"[bold yellow]⚠ {warning}[/] Clients send it as 'Authorization: Bearer <key>'.", soft_wrap=True)
+    state.err_console.print(
+        f"[bold yellow]⚠ {warning}[/] Clients send it as 'Authorization: Bearer <key>'.", soft_wrap=True
+    )
 
 
 @apikey.command("list", short_help="List keys (never their secrets).")

@@ -29,6 +29,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 EPOCH_DATE = date(1970, 1, 1)
 _SIGN = 1 << 63
 _MASK = (1 << 64) - 1
+_MIN_INT, _MAX_INT = -(1 << 63), (1 << 63) - 1
 _TIME = struct.Struct(">q")
 _U64 = struct.Struct(">Q")
 _LEN = struct.Struct(">I")
@@ -72,9 +73,9 @@ class KeyCodec:
 
             def encode_int(values: Sequence[Any]) -> bytes:
                 value = values[0]
-                if type(value) is not int:  # bool and float are not keys; numpy ints are fine
-                    return self.encode(values)
-                return _U64.pack((value + _SIGN) & _MASK)
+                if type(value) is not int or not _MIN_INT <= value <= _MAX_INT:
+                    return self.encode(values)  # the general path validates (bool, float, range)
+                return _U64.pack(value + _SIGN)
 
             del name
             return encode_int
@@ -111,7 +112,12 @@ class KeyCodec:
 
 def _encode_column(column: pa.ChunkedArray, kind: str) -> list[bytes]:
     if kind in ("int", "ts", "date", "bool"):
-        ints = column.cast(pa.int64()) if kind != "bool" else column.cast(pa.int8()).cast(pa.int64())
+        if kind == "bool":
+            ints = column.cast(pa.int8()).cast(pa.int64())
+        elif kind == "date":
+            ints = column.cast(pa.int32()).cast(pa.int64())  # date32 -> int64 directly is not a cast Arrow has
+        else:
+            ints = column.cast(pa.int64())
         raw = (ints.to_numpy().astype(np.int64).view(np.uint64) ^ np.uint64(_SIGN)).astype(">u8").tobytes()
         return [raw[i : i + 8] for i in range(0, len(raw), 8)]
     if kind == "str":
@@ -124,7 +130,10 @@ def _encode_value(value: Any, kind: str, name: str) -> bytes:
         if kind == "int":
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
                 raise TypeError
-            return _U64.pack((int(value) + _SIGN) & _MASK)
+            if not _MIN_INT <= int(value) <= _MAX_INT:
+                # masking to 64 bits would alias another key (2**64 + 1 -> 1): refuse instead
+                raise ValidationError(f"Primary key {name!r} = {value} is outside the 64-bit integer range.", key=name)
+            return _U64.pack(int(value) + _SIGN)
         if kind == "str":
             if not isinstance(value, str):
                 raise TypeError
@@ -201,10 +210,22 @@ def _value_kind(dtype: pa.DataType) -> str:
         return "date"
     if pa.types.is_decimal(dtype):
         return "decimal"
+    if (pa.types.is_list(dtype) or pa.types.is_large_list(dtype)) and _value_kind(dtype.value_type) != "plain":
+        return "list_" + _value_kind(dtype.value_type)
     return "plain"
 
 
+_ELEMENT_ENCODERS = {
+    "ts": lambda v: (v - EPOCH) // timedelta(microseconds=1),
+    "date": lambda v: (v - EPOCH_DATE).days,
+    "decimal": str,
+}
+
+
 def _python_column(column: pa.ChunkedArray, kind: str) -> list[Any]:
+    if kind.startswith("list_"):  # lists of times, dates or decimals: element by element (rare)
+        encode = _ELEMENT_ENCODERS[kind[5:]]
+        return [None if v is None else [None if x is None else encode(x) for x in v] for v in column.to_pylist()]
     if kind == "ts":
         column = column.cast(pa.int64())
     elif kind == "date":
@@ -216,8 +237,10 @@ def _python_column(column: pa.ChunkedArray, kind: str) -> list[Any]:
     return column.to_pylist()
 
 
-_DECODERS = {
+_DECODERS: dict[str, Any] = {
     "ts": lambda v: EPOCH + timedelta(microseconds=v),
     "date": lambda v: EPOCH_DATE + timedelta(days=v),
     "decimal": Decimal,
 }
+for _kind in ("ts", "date", "decimal"):
+    _DECODERS["list_" + _kind] = (lambda element: lambda v: [None if x is None else element(x) for x in v])(_DECODERS[_kind])

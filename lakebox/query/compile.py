@@ -39,7 +39,9 @@ def _interval(age: timedelta) -> exp.Interval:
     micros = age // timedelta(microseconds=1)
     if micros % 1_000_000 == 0:
         return exp.Interval(this=exp.Literal.string(str(micros // 1_000_000)), unit=exp.Var(this="SECOND"))
-    return exp.Interval(this=exp.Literal.string(str(micros // 1000)), unit=exp.Var(this="MILLISECOND"))
+    if micros % 1000 == 0:
+        return exp.Interval(this=exp.Literal.string(str(micros // 1000)), unit=exp.Var(this="MILLISECOND"))
+    return exp.Interval(this=exp.Literal.string(str(micros)), unit=exp.Var(this="MICROSECOND"))
 
 
 def _key_condition(join: Join, left_alias: str, right_alias: str) -> exp.Expression:
@@ -102,27 +104,34 @@ def _needed(plan: Plan, join: Join) -> list[str]:
     return [n for n in join.relation.schema.names if n in names]
 
 
+def _aged(plan: Plan, alias: str, formulation: Formulation) -> Join | None:
+    """The left point-in-time join behind ``alias`` whose rows may be too old (ASOF plan only:
+    the window plan drops such rows in the join itself)."""
+    if formulation != "asof":
+        return None
+    for join in plan.joins:
+        if join.alias == alias and join.point_in_time and join.max_age is not None and join.join_type == "left":
+            return join
+    return None
+
+
+def _ref(plan: Plan, alias: str, column: str, formulation: Formulation) -> exp.Expression:
+    """A column as every clause must see it: a value older than its join's max_age is NULL."""
+    value: exp.Expression = col(alias, column)
+    join = _aged(plan, alias, formulation)
+    if join is not None:
+        value = exp.Case(ifs=[exp.If(this=_fresh_enough(join, _left_time(join), join.alias), true=value)])
+    return value
+
+
 def _output(plan: Plan, formulation: Formulation) -> list[exp.Expression]:
-    selected: list[exp.Expression] = []
-    for out in plan.outputs:
-        value: exp.Expression = col(out.alias, out.column)
-        join = out.join
-        if (
-            formulation == "asof"
-            and join is not None
-            and join.point_in_time
-            and join.max_age is not None
-            and join.join_type == "left"
-        ):
-            value = exp.Case(ifs=[exp.If(this=_fresh_enough(join, _left_time(join), join.alias), true=value)])
-        selected.append(exp.alias_(value, out.name, quoted=True))
-    return selected
+    return [exp.alias_(_ref(plan, o.alias, o.column, formulation), o.name, quoted=True) for o in plan.outputs]
 
 
-def _where(plan: Plan) -> exp.Expression | None:
+def _where(plan: Plan, formulation: Formulation = "window") -> exp.Expression | None:
     if plan.where is None:
         return None
-    return plan.where.to_sqlglot(lambda c: col(plan.alias_of(c), c.name))
+    return plan.where.to_sqlglot(lambda c: _ref(plan, plan.alias_of(c), c.name, formulation))
 
 
 def compile_plan(plan: Plan, formulation: Formulation = "window") -> exp.Select:
@@ -138,6 +147,9 @@ def _compile_asof(plan: Plan) -> exp.Select:
     extra_where: list[exp.Expression] = []
     for join in plan.joins:
         on = _key_condition(join, join.left_alias, join.alias)
+        left_aged = _aged(plan, join.left_alias, "asof")
+        if left_aged is not None:  # keys taken from a row too old to use are no keys at all
+            on = exp.and_(on, _fresh_enough(left_aged, _left_time(left_aged), left_aged.alias))
         if join.point_in_time:
             assert join.left_time and join.relation.event_time
             on = exp.and_(on, exp.GTE(this=_left_time(join), expression=col(join.alias, join.relation.event_time)))
@@ -149,7 +161,7 @@ def _compile_asof(plan: Plan) -> exp.Select:
             on=on,
             join_type=("ASOF " if join.point_in_time else "") + join.join_type.upper(),
         )
-    where = _where(plan)
+    where = _where(plan, "asof")
     for clause in extra_where:
         where = clause if where is None else exp.and_(where, clause)
     if where is not None:
@@ -193,10 +205,12 @@ def _left_rows(plan: Plan, join: Join) -> exp.Select:
 def _compile_window(plan: Plan) -> exp.Select:
     spine = plan.spine_alias
     spine_source = exp.select(exp.Star()).from_(_table(plan.spine.name, "base"))
-    if not plan.spine_has_row:
+    if not plan.spine_has_row or plan.number_spine_in_sql:
         number = exp.Window(
             this=exp.RowNumber(),
-            order=exp.Order(expressions=[exp.Ordered(this=col("base", c)) for c in plan.order_by()]),
+            order=exp.Order(expressions=[exp.Ordered(this=col("base", c)) for c in plan.order_by()])
+            if plan.order_by()
+            else None,
         )
         spine_source = exp.select(exp.Star(), exp.alias_(number, ROW, quoted=True)).from_(_table(plan.spine.name, "base"))
     query = exp.select(*_output(plan, "window")).from_(_table(spine, None))

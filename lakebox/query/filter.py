@@ -34,6 +34,9 @@ class Col:
         return {"col": [self.group_name, self.group_version, self.name]}
 
     def _cmp(self, op: str, other: Any) -> Condition:
+        if other is None:
+            # "= NULL" is never true in SQL: say what was meant instead of returning no rows
+            raise QueryError(f"Compare {self.name!r} with None using .is_null() or .not_null(), not {op}.")
         return Condition(op, (self, _value(other)))
 
     def __eq__(self, other: Any) -> Condition:  # type: ignore[override]

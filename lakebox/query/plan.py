@@ -80,6 +80,9 @@ class Plan:
     outputs: list[Output] = field(default_factory=list)
     where: Condition | None = None
     columns_of: dict[int, str] = field(default_factory=dict)  # group id -> alias, for filters
+    # Number the spine's rows in SQL (ROW_NUMBER() OVER ()) instead of reading a ROW column:
+    # for SQL handed to users to run on their own entity dataframe.
+    number_spine_in_sql: bool = False
 
     def alias_of(self, col: Col) -> str:
         try:
@@ -97,6 +100,8 @@ class Plan:
 
     def order_by(self) -> list[str]:
         """Spine columns that give the output its deterministic order."""
+        if self.spine_has_row and self.number_spine_in_sql:
+            return []  # the frame's own row order (ROW_NUMBER() OVER ())
         if self.spine_has_row:
             return [ROW]
         keys = list(self.spine.primary_key)

@@ -17,9 +17,9 @@ import duckdb
 import pyarrow as pa
 import sqlglot.expressions as exp
 
-from lakebox.errors import QueryError, ValidationError
+from lakebox.errors import InvalidNameError, QueryError, ValidationError
 from lakebox.frames import check_dataframe_type, from_arrow
-from lakebox.names import check_name
+from lakebox.names import NAME_PATTERN
 from lakebox.offline import reader
 from lakebox.query.compile import Formulation, compile_plan
 from lakebox.query.execute import execute
@@ -105,8 +105,11 @@ class Query:
             raise QueryError("Pass either on=[...] or left_on=/right_on=, not both.")
         if (left_on is None) != (right_on is None):
             raise QueryError("left_on and right_on go together.")
-        if prefix is not None:
-            check_name(prefix.rstrip("_") + "_x", "prefix")
+        if prefix is not None and (not isinstance(prefix, str) or not NAME_PATTERN.match(prefix)):
+            raise InvalidNameError(
+                f"The prefix {prefix!r} must be lower-case letters, digits and underscores (e.g. 'team_'), "
+                "so that prefixed names stay plain identifiers."
+            )
         if max_age is not None and (not isinstance(max_age, timedelta) or max_age < timedelta(0)):
             raise QueryError("max_age must be a non-negative datetime.timedelta.")
         spec = _JoinSpec(other, _names(on), _names(left_on), _names(right_on), join_type, prefix, max_age)

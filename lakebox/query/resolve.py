@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from lakebox.errors import NotFoundError, QueryError, SchemaMismatchError, ValidationError
 from lakebox.frames import to_arrow
-from lakebox.names import closest
+from lakebox.names import closest, did_you_mean
 from lakebox.query.plan import ROW, Join, Output, Plan, Relation
 from lakebox.query.query import _relation
 from lakebox.types import canonical_type, conform_column
@@ -69,13 +69,11 @@ def resolve_names(store: FeatureStore, names: Sequence[str]) -> list[Resolved]:
             continue
         candidates = by_feature.get(feature, [])
         if not candidates:
-            hint = closest(feature, by_feature)
             raise NotFoundError(
-                f"No feature group has a feature named {feature!r}"
-                + (f"; did you mean {hint}?" if hint else ".")
-                + " Qualify names as 'group.feature' to pick a group.",
+                f"No feature group has a feature named {feature!r}{did_you_mean(feature, by_feature) or '.'}"
+                " Qualify names as 'group.feature' to pick a group.",
                 feature=feature,
-                suggestions=hint,
+                suggestions=closest(feature, by_feature),
             )
         if len(candidates) > 1:
             options = sorted(f"{g.name}.{feature}" for g in candidates)
@@ -94,6 +92,12 @@ def spine_event_time(spine: pa.Table, event_time: str | None) -> str | None:
         if event_time not in spine.column_names:
             raise SchemaMismatchError(
                 f"The entity_df has no column {event_time!r} (event_time); it has {spine.column_names}."
+            )
+        if not pa.types.is_timestamp(spine.schema.field(event_time).type):
+            raise SchemaMismatchError(
+                f"The entity_df's event_time column {event_time!r} holds {spine.schema.field(event_time).type}, "
+                "not timestamps; name a column of timezone-aware timestamps.",
+                column=event_time,
             )
         return event_time
     if len(timestamps) > 1:
@@ -122,6 +126,7 @@ def plan_features(
             raise QueryError(f"The feature {item.group.name}.{item.feature} is requested twice.")
         features.append(item.feature)
 
+    requested: dict[int, tuple[int, str]] = {}  # id(Output) -> (group id, feature) of requested features
     if entity_df is not None:
         spine_relation, spine_time, taken = _spine(entity_df, event_time, groups.values())
         plan = Plan(spine=spine_relation)
@@ -141,6 +146,7 @@ def plan_features(
         for feature in wanted[first.id]:
             out = feature if feature not in taken else f"{first.name}_{feature}"
             plan.outputs.append(Output("s", feature, out))
+            requested[id(plan.outputs[-1])] = (first.id, feature)
             taken.add(out)
         join_groups = [g for g in groups.values() if g.id != first.id]
 
@@ -151,7 +157,9 @@ def plan_features(
             where = "entity_df" if entity_df is not None else f"feature group {resolved[0].group.name}"
             raise QueryError(
                 f"Feature group {group.name} v{group.version} cannot be joined: the {where} lacks its "
-                f"primary key column(s) {missing}. Add them to the entity_df.",
+                f"primary key column(s) {missing}. "
+                + ("Add them to the entity_df." if entity_df is not None else
+                   "Pass an entity_df with those keys, or name a feature of the group that has them first."),
                 group=group.name,
                 missing=missing,
             )
@@ -172,7 +180,14 @@ def plan_features(
             if out in taken:
                 raise QueryError(f"Two requested features produce the column {out!r}; request only one.")
             plan.outputs.append(Output(alias, feature, out, join))
+            requested[id(plan.outputs[-1])] = (group.id, feature)
             taken.add(out)
+    # requested features come out in the order they were asked for, after the spine's columns
+    position = {(item.group.id, item.feature): i for i, item in enumerate(resolved)}
+    ranked = [(requested.get(id(o)), o) for o in plan.outputs]
+    head = [o for rank, o in ranked if rank is None]
+    features = sorted(((rank, o) for rank, o in ranked if rank is not None), key=lambda pair: position[pair[0]])
+    plan.outputs = head + [o for _, o in features]
     return plan
 
 

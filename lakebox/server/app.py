@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -274,13 +275,32 @@ def _parse(raw: bytes, model: type[BaseModel]) -> dict[str, Any]:
             raise ValidationError(f"At most {MAX_BATCH} entries per request.")
     if "entry" in body and not isinstance(body["entry"], dict):
         raise ValidationError("'entry' must be an object of primary key values.")
+    if body.get("passed_features") is not None:
+        passed = body["passed_features"]
+        ok = isinstance(passed, list) and all(isinstance(p, dict) for p in passed) if "entries" in body else isinstance(passed, dict)
+        if not ok:
+            raise ValidationError("'passed_features' must be an object (a list of objects for 'entries').")
     if "allow_missing" in body and not isinstance(body["allow_missing"], bool):
         raise ValidationError("'allow_missing' must be true or false.")
     return body
 
 
 def _json(content: Any) -> Response:
-    return Response(json.dumps(content, default=_json_default, allow_nan=False), media_type="application/json")
+    try:
+        text = json.dumps(content, default=_json_default, allow_nan=False)
+    except ValueError:  # NaN or infinity among the values: JSON has no such numbers, send null
+        text = json.dumps(_finite(content), default=_json_default, allow_nan=False)
+    return Response(text, media_type="application/json")
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _json_default(value: Any) -> Any:
