@@ -51,5 +51,16 @@ __all__ = [
     "TimezoneError",
     "ValidationError",
     "connect",
+
     "register_transformation_function",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``lakebox.expect``, ``lakebox.stats`` and ``lakebox.experiment`` load on first use
+    (they pull in DuckDB, sqlglot or torch helpers; ``import lakebox`` stays fast)."""
+    if name in ("expect", "stats", "experiment"):
+        import importlib
+
+        return importlib.import_module(f"lakebox.{name}")
+    raise AttributeError(f"module 'lakebox' has no attribute {name!r}")

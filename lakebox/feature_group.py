@@ -144,12 +144,17 @@ class FeatureGroup(Taggable):
         data = to_arrow(df)
         stored = self._stored_schema()
         batch = prepare_batch(data, schema=stored, primary_key=self.primary_key, event_time=self.event_time)
+        report = self._validate(batch)  # strict: raises before anything is written
         if stored is None:
             self._create_table(batch.schema)
         with self._table._lock:  # the online write follows the commit it mirrors, in order
             commit = self._table.insert(batch)
             self._record(commit)
             self._apply_online(commit, batch=batch)
+        if report is not None:
+            self._store._groups.save_report(self.id, commit.commit_id, report.success, self.validation, report.to_dict())
+        if self._row.settings.get("statistics", True):
+            self.compute_statistics(commit.commit_id)
         log.info("%s v%s: commit %s inserted %s, updated %s rows", self.name, self.version,
                  commit.commit_id, commit.rows_inserted, commit.rows_updated)
         return commit
@@ -203,6 +208,89 @@ class FeatureGroup(Taggable):
                 self._record(commit)
                 self._apply_online(commit)
         return commit
+
+    # -- data quality: expectations and statistics --------------------------------------
+    @property
+    def expectations(self) -> list[Any]:
+        from lakebox.expect import Expectation
+
+        return [Expectation.from_dict(d) for d in self._row.settings.get("expectations", [])]
+
+    @property
+    def validation(self) -> str:
+        return str(self._row.settings.get("validation", "strict"))
+
+    def set_expectations(self, expectations: Sequence[Any], validation: str | None = None) -> FeatureGroup:
+        """Replace the rules every batch is checked against (and optionally the mode)."""
+        from lakebox.expect import Expectation
+
+        if validation is not None and validation not in ("strict", "warn"):
+            raise ValidationError(f"validation must be 'strict' or 'warn', got {validation!r}.")
+        rules = []
+        for rule in expectations:
+            if not isinstance(rule, Expectation):
+                raise ValidationError(f"expectations take lakebox.expect rules, got {rule!r}.")
+            rules.append(rule.to_dict())
+        settings = dict(self._row.settings)
+        settings["expectations"] = rules
+        if validation is not None:
+            settings["validation"] = validation
+        self._store._groups.update(self.id, settings=settings)
+        return self._reload()
+
+    def validate(self, df: Any) -> Any:
+        """Check a dataframe against the group's expectations without writing (a report)."""
+        from lakebox.expect import validate
+
+        batch = prepare_batch(to_arrow(df), schema=self._stored_schema(), primary_key=self.primary_key,
+                              event_time=self.event_time)
+        return validate(batch, self.expectations)
+
+    def get_validation_reports(self) -> list[dict[str, Any]]:
+        """Every stored report, oldest first: ``{commit_id, created_at, success, mode, report}``
+        (``commit_id`` is None for a batch that strict validation refused)."""
+        return self._store._groups.reports(self.id)
+
+    def _validate(self, batch: pa.Table) -> Any:
+        rules = self.expectations
+        if not rules:
+            return None
+        from lakebox.expect import validate
+
+        report = validate(batch, rules)
+        if not report.success and self.validation == "strict":
+            self._store._groups.save_report(self.id, None, False, "strict", report.to_dict())
+            raise ValidationError(
+                f"Feature group {self.name} v{self.version} refused the batch; nothing was written.\n{report}",
+                report=report,
+                failed=[r.rule for r in report.failures],
+            )
+        return report
+
+    def compute_statistics(self, commit_id: int | None = None) -> Any:
+        """Compute (and store) statistics of the group's data as of a commit (default: now)."""
+        from lakebox.stats import compute_statistics
+
+        commit = self._resolve_commit(commit_id) if commit_id is not None else (self.commits() or [None])[-1]
+        if commit is None:
+            raise NotFoundError(f"Feature group {self.name} v{self.version} has no commits yet.")
+        table = self._table.load()
+        stats = compute_statistics(self._read_arrow(table, commit.snapshot_id))
+        self._store._groups.save_statistics(self.id, commit.commit_id, stats.to_dict())
+        return stats
+
+    def get_statistics(self, commit_id: int | None = None) -> Any:
+        """Statistics of the data as of ``commit_id`` (default: the latest commit):
+        ``.to_dict()`` -> ``{feature: {count, null_count, distinct, min, max, mean, stddev,
+        quantiles, histogram}}``. Computed now if they were not stored at commit time."""
+        from lakebox.stats import Statistics
+
+        commits = self.commits()
+        if not commits:
+            raise NotFoundError(f"Feature group {self.name} v{self.version} has no commits yet.")
+        commit = self._resolve_commit(commit_id) if commit_id is not None else commits[-1]
+        stored = self._store._groups.statistics(self.id, commit.commit_id)
+        return Statistics.from_dict(stored) if stored is not None else self.compute_statistics(commit.commit_id)
 
     # -- online store -------------------------------------------------------------------
     def enable_online(self) -> FeatureGroup:

@@ -36,11 +36,27 @@ class FeatureStore:
         online_enabled: bool = False,
         description: str = "",
         features: Sequence[Feature | dict[str, Any] | tuple[Any, ...]] | None = None,
+        statistics: bool = True,
+        expectations: Sequence[Any] | None = None,
+        validation: str = "strict",
     ) -> FeatureGroup:
         """Create a feature group; ``version=None`` takes the next free version.
 
         The schema comes from ``features`` or, when omitted, from the first insert.
+        ``statistics`` computes descriptive statistics of the group after every commit (turn it
+        off for huge groups; ``fg.get_statistics()`` still computes them on demand).
+        ``expectations`` (``lakebox.expect`` rules) check every batch before it is written:
+        ``validation="strict"`` refuses a failing batch, ``"warn"`` writes it and keeps the report.
         """
+        from lakebox.expect import Expectation
+
+        if validation not in ("strict", "warn"):
+            raise ValidationError(f"validation must be 'strict' or 'warn', got {validation!r}.")
+        rules = []
+        for rule in expectations or []:
+            if not isinstance(rule, Expectation):
+                raise ValidationError(f"expectations take lakebox.expect rules (e.g. expect.not_null('age')), got {rule!r}.")
+            rules.append(rule.to_dict())
         check_name(name, "feature group name")
         if not primary_key:
             raise ValidationError(
@@ -91,6 +107,7 @@ class FeatureStore:
             online_enabled=online_enabled,
             table_name=new_table_name(name, version),
             features=[FeatureRow(f.name, f.type, f.description) for f in declared],
+            settings={"statistics": bool(statistics), "expectations": rules, "validation": validation},
         )
         group = FeatureGroup(self, row)
         if declared:

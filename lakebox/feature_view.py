@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from lakebox.catalog.assets import Asset, AssetStore
 from lakebox.catalog.views import DatasetRow, ViewRow
@@ -31,6 +30,7 @@ from lakebox.offline import maintenance
 from lakebox.query.execute import execute
 from lakebox.query.filter import Condition
 from lakebox.query.query import DEFAULT_FORMULATION, Query
+from lakebox.stats import compute_statistics
 from lakebox.tags import Taggable
 from lakebox.timeutil import to_datetime
 from lakebox.training import materialize
@@ -274,7 +274,7 @@ class FeatureView(Taggable):
             snapshots=snapshots,
             transformations=fitted.to_dict() if fitted is not None else {},
             columns={"schema": materialize.schema_to_json(schema), "splits": list(written)},
-            statistics={split: _statistics(table) for split, table in written.items()},
+            statistics={split: compute_statistics(table).to_dict() for split, table in written.items()},
             row_counts={split: table.num_rows for split, table in written.items()},
         )
         assets = self._store._assets
@@ -310,6 +310,18 @@ class FeatureView(Taggable):
     def get_training_datasets(self) -> list[dict[str, Any]]:
         """Metadata of every training dataset version of this view."""
         return [_dataset_info(d) for d in self._store._views.datasets(self.id)]
+
+    def get_training_dataset_statistics(self, version: int, split: str | None = None) -> Any:
+        """Statistics of a materialised split (default: train, or the only split) — compare
+        them with ``lakebox.stats.compare(td_stats, fg.get_statistics())`` to see drift."""
+        from lakebox.stats import Statistics
+
+        dataset = self._dataset(version)
+        splits = dataset.statistics
+        name = split or ("train" if "train" in splits else next(iter(splits)))
+        if name not in splits:
+            raise NotFoundError(f"Training dataset v{version} has no split {name!r}; it has {list(splits)}.")
+        return Statistics.from_dict(splits[name])
 
     def get_training_dataset(self, version: int) -> dict[str, Any]:
         return _dataset_info(self._dataset(version))
@@ -659,25 +671,6 @@ def _canonical(table: pa.Table) -> pa.Table:
 
     schema = pa.schema([pa.field(f.name, canonical_type(f.type, f.name)) for f in table.schema])
     return table.cast(schema) if not schema.equals(table.schema) else table
-
-
-def _statistics(table: pa.Table) -> dict[str, dict[str, Any]]:
-    """Per-column count, nulls, min, max, mean, stddev (numeric) of a written split."""
-    stats: dict[str, dict[str, Any]] = {}
-    for field in table.schema:
-        column = table.column(field.name)
-        entry: dict[str, Any] = {"count": table.num_rows, "null_count": column.null_count}
-        if pa.types.is_integer(field.type) or pa.types.is_floating(field.type):
-            if table.num_rows - column.null_count:
-                bounds = pc.min_max(column)
-                entry.update(
-                    min=bounds["min"].as_py(),
-                    max=bounds["max"].as_py(),
-                    mean=pc.mean(column).as_py(),
-                    stddev=pc.stddev(column, ddof=1).as_py() if table.num_rows > 1 else None,
-                )
-        stats[field.name] = entry
-    return stats
 
 
 def _fitted_of(dataset: DatasetRow) -> FittedTransformations | None:

@@ -171,6 +171,38 @@ class GroupStore:
                 "UPDATE features SET description = ? WHERE group_id = ? AND name = ?", (description, group_id, feature)
             )
 
+    # -- statistics and validation reports ------------------------------------------------
+    def save_statistics(self, group_id: int, commit_id: int, stats: dict[str, Any]) -> None:
+        with self.db.write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO statistics (group_id, commit_id, computed_at, stats) VALUES (?,?,?,?)",
+                (group_id, commit_id, datetime.now(UTC).isoformat(timespec="milliseconds"), json.dumps(stats)),
+            )
+
+    def statistics(self, group_id: int, commit_id: int) -> dict[str, Any] | None:
+        rows = self.db.query("SELECT stats FROM statistics WHERE group_id = ? AND commit_id = ?", (group_id, commit_id))
+        return json.loads(rows[0]["stats"]) if rows else None
+
+    def save_report(self, group_id: int, commit_id: int | None, success: bool, mode: str, report: dict[str, Any]) -> None:
+        with self.db.write() as conn:
+            conn.execute(
+                "INSERT INTO validation_reports (group_id, commit_id, created_at, success, mode, report)"
+                " VALUES (?,?,?,?,?,?)",
+                (group_id, commit_id, datetime.now(UTC).isoformat(timespec="milliseconds"), int(success), mode,
+                 json.dumps(report, default=str)),
+            )
+
+    def reports(self, group_id: int) -> list[dict[str, Any]]:
+        rows = self.db.query(
+            "SELECT commit_id, created_at, success, mode, report FROM validation_reports WHERE group_id = ? ORDER BY id",
+            (group_id,),
+        )
+        return [
+            {"commit_id": r["commit_id"], "created_at": r["created_at"], "success": bool(r["success"]), "mode": r["mode"],
+             "report": json.loads(r["report"])}
+            for r in rows
+        ]
+
     # -- commits ------------------------------------------------------------------------
     def commits(self, group_id: int) -> list[CommitRow]:
         rows = self.db.query(

@@ -359,6 +359,8 @@ class TextOutput(Output):
             for column in ("column", "count", "nulls", "min", "max", "mean", "stddev"):
                 stats.add_column(column, justify="left" if column == "column" else "right")
             for name, s in data["statistics"][split].items():
+                if name.startswith("$"):  # reserved keys: $row_count, $correlations
+                    continue
                 stats.add_row(
                     escape(name), f"{s.get('count', 0):,}", f"{s.get('null_count', 0):,}",
                     *[_stat(s.get(k)) for k in ("min", "max", "mean", "stddev")],
