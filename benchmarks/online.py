@@ -29,25 +29,11 @@ from pathlib import Path
 
 import lmdb
 import msgpack
-import numpy as np
 import pyarrow as pa
+from online_data import FEATURES, GROUPS, make_group  # sibling module, shared with peers/feast_online.py
 
 import lakebox
 from lakebox.online.codec import KeyCodec, ValueCodec
-
-FEATURES = 10
-GROUPS = ("a", "b", "c")
-
-
-def make_group(prefix: str, keys: int, seed: int) -> pa.Table:
-    rng = np.random.default_rng(seed)
-    columns: dict[str, pa.Array] = {
-        "entity_id": pa.array(np.arange(keys, dtype=np.int64)),
-        "ts": pa.array(np.full(keys, np.datetime64("2026-01-01T00:00:00", "us")), pa.timestamp("us", tz="UTC")),
-    }
-    for i in range(FEATURES):
-        columns[f"{prefix}_f{i}"] = pa.array(rng.standard_normal(keys))
-    return pa.table(columns)
 
 
 def percentile(values: list[float], q: float) -> float:
