@@ -614,9 +614,13 @@ class FeatureGroup(Taggable):
             return
         table = self._table.load()
         in_table = table_commits(table)
-        self._store._groups.record_commits(self.id, in_table)
+        recorded = self._store._groups.commits(self.id)
+        known = {c.commit_id for c in recorded}
+        missing = [c for c in in_table if c.commit_id not in known]
+        if missing:  # write only when there is something to repair: reads stay read-only
+            self._store._groups.record_commits(self.id, missing)
         present = {c.snapshot_id for c in in_table}
-        gone = [c.snapshot_id for c in self._store._groups.commits(self.id) if not c.expired and c.snapshot_id not in present]
+        gone = [c.snapshot_id for c in recorded if not c.expired and c.snapshot_id not in present]
         if gone:
             self._store._groups.mark_expired(self.id, gone)
 
