@@ -1,10 +1,10 @@
 """What experiment.lagom costs: per-trial overhead, worker start-up, and parallel speed-up.
 
-    python benchmarks/lagom_overhead.py [--trials 40] [--work 0.25] [--parallel-trials 8]
+    python benchmarks/lagom_overhead.py [--trials 20] [--work 0.25] [--parallel-trials 8]
 
 1. The floor: the training function called in a plain loop.
 2. lagom's fixed cost per trial: a random search of the same (near-empty) function with one
-   worker, for n and 2n trials; the difference per extra trial is what lagom adds to each
+   worker, for n and 10n trials; the difference per extra trial is what lagom adds to each
    trial (dispatch over the pipe, the optimizer's ask/tell, the trial's catalog row and log
    file). Target: under 1 s per trial; it is milliseconds.
 3. Worker start-up (spawn a fresh interpreter, import lakebox and the function), and the
@@ -56,7 +56,7 @@ def search(fn, trials: int, workers: int, **hparams: float) -> tuple[float, expe
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--trials", type=int, default=40, help="trials of the overhead measurement (n; also 2n)")
+    parser.add_argument("--trials", type=int, default=20, help="trials of the overhead measurement (n; also 10n)")
     parser.add_argument("--work", type=float, default=0.25, help="CPU seconds per trial of the parallel measurement")
     parser.add_argument("--parallel-trials", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
@@ -76,12 +76,12 @@ def main() -> None:
         # 2. fixed cost per trial (incremental, so worker start-up cancels out)
         n = args.trials
         small = min(search(tiny, n, 1)[0] for _ in range(args.repeats))
-        large_runs = [search(tiny, 2 * n, 1) for _ in range(args.repeats)]
+        large_runs = [search(tiny, 10 * n, 1) for _ in range(args.repeats)]
         large = min(t for t, _ in large_runs)
-        per_trial = (large - small) / n
+        per_trial = (large - small) / (9 * n)
         fixed = small - n * per_trial
         print(f"lagom, 1 worker, {n:4d} trials:     {small:10.3f} s")
-        print(f"lagom, 1 worker, {2 * n:4d} trials:     {large:10.3f} s")
+        print(f"lagom, 1 worker, {10 * n:4d} trials:     {large:10.3f} s")
         print(f"overhead per trial:              {per_trial * 1e3:10.2f} ms   (target < 1000 ms; "
               f"{per_trial / loop:,.0f}x the plain call)")
         print(f"fixed cost per run:              {fixed:10.3f} s   (start-up, environment, recording)")

@@ -41,6 +41,21 @@ class Project:
             self._feature_store = FeatureStore(self)
         return self._feature_store
 
+    def get_model_registry(self) -> Any:
+        """The box's model registry (``lakebox.model_registry.ModelRegistry``)."""
+        from lakebox.model_registry import ModelRegistry
+
+        if getattr(self, "_model_registry", None) is None:
+            self._model_registry = ModelRegistry(self)
+        return self._model_registry
+
+    def get_experiments(self, name: str | None = None) -> list[Any]:
+        """Recorded runs of ``experiment.lagom`` (every run of ``name``, or all), oldest first."""
+        from lakebox.catalog.experiments import ExperimentStore
+        from lakebox.experiment.record import Experiment
+
+        return [Experiment(self, row) for row in ExperimentStore(self._db).list(name)]
+
     # -- the catalog: search and lineage ---------------------------------------------------
     def search(
         self, text: str, kind: str | list[str] | None = None, tags: Any = None, limit: int = 20

@@ -1,0 +1,125 @@
+"""Experiments: the oblivious training function (DESIGN §6).
+
+Write the training code once, as a function of its hyperparameters (and optionally of a
+``dataset_factory``, a ``model_factory`` and a ``reporter``) that returns a dict of metrics and
+file paths; ``lagom`` runs it as the config says and records the run in the box::
+
+    from lakebox import experiment
+
+    def train(lr, layers, act="relu"):
+        ...
+        experiment.report(val_accuracy, step=epoch)   # lets the optimizer stop bad trials
+        return {"accuracy": accuracy, "model": "model.pt"}
+
+    experiment.lagom(train, experiment.Config("baseline", {"lr": 0.01, "layers": 2}))
+    experiment.lagom(train, experiment.HyperparameterOptConfig(
+        searchspace=experiment.Searchspace(lr=("DOUBLE", [1e-4, 1e-1]), layers=("INTEGER", [1, 4])),
+        optimizer="randomsearch", num_trials=16, metric="accuracy", direction="max"))
+    experiment.lagom(train, experiment.TorchDistributedConfig("ddp", {"lr": 0.01, "layers": 2}, world_size=2))
+
+Inside the function, ``prepare_model`` and ``shard`` make it data-parallel under
+``TorchDistributedConfig`` and do nothing anywhere else.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lakebox.experiment.config import (
+        AblationConfig,
+        Config,
+        HyperparameterOptConfig,
+        Searchspace,
+        TorchDistributedConfig,
+    )
+    from lakebox.experiment.context import EarlyStopped, Reporter, report
+    from lakebox.experiment.distributed import (
+        all_reduce_mean,
+        device,
+        is_distributed,
+        is_main,
+        prepare_model,
+        rank,
+        shard,
+        world_size,
+    )
+    from lakebox.experiment.errors import ExperimentError, SearchspaceError, SignatureError
+    from lakebox.experiment.record import Experiment, Result
+    from lakebox.experiment.runner import lagom
+
+# names -> the module that defines them; imported on first use, so that the feature view's
+# lineage hook (lakebox.experiment.context) does not pull in the runner
+_EXPORTS = {
+    **dict.fromkeys(
+        ("AblationConfig", "Config", "HyperparameterOptConfig", "Searchspace", "TorchDistributedConfig"), "config"),
+    **dict.fromkeys(("EarlyStopped", "Reporter", "report"), "context"),
+    **dict.fromkeys(("all_reduce_mean", "device", "is_distributed", "is_main", "prepare_model", "rank", "shard",
+                     "world_size"), "distributed"),
+    **dict.fromkeys(("ExperimentError", "SearchspaceError", "SignatureError"), "errors"),
+    **dict.fromkeys(("Experiment", "Result"), "record"),
+    "lagom": "runner",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lakebox.experiment' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"lakebox.experiment.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+__all__ = [
+    "AblationConfig",
+    "Config",
+    "EarlyStopped",
+    "Experiment",
+    "ExperimentError",
+    "HyperparameterOptConfig",
+    "Reporter",
+    "Result",
+    "SearchspaceError",
+    "Searchspace",
+    "SignatureError",
+    "TorchDistributedConfig",
+    "all_reduce_mean",
+    "device",
+    "get_experiment",
+    "is_distributed",
+    "is_main",
+    "lagom",
+    "prepare_model",
+    "rank",
+    "report",
+    "shard",
+    "world_size",
+]
+
+
+def get_experiment(name: str, run: int | None = None, project: Any = None) -> Experiment:
+    """A recorded run (the latest run of ``name`` unless ``run`` is given)."""
+    from lakebox.catalog.experiments import ExperimentStore
+    from lakebox.errors import NotFoundError
+    from lakebox.experiment.runner import _project
+
+    project = _project(project)
+    store = ExperimentStore(project._db)
+    row = store.get(name, run)
+    if row is None:
+        runs = [r.run for r in store.list(name)]
+        if runs:
+            raise NotFoundError(f"Experiment {name!r} has no run {run}; it has runs {runs}.")
+        from lakebox.names import closest
+
+        hint = closest(name, store.names())
+        raise NotFoundError(f"No experiment named {name!r}" + (f"; did you mean {hint}?" if hint else "."))
+    from lakebox.experiment.record import Experiment
+
+    return Experiment(project, row)

@@ -1,0 +1,138 @@
+"""The running trial, seen from inside the training function's process.
+
+``report(value, step)`` sends an intermediate metric to the optimizer (and raises
+``EarlyStopped`` when it stops the trial); outside ``lagom`` it does nothing, so the same
+function runs unchanged in a plain loop. The ``note_*`` hooks record lineage: the feature view
+calls ``note_training_dataset`` when a training dataset is read, the model registry calls
+``note_model`` when a model is created, and the run links them to the experiment.
+
+This module is imported by ``lakebox.feature_view``: it must stay light (no torch, no optuna).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lakebox.errors import LakeboxError, ValidationError
+
+log = logging.getLogger(__name__)
+
+
+class EarlyStopped(Exception):
+    """Raised by ``report`` when the optimizer stops this trial early; let it propagate."""
+
+
+@dataclass
+class TrialContext:
+    """What a trial knows about itself (set in the worker process around each call)."""
+
+    experiment_id: int
+    experiment_name: str
+    run: int
+    trial: int
+    worker: int
+    box: str
+    rank: int = 0
+    world_size: int = 1
+    send_report: Callable[[float, int], bool] | None = None
+    steps: list[tuple[int, float]] = field(default_factory=list)
+    stop_requested: bool = False
+    datasets: list[dict[str, Any]] = field(default_factory=list)
+    models: list[dict[str, Any]] = field(default_factory=list)
+
+
+_current: TrialContext | None = None
+
+
+def current() -> TrialContext | None:
+    """The trial running in this process, or None outside ``lagom``."""
+    return _current
+
+
+def set_current(context: TrialContext | None) -> None:
+    global _current
+    _current = context
+
+
+def report(metric: float, step: int | None = None) -> None:
+    """Report an intermediate value of the optimised metric (e.g. validation accuracy after an epoch).
+
+    The optimizer may stop the trial here: ``EarlyStopped`` is raised, and the trial is
+    recorded as pruned with the last reported value. ``step`` defaults to the previous step
+    plus one (starting at 0). Outside ``lagom`` (or on a rank other than 0) it does nothing.
+
+    >>> report(0.5, step=1)  # outside lagom: no effect
+    """
+    context = _current
+    if context is None or context.rank != 0:
+        return
+    try:
+        value = float(metric)
+    except (TypeError, ValueError) as e:
+        raise ValidationError(f"experiment.report needs a number, got {metric!r}.") from e
+    if step is None:
+        step = context.steps[-1][0] + 1 if context.steps else 0
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        raise ValidationError(f"experiment.report: step must be an integer >= 0, got {step!r}.")
+    if context.steps and step <= context.steps[-1][0]:
+        raise ValidationError(
+            f"experiment.report: step {step} is not after the last reported step {context.steps[-1][0]}; "
+            "report each step once, in increasing order."
+        )
+    context.steps.append((step, value))
+    if context.stop_requested:
+        raise EarlyStopped(f"trial {context.trial} was stopped early at step {step}")
+    if context.send_report is not None and math.isfinite(value) and context.send_report(value, step):
+        context.stop_requested = True
+        raise EarlyStopped(f"trial {context.trial} was stopped early at step {step}")
+
+
+class Reporter:
+    """Passed to a function that takes a ``reporter`` parameter (Maggy's name for it)."""
+
+    def report(self, metric: float, step: int | None = None) -> None:
+        report(metric, step)
+
+    broadcast = report
+
+    def log(self, message: str) -> None:
+        print(message, flush=True)  # the worker's output streams back to the caller, prefixed
+
+    @property
+    def trial(self) -> int | None:
+        return _current.trial if _current is not None else None
+
+    @property
+    def worker(self) -> int | None:
+        return _current.worker if _current is not None else None
+
+
+# -- lineage hooks --------------------------------------------------------------------------
+def note_training_dataset(view: Any, version: int) -> None:
+    """Called by ``FeatureView`` when a training dataset is read: remember it for the run's lineage."""
+    context = _current
+    if context is None:
+        return
+    key = (view.name, view.version, version)
+    if any((d["feature_view"], d["feature_view_version"], d["version"]) == key for d in context.datasets):
+        return
+    try:
+        asset_id = view.training_dataset_asset(version).id
+    except LakeboxError as e:  # never fail a read because of bookkeeping
+        log.warning("cannot record the lineage of training dataset %s v%s: %s", view.name, version, e)
+        return
+    context.datasets.append(
+        {"feature_view": view.name, "feature_view_version": view.version, "version": version, "asset_id": asset_id}
+    )
+
+
+def note_model(name: str, version: int, asset_id: int) -> TrialContext | None:
+    """Called by the model registry when a model is created; returns the trial context, if any."""
+    context = _current
+    if context is not None and context.rank == 0:
+        context.models.append({"name": name, "version": version, "asset_id": asset_id})
+    return context
