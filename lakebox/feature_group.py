@@ -491,21 +491,28 @@ class FeatureGroup(Taggable):
 
     # -- reading ------------------------------------------------------------------------
     def read(
-        self, wallclock_time: Any = None, dataframe_type: str = "pandas", online: bool = False, limit: int | None = None
+        self,
+        wallclock_time: Any = None,
+        dataframe_type: str = "pandas",
+        online: bool = False,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> Any:
         """The group's rows, now or as of a commit time / commit id, ordered by key and event
-        time (the first ``limit`` only, when given); ``online=True`` reads the online table
-        (the latest row per key)."""
+        time (``limit`` rows from ``offset`` when given, for paging); ``online=True`` reads the
+        online table (the latest row per key)."""
         check_dataframe_type(dataframe_type)
         if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
             raise ValidationError(f"limit must be a non-negative integer, got {limit!r}.")
+        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+            raise ValidationError(f"offset must be a non-negative integer, got {offset!r}.")
         if online:
             if wallclock_time is not None:
                 raise ValidationError("The online store holds only the latest values: drop wallclock_time.")
-            rows = self._online_rows()
+            rows = self._online_rows().slice(offset)
             return from_arrow(rows.slice(0, limit) if limit is not None else rows, dataframe_type)
         table, snapshot_id = self._snapshot_at(wallclock_time)
-        return from_arrow(self._read_arrow(table, snapshot_id, limit=limit), dataframe_type)
+        return from_arrow(self._read_arrow(table, snapshot_id, limit=limit, offset=offset), dataframe_type)
 
     def as_of(self, wallclock_time: Any = None, exclude_until: Any = None) -> Query:
         """A query of the group pinned at ``wallclock_time``; with ``exclude_until``, only the rows
@@ -670,7 +677,12 @@ class FeatureGroup(Taggable):
         return pa.schema([pa.field(f.name, f.arrow_type) for f in self.features])
 
     def _read_arrow(
-        self, table: Any, snapshot_id: int | None, columns: Sequence[str] | None = None, limit: int | None = None
+        self,
+        table: Any,
+        snapshot_id: int | None,
+        columns: Sequence[str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> pa.Table:
         schema = self._output_schema()
         if columns is not None:
@@ -678,7 +690,7 @@ class FeatureGroup(Taggable):
         if table is None or snapshot_id is None:
             return schema.empty_table()
         order = [k for k in (*self.primary_key, *([self.event_time] if self.event_time else [])) if k in schema.names]
-        return reader.read(table, snapshot_id, schema, order_by=order, limit=limit)
+        return reader.read(table, snapshot_id, schema, order_by=order, limit=limit, offset=offset)
 
 
 def _semi_join(rows: pa.Table, keys: pa.Table) -> pa.Table:

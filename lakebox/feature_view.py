@@ -61,6 +61,18 @@ class FeatureView(Taggable):
 
         self._store._assets.set_tag(self.training_dataset_asset(version).id, check_key(key), value)
 
+    def delete_training_dataset_tag(self, version: int, key: str) -> None:
+        from lakebox.tags import check_key
+
+        self._store._assets.delete_tag(self.training_dataset_asset(version).id, check_key(key))
+
+    def update_description(self, description: str) -> FeatureView:
+        self._store._views.update_description(self.id, str(description))
+        row = self._store._views.get_by_id(self.id)
+        assert row is not None
+        self._row = row
+        return self
+
     def get_training_dataset_tags(self, version: int) -> dict[str, Any]:
         return self._store._assets.tags(self.training_dataset_asset(version).id)
 

@@ -68,11 +68,16 @@ class Project:
 
     def lineage(self, asset: Any, direction: str = "both", version: int | None = None, kind: str | None = None) -> Any:
         """The provenance graph of an asset (an api object, or a name): ``print()`` shows a tree."""
-        from lakebox.catalog.assets import AssetStore
+        from lakebox.catalog.assets import Asset, AssetStore
         from lakebox.lineage import build
 
         store = AssetStore(self._db)
-        root = asset._asset() if hasattr(asset, "_asset") else store.find(str(asset), version, kind)
+        if isinstance(asset, Asset):  # a node of another graph, or an asset from a search
+            root = store.by_id(asset.id)
+        elif hasattr(asset, "_asset"):
+            root = asset._asset()
+        else:
+            root = store.find(str(asset), version, kind)
         return build(store, root, direction)
 
     # -- API keys (for `lakebox serve`) ---------------------------------------------------

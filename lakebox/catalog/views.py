@@ -85,6 +85,10 @@ class ViewStore:
     def names(self) -> list[str]:
         return [r["name"] for r in self.db.query("SELECT DISTINCT name FROM feature_views ORDER BY name")]
 
+    def update_description(self, view_id: int, description: str) -> None:
+        with self.db.write() as conn:
+            conn.execute("UPDATE feature_views SET description = ? WHERE id = ?", (description, view_id))
+
     def delete(self, view_id: int) -> None:
         with self.db.write() as conn:
             conn.execute("DELETE FROM feature_views WHERE id = ?", (view_id,))

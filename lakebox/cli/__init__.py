@@ -25,6 +25,7 @@ from lakebox.cli.online import online
 from lakebox.cli.output import DEFAULT_MAX_ROWS, OUTPUT_FORMATS, table_data
 from lakebox.cli.serve import apikey, serve
 from lakebox.cli.state import State, output_option, pass_state
+from lakebox.cli.tui import tui
 from lakebox.errors import LakeboxError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -134,7 +135,7 @@ def sql(state: State, query: str, as_of: str | None, max_rows: int) -> None:
     state.out.rows(table_data(result, max_rows=max_rows if state.text else None))
 
 
-for command in (fg, fv, td, features, online, serve, apikey, demo):
+for command in (fg, fv, td, features, online, serve, apikey, demo, tui):
     cli.add_command(command)
 
 

@@ -100,6 +100,7 @@ def read(
     order_by: Sequence[str] = (),
     tasks: Sequence[FileScanTask] | None = None,
     limit: int | None = None,
+    offset: int = 0,
 ) -> pa.Table:
     """All rows of the table at ``snapshot_id`` in ``schema`` (columns and types), ordered by ``order_by``."""
     if tasks is None:
@@ -118,6 +119,8 @@ def read(
             query = query.order_by(*[exp.column(name, quoted=True) for name in order_by])
         if limit is not None:
             query = query.limit(int(limit))
+        if offset:
+            query = query.offset(int(offset))
         result = con.sql(query.sql(dialect="duckdb")).to_arrow_table()
     except duckdb.Error as e:
         raise StorageError(f"Reading {table.name()} failed in DuckDB: {e}") from e

@@ -1,0 +1,32 @@
+"""``lakebox tui [BOX]``: the terminal registry browser (Textual, imported only when used)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from lakebox.box import TOML_NAME
+from lakebox.cli.state import State, pass_state
+from lakebox.errors import MissingDependencyError
+
+
+@click.command("tui", short_help="Browse a box in the terminal.")
+@click.argument("box", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--read-only", is_flag=True, help="Browse only: editing descriptions and tags is off.")
+@pass_state
+def tui(state: State, box: Path | None, read_only: bool) -> None:
+    """Browse the box at BOX (default: --box, $LAKEBOX_HOME or ./.lakebox) in a terminal UI.
+
+    Search (/), the assets by kind, schemas, commit history with time travel, data previews,
+    statistics, lineage (l), and editing of descriptions (e) and tags (t, d). ? shows every key.
+    """
+    where = (box if box is not None else state.box_path).expanduser()
+    if not (where / TOML_NAME).is_file():
+        state.open(where)  # raises the CLI's usual "No box at ..." error
+    try:
+        from lakebox.tui import BrowserApp
+    except ImportError as e:
+        raise MissingDependencyError(f"The browser needs Textual ({e}); install it with: pip install textual") from e
+    # The box opens in the app's first worker, so the first screen shows at once.
+    BrowserApp(opener=lambda: state.open(where), read_only=read_only).run()
