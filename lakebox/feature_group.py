@@ -275,7 +275,8 @@ class FeatureGroup(Taggable):
         if commit is None:
             raise NotFoundError(f"Feature group {self.name} v{self.version} has no commits yet.")
         table = self._table.load()
-        stats = compute_statistics(self._read_arrow(table, commit.snapshot_id))
+        rows = reader.read(table, commit.snapshot_id, self._output_schema())  # unsorted: order does not matter
+        stats = compute_statistics(rows)
         self._store._groups.save_statistics(self.id, commit.commit_id, stats.to_dict())
         return stats
 

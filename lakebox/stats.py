@@ -483,6 +483,7 @@ def _correlations(
         r = cov / np.sqrt(var_x * var_y)
     ok = (vv >= 2) & (var_x > 1e-12 * z2v) & (var_y > 1e-12 * z2v.T) & np.isfinite(r)
     r = np.clip(r, -1.0, 1.0)
+    np.fill_diagonal(r, 1.0)  # exactly 1 (rounding gives 0.9999999999999989); `ok` still guards it
     return {a: {b: (float(r[i, j]) if ok[i, j] else None) for j, b in enumerate(names)} for i, a in enumerate(names)}
 
 

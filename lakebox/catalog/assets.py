@@ -113,7 +113,7 @@ class AssetStore:
     # -- tags ---------------------------------------------------------------------------
     def set_tag(self, asset_id: int, key: str, value: Any) -> None:
         try:
-            encoded = json.dumps(value, sort_keys=True)
+            encoded = json.dumps(value, sort_keys=True, allow_nan=False)
         except (TypeError, ValueError) as e:
             raise ValidationError(f"Tag {key!r}: the value must be JSON-serialisable ({e}).") from e
         with self.db.write() as conn:
@@ -163,6 +163,12 @@ class AssetStore:
             raise ValidationError(f"Search text must be a string, got {type(text).__name__}.")
         if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 1000:
             raise ValidationError("limit must be an integer between 1 and 1000.")
+        if kind is not None and not isinstance(kind, (str, list, tuple)):
+            raise ValidationError(f"kind must be a string or a list of strings, got {kind!r}.")
+        if isinstance(tags, str):
+            tags = [tags]  # one tag key
+        if tags is not None and not isinstance(tags, (Mapping, list, tuple)):
+            raise ValidationError(f"tags must be a {{key: value}} mapping or a list of keys, got {tags!r}.")
         kinds = [kind] if isinstance(kind, str) else list(kind or [])
         for k in kinds:
             if k not in KINDS:

@@ -284,3 +284,8 @@ def _insert_features(conn: Any, group_id: int, features: Sequence[FeatureRow]) -
         "INSERT INTO features (group_id, position, name, type, description) VALUES (?,?,?,?,?)",
         [(group_id, i, f.name, f.type, f.description) for i, f in enumerate(features)],
     )
+    # the group's feature names, searchable under the group (once, not per feature: migration 006)
+    conn.execute(
+        "UPDATE assets SET keywords = ? WHERE kind = 'feature_group' AND ref_id = ?",
+        (" ".join(f.name for f in features), group_id),
+    )
