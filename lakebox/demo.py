@@ -15,7 +15,8 @@ shows both time axes: the event time of the data and the commit time of each day
 On top of the groups, ``create_demo_view`` defines the feature view ``attendance``: each game
 (the spine, with its kick-off time) joined with its home team's features, labelled with the
 attendance, with ``standard_scaler`` on the home team's budget. ``late_game`` is a game of
-day 1 that arrives late, to show that a training dataset does not change when data does.
+day 1 that arrives late, to show that a training dataset does not change when data does;
+``player_expectations`` and ``bad_players`` show data validation refusing a bad batch.
 
 >>> from lakebox.demo import generate
 >>> data = generate()
@@ -38,6 +39,7 @@ import pandas as pd
 from lakebox.errors import AlreadyExistsError, ValidationError
 
 if TYPE_CHECKING:
+    from lakebox.expect import Expectation
     from lakebox.feature_group import Commit, FeatureGroup
     from lakebox.feature_view import FeatureView
     from lakebox.project import Project
@@ -357,6 +359,36 @@ def late_game(demo: DemoBox) -> pd.DataFrame:
             "attendance": np.array([31_337], dtype=np.int64),
             "home_goals": np.array([2], dtype=np.int64),
             "away_goals": np.array([2], dtype=np.int64),
+        }
+    )
+
+
+def player_expectations() -> list[Expectation]:
+    """The rules the demo puts on ``players``: known teams, plausible ages and ratings, the
+    four positions (what a scout's spreadsheet typically gets wrong)."""
+    from lakebox import expect
+
+    return [
+        expect.not_null("team_id"),
+        expect.between("age", 15, 45),
+        expect.between("rating", 40.0, 99.0),
+        expect.in_set("position", list(POSITIONS)),
+    ]
+
+
+def bad_players(demo: DemoBox) -> pd.DataFrame:
+    """A snapshot of five players the day after the demo's last day that breaks
+    ``player_expectations``: a rating of 140, an age of 3, a "striker" and a missing team
+    (one row is fine). Deterministic."""
+    ts = demo.data.day_start(demo.days) + timedelta(days=1)
+    return pd.DataFrame(
+        {
+            "player_id": np.array([1, 2, 3, 4, 5], dtype=np.int64),
+            "ts": _utc([ts] * 5),
+            "team_id": pd.array([1, 2, 3, None, 5], dtype="Int64"),
+            "age": np.array([24, 3, 29, 31, 22], dtype=np.int64),
+            "position": ["forward", "defender", "striker", "midfielder", "goalkeeper"],
+            "rating": np.array([71.5, 66.0, 74.0, 69.5, 140.0]),
         }
     )
 

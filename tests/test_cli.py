@@ -84,7 +84,8 @@ def test_demo_tours_time_travel_commits_sql_training_and_serving(demo_run: tuple
     out = demo_run[1].stdout
     for heading in (
         "Feature groups", "Commits", "Time travel", "Commit history", "Incremental read", "SQL",
-        "Feature view and training dataset", "Reproducible training data", "Online serving", "Try next",
+        "Feature view and training dataset", "Reproducible training data", "Search", "Statistics",
+        "Data validation", "Lineage", "Online serving", "Try next",
     ):  # fmt: skip
         assert heading in out
     corrected = generate().corrections[0].iloc[0]
@@ -96,6 +97,19 @@ def test_demo_tours_time_travel_commits_sql_training_and_serving(demo_run: tuple
     assert "The view now reads 2,001 rows" in out
     assert "✓ the same rows" in out and "✓ equal" in out
     assert "http://127.0.0.1:" in out
+    catalog = out[out.index("Search ─") : out.index("Online serving")]
+    assert 'project.search("attend")' in catalog and "training_dataset" in catalog and "games:1" in catalog
+    assert "players.get_statistics()" in catalog and "rating" in catalog and "defender ×390" in catalog
+    assert any(block in catalog for block in "▁▂▃▄▅▆▇█")
+    assert "✗ refused: 4 of 4 expectations failed on 5 rows" in catalog and "position=striker" in catalog
+    assert "✓ nothing written: 2 commits and 1,000 rows, as before." in catalog
+    assert "training dataset attendance v1" in catalog and "↑ materializes: feature view attendance v1" in catalog
+    assert "↑ read_snapshot (commit 2): feature group games v1" in catalog
+    trained = out[out.index("Experiments: one training function") : out.index("Try next")]
+    assert "attendance_gbr_search run 1: 4 trials" in trained and "★" in trained
+    assert "attendance_torch_ddp run 1: 2 ranks" in trained
+    assert "Best by r2: attendance_model v" in trained and "model attendance_model v" in trained
+    assert "↑ trained_on: training dataset attendance v1" in trained and "feature group games v1" in trained
 
 
 def test_demo_json_then_refused_unless_fresh(tmp_path: Path) -> None:
@@ -119,18 +133,35 @@ def test_demo_json_then_refused_unless_fresh(tmp_path: Path) -> None:
     assert rep["late_commit"]["commit_id"] == 3 and rep["view_rows_now"] == 2001
     assert rep["rows_before"] == rep["rows_after"] == 2000
     assert rep["checksum_before"] == rep["checksum_after"] == dataset["checksum"]
+    catalog = data["catalog"]
+    assert [(h["kind"], h["name"]) for h in catalog["search"]["hits"]][:1] == [("feature", "attendance")]
+    assert catalog["statistics"]["statistics"]["$row_count"] == 1000
+    assert catalog["statistics"]["statistics"]["rating"]["count"] == 1000
+    check = catalog["validation"]
+    assert check["refused"] and not check["report"]["success"]
+    assert sorted(r["rule"] for r in check["report"]["results"] if not r["success"]) == [
+        "between", "between", "in_set", "not_null"]  # fmt: skip
+    assert (check["commits_before"], check["rows_before"]) == (check["commits_after"], check["rows_after"]) == (2, 1000)
+    lineage = catalog["lineage"]
+    assert lineage["nodes"][str(lineage["root"])]["kind"] == "training_dataset"
+    assert {e["relation"] for e in lineage["edges"]} == {"materializes", "read_snapshot", "reads"}
     serving = data["serving"]
     assert serving["equal"] and serving["in_process"] == serving["over_http"]
     assert serving["entry"] == {"game_id": 2001} and serving["in_process"][:2] == [1, 2]
     assert "secret" not in json.dumps(data) and "lbk_" not in json.dumps(data)
+    trained = data["training"]
+    assert [t["status"] for t in trained["search"]["trials"]] == ["finished"] * 4
+    assert len(trained["distributed"]["ranks"]) == 2 and trained["feature_groups"] == ["games", "teams"]
+    assert [m["name"] for m in trained["models"]] == ["attendance_model"] * 2
     keys = run_json("--box", path, "apikey", "list")["api_keys"]
     assert [k["active"] for k in keys] == [False]  # the demo's key was revoked after use
 
     refused = run("demo", "--box", path, code=1)
     assert_one_line_error(refused, "already_exists")
     assert "--fresh" in refused.stderr and "feature view attendance v1" in refused.stderr
-    rebuilt = run("demo", "--box", path, "--fresh")
+    rebuilt = run("demo", "--box", path, "--fresh", "--no-training")
     assert "Deleted the previous demo: feature view attendance v1, teams v1" in rebuilt.stdout
+    assert "Deleted what the previous demo trained: model attendance_model v1" in rebuilt.stdout
     groups = run_json("--box", path, "fg", "list")["feature_groups"]
     # games has the late game of the reproducibility step as a third commit
     assert sorted((g["name"], g["commit_count"]) for g in groups) == [("games", 3), ("players", 2), ("teams", 2)]
@@ -551,6 +582,140 @@ def assert_one_line_error_after_notes(result: Result, code: str) -> None:
     assert lines[0].startswith("Starting lakebox for ") and "Traceback" not in result.output
 
 
+# -- the catalog: search, lineage, statistics, validations, tags --------------------------------
+def test_search(demo_box: Path) -> None:
+    text = run("--box", demo_box, "search", "attend").stdout
+    assert "Search 'attend':" in text and "training_dataset" in text and "games:1" in text
+    data = run_json("--box", demo_box, "search", "attend")
+    assert data["query"] == "attend" and data["limit"] == 20
+    hits = data["hits"]
+    assert ("feature_view", "attendance") in [(h["kind"], h["name"]) for h in hits]
+    assert all({"kind", "name", "version", "parent", "score", "snippet", "tags"} <= set(h) for h in hits)
+    assert any("[attendance]" in h["snippet"] for h in hits)
+    views = run_json("--box", demo_box, "search", "attend", "--kind", "feature_view", "-k", "training_dataset")
+    assert {h["kind"] for h in views["hits"]} == {"feature_view", "training_dataset"}
+    assert len(run_json("--box", demo_box, "search", "a", "-n", "2")["hits"]) == 2
+    assert run_json("--box", demo_box, "search", "zzzz")["hits"] == []
+    assert "Nothing found for 'zzzz'" in run("--box", demo_box, "search", "zzzz").stdout
+    for nasty in ('"NEAR(', "*", "OR", "-x", "^", "x" * 5000):
+        result = CliRunner(env=ENV).invoke(cli, ["--box", str(demo_box), "-o", "json", "search", "--", nasty])
+        assert result.exit_code in (0, 1) and "Traceback" not in result.output
+        if result.exit_code:
+            assert json.loads(result.stdout)["error"] == "validation_error"
+
+
+def test_search_errors(demo_box: Path) -> None:
+    assert_one_line_error(run("--box", demo_box, "search", code=1), "validation_error")
+    assert_one_line_error(run("--box", demo_box, "search", "  ", code=1), "validation_error")
+    assert run("--box", demo_box, "search", "x", "--kind", "table", code=2).exit_code == 2
+    assert run("--box", demo_box, "search", "x", "-n", "0", code=2).exit_code == 2
+    mixed = run("--box", demo_box, "search", "x", "--tag", "a=1", "--tag", "b", code=2)
+    assert "KEY=VALUE" in mixed.stderr
+
+
+def test_lineage(demo_box: Path) -> None:
+    text = run("--box", demo_box, "lineage", "attendance", "--kind", "training_dataset", "--version", "1").stdout
+    lines = text.splitlines()
+    assert lines[0] == "training dataset attendance v1"
+    assert "↑ materializes: feature view attendance v1" in text and "↑ reads: feature group games v1" in text
+    assert "↑ read_snapshot (commit 2): feature group teams v1" in text
+    data = run_json("--box", demo_box, "lineage", "games", "--direction", "down")
+    root = data["nodes"][str(data["root"])]
+    assert (root["kind"], root["name"], root["label"], data["direction"]) == (
+        "feature_group", "games", "feature_group games v1", "down")  # fmt: skip
+    relations = {(data["nodes"][str(e["src"])]["kind"], e["relation"], data["nodes"][str(e["dst"])]["kind"])
+                 for e in data["edges"]}  # fmt: skip
+    assert relations == {
+        ("feature_group", "reads", "feature_view"),
+        ("feature_view", "materializes", "training_dataset"),
+        ("feature_group", "read_snapshot", "training_dataset"),
+        ("training_dataset", "input", "experiment"),  # the demo's training section
+        ("training_dataset", "trained_on", "model"),
+    }
+    assert run_json("--box", demo_box, "lineage", "games", "--direction", "up")["edges"] == []
+    assert "No lineage recorded" in run("--box", demo_box, "lineage", "players").stdout
+    ambiguous = run("--box", demo_box, "lineage", "attendance", code=1)
+    assert_one_line_error(ambiguous, "query_error")
+    assert_one_line_error(run("--box", demo_box, "lineage", "nope", code=1), "not_found")
+    assert run("--box", demo_box, "lineage", "games", "--direction", "left", code=2).exit_code == 2
+
+
+def test_fg_stats(demo_box: Path) -> None:
+    text = run("--box", demo_box, "fg", "stats", "players").stdout
+    assert "Statistics of players v1 at commit 2" in text and "1,000 rows" in text
+    assert "defender ×390" in text and any(block in text for block in "▁▂▃▄▅▆▇█")
+    assert "$row_count" not in text and "$correlations" not in text
+    data = run_json("--box", demo_box, "fg", "stats", "players")
+    assert (data["name"], data["version"], data["commit_id"]) == ("players", 1, 2)
+    stats = data["statistics"]
+    keys = {"count", "null_count", "distinct", "min", "max", "mean", "stddev", "quantiles", "histogram"}
+    assert stats["$row_count"] == 1000 and keys <= set(stats["rating"])
+    assert stats["$correlations"]["rating"]["rating"] == pytest.approx(1.0)
+    first = run_json("--box", demo_box, "fg", "stats", "players", "--commit", "1", "--version", "1")
+    assert first["commit_id"] == 1 and first["statistics"]["$row_count"] == 500
+    narrow = CliRunner(env={**ENV, "COLUMNS": "80"}).invoke(cli, ["--box", str(demo_box), "fg", "stats", "games"])
+    assert narrow.exit_code == 0 and "range" in narrow.stdout and "stddev" not in narrow.stdout
+    assert_one_line_error(run("--box", demo_box, "fg", "stats", "players", "--commit", "9", code=1), "not_found")
+    assert_one_line_error(run("--box", demo_box, "fg", "stats", "nope", code=1), "not_found")
+
+
+def test_fg_validations(demo_box: Path) -> None:
+    data = run_json("--box", demo_box, "fg", "validations", "players")
+    assert data["validation"] == "strict" and [e["rule"] for e in data["expectations"]] == [
+        "not_null", "between", "between", "in_set"]  # fmt: skip
+    refused = data["reports"][-1]
+    assert (refused["commit_id"], refused["success"], refused["mode"]) == (None, False, "strict")
+    assert refused["report"]["row_count"] == 5 and refused["report"]["results"][0]["sample"]
+    text = run("--box", demo_box, "fg", "validations", "players").stdout
+    assert "refused" in text and "✗ failed" in text and "not_null(col='team_id'): 1 of 5 rows" in text
+    empty = run("--box", demo_box, "fg", "validations", "teams").stdout
+    assert "expectations: none" in empty and "No validation reports yet" in empty
+    assert run_json("--box", demo_box, "fg", "validations", "teams")["reports"] == []
+
+
+def test_tags(box: Path, tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("team_id,name\n1,Lions\n")
+    run("--box", box, "fg", "ingest", "teams", path, "-k", "team_id")
+    values = {"owner": ("ml_team", "ml_team"), "tier": ("1", 1), "live": ("true", True),
+              "conf": ('{"window": [7, 30]}', {"window": [7, 30]}), "note": ("two words", "two words"),
+              "quoted": ('"1"', "1")}  # fmt: skip
+    for key, (raw, parsed) in values.items():
+        added = run_json("--box", box, "tag", "add", "fg", "teams", key, raw)
+        assert (added["kind"], added["name"], added["version"], added["key"], added["value"]) == (
+            "feature_group", "teams", 1, key, parsed)  # fmt: skip
+    assert "✓ teams v1: tag tier = 1" in run("--box", box, "tag", "add", "feature_group", "teams", "tier", "1").stdout
+    listed = run_json("--box", box, "tag", "list", "fg", "teams")
+    assert listed["tags"] == {key: parsed for key, (_, parsed) in values.items()}
+    text = run("--box", box, "tag", "list", "fg", "teams", "--version", "1").stdout
+    assert "Tags of feature group teams v1" in text and '{"window": [7, 30]}' in text
+
+    found = run_json("--box", box, "search", "--tag", "tier=1")["hits"]
+    assert [(h["kind"], h["name"]) for h in found] == [("feature_group", "teams")]
+    assert run_json("--box", box, "search", "--tag", 'tier="1"')["hits"] == []
+    assert len(run_json("--box", box, "search", "--tag", "owner", "--tag", "conf")["hits"]) == 1
+    assert len(run_json("--box", box, "search", "ml_team")["hits"]) == 1  # tag values are searchable
+
+    removed = run_json("--box", box, "tag", "remove", "fg", "teams", "tier")
+    assert "tier" not in removed["tags"] and removed["key"] == "tier"
+    assert "removed tag owner" in run("--box", box, "tag", "remove", "fg", "teams", "owner").stdout
+    assert_one_line_error(run("--box", box, "tag", "remove", "fg", "teams", "owner", code=1), "not_found")
+    assert_one_line_error(run("--box", box, "tag", "add", "fg", "teams", "bad key", "1", code=1), "validation_error")
+    assert_one_line_error(run("--box", box, "tag", "list", "fv", "teams", code=1), "not_found")
+    assert run("--box", box, "tag", "add", "table", "teams", "k", "1", code=2).exit_code == 2
+
+
+def test_tags_on_feature_views(demo_box: Path) -> None:
+    run("--box", demo_box, "tag", "add", "fv", "attendance", "reviewed_by", "ops")
+    try:
+        assert run_json("--box", demo_box, "tag", "list", "fv", "attendance")["tags"] == {"reviewed_by": "ops"}
+        hits = run_json("--box", demo_box, "search", "--tag", "reviewed_by=ops")["hits"]
+        assert [(h["kind"], h["name"]) for h in hits] == [("feature_view", "attendance")]
+    finally:
+        run("--box", demo_box, "tag", "remove", "fv", "attendance", "reviewed_by")
+    assert "has no tags" in run("--box", demo_box, "tag", "list", "fv", "attendance").stdout
+
+
 # -- help ------------------------------------------------------------------------------------
 def _commands(command: click.Command, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], click.Command]]:
     yield path, command
@@ -566,6 +731,7 @@ def test_every_command_and_option_is_documented() -> None:
     assert {
         "fg maintain", "fg online", "fv list", "fv show", "td create", "td list", "td show", "features",
         "online rebuild", "online status", "serve", "apikey create", "apikey list", "apikey revoke",
+        "search", "lineage", "fg stats", "fg validations", "tag add", "tag list", "tag remove",
     } <= names  # fmt: skip
     for path, command in found:
         assert (command.help or "").strip(), f"`lakebox {' '.join(path)}` has no help text"

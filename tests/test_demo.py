@@ -15,6 +15,7 @@ from lakebox.demo import (
     VIEW_NAME,
     DemoBox,
     DemoData,
+    bad_players,
     build_demo_box,
     create_demo_view,
     delete_demo_groups,
@@ -23,6 +24,7 @@ from lakebox.demo import (
     frames_checksum,
     generate,
     late_game,
+    player_expectations,
 )
 
 
@@ -205,3 +207,83 @@ def test_delete_removes_the_view_first(demo: DemoBox) -> None:
     assert delete_demo_groups(demo.project) == ["feature view attendance v1", "teams v1", "players v1", "games v1"]
     assert demo_views(demo.project) == [] and demo_groups(demo.project) == []
     assert not any((demo.project.path / "artifacts" / "training_datasets").glob("attendance_1/*"))
+
+
+# -- the catalog: validation, search and lineage over the demo ----------------------------------
+def test_the_demo_players_pass_the_expectations_and_the_bad_batch_is_refused(demo: DemoBox) -> None:
+    players = demo.groups["players"]
+    players.set_expectations(player_expectations())
+    assert players.validate(players.read()).success  # every generated day passes
+    bad = bad_players(demo)
+    assert bad.equals(bad_players(demo)) and bad["ts"].iloc[0] == pd.Timestamp(demo.data.day_start(demo.days + 1))
+    report = players.validate(bad)
+    assert [(r.rule, r.failed_rows) for r in report.results] == [
+        ("not_null", 1), ("between", 1), ("between", 1), ("in_set", 1),
+    ]  # fmt: skip
+    before = (players.commit_details(), len(players.read()))
+    with pytest.raises(lakebox.ValidationError) as caught:
+        players.insert(bad)
+    assert caught.value.report.to_dict() == report.to_dict()
+    assert (players.commit_details(), len(players.read())) == before
+    assert [r["commit_id"] for r in players.get_validation_reports()] == [None]
+    players.insert(bad.iloc[[0]])  # the one good row goes in, and its report is kept
+    assert [r["success"] for r in players.get_validation_reports()] == [False, True]
+
+
+def test_search_and_lineage_over_the_demo(demo: DemoBox) -> None:
+    view = create_demo_view(demo)
+    version = view.create_training_dataset()
+    kinds = {(h.kind, h.name) for h in demo.project.search("attend")}
+    assert {("feature", "attendance"), ("feature_view", VIEW_NAME), ("training_dataset", VIEW_NAME)} <= kinds
+    graph = demo.project.lineage(VIEW_NAME, kind="training_dataset", version=version)
+    assert {a.name for a in graph.nodes.values()} == {VIEW_NAME, "games", "teams"}
+    assert str(graph).startswith("training_dataset attendance v1\n")
+
+
+# -- the training section: lagom, torch.distributed, the model registry -----------------------------
+def test_demo_training_registers_the_best_model_with_lineage_to_the_groups(demo: DemoBox) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    import pickle
+
+    from lakebox.demo_training import DISTRIBUTED_NAME, MODEL_NAME, SEARCH_NAME, delete_demo_models, train_demo_models
+
+    project = demo.project
+    view = create_demo_view(demo)
+    version = view.create_training_dataset(data_format="parquet", test_size=0.2, seed=42)
+    data = train_demo_models(project, view, version)
+
+    search, ddp = data["search"], data["distributed"]
+    assert search["status"] == "finished" and [t["status"] for t in search["trials"]] == ["finished"] * 4
+    assert {t["worker"] for t in search["trials"]} == {0, 1}  # 2 worker processes
+    assert ddp["status"] == "finished" and len(ddp["ranks"]) == 2
+    assert ddp["ranks"][0]["r2"] == pytest.approx(ddp["ranks"][1]["r2"])  # computed over both shards
+    assert sum(r["train_rows"] for r in ddp["ranks"]) == 1600
+    assert [(m["version"], m["framework"]) for m in data["models"]] == [(1, "scikit-learn"), (2, "torch")]
+
+    mr = project.get_model_registry()
+    best = mr.get_model(MODEL_NAME, data["best_model"]["version"])
+    assert best.metrics["r2"] == max(m["metrics"]["r2"] for m in data["models"]) > 0.5
+    assert mr.get_model(MODEL_NAME, 1).files == ["features.json", "model.pkl"]
+    assert mr.get_model(MODEL_NAME, 2).files == ["model.pt"]
+    _, x_test, _, y_test = view.get_training_data(version)
+    with open(mr.get_model(MODEL_NAME, 1).path / "model.pkl", "rb") as f:
+        regressor = pickle.load(f)
+    assert regressor.score(x_test, y_test.iloc[:, 0]) == pytest.approx(search["best_val"])
+
+    assert data["feature_groups"] == ["games", "teams"]
+    graph = project.lineage(best, direction="up")
+    assert {(a.kind, a.name) for a in graph.nodes.values()} == {
+        ("model", MODEL_NAME), ("training_dataset", VIEW_NAME), ("feature_view", VIEW_NAME),
+        ("feature_group", "games"), ("feature_group", "teams"),
+    }  # fmt: skip
+    for name in (SEARCH_NAME, DISTRIBUTED_NAME):  # each run recorded the training dataset it read
+        (run,) = project.get_experiments(name)
+        assert [(d.kind, d.name, d.version) for d in run.training_datasets()] == [("training_dataset", VIEW_NAME, 1)]
+
+    mr.create_model("mine", metrics={"r2": 0.1})  # not the demo's: a rebuild keeps it
+    assert sorted(delete_demo_models(project)) == [
+        f"experiment {SEARCH_NAME} run 1", f"experiment {DISTRIBUTED_NAME} run 1",
+        f"model {MODEL_NAME} v1", f"model {MODEL_NAME} v2",
+    ]  # fmt: skip
+    assert [m.name for m in mr.get_models()] == ["mine"] and project.get_experiments() == []

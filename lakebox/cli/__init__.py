@@ -17,7 +17,9 @@ from rich.markup import escape
 
 from lakebox import __version__
 from lakebox.box import TOML_NAME
+from lakebox.cli.catalog import lineage, search, tag
 from lakebox.cli.demo import demo
+from lakebox.cli.experiments import experiments, models
 from lakebox.cli.features import features
 from lakebox.cli.fg import fg
 from lakebox.cli.fv import fv, td
@@ -135,8 +137,11 @@ def sql(state: State, query: str, as_of: str | None, max_rows: int) -> None:
     state.out.rows(table_data(result, max_rows=max_rows if state.text else None))
 
 
-for command in (fg, fv, td, features, online, serve, apikey, demo, tui):
+for command in (fg, fv, td, features, online, serve, apikey, demo, search, lineage, tag):
     cli.add_command(command)
+cli.add_command(tui)
+cli.add_command(experiments)
+cli.add_command(models)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

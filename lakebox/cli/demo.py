@@ -19,11 +19,23 @@ from rich.rule import Rule
 from rich.syntax import Syntax
 from rich.table import Table
 
+from lakebox.cli.demo_training import training_option, training_section
 from lakebox.cli.fg import commit_dict, describe
 from lakebox.cli.fv import describe_view
-from lakebox.cli.output import format_value, render_commits, render_rows, table_data
+from lakebox.cli.output import (
+    WIDE,
+    format_value,
+    instant,
+    render_commits,
+    render_lineage,
+    render_rows,
+    render_search,
+    render_statistics,
+    rule_text,
+    table_data,
+)
 from lakebox.cli.state import State, output_option, pass_state
-from lakebox.errors import AlreadyExistsError
+from lakebox.errors import AlreadyExistsError, ValidationError
 from lakebox.timeutil import iso
 
 if TYPE_CHECKING:
@@ -32,6 +44,8 @@ if TYPE_CHECKING:
 DEFAULT_DEMO_BOX = Path("demo.lakebox")
 SHOW_CORRECTIONS = 3
 SHOW_TRAINING_ROWS = 3
+SHOW_HITS = 6
+SEARCH_TEXT = "attend"
 
 
 @click.command("demo", short_help="Build a demo box and tour it: time travel to serving.")
@@ -57,6 +71,7 @@ SHOW_TRAINING_ROWS = 3
     show_default=True,
     help="Days of data to load: one commit per group and day.",
 )
+@training_option
 @output_option
 @pass_state
 def demo(state: State, demo_box: Path | None, fresh: bool, days: int) -> None:
@@ -67,8 +82,10 @@ def demo(state: State, demo_box: Path | None, fresh: bool, days: int) -> None:
     players as of the day-1 commit vs now, the commit history, an incremental read of what
     day 2 changed and a SQL aggregate; then a feature view (games joined with their home
     team's features, a scaled budget), a training dataset that stays the same after a late
-    row arrives, and one feature vector served in-process and over HTTP (a server on a free
-    127.0.0.1 port, with a temporary API key). Takes a few seconds.
+    row arrives; a catalog search, the statistics of players, a bad batch refused by
+    expectations (players keeps them, strict: nothing is written) and the lineage of the
+    training dataset; and one feature vector served in-process and over HTTP (a server on a
+    free 127.0.0.1 port, with a temporary API key). Takes a few seconds.
     """
     from lakebox.demo import GROUP_NAMES, build_demo_box, delete_demo_groups, demo_groups, demo_views
 
@@ -104,11 +121,17 @@ def demo(state: State, demo_box: Path | None, fresh: bool, days: int) -> None:
         reproducible = _reproducibility(built, training)
     if state.text:
         _print_reproducibility(state, reproducible)
+    with state.busy("Searching, reading statistics, validating a bad batch…"):
+        catalog = _catalog(built, training)
+    if state.text:
+        _print_catalog(state, catalog)
     with state.busy("Serving a feature vector in-process and over HTTP…"):
         serving = _serving(built, training, entry={"game_id": reproducible["late_row"]["game_id"]})
-    total_s = time.perf_counter() - started
     if state.text:
         _print_serving(state, serving)
+    trained = training_section(state, built, training)  # lagom, torch.distributed, the model registry
+    total_s = time.perf_counter() - started
+    if state.text:
         _print_next(state, path, built, tour, total_s)
         return
     state.out.result(
@@ -123,7 +146,9 @@ def demo(state: State, demo_box: Path | None, fresh: bool, days: int) -> None:
             "feature_view": training["feature_view"],
             "training_dataset": training["training_dataset"],
             "reproducibility": reproducible,
+            "catalog": catalog,
             "serving": serving,
+            "training": trained,
         },
         "",
     )
@@ -245,6 +270,52 @@ def _reproducibility(built: DemoBox, training: dict[str, Any]) -> dict[str, Any]
         "rows_after": rows_after,
         "checksum_before": dataset["checksum"],
         "checksum_after": frames_checksum(list(frames)),
+    }
+
+
+def _catalog(built: DemoBox, training: dict[str, Any]) -> dict[str, Any]:
+    """A search, the statistics of ``players``, a bad batch refused by expectations (nothing
+    written) and the lineage of the training dataset."""
+    from lakebox.demo import bad_players, player_expectations
+
+    project, players = built.project, built.groups["players"]
+    hits = project.search(SEARCH_TEXT, limit=SHOW_HITS)
+    statistics = players.get_statistics()
+
+    players.set_expectations(player_expectations())  # strict (the default): refuse, write nothing
+    commits_before = len(players.commits())
+    rows_before = players.read(dataframe_type="arrow").num_rows
+    try:
+        players.insert(bad_players(built))
+    except ValidationError as err:
+        report = err.report
+    else:  # pragma: no cover - the batch breaks the rules by construction
+        raise AssertionError("the demo's bad batch was accepted")
+    dataset = training["training_dataset"]["version"]
+    graph = project.lineage(training["view"].name, kind="training_dataset", version=dataset)
+    tree = graph.to_dict()
+    for asset_id, asset in graph.nodes.items():
+        tree["nodes"][asset_id].update(parent=asset.parent, label=asset.label)
+    return {
+        "search": {"query": SEARCH_TEXT, "hits": [h.to_dict() for h in hits]},
+        "statistics": {
+            "group": players.name,
+            "version": players.version,
+            "commit_id": built.commit("players", built.days).commit_id,
+            "statistics": statistics.to_dict(),
+            "skipped": [*players.primary_key, *([players.event_time] if players.event_time else [])],
+        },
+        "validation": {
+            "group": players.name,
+            "expectations": [e.to_dict() for e in players.expectations],
+            "refused": not report.success,
+            "report": report.to_dict(),
+            "commits_before": commits_before,
+            "commits_after": len(players.commits()),
+            "rows_before": rows_before,
+            "rows_after": players.read(dataframe_type="arrow").num_rows,
+        },
+        "lineage": {"direction": "both", **tree},
     }
 
 
@@ -437,6 +508,68 @@ def _print_reproducibility(state: State, rep: dict[str, Any]) -> None:
     c.print("[bold green]✓ the same rows[/]" if same else "[bold red]✗ the rows differ[/]")
 
 
+def _print_catalog(state: State, catalog: dict[str, Any]) -> None:
+    c = state.console
+    search = catalog["search"]
+    c.print(Rule("Search", align="left"))
+    c.print(
+        "Every asset is indexed for full-text search (names, descriptions, feature names, tags), "
+        "with prefixes and stemming:"
+    )
+    c.print(_code(f'project.search("{search["query"]}")', "python"))
+    c.print(render_search(search["hits"]))
+
+    stats = catalog["statistics"]
+    c.print(Rule("Statistics", align="left"))
+    c.print(f"Computed with every commit; these are of {stats['group']} at commit {stats['commit_id']}:")
+    c.print(_code(f"{stats['group']}.get_statistics().to_dict()", "python"))
+    shown = [f for f in stats["statistics"] if not f.startswith("$") and f not in stats["skipped"]]
+    c.print(render_statistics(stats["statistics"], features=shown, compact=c.width < WIDE))
+    c.print(f"[dim]Not shown: the key and event time ({', '.join(stats['skipped'])}); `lakebox fg stats "
+            f"{stats['group']}` shows every feature, --output json every statistic.[/]")  # fmt: skip
+
+    check = catalog["validation"]
+    report = check["report"]
+    c.print(Rule("Data validation", align="left"))
+    c.print(
+        f"Expectations on [bold]{check['group']}[/] check every batch before it is written; strict mode "
+        "(the default) refuses a batch that breaks one:"
+    )
+    rules = ",\n    ".join(f"expect.{rule_text(e)}" for e in check["expectations"])
+    c.print(_code(f"players.set_expectations([\n    {rules},\n])\nplayers.insert(bad_batch)", "python"))
+    failed = [r for r in report["results"] if not r["success"]]
+    c.print(
+        f"[bold red]✗ refused[/]: {len(failed)} of {len(report['results'])} expectations failed on "
+        f"{report['row_count']} rows (lakebox.ValidationError, with the report):"
+    )
+    table = Table(title_justify="left")
+    for column in ("expectation", "result", "failing rows", "first failing row"):
+        table.add_column(column, overflow="fold", justify="right" if column == "failing rows" else "left")
+    for result in report["results"]:
+        sample = result["sample"][0] if result["sample"] else None
+        shown = {k: v for k, v in (sample or {}).items() if not k.startswith("$")}  # "$row": its position
+        row = ", ".join(f"{k}={format_value(instant(v))}" for k, v in shown.items())
+        table.add_row(
+            escape(rule_text(result)),
+            "[green]passed[/]" if result["success"] else "[red]failed[/]",
+            "-" if result["failed_rows"] is None else f"{result['failed_rows']:,}",
+            escape(row),
+        )
+    c.print(table)
+    unchanged = check["commits_before"] == check["commits_after"] and check["rows_before"] == check["rows_after"]
+    c.print(
+        ("[bold green]✓ nothing written[/]: " if unchanged else "[bold red]✗ the group changed[/]: ")
+        + f"{check['commits_after']} commits and {check['rows_after']:,} rows, as before. "
+        "The refused report is stored (lakebox fg validations players)."
+    )
+
+    c.print(Rule("Lineage", align="left"))
+    c.print("Recorded as assets are made, nothing to log: what the training dataset was made from.")
+    root = catalog["lineage"]["nodes"][catalog["lineage"]["root"]]
+    c.print(_code(f'project.lineage("{root["name"]}", kind="training_dataset", version={root["version"]})', "python"))
+    c.print(render_lineage(catalog["lineage"]))
+
+
 def _print_serving(state: State, serving: dict[str, Any]) -> None:
     c = state.console
     c.print(Rule("Online serving", align="left"))
@@ -478,5 +611,9 @@ def _print_next(state: State, path: Path, built: DemoBox, tour: dict[str, Any], 
     c.print(f"  lakebox --box {box} fv show attendance")
     c.print(f"  lakebox --box {box} td show attendance 1")
     c.print(f"  lakebox --box {box} online status")
+    c.print(f"  lakebox --box {box} search attend")
+    c.print(f"  lakebox --box {box} fg stats games")
+    c.print(f"  lakebox --box {box} fg validations players")
+    c.print(f"  lakebox --box {box} lineage games --direction down")
     c.print(f"  lakebox --box {box} apikey create my_app && lakebox --box {box} serve")
     c.print(f"[dim]Demo finished in {total_s:.1f} s.[/]")

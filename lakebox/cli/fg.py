@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 VERSION_HELP = "Feature group version (default: the latest)."
 
 
-@click.group("fg", short_help="Feature groups: list, show, head, ingest, maintain.")
+@click.group("fg", short_help="Feature groups: list, show, head, ingest, stats, maintain.")
 def fg() -> None:
     """Feature groups: versioned, time-travelling tables of features.
 
@@ -288,6 +288,59 @@ def online(state: State, name: str, enable: bool | None, version: int | None) ->
             f"[green]✓[/] {group.name} v{group.version} is no longer served online (its online table was dropped)."
         )
     state.out.result({"name": group.name, "version": group.version, "online_enabled": group.online_enabled}, message)
+
+
+@fg.command("stats", short_help="Show a group's statistics per feature at a commit.")
+@click.argument("name")
+@click.option("--version", type=click.IntRange(min=1), default=None, help=VERSION_HELP)
+@click.option(
+    "--commit", "commit_id", type=click.IntRange(min=1), default=None,
+    help="Statistics of the data as of this commit id (default: the latest commit).",
+)  # fmt: skip
+@output_option
+@pass_state
+def stats(state: State, name: str, version: int | None, commit_id: int | None) -> None:
+    """Show NAME's statistics per feature as of a commit: count, nulls, approximate distinct
+    values, min, max, mean, standard deviation, median and a histogram (the top value for strings).
+
+    Statistics are computed after every commit (unless the group was created with
+    statistics=False) and stored; older commits, or groups without them, are computed now.
+    --output json has every statistic, including all quantiles and numeric correlations.
+
+    \b
+    Example:
+      lakebox fg stats players --commit 1
+    """
+    group = state.open().get_feature_store().get_feature_group(name, version)
+    with state.busy(f"Reading the statistics of {group.name} v{group.version}…"):
+        statistics = group.get_statistics(commit_id)
+    if commit_id is None:
+        commit_id = group.commits()[-1].commit_id
+    state.out.statistics(
+        {"name": group.name, "version": group.version, "commit_id": commit_id, "statistics": statistics.to_dict()}
+    )
+
+
+@fg.command("validations", short_help="Show a group's expectations and validation reports.")
+@click.argument("name")
+@click.option("--version", type=click.IntRange(min=1), default=None, help=VERSION_HELP)
+@output_option
+@pass_state
+def validations(state: State, name: str, version: int | None) -> None:
+    """Show NAME's expectations, its validation mode and every stored validation report, oldest
+    first: the commit it checked ("refused" when strict validation wrote nothing), when, the
+    mode, the outcome and the rules that failed. --output json adds samples of failing rows.
+    """
+    group = state.open().get_feature_store().get_feature_group(name, version)
+    state.out.validations(
+        {
+            "name": group.name,
+            "version": group.version,
+            "validation": group.validation,
+            "expectations": [e.to_dict() for e in group.expectations],
+            "reports": group.get_validation_reports(),
+        }
+    )
 
 
 # -- helpers ------------------------------------------------------------------------------
