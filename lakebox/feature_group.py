@@ -61,14 +61,6 @@ class FeatureGroup(Taggable):
 
     # -- metadata -----------------------------------------------------------------------
     @property
-    def id(self) -> int:
-        return self._row.id
-
-    @property
-    def name(self) -> str:
-        return self._row.name
-
-    @property
     def version(self) -> int:
         return self._row.version
 

@@ -85,14 +85,6 @@ class FeatureView(Taggable):
 
     # -- metadata -----------------------------------------------------------------------
     @property
-    def id(self) -> int:
-        return self._row.id
-
-    @property
-    def name(self) -> str:
-        return self._row.name
-
-    @property
     def version(self) -> int:
         return self._row.version
 

@@ -20,7 +20,21 @@ def check_key(key: Any) -> str:
 
 
 class Taggable:
-    """Mixin for api objects that are assets; they provide ``_assets`` and ``_asset()``."""
+    """Base of api objects that are catalog assets: their row's identity, and tags.
+
+    Subclasses keep their catalog row in ``self._row`` (with ``id`` and ``name``) and provide
+    ``_assets()`` and ``_asset()``.
+    """
+
+    _row: Any
+
+    @property
+    def id(self) -> int:
+        return int(self._row.id)
+
+    @property
+    def name(self) -> str:
+        return str(self._row.name)
 
     def _assets(self) -> AssetStore:
         raise NotImplementedError

@@ -42,14 +42,6 @@ class Experiment(Taggable):
 
     # -- metadata -------------------------------------------------------------------------
     @property
-    def id(self) -> int:
-        return self._row.id
-
-    @property
-    def name(self) -> str:
-        return self._row.name
-
-    @property
     def run(self) -> int:
         return self._row.run
 
