@@ -4,6 +4,7 @@ and what every run records in the box (DESIGN §6)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -317,9 +318,11 @@ def test_signature_mismatch_is_refused_before_starting(project: lakebox.Project)
         experiment.lagom(fns.quadratic, Config("sig", {"x": 1.0, "z": 1}), **QUIET)
     with pytest.raises(SignatureError, match="gives no dataset"):
         experiment.lagom(fns.ablation, Config("sig"), **QUIET)
-    with pytest.raises(SignatureError, match="cannot be sent to the worker processes"):
-        experiment.lagom(lambda x: {"metric": x}, Config("sig", {"x": 1}), **QUIET)
     assert project.get_experiments() == []  # nothing was recorded
+    if importlib.util.find_spec("cloudpickle") is None:  # with cloudpickle, lambdas travel fine
+        with pytest.raises(SignatureError, match="cannot be sent to the worker processes"):
+            experiment.lagom(lambda x: {"metric": x}, Config("sig", {"x": 1}), **QUIET)
+        assert project.get_experiments() == []
 
 
 def test_a_function_the_workers_cannot_import(project: lakebox.Project, monkeypatch: pytest.MonkeyPatch) -> None:
