@@ -55,6 +55,7 @@ class _Change:
     rows_inserted: int = 0
     rows_updated: int = 0
     rows_deleted: int = 0
+    max_event_us: int | None = None  # an upper bound of every event time in the table after it
 
 
 def commit_from_snapshot(snapshot: object) -> CommitRow | None:
@@ -172,6 +173,8 @@ class GroupTable:
             PREFIX + "rows-deleted": str(change.rows_deleted),
             PREFIX + "writer-pid": str(os.getpid()),
         }
+        if change.max_event_us is not None:
+            properties[PREFIX + "max-event-time"] = str(change.max_event_us)
         tx: Transaction = table.transaction()
         update = tx.update_snapshot(snapshot_properties=properties)
         producer = update.fast_append() if not change.delete_files else update.overwrite()
@@ -201,7 +204,19 @@ class GroupTable:
         change = _Change(kind="insert", add_tables=[storage])
         batch_keys = storage.select(list(self.keys))
         replaced = 0
-        for task in self._candidates(table, snapshot_id, batch_keys):
+        candidates: list[FileScanTask] = []
+        bound = _max_event(table, snapshot_id)
+        if self.event_time is not None:
+            times = pc.min_max(storage.column(self.event_time).cast(pa.int64()))
+            first, last = times["min"].as_py(), times["max"].as_py()
+            change.max_event_us = max(last, bound) if bound is not None else (last if snapshot_id is None else None)
+            # Appending newer event times than any stored (time series) can replace nothing:
+            # skip planning, which reads every manifest.
+            if bound is None or first <= bound:
+                candidates = self._candidates(table, snapshot_id, batch_keys)
+        else:
+            candidates = self._candidates(table, snapshot_id, batch_keys)
+        for task in candidates:
             existing = reader.arrow_scan(table, [task], snapshot_id)  # type: ignore[arg-type]
             kept = _anti_join(existing, batch_keys)
             if kept.num_rows == existing.num_rows:
@@ -214,7 +229,7 @@ class GroupTable:
         return change
 
     def _plan_delete(self, table: Table, snapshot_id: int | None, keys: pa.Table) -> _Change | None:
-        change = _Change(kind="delete")
+        change = _Change(kind="delete", max_event_us=_max_event(table, snapshot_id))  # still an upper bound
         keys = _to_storage(keys, table)
         for task in self._candidates(table, snapshot_id, keys):
             existing = reader.arrow_scan(table, [task], snapshot_id)  # type: ignore[arg-type]
@@ -236,7 +251,10 @@ class GroupTable:
         removed = [current[p] for p in current if p not in target]
         added = [target[p] for p in target if p not in current]
         change = _Change(
-            kind="rollback", delete_files=[t.file for t in removed], add_files=[t.file for t in added]
+            kind="rollback",
+            delete_files=[t.file for t in removed],
+            add_files=[t.file for t in added],
+            max_event_us=_max_event(table, snapshot_id),  # bounds only grow, so the current one holds
         )
         # Row counts by key: keys only in the target are re-inserted, keys only in the current
         # state are deleted, and keys in both whose rows differ are updated.
@@ -253,7 +271,9 @@ class GroupTable:
         rows = reader.arrow_scan(table, tasks, snapshot_id)  # type: ignore[arg-type]
         rows = rows.sort_by([(k, "ascending") for k in self.keys])
         chunks = [rows.slice(i, target_rows) for i in range(0, rows.num_rows, target_rows)] or [rows]
-        return _Change(kind="compact", delete_files=[t.file for t in tasks], add_tables=chunks)
+        return _Change(
+            kind="compact", delete_files=[t.file for t in tasks], add_tables=chunks, max_event_us=_max_event(table, snapshot_id)
+        )
 
     def _candidates(self, table: Table, snapshot_id: int | None, keys: pa.Table) -> list[FileScanTask]:
         """Files whose column statistics admit any of ``keys`` (min/max pruning per key column)."""
@@ -284,6 +304,15 @@ def _range_filter(keys: pa.Table) -> BooleanExpression:
         clause = And(GreaterThanOrEqual(name, low_value), LessThanOrEqual(name, high_value))
         expression = clause if isinstance(expression, type(reader.ALWAYS_TRUE)) else And(expression, clause)
     return expression
+
+
+def _max_event(table: Table, snapshot_id: int | None) -> int | None:
+    """The stored upper bound of event times at a snapshot (None: unknown or no data)."""
+    if snapshot_id is None:
+        return None
+    snapshot = table.snapshot_by_id(snapshot_id)
+    value = snapshot.summary[PREFIX + "max-event-time"] if snapshot is not None and snapshot.summary else None
+    return int(value) if value is not None else None
 
 
 def _anti_join(rows: pa.Table, keys: pa.Table) -> pa.Table:
