@@ -166,11 +166,29 @@ def main() -> None:
                 with lock:
                     http_samples.extend(mine)
 
+            # the server's own latency: a minimal keep-alive client (stdlib), no client library cost
+            import http.client
+            import json as json_module
+
+            raw = http.client.HTTPConnection("127.0.0.1", port)
+            headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+            raw_samples = []
+            raw_rng = random.Random(7)
+            for i in range(args.http_requests + 500):
+                body = json_module.dumps({"entry": {"entity_id": raw_rng.randrange(args.keys)}})
+                start = time.perf_counter()
+                raw.request("POST", "/api/v1/feature-views/bench/1/vector", body=body, headers=headers)
+                raw.getresponse().read()
+                if i >= 500:
+                    raw_samples.append(time.perf_counter() - start)
+            raw.close()
+            print("over HTTP (server in its own process, keep-alive):")
+            report("  stdlib http.client (server cost)", raw_samples)
+
             client(500, 0)  # warm up
             http_samples.clear()
             client(args.http_requests, 1)
-            print("over HTTP (server in its own process, keep-alive):")
-            report("  1 client", http_samples)
+            report("  lakebox remote client (httpx)", http_samples)
             http_samples.clear()
             per_client = args.http_requests // args.http_clients
             threads = [threading.Thread(target=client, args=(per_client, i + 2)) for i in range(args.http_clients)]
@@ -180,7 +198,7 @@ def main() -> None:
             for t in threads:
                 t.join()
             elapsed = time.perf_counter() - start
-            report(f"  {args.http_clients} concurrent clients", http_samples)
+            report(f"  {args.http_clients} concurrent httpx clients", http_samples)
             print(f"  throughput: {len(http_samples) / elapsed:,.0f} requests/s with {args.http_clients} clients")
         finally:
             server.terminate()
