@@ -15,6 +15,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -554,9 +555,10 @@ class FeatureView(Taggable):
             condition = upper if condition is None else condition & upper
         return condition
 
-    def _read(self, start: Any, end: Any) -> tuple[pa.Table, list[dict[str, Any]]]:
-        """The view's rows in ``[start, end)`` at the current commits, and those commits."""
-        query = self.query
+    def _read(self, start: Any, end: Any, pinned: Any = None) -> tuple[pa.Table, list[dict[str, Any]]]:
+        """The view's rows in ``[start, end)`` at the current commits (or those at ``pinned``),
+        and those commits."""
+        query = self.query if pinned is None else self.query.as_of(pinned)
         condition = self._time_filter(start, end)
         if condition is not None:
             query = query.filter(condition)
@@ -575,10 +577,13 @@ class FeatureView(Taggable):
 
     def _splits(self, spec: dict[str, Any]) -> tuple[dict[str, pa.Table], list[dict[str, Any]], FittedTransformations | None]:
         if spec["kind"] == "time":
+            # every split reads the groups at the same commits: a commit landing between two
+            # reads must not make the splits disagree (or the recorded snapshots lie)
+            now = datetime.now(UTC)
             splits = {}
             snapshots: list[dict[str, Any]] = []
             for name, (start, end) in spec["times"].items():
-                splits[name], snapshots = self._read(start, end)
+                splits[name], snapshots = self._read(start, end, pinned=now)
         else:
             table, snapshots = self._read(spec.get("start_time"), spec.get("end_time"))
             splits = _random_split(table, spec)
@@ -628,6 +633,8 @@ def _split_spec(
             raise ValidationError("Give either split sizes or split time ranges, not both.")
         if "train" not in timed or "test" not in timed:
             raise ValidationError("A time-based split needs train_start/train_end and test_start/test_end.")
+        if start_time is not None or end_time is not None:
+            raise ValidationError("start_time/end_time do not combine with split time ranges: the ranges bound each split.")
         return {
             "kind": "time",
             "times": {
