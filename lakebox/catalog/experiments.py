@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -87,9 +89,9 @@ class ExperimentStore:
             run = int(conn.execute("SELECT COALESCE(MAX(run), 0) + 1 FROM experiments WHERE name = ?", (name,)).fetchone()[0])
             cursor = conn.execute(
                 "INSERT INTO experiments (name, run, kind, status, description, function, config, hparams, metric,"
-                " direction, location, started_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                " direction, location, started_at, owner_pid, owner_host) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (name, run, kind, "running", description, function, dumps(config), dumps(hparams), metric, direction,
-                 f"experiments/{name}/{run}", now()),
+                 f"experiments/{name}/{run}", now(), os.getpid(), socket.gethostname()),
             )
             experiment_id = int(cursor.lastrowid or 0)
         found = self.by_id(experiment_id)
@@ -136,7 +138,25 @@ class ExperimentStore:
             rows = self.db.query("SELECT * FROM experiments WHERE name = ? AND run = ?", (name, run))
         return _experiment(rows[0]) if rows else None
 
+    def mark_orphans(self) -> int:
+        """Runs still "running" whose owning process on this host is gone become "interrupted"."""
+        host = socket.gethostname()
+        rows = self.db.query(
+            "SELECT id, owner_pid FROM experiments WHERE status = 'running' AND owner_pid IS NOT NULL AND owner_host = ?",
+            (host,),
+        )
+        dead = [r["id"] for r in rows if not _alive(int(r["owner_pid"]))]
+        if dead:
+            with self.db.write() as conn:
+                conn.executemany(
+                    "UPDATE experiments SET status = 'interrupted', error = coalesce(error, ?), finished_at = ?"
+                    " WHERE id = ? AND status = 'running'",
+                    [("the process running it ended without finishing it (killed?)", now(), i) for i in dead],
+                )
+        return len(dead)
+
     def list(self, name: str | None = None) -> list[ExperimentRow]:
+        self.mark_orphans()
         if name is None:
             rows = self.db.query("SELECT * FROM experiments ORDER BY id")
         else:
@@ -164,6 +184,18 @@ def _real(value: Any) -> float | None:
         return None
     value = float(value)
     return value if math.isfinite(value) else None
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def _experiment(row: Any) -> ExperimentRow:
