@@ -545,24 +545,22 @@ class Source:
         ]
 
     def preview(self, ref: Ref, commit_id: int | None, start: int, size: int) -> Page:
-        """Rows ``start .. start+size`` of the group (as of ``commit_id``), in key order.
-
-        ``fg.read`` takes a ``limit`` but no offset, so page ``n`` reads ``start + size + 1`` rows
-        and keeps the last ``size`` (the extra row tells whether there is a next page)."""
+        """Rows ``start .. start+size`` of the group (as of ``commit_id``), in key order: one
+        page read with ``offset``/``limit`` (one extra row tells whether there is a next page)."""
         with self._lock:
             fg = self.group(ref)
             latest = next(iter(fg.commit_details(limit=1)), None)
-            data = fg.read(wallclock_time=commit_id, dataframe_type="arrow", limit=start + size + 1)
+            data = fg.read(wallclock_time=commit_id, dataframe_type="arrow", limit=size + 1, offset=start)
         import pyarrow as pa  # loaded with lakebox's engines, not at startup
 
         columns = list(data.column_names)
-        window = data.slice(start, size)
+        window = data.slice(0, size)
         values = [window.column(c).to_pylist() for c in columns]
         numeric = {i for i, f in enumerate(data.schema) if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)
                    or pa.types.is_decimal(f.type)}
         table = Table(columns, rows=[[fmt(col[i]) for col in values] for i in range(window.num_rows)], numeric=numeric)
         return Page(commit_id=commit_id, latest_commit=latest, start=start, size=size, table=table,
-                    has_more=data.num_rows > start + size)
+                    has_more=data.num_rows > size)
 
     def statistics(self, ref: Ref, commit_id: int | None = None) -> Stats | None:
         """A group's statistics (of ``commit_id``, or the latest), a training dataset's per split;
