@@ -656,6 +656,8 @@ class FeatureGroup(Taggable):
     def _snapshot_at(self, wallclock_time: Any) -> tuple[Any, int | None]:
         """(Iceberg table, snapshot id) for now or a past time; snapshot None means empty."""
         if self._stored_schema() is None:
+            if wallclock_time is not None and not isinstance(wallclock_time, (int, CommitRow)):
+                to_millis(wallclock_time, "wallclock_time")  # a bad time is an error even on an empty group
             return None, None
         table = self._table.load()
         if wallclock_time is None:

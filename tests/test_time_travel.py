@@ -281,3 +281,10 @@ def test_rollback_counts_only_rows_that_change(players_fg: Any) -> None:
     commit = players_fg.rollback(1)
     assert read_rows(players_fg) == STATE_1
     assert (commit.rows_inserted, commit.rows_updated, commit.rows_deleted) == (0, 1, 0)
+
+
+def test_a_naive_time_is_refused_even_before_the_first_insert(fs: Any) -> None:
+    group = fs.create_feature_group("empty", version=1, primary_key=["pid"])
+    assert len(group.read(wallclock_time="2026-01-01T00:00:00Z")) == 0
+    with pytest.raises(lakebox.TimezoneError):
+        group.read(wallclock_time=datetime(2026, 1, 1))
