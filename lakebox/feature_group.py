@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401 - pa.compute
 
-from lakebox.catalog.assets import Asset, AssetStore
+from lakebox.catalog.assets import AssetStore
 from lakebox.catalog.groups import CommitRow, FeatureRow, GroupRow
 from lakebox.errors import NotFoundError, SchemaMismatchError, ValidationError
 from lakebox.feature import Feature
@@ -46,11 +46,10 @@ def new_table_name(name: str, version: int) -> str:
 class FeatureGroup(Taggable):
     """A feature group. Get one from ``fs.create_feature_group`` or ``fs.get_feature_group``."""
 
+    _asset_kind = "feature_group"
+
     def _assets(self) -> AssetStore:
         return self._store._assets
-
-    def _asset(self) -> Asset:
-        return self._store._assets.get("feature_group", self.id)
 
     def __init__(self, store: FeatureStore, row: GroupRow) -> None:
         self._store = store
@@ -60,14 +59,6 @@ class FeatureGroup(Taggable):
         )
 
     # -- metadata -----------------------------------------------------------------------
-    @property
-    def version(self) -> int:
-        return self._row.version
-
-    @property
-    def description(self) -> str:
-        return self._row.description
-
     @property
     def primary_key(self) -> list[str]:
         return list(self._row.primary_key)

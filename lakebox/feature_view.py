@@ -47,11 +47,10 @@ FRESHNESS_CHECK_S = 1.0  # how often a serving view compares the online watermar
 class FeatureView(Taggable):
     """A feature view; create with ``fs.create_feature_view``."""
 
+    _asset_kind = "feature_view"
+
     def _assets(self) -> AssetStore:
         return self._store._assets
-
-    def _asset(self) -> Asset:
-        return self._store._assets.get("feature_view", self.id)
 
     def training_dataset_asset(self, version: int) -> Asset:
         """The catalog asset of a training dataset version (for tags and lineage)."""
@@ -85,14 +84,6 @@ class FeatureView(Taggable):
         self._fresh_at = time.monotonic()
 
     # -- metadata -----------------------------------------------------------------------
-    @property
-    def version(self) -> int:
-        return self._row.version
-
-    @property
-    def description(self) -> str:
-        return self._row.description
-
     @property
     def labels(self) -> list[str]:
         return list(self._row.labels)

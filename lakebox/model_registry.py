@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from lakebox.catalog.assets import Asset, AssetStore
+from lakebox.catalog.assets import AssetStore
 from lakebox.catalog.models import ModelRow, ModelStore
 from lakebox.errors import AlreadyExistsError, NotFoundError, StorageError, ValidationError
 from lakebox.tags import Taggable
@@ -33,6 +33,8 @@ _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
 class Model(Taggable):
     """One registered model version; its files live under ``artifacts/models/<name>/<version>/``."""
 
+    _asset_kind = "model"
+
     def __init__(self, registry: ModelRegistry, row: ModelRow) -> None:
         self._registry = registry
         self._row = row
@@ -40,18 +42,7 @@ class Model(Taggable):
     def _assets(self) -> AssetStore:
         return self._registry._assets
 
-    def _asset(self) -> Asset:
-        return self._registry._assets.get("model", self._row.id)
-
     # -- metadata -------------------------------------------------------------------------
-    @property
-    def version(self) -> int:
-        return self._row.version
-
-    @property
-    def description(self) -> str:
-        return self._row.description
-
     @property
     def metrics(self) -> dict[str, Any]:
         return dict(self._row.metrics)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
 
 from lakebox.catalog.assets import Asset, AssetStore
 from lakebox.errors import ValidationError
@@ -19,14 +20,15 @@ def check_key(key: Any) -> str:
     return key
 
 
-class Taggable:
+class Taggable(ABC):
     """Base of api objects that are catalog assets: their row's identity, and tags.
 
-    Subclasses keep their catalog row in ``self._row`` (with ``id`` and ``name``) and provide
-    ``_assets()`` and ``_asset()``.
+    Subclasses keep their catalog row in ``self._row`` (``id``, ``name``, ``version``,
+    ``description``), name their asset kind in ``_asset_kind`` and give the ``AssetStore``.
     """
 
     _row: Any
+    _asset_kind: ClassVar[str]
 
     @property
     def id(self) -> int:
@@ -36,11 +38,20 @@ class Taggable:
     def name(self) -> str:
         return str(self._row.name)
 
+    @property
+    def version(self) -> int:
+        return int(self._row.version)
+
+    @property
+    def description(self) -> str:
+        return str(self._row.description)
+
+    @abstractmethod
     def _assets(self) -> AssetStore:
-        raise NotImplementedError
+        """The catalog's asset store this object belongs to."""
 
     def _asset(self) -> Asset:
-        raise NotImplementedError
+        return self._assets().get(self._asset_kind, self.id)
 
     def add_tag(self, key: str, value: Any) -> None:
         """Tag the asset; ``value`` may be any JSON value (string, number, list, object)."""

@@ -19,6 +19,8 @@ TRIAL_LOG = "output.log"
 class Experiment(Taggable):
     """One recorded run of ``lagom``: parameters, metrics, trials, logs, environment, files."""
 
+    _asset_kind = "experiment"
+
     def __init__(self, project: Any, row: ExperimentRow) -> None:
         self._project = project
         self._row = row
@@ -26,9 +28,6 @@ class Experiment(Taggable):
     # -- assets (tags, lineage, search) ---------------------------------------------------
     def _assets(self) -> AssetStore:
         return AssetStore(self._project._db)
-
-    def _asset(self) -> Asset:
-        return self._assets().get("experiment", self._row.id)
 
     def _store(self) -> ExperimentStore:
         return ExperimentStore(self._project._db)
@@ -57,10 +56,6 @@ class Experiment(Taggable):
     @property
     def status(self) -> str:
         return self._row.status
-
-    @property
-    def description(self) -> str:
-        return self._row.description
 
     @property
     def function(self) -> str:
