@@ -22,6 +22,25 @@ _TOKEN = re.compile(r"\w+", re.UNICODE)
 # bm25 weights per column: name, description, keywords (feature names, labels), tags
 _WEIGHTS = (10.0, 2.0, 4.0, 3.0)
 
+# Fixed SQL; every value (weights, query, filters) is a bound parameter.
+# A NULL filter parameter switches its clause off before any JSON is read.
+_FILTER = (
+    " AND (? IS NULL OR a.kind IN (SELECT value FROM json_each(?)))"
+    " AND (? IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(?) AS want WHERE NOT EXISTS ("
+    "SELECT 1 FROM asset_tags AS t WHERE t.asset_id = a.id AND t.key = json_extract(want.value, '$[0]')"
+    " AND (json_array_length(want.value) = 1 OR t.value = json_extract(want.value, '$[1]')))))"
+)
+_SEARCH = (
+    "SELECT a.*, bm25(asset_search, ?, ?, ?, ?) AS rank, snippet(asset_search, -1, '[', ']', '…', 12) AS snip"
+    " FROM asset_search JOIN assets AS a ON a.id = asset_search.rowid WHERE asset_search MATCH ?"
+    + _FILTER
+    + " ORDER BY rank, a.kind, a.name, a.version LIMIT ?"
+)
+_BY_TAGS = "SELECT a.* FROM assets AS a WHERE 1 = 1" + _FILTER + " ORDER BY a.kind, a.name, a.version LIMIT ?"
+_TAGS_OF = "SELECT asset_id, key, value FROM asset_tags WHERE asset_id IN (SELECT value FROM json_each(?)) ORDER BY key"
+_EDGES_INTO = "SELECT src, dst, relation, details FROM lineage WHERE dst = ? ORDER BY src, dst"
+_EDGES_OUT_OF = "SELECT src, dst, relation, details FROM lineage WHERE src = ? ORDER BY src, dst"
+
 
 @dataclass(frozen=True)
 class Asset:
@@ -181,51 +200,44 @@ class AssetStore:
             hits = self._run(fts_query(text, " OR "), kinds, tags, limit)  # no asset has every word
         return hits
 
-    def _filters(self, kinds: list[str], tags: Mapping[str, Any] | Sequence[str] | None) -> tuple[str, list[Any]]:
-        clauses, params = [], []
-        if kinds:
-            clauses.append(f"a.kind IN ({','.join('?' * len(kinds))})")
-            params.extend(kinds)
+    def _filter_params(self, kinds: list[str], tags: Mapping[str, Any] | Sequence[str] | None) -> tuple[Any, ...]:
+        """Parameters of ``_FILTER``: the kinds (JSON list or NULL) and the wanted tags as JSON
+        ``[[key], [key, json value], ...]`` (a key alone matches any value)."""
         if isinstance(tags, Mapping):
-            for key, value in tags.items():
-                clauses.append("EXISTS (SELECT 1 FROM asset_tags t WHERE t.asset_id = a.id AND t.key = ? AND t.value = ?)")
-                params.extend([key, json.dumps(value, sort_keys=True)])
-        elif tags:
-            for key in tags:
-                clauses.append("EXISTS (SELECT 1 FROM asset_tags t WHERE t.asset_id = a.id AND t.key = ?)")
-                params.append(key)
-        return (" AND " + " AND ".join(clauses)) if clauses else "", params
+            wanted = [[key, json.dumps(value, sort_keys=True)] for key, value in tags.items()]
+        else:
+            wanted = [[key] for key in tags or []]
+        kinds_json = json.dumps(kinds) if kinds else None
+        wanted_json = json.dumps(wanted) if wanted else None
+        return kinds_json, kinds_json, wanted_json, wanted_json
 
     def _run(self, query: str | None, kinds: list[str], tags: Any, limit: int) -> list[SearchHit]:
-        where, params = self._filters(kinds, tags)
-        weights = ", ".join(str(w) for w in _WEIGHTS)
-        rows = self.db.query(
-            f"SELECT a.*, bm25(asset_search, {weights}) AS rank,"
-            " snippet(asset_search, -1, '[', ']', '…', 12) AS snip"
-            " FROM asset_search JOIN assets AS a ON a.id = asset_search.rowid"
-            f" WHERE asset_search MATCH ?{where} ORDER BY rank, a.kind, a.name, a.version LIMIT ?",
-            (query, *params, limit),
-        )
-        return [self._hit(r, -float(r["rank"]), r["snip"]) for r in rows]
+        rows = self.db.query(_SEARCH, (*_WEIGHTS, query, *self._filter_params(kinds, tags), limit))
+        return self._hits(rows, [(-float(r["rank"]), r["snip"]) for r in rows])
 
     def _by_tags(self, kinds: list[str], tags: Any, limit: int) -> list[SearchHit]:
-        where, params = self._filters(kinds, tags)
-        rows = self.db.query(
-            f"SELECT a.* FROM assets AS a WHERE 1=1{where} ORDER BY a.kind, a.name, a.version LIMIT ?", (*params, limit)
-        )
-        return [self._hit(r, 0.0, r["description"]) for r in rows]
+        rows = self.db.query(_BY_TAGS, (*self._filter_params(kinds, tags), limit))
+        return self._hits(rows, [(0.0, r["description"]) for r in rows])
 
-    def _hit(self, row: Any, score: float, snippet: str) -> SearchHit:
-        return SearchHit(
-            kind=row["kind"],
-            name=row["name"],
-            version=row["version"],
-            score=score,
-            snippet=snippet or "",
-            parent=row["parent"],
-            description=row["description"],
-            tags=self.tags(row["id"]),
-        )
+    def _hits(self, rows: Sequence[Any], scored: Sequence[tuple[float, str]]) -> list[SearchHit]:
+        """Hits with their tags (one query for all hits, not one per hit)."""
+        tags: dict[int, dict[str, Any]] = {}
+        if rows:
+            for t in self.db.query(_TAGS_OF, (json.dumps([r["id"] for r in rows]),)):
+                tags.setdefault(t["asset_id"], {})[t["key"]] = json.loads(t["value"])
+        return [
+            SearchHit(
+                kind=row["kind"],
+                name=row["name"],
+                version=row["version"],
+                score=score,
+                snippet=snippet or "",
+                parent=row["parent"],
+                description=row["description"],
+                tags=tags.get(row["id"], {}),
+            )
+            for row, (score, snippet) in zip(rows, scored, strict=True)
+        ]
 
     # -- lineage ------------------------------------------------------------------------
     def link(self, src: int, dst: int, relation: str, details: Mapping[str, Any] | None = None) -> None:
@@ -244,8 +256,9 @@ class AssetStore:
         return [_asset(r) for r in rows]
 
     def edges(self, asset_id: int, direction: str) -> list[tuple[int, int, str, dict[str, Any]]]:
-        column = "dst" if direction == "up" else "src"
-        rows = self.db.query(f"SELECT src, dst, relation, details FROM lineage WHERE {column} = ? ORDER BY src, dst", (asset_id,))
+        """Edges into (``up``) or out of (``down``) an asset."""
+        sql = _EDGES_INTO if direction == "up" else _EDGES_OUT_OF
+        rows = self.db.query(sql, (asset_id,))
         return [(r["src"], r["dst"], r["relation"], json.loads(r["details"])) for r in rows]
 
 

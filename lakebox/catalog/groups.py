@@ -51,6 +51,13 @@ class CommitRow:
         return datetime.fromtimestamp(self.committed_ms / 1000, tz=UTC)
 
 
+_UPDATES = {
+    "description": "UPDATE feature_groups SET description = ? WHERE id = ?",
+    "online_enabled": "UPDATE feature_groups SET online_enabled = ? WHERE id = ?",
+    "settings": "UPDATE feature_groups SET settings = ? WHERE id = ?",
+}
+
+
 class GroupStore:
     """CRUD over ``feature_groups``, ``features`` and ``commits``."""
 
@@ -156,14 +163,13 @@ class GroupStore:
             )
 
     def update(self, group_id: int, **values: Any) -> None:
-        allowed = {"description", "online_enabled", "settings"}
-        unknown = set(values) - allowed
+        unknown = set(values) - set(_UPDATES)
         if unknown:
             raise ValueError(f"cannot update {sorted(unknown)}")
         encoded = {k: json.dumps(v) if k == "settings" else (int(v) if k == "online_enabled" else v) for k, v in values.items()}
-        assignments = ", ".join(f"{column} = :{column}" for column in encoded)
-        with self.db.write() as conn:
-            conn.execute(f"UPDATE feature_groups SET {assignments} WHERE id = :id", {**encoded, "id": group_id})
+        with self.db.write() as conn:  # one transaction for all columns
+            for column, value in encoded.items():
+                conn.execute(_UPDATES[column], (value, group_id))
 
     def update_feature_description(self, group_id: int, feature: str, description: str) -> None:
         with self.db.write() as conn:
