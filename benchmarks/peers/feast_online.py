@@ -40,6 +40,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the shared data module
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared Feast repo definition
+from feast_repo import feast_store  # noqa: E402
 from online_data import FEATURES, GROUPS, make_group  # noqa: E402
 
 EVENT_TIME = datetime(2026, 1, 1, tzinfo=UTC)  # the one event time of make_group
@@ -56,38 +58,6 @@ def row(name: str, samples: list[float], floor: list[float] | None = None) -> st
     if floor:
         line += f"   p50 ratio {p50 / (statistics.median(floor) * 1e6):6.2f}x the floor"
     return line
-
-
-def feast_store(repo: Path, files: dict[str, str], offline: str):  # type: ignore[no-untyped-def]
-    """A Feast repo defined in code: local provider, file registry, SQLite online store."""
-    from feast import Entity, FeatureStore, FeatureView, Field, FileSource, ValueType
-    from feast.repo_config import RepoConfig
-    from feast.types import Float64
-
-    config = RepoConfig(
-        project="online",
-        provider="local",
-        repo_path=repo,
-        registry=str(repo / "registry.db"),
-        online_store={"type": "sqlite", "path": str(repo / "online.db")},
-        offline_store={"type": offline},
-        entity_key_serialization_version=3,
-    )
-    store = FeatureStore(config=config)
-    entity = Entity(name="entity", join_keys=["entity_id"], value_type=ValueType.INT64)
-    views = [
-        FeatureView(
-            name=prefix,
-            entities=[entity],
-            ttl=timedelta(days=3650),
-            schema=[Field(name=f"{prefix}_f{j}", dtype=Float64) for j in range(FEATURES)],
-            source=FileSource(name=f"{prefix}_source", path=files[prefix], timestamp_field="ts"),
-            online=True,
-        )
-        for prefix in GROUPS
-    ]
-    store.apply([entity, *views])
-    return store
 
 
 def latest_per_key(path: str, prefix: str) -> dict[int, list[float]]:
@@ -131,7 +101,7 @@ def main() -> None:
         for index, prefix in enumerate(GROUPS):
             files[prefix] = str(root / "data" / f"{prefix}.parquet")
             pq.write_table(make_group(prefix, args.keys, index), files[prefix])
-        store = feast_store(root / "repo", files, args.offline)
+        store = feast_store(root / "repo", files, args.offline, FEATURES, GROUPS, online=True, project="online")
         features = [f"{prefix}:{prefix}_f{j}" for prefix in GROUPS for j in range(FEATURES)]
         names = [f"{prefix}_f{j}" for prefix in GROUPS for j in range(FEATURES)]
 

@@ -24,7 +24,6 @@ import sys
 import tempfile
 import time
 import warnings
-from datetime import timedelta
 from pathlib import Path
 
 import duckdb
@@ -33,43 +32,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the shared data module
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared Feast repo definition
+from feast_repo import feast_store  # noqa: E402
 from pit_data import FEATURES, floor_sql, make_group, make_spine, timed  # noqa: E402
 
 PREFIXES = ("a", "b", "c")
-
-
-def feast_store(root: Path, files: dict[str, str], offline: str):  # type: ignore[no-untyped-def]
-    """A Feast repo defined in code: local provider, SQLite registry, one FeatureView per group."""
-    from feast import Entity, FeatureStore, FeatureView, Field, FileSource, ValueType
-    from feast.repo_config import RepoConfig
-    from feast.types import Float64
-
-    repo = root / f"repo_{offline}"
-    repo.mkdir()
-    config = RepoConfig(
-        project="pit",
-        provider="local",
-        repo_path=repo,
-        registry={"registry_type": "sql", "path": f"sqlite:///{repo / 'registry.db'}", "cache_ttl_seconds": 0},
-        online_store={"type": "sqlite", "path": str(repo / "online.db")},
-        offline_store={"type": offline},
-        entity_key_serialization_version=3,
-    )
-    store = FeatureStore(config=config)
-    entity = Entity(name="entity", join_keys=["entity_id"], value_type=ValueType.INT64)
-    views = [
-        FeatureView(
-            name=prefix,
-            entities=[entity],
-            ttl=timedelta(days=3650),
-            schema=[Field(name=f"{prefix}_f{j}", dtype=Float64) for j in range(FEATURES)],
-            source=FileSource(name=f"{prefix}_source", path=files[prefix], timestamp_field="ts"),
-            online=False,
-        )
-        for prefix in PREFIXES
-    ]
-    store.apply([entity, *views])
-    return store
 
 
 def micros(series: pd.Series) -> np.ndarray:
@@ -171,7 +138,7 @@ def main() -> None:
         for offline in [s.strip() for s in args.stores.split(",") if s.strip()]:
             label = {"file": "file (dask)", "dask": "file (dask)"}.get(offline, offline)
             try:
-                store = feast_store(root, files, offline)
+                store = feast_store(root / f"repo_{offline}", files, offline, FEATURES, PREFIXES, online=False, project="pit")
             except Exception as error:  # e.g. the duckdb extra is not installed
                 print(f"Feast {label:<12} offline store : skipped ({type(error).__name__}: {error})")
                 continue
