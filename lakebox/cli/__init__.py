@@ -24,9 +24,9 @@ from lakebox.cli.features import features
 from lakebox.cli.fg import fg
 from lakebox.cli.fv import fv, td
 from lakebox.cli.online import online
-from lakebox.cli.output import DEFAULT_MAX_ROWS, OUTPUT_FORMATS, table_data
+from lakebox.cli.output import OUTPUT_FORMATS, table_data
 from lakebox.cli.serve import apikey, serve
-from lakebox.cli.state import State, output_option, pass_state
+from lakebox.cli.state import State, max_rows_option, output_option, pass_state
 from lakebox.cli.tui import tui
 from lakebox.errors import LakeboxError
 
@@ -111,14 +111,7 @@ def init(state: State, path: Path | None) -> None:
     help="Read every feature group as it was at this commit time (ISO-8601 with an offset, e.g. "
     "2026-01-01T12:00:00Z). Commit ids are per group, so a time is the only way to pin them all.",
 )
-@click.option(
-    "-n",
-    "--max-rows",
-    type=click.IntRange(min=0),
-    default=DEFAULT_MAX_ROWS,
-    show_default=True,
-    help="Rows shown in text output (JSON output always has every row).",
-)
+@max_rows_option
 @output_option
 @pass_state
 def sql(state: State, query: str, as_of: str | None, max_rows: int) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 
 from lakebox.cli.files import FORMATS, read_file
-from lakebox.cli.output import DEFAULT_MAX_ROWS, table_data
-from lakebox.cli.state import State, output_option, pass_state
+from lakebox.cli.output import table_data
+from lakebox.cli.state import State, max_rows_option, output_option, pass_state
 
 
 @click.command("features", short_help="Point-in-time features by name (the planner).")
@@ -43,14 +43,7 @@ from lakebox.cli.state import State, output_option, pass_state
     help="Read every group as it was at this commit time (ISO-8601 with an offset). Default: now.",
 )
 @click.option("--sql", "show_sql", is_flag=True, help="Print the SQL the planner compiles instead of running it.")
-@click.option(
-    "-n",
-    "--max-rows",
-    type=click.IntRange(min=0),
-    default=DEFAULT_MAX_ROWS,
-    show_default=True,
-    help="Rows shown in text output (JSON output always has every row).",
-)
+@max_rows_option
 @output_option
 @pass_state
 def features(

@@ -93,6 +93,20 @@ def _set_output(ctx: click.Context, param: click.Parameter, value: str | None) -
         ctx.ensure_object(State).output = value
 
 
+def max_rows_option(f: F) -> F:
+    """``-n/--max-rows``: how many rows text output shows (JSON always has every row)."""
+    from lakebox.cli.output import DEFAULT_MAX_ROWS
+
+    return click.option(
+        "-n",
+        "--max-rows",
+        type=click.IntRange(min=0),
+        default=DEFAULT_MAX_ROWS,
+        show_default=True,
+        help="Rows shown in text output (JSON output always has every row).",
+    )(f)
+
+
 def output_option(f: F) -> F:
     """``-o/--output text|json`` on a command (overrides the global ``lakebox --output``)."""
     return click.option(
