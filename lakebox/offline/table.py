@@ -154,8 +154,8 @@ class GroupTable:
                 except BaseException:
                     _delete_files(table, written)
                     raise
-                committed = self.load()
-                for snapshot in reversed(committed.metadata.snapshots):
+                # the transaction left the table object at the committed metadata: no reload
+                for snapshot in reversed(table.metadata.snapshots):
                     commit = commit_from_snapshot(snapshot)
                     if commit is not None and commit.commit_id == commit_id:
                         return commit
