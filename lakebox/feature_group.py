@@ -565,7 +565,10 @@ class FeatureGroup(Taggable):
 
     def commits(self) -> list[Commit]:
         """Every commit, oldest first (synced with the Iceberg table first)."""
-        self._sync_commits()
+        return self._commits()
+
+    def _commits(self, table: Any = None) -> list[Commit]:
+        self._sync_commits(table)
         return self._store._groups.commits(self.id)
 
     # -- internals ----------------------------------------------------------------------
@@ -599,11 +602,16 @@ class FeatureGroup(Taggable):
         if self.retention and self._apply_retention():
             self._sync_commits()
 
-    def _sync_commits(self) -> None:
-        """Repair the catalog's commit log from Iceberg (a writer killed between the two)."""
-        if self._stored_schema() is None or not self._store._project._warehouse.exists(self._row.table_name):
+    def _sync_commits(self, table: Any = None) -> None:
+        """Repair the catalog's commit log from Iceberg (a writer killed between the two);
+        ``table`` is the Iceberg table when the caller has just loaded it."""
+        if self._stored_schema() is None:
             return
-        table = self._table.load()
+        if table is None:
+            try:
+                table = self._table.load()
+            except NotFoundError:  # the group is being created or was dropped by another process
+                return
         in_table = table_commits(table)
         recorded = self._store._groups.commits(self.id)
         known = {c.commit_id for c in recorded}
@@ -615,9 +623,9 @@ class FeatureGroup(Taggable):
         if gone:
             self._store._groups.mark_expired(self.id, gone)
 
-    def _resolve_commit(self, when: Any) -> Commit:
+    def _resolve_commit(self, when: Any, table: Any = None) -> Commit:
         """The commit a time or commit id names; errors for unknown and expired commits."""
-        commits = self.commits()
+        commits = self._commits(table)
         if isinstance(when, CommitRow):
             when = when.commit_id
         if isinstance(when, int) and not isinstance(when, bool):
@@ -655,7 +663,7 @@ class FeatureGroup(Taggable):
             snapshot = table.current_snapshot()
             return table, snapshot.snapshot_id if snapshot else None
         try:
-            return table, self._resolve_commit(wallclock_time).snapshot_id
+            return table, self._resolve_commit(wallclock_time, table).snapshot_id
         except _BeforeFirstCommit:
             return table, None
 
