@@ -130,7 +130,7 @@ class FeatureGroup(Taggable):
         report = self._validate(batch)  # strict: raises before anything is written
         if stored is None:
             self._create_table(batch.schema)
-        with self._table._lock:  # the online write follows the commit it mirrors, in order
+        with self._table.lock:  # the online write follows the commit it mirrors, in order
             commit = self._table.insert(batch)
             self._record(commit)
             self._apply_online(commit, batch=batch)
@@ -165,7 +165,7 @@ class FeatureGroup(Taggable):
             if key_table.column(key).null_count:
                 check_keys(key_table, key_columns)  # raises NullKeyError with the rows
         key_table = key_table.group_by(key_columns).aggregate([])  # duplicates are harmless here
-        with self._table._lock:
+        with self._table.lock:
             commit = self._table.delete_keys(key_table)
             if commit is not None:
                 self._record(commit)
@@ -175,7 +175,7 @@ class FeatureGroup(Taggable):
     def rollback(self, commit: int | Commit) -> Commit:
         """Make the data of an earlier commit current again, as a new commit."""
         target = self._resolve_commit(commit)
-        with self._table._lock:
+        with self._table.lock:
             result = self._table.rollback(target.snapshot_id)
             self._record(result)
             self._apply_online(result)
@@ -185,7 +185,7 @@ class FeatureGroup(Taggable):
         """Rewrite the current data into few large files (same rows; a 'compact' commit)."""
         if self._stored_schema() is None:
             return None
-        with self._table._lock:
+        with self._table.lock:
             commit = self._table.compact()
             if commit is not None:
                 self._record(commit)
@@ -281,7 +281,7 @@ class FeatureGroup(Taggable):
         """Serve this group online: backfills the latest row per key from the offline store."""
         self._store._groups.update(self.id, online_enabled=True)
         self._reload()
-        with self._table._lock:
+        with self._table.lock:
             self._rebuild_online()
         return self
 
@@ -293,7 +293,7 @@ class FeatureGroup(Taggable):
     def rebuild_online(self) -> int:
         """Recreate the online table from the offline store; returns the number of keys."""
         self._require_online()
-        with self._table._lock:
+        with self._table.lock:
             return self._rebuild_online()
 
     def online_lag(self) -> int:
@@ -309,7 +309,7 @@ class FeatureGroup(Taggable):
         the online write); True if it had to."""
         if self.online_lag() == 0:
             return False
-        with self._table._lock:
+        with self._table.lock:
             if self.online_lag() == 0:
                 return False
             log.warning("%s v%s: online store behind the offline store; rebuilding it", self.name, self.version)
@@ -589,7 +589,7 @@ class FeatureGroup(Taggable):
     def _create_table(self, schema: pa.Schema) -> None:
         """Create the Iceberg table and record the schema (first insert or explicit features)."""
         warehouse = self._store._project._warehouse
-        with self._table._lock:
+        with self._table.lock:
             if not warehouse.exists(self._row.table_name):
                 warehouse.create(self._row.table_name, schema)
             if not self._reload()._row.features:

@@ -35,7 +35,7 @@ class MaintenanceReport:
 def expire(group: GroupTable, older_than_ms: int | None, keep_last: int) -> list[int]:
     """Expire the snapshots of commits older than ``older_than_ms`` beyond the newest
     ``keep_last`` commits (never the current one, never a pinned one). Returns commit ids."""
-    with group._lock:
+    with group.lock:
         table = group.load()
         current = table.current_snapshot()
         protected = {ref.snapshot_id for ref in table.metadata.refs.values()}
@@ -77,7 +77,7 @@ def vacuum(group: GroupTable, grace_s: float = 3600.0) -> list[str]:
     """Delete files under the table's location that no snapshot references: files of expired
     snapshots and orphans of writers killed mid-commit. Files younger than ``grace_s`` are
     kept, in case a non-lakebox writer (which takes no lakebox lock) is mid-commit."""
-    with group._lock:
+    with group.lock:
         table = group.load()
         location = Path(reader.local_path(table.metadata.location, table))
         keep = referenced_files(table)
@@ -98,7 +98,7 @@ def vacuum(group: GroupTable, grace_s: float = 3600.0) -> list[str]:
 def pin(group: GroupTable, snapshot_id: int, name: str) -> str:
     """Tag a snapshot so retention never expires it (training datasets pin what they read)."""
     tag = PIN_PREFIX + name
-    with group._lock:
+    with group.lock:
         table = group.load()
         if tag in table.metadata.refs:
             return tag
@@ -108,7 +108,7 @@ def pin(group: GroupTable, snapshot_id: int, name: str) -> str:
 
 def unpin(group: GroupTable, name: str) -> None:
     tag = PIN_PREFIX + name
-    with group._lock:
+    with group.lock:
         table = group.load()
         if tag in table.metadata.refs:
             table.manage_snapshots().remove_tag(tag).commit()

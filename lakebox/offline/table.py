@@ -45,7 +45,7 @@ LOCK_TIMEOUT_S = 120.0
 
 
 @dataclass
-class _Change:
+class Change:
     """What one commit does to the table's files; the row counts go into the snapshot summary."""
 
     kind: str
@@ -96,7 +96,7 @@ class GroupTable:
         self.primary_key = tuple(primary_key)
         self.event_time = event_time
         self.keys = (*self.primary_key, *((event_time,) if event_time else ()))
-        self._lock = FileLock(str(lock_dir / f"{table_name}.lock"), timeout=LOCK_TIMEOUT_S)
+        self.lock = FileLock(str(lock_dir / f"{table_name}.lock"), timeout=LOCK_TIMEOUT_S)
 
     def load(self) -> Table:
         return self.warehouse.load(self.table_name)
@@ -104,32 +104,32 @@ class GroupTable:
     # -- public write operations --------------------------------------------------------
     def insert(self, batch: pa.Table) -> CommitRow:
         """Upsert ``batch`` by (primary key, event time): existing pairs are replaced, new ones appended."""
-        commit = self._commit(lambda table, snapshot: self._plan_insert(table, snapshot, batch))
+        commit = self.commit(lambda table, snapshot: self._plan_insert(table, snapshot, batch))
         assert commit is not None
         return commit
 
     def delete_keys(self, keys: pa.Table) -> CommitRow | None:
         """Delete the rows matching ``keys`` (all its columns); None when nothing matched."""
-        return self._commit(lambda table, snapshot: self._plan_delete(table, snapshot, keys))
+        return self.commit(lambda table, snapshot: self._plan_delete(table, snapshot, keys))
 
     def rollback(self, snapshot_id: int) -> CommitRow:
         """A new commit whose data equals the data at ``snapshot_id``."""
-        commit = self._commit(lambda table, snapshot: self._plan_rollback(table, snapshot, snapshot_id))
+        commit = self.commit(lambda table, snapshot: self._plan_rollback(table, snapshot, snapshot_id))
         assert commit is not None
         return commit
 
     def compact(self, target_rows: int = 5_000_000) -> CommitRow | None:
         """Rewrite the current small files into few large ones (same rows); None if nothing to do."""
-        return self._commit(lambda table, snapshot: self._plan_compact(table, snapshot, target_rows))
+        return self.commit(lambda table, snapshot: self._plan_compact(table, snapshot, target_rows))
 
     # -- the commit loop ----------------------------------------------------------------
-    def _commit(self, planner: Callable[[Table, int | None], _Change | None]) -> CommitRow | None:
+    def commit(self, planner: Callable[[Table, int | None], Change | None]) -> CommitRow | None:
         try:
-            self._lock.acquire()
+            self.lock.acquire()
         except Timeout as e:
             raise ConflictError(
                 f"Another process has held the write lock of {self.table_name} for over "
-                f"{LOCK_TIMEOUT_S:.0f} s. Retry when it finishes (lock file: {self._lock.lock_file})."
+                f"{LOCK_TIMEOUT_S:.0f} s. Retry when it finishes (lock file: {self.lock.lock_file})."
             ) from e
         try:
             for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -162,9 +162,9 @@ class GroupTable:
                 raise StorageError(f"Commit {commit_id} of {self.table_name} is missing after committing.")
             raise AssertionError("unreachable")
         finally:
-            self._lock.release()
+            self.lock.release()
 
-    def _apply(self, table: Table, change: _Change, commit_id: int, written: list[str]) -> None:
+    def _apply(self, table: Table, change: Change, commit_id: int, written: list[str]) -> None:
         properties = {
             PREFIX + "commit-id": str(commit_id),
             PREFIX + "kind": change.kind,
@@ -199,9 +199,9 @@ class GroupTable:
         tx.commit_transaction()
 
     # -- planners -----------------------------------------------------------------------
-    def _plan_insert(self, table: Table, snapshot_id: int | None, batch: pa.Table) -> _Change:
+    def _plan_insert(self, table: Table, snapshot_id: int | None, batch: pa.Table) -> Change:
         storage = _to_storage(batch, table)
-        change = _Change(kind="insert", add_tables=[storage])
+        change = Change(kind="insert", add_tables=[storage])
         batch_keys = storage.select(list(self.keys))
         replaced = 0
         candidates: list[FileScanTask] = []
@@ -228,8 +228,8 @@ class GroupTable:
         change.rows_inserted = storage.num_rows - replaced
         return change
 
-    def _plan_delete(self, table: Table, snapshot_id: int | None, keys: pa.Table) -> _Change | None:
-        change = _Change(kind="delete", max_event_us=_max_event(table, snapshot_id))  # still an upper bound
+    def _plan_delete(self, table: Table, snapshot_id: int | None, keys: pa.Table) -> Change | None:
+        change = Change(kind="delete", max_event_us=_max_event(table, snapshot_id))  # still an upper bound
         keys = _to_storage(keys, table)
         for task in self._candidates(table, snapshot_id, keys):
             existing = reader.arrow_scan(table, [task], snapshot_id)  # type: ignore[arg-type]
@@ -241,7 +241,7 @@ class GroupTable:
             change.add_tables.append(_to_storage(kept, table))
         return change if change.delete_files else None
 
-    def _plan_rollback(self, table: Table, snapshot_id: int | None, target_id: int) -> _Change:
+    def _plan_rollback(self, table: Table, snapshot_id: int | None, target_id: int) -> Change:
         current = {t.file.file_path: t for t in reader.plan(table, snapshot_id)}
         target = {t.file.file_path: t for t in reader.plan(table, target_id)}
         if any(t.delete_files for t in (*current.values(), *target.values())):
@@ -250,7 +250,7 @@ class GroupTable:
             )
         removed = [current[p] for p in current if p not in target]
         added = [target[p] for p in target if p not in current]
-        change = _Change(
+        change = Change(
             kind="rollback",
             delete_files=[t.file for t in removed],
             add_files=[t.file for t in added],
@@ -264,14 +264,14 @@ class GroupTable:
         change.rows_inserted, change.rows_updated, change.rows_deleted = _diff_counts(before, after, keys)
         return change
 
-    def _plan_compact(self, table: Table, snapshot_id: int | None, target_rows: int) -> _Change | None:
+    def _plan_compact(self, table: Table, snapshot_id: int | None, target_rows: int) -> Change | None:
         tasks = reader.plan(table, snapshot_id)
         if len(tasks) <= 1 or any(t.delete_files for t in tasks):
             return None
         rows = reader.arrow_scan(table, tasks, snapshot_id)  # type: ignore[arg-type]
         rows = rows.sort_by([(k, "ascending") for k in self.keys])
         chunks = [rows.slice(i, target_rows) for i in range(0, rows.num_rows, target_rows)] or [rows]
-        return _Change(
+        return Change(
             kind="compact", delete_files=[t.file for t in tasks], add_tables=chunks, max_event_us=_max_event(table, snapshot_id)
         )
 
