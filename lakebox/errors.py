@@ -94,6 +94,22 @@ class StorageError(LakeboxError):
     http_status = 500
 
 
+class OnlineBehindError(StorageError):
+    """A commit is durable offline but the online store could not mirror it.
+
+    ``commit`` is the commit that was written: the data is in the offline store and in the
+    commit log. The online store lags behind it until a catch-up succeeds (every online read
+    retries it) or ``lakebox online rebuild`` runs.
+    """
+
+    code = "online_behind"
+    http_status = 503
+
+    def __init__(self, message: str, commit: Any = None, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.commit = commit
+
+
 class QueryError(LakeboxError):
     """SQL or a query that cannot be planned or executed."""
 
