@@ -1,0 +1,1 @@
+"""The write path of a box: one coordinator for every change to stored data (DESIGN §2)."""
