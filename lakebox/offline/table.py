@@ -7,9 +7,10 @@ rebuilt from it after a crash.
 
 Merge strategy (pyiceberg's ``upsert`` is quadratic on composite keys and crashes at 10k rows,
 apache/iceberg-python#3508): file statistics prune the files that could hold any of the
-batch's (key, event time) pairs; only files that really do are read, have those rows
-removed (an Arrow anti-join) and are rewritten; the batch itself is appended. A batch of new
-event times touches no existing file and is a plain fast append.
+batch's (key, event time) pairs; DuckDB then reads only the key columns of the remaining files
+to find the ones that really do (locate.py); only those are read whole, have the matching rows
+removed and are rewritten; the batch itself is appended, sorted by key. A batch of new keys or
+new event times touches no existing file and is a plain fast append.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from filelock import FileLock, Timeout
 from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.expressions import And, BooleanExpression, GreaterThanOrEqual, LessThanOrEqual
 from pyiceberg.io.pyarrow import _dataframe_to_data_files
@@ -34,7 +34,8 @@ from pyiceberg.table import FileScanTask, Table, Transaction
 
 from lakebox.catalog.groups import CommitRow
 from lakebox.errors import ConflictError, StorageError
-from lakebox.offline import reader
+from lakebox.offline import locate, reader
+from lakebox.offline.lock import WriteLock
 from lakebox.offline.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,15 @@ class Change:
     rows_updated: int = 0
     rows_deleted: int = 0
     max_event_us: int | None = None  # an upper bound of every event time in the table after it
+    removed: list[pa.Table] = field(default_factory=list)  # stored rows this change replaces or deletes
+
+
+@dataclass
+class WriteResult:
+    """A committed insert or delete and the full stored rows it replaced or deleted (storage schema)."""
+
+    commit: CommitRow
+    removed: pa.Table | None
 
 
 def commit_from_snapshot(snapshot: object) -> CommitRow | None:
@@ -80,6 +90,19 @@ def table_commits(table: Table) -> list[CommitRow]:
     return sorted((c for c in found if c is not None), key=lambda c: c.commit_id)
 
 
+def last_commit_id(table: Table) -> int:
+    """The highest lakebox commit id in the table (0 for none), without walking all snapshots.
+
+    Snapshots are listed in the order they were added and commit ids only grow, so the last
+    lakebox snapshot in the list holds the highest id (snapshots of other engines are skipped).
+    """
+    for snapshot in reversed(table.metadata.snapshots):
+        commit = commit_from_snapshot(snapshot)
+        if commit is not None:
+            return commit.commit_id
+    return 0
+
+
 class GroupTable:
     """The offline table of one feature group, with its key columns."""
 
@@ -96,21 +119,44 @@ class GroupTable:
         self.primary_key = tuple(primary_key)
         self.event_time = event_time
         self.keys = (*self.primary_key, *((event_time,) if event_time else ()))
-        self.lock = FileLock(str(lock_dir / f"{table_name}.lock"), timeout=LOCK_TIMEOUT_S)
+        self.lock = WriteLock(lock_dir / f"{table_name}.lock", timeout=LOCK_TIMEOUT_S, name=table_name)
 
     def load(self) -> Table:
         return self.warehouse.load(self.table_name)
 
     # -- public write operations --------------------------------------------------------
-    def insert(self, batch: pa.Table) -> CommitRow:
-        """Upsert ``batch`` by (primary key, event time): existing pairs are replaced, new ones appended."""
-        commit = self.commit(lambda table, snapshot: self._plan_insert(table, snapshot, batch))
-        assert commit is not None
-        return commit
+    def insert(self, batch: pa.Table) -> WriteResult:
+        """Upsert ``batch`` by (primary key, event time): existing pairs are replaced, new ones appended.
 
-    def delete_keys(self, keys: pa.Table) -> CommitRow | None:
-        """Delete the rows matching ``keys`` (all its columns); None when nothing matched."""
-        return self.commit(lambda table, snapshot: self._plan_delete(table, snapshot, keys))
+        The result carries the stored rows the batch replaced (None when it replaced none).
+        """
+        planned: list[Change] = []
+
+        def planner(table: Table, snapshot: int | None) -> Change:
+            planned.append(self._plan_insert(table, snapshot, batch))
+            return planned[-1]
+
+        commit = self.commit(planner)
+        assert commit is not None
+        return WriteResult(commit, _removed(planned[-1]))
+
+    def delete_keys(self, keys: pa.Table) -> WriteResult | None:
+        """Delete the rows matching ``keys`` (all its columns); None when nothing matched.
+
+        The result carries the stored rows deleted.
+        """
+        planned: list[Change | None] = []
+
+        def planner(table: Table, snapshot: int | None) -> Change | None:
+            planned.append(self._plan_delete(table, snapshot, keys))
+            return planned[-1]
+
+        commit = self.commit(planner)
+        if commit is None:
+            return None
+        change = planned[-1]
+        assert change is not None
+        return WriteResult(commit, _removed(change))
 
     def rollback(self, snapshot_id: int) -> CommitRow:
         """A new commit whose data equals the data at ``snapshot_id``."""
@@ -124,13 +170,7 @@ class GroupTable:
 
     # -- the commit loop ----------------------------------------------------------------
     def commit(self, planner: Callable[[Table, int | None], Change | None]) -> CommitRow | None:
-        try:
-            self.lock.acquire()
-        except Timeout as e:
-            raise ConflictError(
-                f"Another process has held the write lock of {self.table_name} for over "
-                f"{LOCK_TIMEOUT_S:.0f} s. Retry when it finishes (lock file: {self.lock.lock_file})."
-            ) from e
+        self.lock.acquire("commit")  # raises ConflictError naming the holder on timeout
         try:
             for attempt in range(1, MAX_ATTEMPTS + 1):
                 table = self.load()
@@ -138,7 +178,7 @@ class GroupTable:
                 change = planner(table, current.snapshot_id if current else None)
                 if change is None:
                     return None
-                commit_id = max((c.commit_id for c in table_commits(table)), default=0) + 1
+                commit_id = last_commit_id(table) + 1
                 written: list[str] = []
                 try:
                     self._apply(table, change, commit_id, written)
@@ -201,9 +241,11 @@ class GroupTable:
     # -- planners -----------------------------------------------------------------------
     def _plan_insert(self, table: Table, snapshot_id: int | None, batch: pa.Table) -> Change:
         storage = _to_storage(batch, table)
+        # Sorted by key, each written file covers a narrow key range: its statistics (file
+        # and row group min/max) then prune well for later merges and point lookups.
+        storage = storage.sort_by([(k, "ascending") for k in self.keys])
         change = Change(kind="insert", add_tables=[storage])
         batch_keys = storage.select(list(self.keys))
-        replaced = 0
         candidates: list[FileScanTask] = []
         bound = _max_event(table, snapshot_id)
         if self.event_time is not None:
@@ -216,14 +258,8 @@ class GroupTable:
                 candidates = self._candidates(table, snapshot_id, batch_keys)
         else:
             candidates = self._candidates(table, snapshot_id, batch_keys)
-        for task in candidates:
-            existing = reader.arrow_scan(table, [task], snapshot_id)  # type: ignore[arg-type]
-            kept = _anti_join(existing, batch_keys)
-            if kept.num_rows == existing.num_rows:
-                continue
-            replaced += existing.num_rows - kept.num_rows
-            change.delete_files.append(task.file)
-            change.add_tables.append(_to_storage(kept, table))
+        self._rewrite(table, snapshot_id, candidates, batch_keys, change)
+        replaced = sum(r.num_rows for r in change.removed)
         change.rows_updated = replaced
         change.rows_inserted = storage.num_rows - replaced
         return change
@@ -231,15 +267,20 @@ class GroupTable:
     def _plan_delete(self, table: Table, snapshot_id: int | None, keys: pa.Table) -> Change | None:
         change = Change(kind="delete", max_event_us=_max_event(table, snapshot_id))  # still an upper bound
         keys = _to_storage(keys, table)
-        for task in self._candidates(table, snapshot_id, keys):
-            existing = reader.arrow_scan(table, [task], snapshot_id)  # type: ignore[arg-type]
-            kept = _anti_join(existing, keys)
-            if kept.num_rows == existing.num_rows:
-                continue
-            change.rows_deleted += existing.num_rows - kept.num_rows
-            change.delete_files.append(task.file)
-            change.add_tables.append(_to_storage(kept, table))
+        self._rewrite(table, snapshot_id, self._candidates(table, snapshot_id, keys), keys, change)
+        change.rows_deleted = sum(r.num_rows for r in change.removed)
         return change if change.delete_files else None
+
+    def _rewrite(
+        self, table: Table, snapshot_id: int | None, candidates: list[FileScanTask], keys: pa.Table, change: Change
+    ) -> None:
+        """Replace each candidate file that holds some of ``keys`` by its other rows."""
+        if snapshot_id is None or not candidates:
+            return
+        for found in locate.rewrites(table, snapshot_id, candidates, keys):
+            change.delete_files.append(found.task.file)
+            change.add_tables.append(_to_storage(found.kept, table))
+            change.removed.append(_to_storage(found.removed, table))
 
     def _plan_rollback(self, table: Table, snapshot_id: int | None, target_id: int) -> Change:
         current = {t.file.file_path: t for t in reader.plan(table, snapshot_id)}
@@ -315,16 +356,12 @@ def _max_event(table: Table, snapshot_id: int | None) -> int | None:
     return int(value) if value is not None else None
 
 
-def _anti_join(rows: pa.Table, keys: pa.Table) -> pa.Table:
-    """The rows of ``rows`` whose key columns match no row of ``keys``, in their original order.
-
-    Only key columns and a row number enter the hash join, so payload columns of any type
-    (lists, decimals) never have to be supported by Acero's join.
-    """
-    names = keys.column_names
-    numbered = rows.select(names).append_column("__lakebox_row", pa.array(range(rows.num_rows), pa.int64()))
-    survivors = numbered.join(keys, keys=names, join_type="left anti").column("__lakebox_row")
-    return rows.take(survivors.take(pc.sort_indices(survivors)))
+def _removed(change: Change) -> pa.Table | None:
+    """The stored rows a change removed, as one table (None when it removed none)."""
+    tables = [t for t in change.removed if t.num_rows]
+    if not tables:
+        return None
+    return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
 
 
 def _to_storage(rows: pa.Table, table: Table) -> pa.Table:
