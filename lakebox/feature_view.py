@@ -12,7 +12,6 @@ inserted, deleted or rolled back since.
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -27,7 +26,6 @@ from lakebox.catalog.views import DatasetRow, ViewRow
 from lakebox.errors import NotFoundError, QueryError, ValidationError
 from lakebox.experiment.context import note_training_dataset
 from lakebox.frames import check_dataframe_type, from_arrow
-from lakebox.offline import maintenance
 from lakebox.query.execute import execute
 from lakebox.query.filter import Condition
 from lakebox.query.query import DEFAULT_FORMULATION, Query
@@ -36,6 +34,7 @@ from lakebox.tags import Taggable
 from lakebox.timeutil import to_datetime
 from lakebox.training import materialize
 from lakebox.transformations import FittedTransformations, fit_transformations
+from lakebox.write import datasets as dataset_writer
 
 if TYPE_CHECKING:
     from lakebox.feature_store import FeatureStore
@@ -239,47 +238,27 @@ class FeatureView(Taggable):
             end_time=end_time,
         )
         splits, snapshots, fitted = self._splits(spec)
-        views = self._store._views
-        version = views.next_dataset_version(self.id)
-        relative = Path("training_datasets") / f"{self.name}_{self.version}" / f"v{version}"
-        folder = self._store._project._box.artifacts / relative
-        if folder.exists():
-            shutil.rmtree(folder)  # left by a crash before the catalog row was written
-        written: dict[str, pa.Table] = {}
-        try:
-            for split, table in splits.items():
-                transformed = _canonical(self._transform(fitted, table))
-                materialize.write(transformed, folder / materialize.file_name(split, data_format), data_format)
-                written[split] = transformed
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)  # nothing is written when a call fails
-            raise
-        schema = next(iter(written.values())).schema
-        pin = f"td_{self.name}_{self.version}_{version}"
+        upstream = [(self._asset().id, "materializes", {"spec": spec})]
         for item in snapshots:
             group = self._store.get_feature_group(item["group"], item["version"])
-            if item["snapshot_id"] is not None:
-                maintenance.pin(group._table, item["snapshot_id"], pin)
-        views.create_dataset(
-            view_id=self.id,
-            version=version,
-            description=description,
+            upstream.append((group._asset().id, "read_snapshot", {"commit_id": item["commit_id"]}))
+        # reserve the version, write to a temporary folder, rename, pin, mark ready: all or
+        # nothing, and never another version's files (lakebox/write/datasets.py)
+        dataset = dataset_writer.create(
+            self._store._views,
+            self._store._project._box.artifacts,
+            self._group_table,
+            self._view_ref(),
             data_format=data_format,
-            location=str(relative),
+            description=description,
             spec=spec,
             snapshots=snapshots,
             transformations=fitted.to_dict() if fitted is not None else {},
-            columns={"schema": materialize.schema_to_json(schema), "splits": list(written)},
-            statistics={split: compute_statistics(table).to_dict() for split, table in written.items()},
-            row_counts={split: table.num_rows for split, table in written.items()},
+            splits=((split, _canonical(self._transform(fitted, table))) for split, table in splits.items()),
+            statistics=lambda table: compute_statistics(table).to_dict(),
+            upstream=upstream,
         )
-        assets = self._store._assets
-        dataset = assets.get("training_dataset", self._dataset(version).id)
-        assets.link(self._asset().id, dataset.id, "materializes", {"spec": spec})
-        for item in snapshots:
-            group = self._store.get_feature_group(item["group"], item["version"])
-            assets.link(group._asset().id, dataset.id, "read_snapshot", {"commit_id": item["commit_id"]})
-        return version
+        return dataset.version
 
     def get_training_data(
         self,
@@ -512,14 +491,28 @@ class FeatureView(Taggable):
         return dataset
 
     def _drop_dataset(self, dataset: DatasetRow) -> None:
-        pin = f"td_{self.name}_{self.version}_{dataset.version}"
-        for item in dataset.snapshots:
-            try:
-                group = self._store.get_feature_group(item["group"], item["version"])
-            except NotFoundError:
-                continue
-            maintenance.unpin(group._table, pin)
-        shutil.rmtree(self._store._project._box.artifacts / dataset.location, ignore_errors=True)
+        """Hide the dataset, then remove its pins, files and row (crash-safe; a killed
+        deleter's leftovers are undone by the next create or delete)."""
+        self._cleanup_datasets()
+        dataset_writer.drop(
+            self._store._views, self._store._project._box.artifacts, self._group_table, self._view_ref(), dataset
+        )
+
+    def _cleanup_datasets(self) -> int:
+        """Undo the unfinished training datasets of this view whose creator was killed."""
+        return dataset_writer.cleanup_orphans(
+            self._store._views, self._store._project._box.artifacts, self._group_table, self._view_ref()
+        )
+
+    def _view_ref(self) -> dataset_writer.ViewRef:
+        return dataset_writer.ViewRef(self.id, self.name, self.version)
+
+    def _group_table(self, name: str, version: int) -> Any:
+        """The offline table of a group a dataset read (None once the group is deleted)."""
+        try:
+            return self._store.get_feature_group(name, version)._table
+        except NotFoundError:
+            return None
 
     def _read_dataset(self, dataset: DatasetRow) -> dict[str, pa.Table]:
         folder = self._store._project._box.artifacts / dataset.location
