@@ -1,13 +1,13 @@
 """``FeatureGroup``: a versioned, bitemporal table of features (DESIGN §3-4).
 
-A thin object over the catalog (metadata, commit log) and the offline engine (Iceberg).
+A thin object over the engines: the write coordinator (``lakebox.write``) for every change,
+the catalog for metadata, the offline store (Iceberg) and online store (LMDB) for reads.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-import time
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -16,18 +16,20 @@ import pyarrow as pa
 import pyarrow.compute  # noqa: F401 - pa.compute
 
 from lakebox.catalog.assets import AssetStore
-from lakebox.catalog.groups import CommitRow, FeatureRow, GroupRow
+from lakebox.catalog.groups import CommitRow, GroupRow
 from lakebox.errors import NotFoundError, SchemaMismatchError, ValidationError
 from lakebox.feature import Feature
 from lakebox.frames import check_dataframe_type, from_arrow, to_arrow
 from lakebox.names import check_name, did_you_mean
 from lakebox.offline import maintenance, reader
-from lakebox.offline.batch import check_keys, prepare_batch
-from lakebox.offline.table import GroupTable, table_commits
+from lakebox.offline.batch import check_nulls, prepare_batch
+from lakebox.offline.table import GroupTable
 from lakebox.query.filter import Col
 from lakebox.tags import Taggable
 from lakebox.timeutil import iso, to_millis
-from lakebox.types import conform_column, type_name
+from lakebox.types import conform_column
+from lakebox.write.coordinator import Writer
+from lakebox.write.online import online_uid
 
 if TYPE_CHECKING:
     from lakebox.feature_store import FeatureStore
@@ -44,19 +46,30 @@ def new_table_name(name: str, version: int) -> str:
 
 
 class FeatureGroup(Taggable):
-    """A feature group. Get one from ``fs.create_feature_group`` or ``fs.get_feature_group``."""
+    """A feature group. Get one from ``fs.create_feature_group`` or ``fs.get_feature_group``.
+
+    A thin object: writes go through the box's write coordinator (``lakebox.write``), reads
+    through the offline and online engines.
+    """
 
     _asset_kind = "feature_group"
 
     def _assets(self) -> AssetStore:
-        return self._store._assets
+        return self._engines.assets
 
     def __init__(self, store: FeatureStore, row: GroupRow) -> None:
         self._store = store
+        self._engines = store.engines
         self._row = row
-        self._table = GroupTable(
-            store._project._warehouse, row.table_name, row.primary_key, row.event_time, store._project._box.locks
-        )
+
+    @property
+    def _writer(self) -> Writer:
+        return self._engines.writer
+
+    @property
+    def _table(self) -> GroupTable:
+        """The group's offline table (one per group per process: its lock is shared)."""
+        return self._writer.table(self._row)
 
     # -- metadata -----------------------------------------------------------------------
     @property
@@ -106,12 +119,12 @@ class FeatureGroup(Taggable):
         )
 
     def update_description(self, description: str) -> FeatureGroup:
-        self._store._groups.update(self.id, description=str(description))
+        self._engines.groups.update(self.id, description=str(description))
         return self._reload()
 
     def update_feature_description(self, feature: str, description: str) -> FeatureGroup:
         self.get_feature(feature)
-        self._store._groups.update_feature_description(self.id, feature, str(description))
+        self._engines.groups.update_feature_description(self.id, feature, str(description))
         return self._reload()
 
     def __repr__(self) -> str:
@@ -122,25 +135,16 @@ class FeatureGroup(Taggable):
         """Write ``df`` as one commit: same (key, event time) replaces, new ones append.
 
         Returns the commit (id, time, rows inserted and updated). Bad input raises a
-        ``ValidationError`` subclass and writes nothing.
+        ``ValidationError`` subclass and writes nothing. If the commit is written but the
+        online store cannot mirror it, ``OnlineBehindError`` carries the commit.
         """
         data = to_arrow(df)
         stored = self._stored_schema()
         batch = prepare_batch(data, schema=stored, primary_key=self.primary_key, event_time=self.event_time)
         report = self._validate(batch)  # strict: raises before anything is written
         if stored is None:
-            self._create_table(batch.schema)
-        with self._table.lock:  # the online write follows the commit it mirrors, in order
-            commit = self._table.insert(batch)
-            self._record(commit)
-            self._apply_online(commit, batch=batch)
-        if report is not None:
-            self._store._groups.save_report(self.id, commit.commit_id, report.success, self.validation, report.to_dict())
-        if self._row.settings.get("statistics", True):
-            self.compute_statistics(commit.commit_id)
-        log.info("%s v%s: commit %s inserted %s, updated %s rows", self.name, self.version,
-                 commit.commit_id, commit.rows_inserted, commit.rows_updated)
-        return commit
+            self._row = self._writer.ensure_table(self._row, batch.schema)
+        return self._writer.insert(self._row, batch, report=report)
 
     def delete_records(self, keys: Any) -> Commit | None:
         """Delete rows by primary key (every event time), or by (key, event time) when ``keys``
@@ -159,38 +163,21 @@ class FeatureGroup(Taggable):
             )
         if data.num_rows == 0 or stored is None:
             return None
+        check_nulls(data, key_columns)  # a null key names the rows, not a type
         arrays = [conform_column(data.column(k), stored.field(k).type, k) for k in key_columns]
         key_table = pa.Table.from_arrays(arrays, names=key_columns)
-        for key in key_columns:
-            if key_table.column(key).null_count:
-                check_keys(key_table, key_columns)  # raises NullKeyError with the rows
         key_table = key_table.group_by(key_columns).aggregate([])  # duplicates are harmless here
-        with self._table.lock:
-            commit = self._table.delete_keys(key_table)
-            if commit is not None:
-                self._record(commit)
-                self._apply_online(commit, deleted=key_table)
-        return commit
+        return self._writer.delete(self._row, key_table)
 
     def rollback(self, commit: int | Commit) -> Commit:
         """Make the data of an earlier commit current again, as a new commit."""
-        target = self._resolve_commit(commit)
-        with self._table.lock:
-            result = self._table.rollback(target.snapshot_id)
-            self._record(result)
-            self._apply_online(result)
-        return result
+        return self._writer.rollback(self._row, self._resolve_commit(commit))
 
     def compact(self) -> Commit | None:
         """Rewrite the current data into few large files (same rows; a 'compact' commit)."""
         if self._stored_schema() is None:
             return None
-        with self._table.lock:
-            commit = self._table.compact()
-            if commit is not None:
-                self._record(commit)
-                self._apply_online(commit)
-        return commit
+        return self._writer.compact(self._row)
 
     # -- data quality: expectations and statistics --------------------------------------
     @property
@@ -218,7 +205,7 @@ class FeatureGroup(Taggable):
         settings["expectations"] = rules
         if validation is not None:
             settings["validation"] = validation
-        self._store._groups.update(self.id, settings=settings)
+        self._engines.groups.update(self.id, settings=settings)
         return self._reload()
 
     def validate(self, df: Any) -> Any:
@@ -232,7 +219,7 @@ class FeatureGroup(Taggable):
     def get_validation_reports(self) -> list[dict[str, Any]]:
         """Every stored report, oldest first: ``{commit_id, created_at, success, mode, report}``
         (``commit_id`` is None for a batch that strict validation refused)."""
-        return self._store._groups.reports(self.id)
+        return self._engines.groups.reports(self.id)
 
     def _validate(self, batch: pa.Table) -> Any:
         rules = self.expectations
@@ -242,7 +229,7 @@ class FeatureGroup(Taggable):
 
         report = validate(batch, rules)
         if not report.success and self.validation == "strict":
-            self._store._groups.save_report(self.id, None, False, "strict", report.to_dict())
+            self._engines.groups.save_report(self.id, None, False, "strict", report.to_dict())
             raise ValidationError(
                 f"Feature group {self.name} v{self.version} refused the batch; nothing was written.\n{report}",
                 report=report,
@@ -251,70 +238,56 @@ class FeatureGroup(Taggable):
         return report
 
     def compute_statistics(self, commit_id: int | None = None) -> Any:
-        """Compute (and store) statistics of the group's data as of a commit (default: now)."""
-        from lakebox.stats import compute_statistics
-
+        """Compute exact statistics of the group's data as of a commit (default: the latest),
+        reading the group whole, and store them. Later commits extend these incrementally."""
         commit = self._resolve_commit(commit_id) if commit_id is not None else (self.commits() or [None])[-1]
         if commit is None:
             raise NotFoundError(f"Feature group {self.name} v{self.version} has no commits yet.")
-        table = self._table.load()
-        rows = reader.read(table, commit.snapshot_id, self._output_schema())  # unsorted: order does not matter
-        stats = compute_statistics(rows)
-        self._store._groups.save_statistics(self.id, commit.commit_id, stats.to_dict())
-        return stats
+        return self._writer.compute_statistics(self._row, commit)
 
     def get_statistics(self, commit_id: int | None = None) -> Any:
         """Statistics of the data as of ``commit_id`` (default: the latest commit):
         ``.to_dict()`` -> ``{feature: {count, null_count, distinct, min, max, mean, stddev,
-        quantiles, histogram}}``. Computed now if they were not stored at commit time."""
+        quantiles, histogram}}``. Kept up to date by every commit at the cost of the rows it
+        touched; ``.exact`` is False when updates or deletes left sketch parts approximate
+        (``compute_statistics()`` makes them exact). Computed now if none were stored."""
         from lakebox.stats import Statistics
 
         commits = self.commits()
         if not commits:
             raise NotFoundError(f"Feature group {self.name} v{self.version} has no commits yet.")
         commit = self._resolve_commit(commit_id) if commit_id is not None else commits[-1]
-        stored = self._store._groups.statistics(self.id, commit.commit_id)
+        stored = self._engines.groups.statistics(self.id, commit.commit_id)
         return Statistics.from_dict(stored) if stored is not None else self.compute_statistics(commit.commit_id)
 
     # -- online store -------------------------------------------------------------------
     def enable_online(self) -> FeatureGroup:
         """Serve this group online: backfills the latest row per key from the offline store."""
-        self._store._groups.update(self.id, online_enabled=True)
-        self._reload()
-        with self._table.lock:
-            self._rebuild_online()
-        return self
+        self._writer.enable_online(self._reload()._row)
+        return self._reload()
 
     def disable_online(self) -> FeatureGroup:
-        self._store._groups.update(self.id, online_enabled=False)
-        self._store._project._online.drop(self.id)
+        self._writer.disable_online(self._row)
         return self._reload()
 
     def rebuild_online(self) -> int:
         """Recreate the online table from the offline store; returns the number of keys."""
         self._require_online()
-        with self._table.lock:
-            return self._rebuild_online()
+        return self._writer.rebuild_online(self._row)
 
     def online_lag(self) -> int:
         """Commits the online store has not applied yet (0 when in step)."""
-        if not self.online_enabled or self._stored_schema() is None:
-            return 0
-        commits = table_commits(self._table.load())
-        last = commits[-1].commit_id if commits else 0
-        return max(0, last - self._store._project._online.watermark(self.id))
+        return self._writer.online_lag(self._reload()._row)
 
     def catch_up_online(self) -> bool:
         """Replay what the online store missed (a writer died between the offline commit and
-        the online write); True if it had to."""
-        if self.online_lag() == 0:
-            return False
-        with self._table.lock:
-            if self.online_lag() == 0:
-                return False
-            log.warning("%s v%s: online store behind the offline store; rebuilding it", self.name, self.version)
-            self._rebuild_online()
-        return True
+        the online write, or the online write failed); True if it had to."""
+        return self._writer.catch_up_online(self._reload()._row)
+
+    def online_key_count(self) -> int:
+        """How many keys the online store serves for this group."""
+        self._require_online()
+        return self._engines.online.count(online_uid(self._row))
 
     def _require_online(self) -> None:
         if not self.online_enabled:
@@ -323,12 +296,10 @@ class FeatureGroup(Taggable):
             )
 
     def _online_table(self) -> Any:
-        from lakebox.online.table import OnlineTable
-
         schema = self._stored_schema()
         if schema is None:
             return None
-        return OnlineTable(self._store._project._online, self.id, schema, self.primary_key, self.event_time)
+        return self._writer.mirror.table(self._row, schema)
 
     def _online_rows(self) -> pa.Table:
         self._require_online()
@@ -339,41 +310,6 @@ class FeatureGroup(Taggable):
         rows = table.scan()
         order = pa.compute.sort_indices(rows, sort_keys=[(k, "ascending") for k in self.primary_key])
         return rows.take(order)
-
-    def _latest_offline(self, keys: pa.Table | None = None) -> pa.Table:
-        from lakebox.online.table import latest_per_key
-
-        table, snapshot = self._snapshot_at(None)
-        rows = self._read_arrow(table, snapshot)
-        if keys is not None:
-            rows = _semi_join(rows, keys)
-        return latest_per_key(rows, self.primary_key, self.event_time)
-
-    def _rebuild_online(self) -> int:
-        online = self._online_table()
-        if online is None:
-            return 0
-        commits = table_commits(self._table.load())
-        latest = self._latest_offline()
-        online.rebuild(latest, commits[-1].commit_id if commits else 0)
-        return latest.num_rows
-
-    def _apply_online(self, commit: Commit, batch: pa.Table | None = None, deleted: pa.Table | None = None) -> None:
-        """Mirror one commit into the online store (called under the group's write lock)."""
-        if not self.online_enabled:
-            return
-        online = self._online_table()
-        store = self._store._project._online
-        in_step = store.watermark(self.id) == commit.commit_id - 1
-        if in_step and commit.kind == "insert" and batch is not None:
-            online.upsert(batch, commit.commit_id)
-        elif in_step and commit.kind == "delete" and deleted is not None:
-            affected = deleted.select(self.primary_key).group_by(self.primary_key).aggregate([])
-            online.replace_keys(affected, self._latest_offline(affected), commit.commit_id)
-        elif in_step and commit.kind == "compact":
-            store.write(lambda txn: store.set_watermark(txn, self.id, commit.commit_id))
-        else:
-            self._rebuild_online()
 
     # -- history retention ----------------------------------------------------------------
     def set_retention(self, max_age: timedelta | None = None, keep_last: int | None = None) -> FeatureGroup:
@@ -392,7 +328,7 @@ class FeatureGroup(Taggable):
                 "max_age_s": max_age.total_seconds() if max_age is not None else None,
                 "keep_last": keep_last or 1,
             }
-        self._store._groups.update(self.id, settings=settings)
+        self._engines.groups.update(self.id, settings=settings)
         return self._reload()
 
     @property
@@ -402,14 +338,12 @@ class FeatureGroup(Taggable):
     def expire_commits(self, older_than: Any = None, keep_last: int = 1) -> list[int]:
         """Expire commits older than ``older_than`` (default: all but the newest ``keep_last``)
         and delete the files only they referenced. Returns the expired commit ids."""
+        if not isinstance(keep_last, int) or isinstance(keep_last, bool) or keep_last < 1:
+            raise ValidationError(f"keep_last must be a positive integer (the newest commits to keep), got {keep_last!r}.")
         if self._stored_schema() is None:
             return []
         cutoff = to_millis(older_than, "older_than") if older_than is not None else None
-        expired = maintenance.expire(self._table, cutoff, keep_last)
-        if expired:
-            maintenance.vacuum(self._table, grace_s=0.0)
-        self._sync_commits()
-        return expired
+        return self._writer.expire(self._row, cutoff, keep_last)
 
     def maintain(self, orphan_grace_s: float = 3600.0, compact: bool = True) -> dict[str, Any]:
         """Apply the retention policy, compact small files, and delete unreferenced files
@@ -417,12 +351,12 @@ class FeatureGroup(Taggable):
         report: dict[str, Any] = {"expired_commits": [], "compacted": None, "deleted_files": 0}
         if self._stored_schema() is None:
             return report
-        report["expired_commits"] = self._apply_retention(vacuum=False)
+        report["expired_commits"] = self._writer.apply_retention(self._row, vacuum=False)
         if compact:
             commit = self.compact()
             report["compacted"] = commit.commit_id if commit is not None else None
-        report["deleted_files"] = len(maintenance.vacuum(self._table, grace_s=orphan_grace_s))
-        self._sync_commits()
+        report["deleted_files"] = self._writer.vacuum(self._row, grace_s=orphan_grace_s)
+        self._writer.sync_commits(self._row)
         return report
 
     def pin_commit(self, commit: int | Commit, name: str) -> None:
@@ -440,38 +374,19 @@ class FeatureGroup(Taggable):
         by_snapshot = {c.snapshot_id: c.commit_id for c in self.commits()}
         return {name: by_snapshot.get(sid, -1) for name, sid in maintenance.pins(self._table.load()).items()}
 
-    def _apply_retention(self, vacuum: bool = True) -> list[int]:
-        policy = self.retention
-        if not policy:
-            return []
-        cutoff = None
-        if policy.get("max_age_s") is not None:
-            cutoff = int(time.time() * 1000 - policy["max_age_s"] * 1000)
-        expired = maintenance.expire(self._table, cutoff, int(policy.get("keep_last") or 1))
-        if expired and vacuum:
-            maintenance.vacuum(self._table, grace_s=0.0)
-        return expired
-
-    def online_key_count(self) -> int:
-        """How many keys the online store serves for this group."""
-        self._require_online()
-        return self._store._project._online.count(self.id)
-
     def delete(self) -> None:
         """Drop the group: its metadata, its commit log and its Iceberg table with all files.
         Refused while feature views read it (delete those first)."""
         readers = [
             f"{a.name} v{a.version}"
-            for a in self._store._assets.downstream_of(self._asset().id, "reads")
+            for a in self._engines.assets.downstream_of(self._asset().id, "reads")
             if a.kind == "feature_view"
         ]
         if readers:
             raise ValidationError(
                 f"Feature group {self.name} v{self.version} is read by feature view(s) {readers}; delete them first."
             )
-        self._store._groups.delete(self.id)
-        self._store._project._online.drop(self.id)
-        self._store._project._warehouse.drop(self._row.table_name)
+        self._writer.drop(self._row)
 
     # -- reading ------------------------------------------------------------------------
     def read(
@@ -564,16 +479,42 @@ class FeatureGroup(Taggable):
         }
 
     def commits(self) -> list[Commit]:
-        """Every commit, oldest first (synced with the Iceberg table first)."""
+        """Every commit, oldest first (the catalog's log, completed from Iceberg; a read
+        never writes)."""
         return self._commits()
 
     def _commits(self, table: Any = None) -> list[Commit]:
-        self._sync_commits(table)
-        return self._store._groups.commits(self.id)
+        return self._writer.commits(self._reload()._row if not self._row.features else self._row, table)
+
+    def read_changes(
+        self, start_commit: Any = None, end_commit: Any = None, dataframe_type: str = "pandas"
+    ) -> Any:
+        """The change feed between two commits (ids or times): every row that the commits in
+        (``start_commit``, ``end_commit``] inserted, updated or deleted, with ``_change_type``
+        (``insert``, ``update_preimage``, ``update_postimage``, ``delete``), ``_commit_id`` and
+        ``_commit_time`` columns, like Delta Lake's change data feed. ``start_commit=None``
+        starts before the first commit; ``end_commit=None`` is the latest commit."""
+        from lakebox.offline.changes import read_changes
+
+        check_dataframe_type(dataframe_type)
+        commits = self.commits()
+        schema = self._output_schema()
+        if not commits:
+            return from_arrow(read_changes(None, [], None, 0, self.primary_key, schema), dataframe_type)
+        upto = self._resolve_commit(end_commit).commit_id if end_commit is not None else commits[-1].commit_id
+        after = None
+        if start_commit is not None:
+            try:
+                after = self._resolve_commit(start_commit, allow_expired=True).commit_id
+            except _BeforeFirstCommit:
+                after = None
+        table = self._table.load()
+        keys = [*self.primary_key, *([self.event_time] if self.event_time else [])]
+        return from_arrow(read_changes(table, commits, after, upto, keys, schema), dataframe_type)
 
     # -- internals ----------------------------------------------------------------------
     def _reload(self) -> FeatureGroup:
-        row = self._store._groups.get_by_id(self.id)
+        row = self._engines.groups.get_by_id(self.id)
         if row is None:
             raise NotFoundError(f"Feature group {self.name} v{self.version} was deleted.")
         self._row = row
@@ -587,43 +528,10 @@ class FeatureGroup(Taggable):
         return pa.schema([pa.field(f.name, f.arrow_type) for f in self.features])
 
     def _create_table(self, schema: pa.Schema) -> None:
-        """Create the Iceberg table and record the schema (first insert or explicit features)."""
-        warehouse = self._store._project._warehouse
-        with self._table.lock:
-            if not warehouse.exists(self._row.table_name):
-                warehouse.create(self._row.table_name, schema)
-            if not self._reload()._row.features:
-                rows = [FeatureRow(f.name, type_name(f.type)) for f in schema]
-                self._store._groups.set_features(self.id, rows)
-        self._reload()
+        """Create the Iceberg table and record the schema (declared features)."""
+        self._row = self._writer.ensure_table(self._row, schema)
 
-    def _record(self, commit: Commit) -> None:
-        self._store._groups.record_commits(self.id, [commit])
-        if self.retention and self._apply_retention():
-            self._sync_commits()
-
-    def _sync_commits(self, table: Any = None) -> None:
-        """Repair the catalog's commit log from Iceberg (a writer killed between the two);
-        ``table`` is the Iceberg table when the caller has just loaded it."""
-        if self._stored_schema() is None:
-            return
-        if table is None:
-            try:
-                table = self._table.load()
-            except NotFoundError:  # the group is being created or was dropped by another process
-                return
-        in_table = table_commits(table)
-        recorded = self._store._groups.commits(self.id)
-        known = {c.commit_id for c in recorded}
-        missing = [c for c in in_table if c.commit_id not in known]
-        if missing:  # write only when there is something to repair: reads stay read-only
-            self._store._groups.record_commits(self.id, missing)
-        present = {c.snapshot_id for c in in_table}
-        gone = [c.snapshot_id for c in recorded if not c.expired and c.snapshot_id not in present]
-        if gone:
-            self._store._groups.mark_expired(self.id, gone)
-
-    def _resolve_commit(self, when: Any, table: Any = None) -> Commit:
+    def _resolve_commit(self, when: Any, table: Any = None, allow_expired: bool = False) -> Commit:
         """The commit a time or commit id names; errors for unknown and expired commits."""
         commits = self._commits(table)
         if isinstance(when, CommitRow):
@@ -643,7 +551,7 @@ class FeatureGroup(Taggable):
             if not before:
                 raise _BeforeFirstCommit()
             commit = before[-1]
-        if commit.expired:
+        if commit.expired and not allow_expired:
             live = [c.commit_id for c in commits if not c.expired]
             raise NotFoundError(
                 f"Commit {commit.commit_id} of {self.name} v{self.version} was expired by the retention "
@@ -686,13 +594,48 @@ class FeatureGroup(Taggable):
         order = [k for k in (*self.primary_key, *([self.event_time] if self.event_time else [])) if k in schema.names]
         return reader.read(table, snapshot_id, schema, order_by=order, limit=limit, offset=offset)
 
+    # -- planner references (H4) -----------------------------------------------------------
+    # The planner works on values: the api layer resolves a group to a GroupRef and a time to
+    # a Pin (snapshot and data files) before planning (lakebox/query/refs.py).
+    def _planner_ref(self) -> Any:
+        """This group as the planner's ``GroupRef`` (identity, Iceberg table, schema, keys)."""
+        from lakebox.query.refs import GroupRef
 
-def _semi_join(rows: pa.Table, keys: pa.Table) -> pa.Table:
-    """Rows whose key columns match a row of ``keys``."""
-    names = keys.column_names
-    numbered = rows.select(names).append_column("__lakebox_row", pa.array(range(rows.num_rows), pa.int64()))
-    matched = numbered.join(keys, keys=names, join_type="left semi").column("__lakebox_row")
-    return rows.take(matched.take(pa.compute.sort_indices(matched)))
+        return GroupRef(
+            id=self.id,
+            name=self.name,
+            version=self.version,
+            table_name=self._row.table_name,
+            identifier=self._engines.warehouse.identifier(self._row.table_name),
+            schema=self._output_schema(),
+            primary_key=tuple(self.primary_key),
+            event_time=self.event_time,
+            online_enabled=self.online_enabled,
+        )
+
+    def _planner_pin(self, when: Any = None, files: bool = True) -> Any:
+        """The ``Pin`` a query reads at ``when`` (a time, a commit id, None for now): snapshot,
+        commit and data files. A bad time, an unknown or expired commit raise, as ``read`` does;
+        a time before the first commit pins the empty group. ``files=False`` skips scan planning."""
+        from lakebox.query.refs import Pin
+
+        table, snapshot_id = self._snapshot_at(when)
+        if table is None or snapshot_id is None:
+            return Pin(None)
+        commit_id = next((c.commit_id for c in self._commits(table) if c.snapshot_id == snapshot_id), None)
+        if not files:
+            return Pin(snapshot_id, commit_id)
+        tasks = reader.plan(table, snapshot_id)
+        exact = None
+        if tasks and not reader.duckdb_can_read(table, tasks):  # delete files or an evolved schema
+            exact = reader.read(table, snapshot_id, self._output_schema(), tasks=tasks)
+        return Pin(
+            snapshot_id,
+            commit_id,
+            tuple(reader.local_path(t.file.file_path, table) for t in tasks),
+            has_deletes=any(t.delete_files for t in tasks),
+            exact=exact,
+        )
 
 
 class _BeforeFirstCommit(Exception):

@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from lakebox.catalog.assets import AssetStore
-from lakebox.catalog.groups import FeatureRow, GroupStore
-from lakebox.catalog.views import ViewStore
+from lakebox.catalog.groups import FeatureRow
 from lakebox.errors import AlreadyExistsError, NotFoundError, SchemaMismatchError, ValidationError
 from lakebox.feature import Feature, as_feature
 from lakebox.feature_group import FeatureGroup, check_group_compatible, new_table_name
@@ -15,6 +13,7 @@ from lakebox.frames import check_dataframe_type, from_arrow
 from lakebox.names import check_name, did_you_mean
 
 if TYPE_CHECKING:
+    from lakebox.engines import Engines
     from lakebox.project import Project
 
 
@@ -23,9 +22,19 @@ class FeatureStore:
 
     def __init__(self, project: Project) -> None:
         self._project = project
-        self._groups = GroupStore(project._db)
-        self._views = ViewStore(project._db)
-        self._assets = AssetStore(project._db)
+        self._engines = project.engines
+        self._groups = self._engines.groups
+        self._views = self._engines.views
+        self._assets = self._engines.assets
+
+    @property
+    def engines(self) -> Engines:
+        """The box's engines (shared by every project of the box in this process)."""
+        return self._engines
+
+    @property
+    def project(self) -> Project:
+        return self._project
 
     def create_feature_group(
         self,
@@ -234,6 +243,8 @@ class FeatureStore:
         as_of: Any = None,
         max_age: Any = None,
         dataframe_type: str = "pandas",
+        engine: str = "duckdb",
+        spark: Any = None,
     ) -> Any:
         """Point-in-time correct features for an entity dataframe (the planner).
 
@@ -243,15 +254,23 @@ class FeatureStore:
         Exactly one output row per spine row, in the spine's order. ``as_of`` pins every group
         to its commit at that time; ``max_age`` (a timedelta, or ``{group: timedelta}``) nulls
         values older than that relative to each spine row. Without ``entity_df`` the groups are
-        joined onto the first name's group by their keys.
+        joined onto the first name's group by their keys. ``engine="spark", spark=session`` runs
+        the same plan on Apache Spark over the same snapshot files and returns a Spark DataFrame
+        (the ``entity_df`` may then also be a Spark DataFrame).
         """
-        from lakebox.query.execute import execute
-        from lakebox.query.query import DEFAULT_FORMULATION
-        from lakebox.query.resolve import plan_features
+        from lakebox.queries import DEFAULT_FORMULATION, check_engine, duck_settings, pin_resolver
+        from lakebox.query import duck
+        from lakebox.query.bind import bind
 
+        check_engine(engine, spark)
+        if engine == "spark":
+            from lakebox.query import spark as spark_engine
+
+            spark_engine.require()
+            return spark_engine.execute(bind(self._feature_plan(features, entity_df, event_time, as_of, max_age, engine), pin_resolver(store=self)), spark)
         check_dataframe_type(dataframe_type)
-        plan = plan_features(self, features, entity_df, event_time, as_of, max_age)
-        return from_arrow(execute(plan, DEFAULT_FORMULATION), dataframe_type)
+        plan = bind(self._feature_plan(features, entity_df, event_time, as_of, max_age), pin_resolver(store=self))
+        return from_arrow(duck.execute(plan, DEFAULT_FORMULATION, settings=duck_settings(self)), dataframe_type)
 
     def get_features_sql(
         self,
@@ -261,19 +280,64 @@ class FeatureStore:
         max_age: Any = None,
         dialect: str = "duckdb",
     ) -> str:
-        """The SQL ``get_features`` runs (relations: ``entity_df`` and ``name_version``)."""
+        """The SQL ``get_features`` runs (relations: ``entity_df`` and ``name_version``); it
+        numbers the caller's ``entity_df`` rows itself (on Spark dialects with
+        ``monotonically_increasing_id()``, as ``ROW_NUMBER() OVER ()`` has no order there)."""
         from lakebox.query.compile import compile_plan
-        from lakebox.query.resolve import plan_features
 
-        plan = plan_features(self, features, entity_df, event_time, None, max_age, resolve=False)
+        plan = self._feature_plan(features, entity_df, event_time, None, max_age)
         plan.number_spine_in_sql = True  # runs on the caller's own entity_df, which has no row column
+        if dialect in ("spark", "spark2", "databricks"):
+            plan.spine_numbering = "monotonic"
         return compile_plan(plan, "window").sql(dialect=dialect, pretty=True)
 
-    def sql(self, query: str, dataframe_type: str = "pandas", as_of: Any = None) -> Any:
-        """Run a read-only DuckDB query over the feature groups, each exposed as ``name_version``
-        (and the latest version also as ``name``). ``as_of`` pins every group to a past time.
+    def sql(
+        self, query: str, dataframe_type: str = "pandas", as_of: Any = None, engine: str = "duckdb", spark: Any = None
+    ) -> Any:
+        """Run a read-only query over the feature groups, each exposed as ``name_version`` (and
+        the latest version also as ``name``). ``as_of`` pins every group to a past time.
+        DuckDB SQL by default; ``engine="spark", spark=session`` runs Spark SQL over the same
+        snapshot files and returns a Spark DataFrame.
         """
-        from lakebox.query.sql import run_sql
+        from lakebox.queries import check_engine, duck_settings, pin_resolver
+        from lakebox.query.sql import check_query, run_sql, sql_relations
 
+        check_engine(engine, spark)
+        check_query(query, as_of)
+        refs = self._planner_refs()
+        if engine == "spark":
+            from lakebox.query import spark as spark_engine
+
+            spark_engine.require()
+            relations, available, _ = sql_relations(query, refs, as_of, pin_resolver(store=self), dialect="spark")
+            return spark_engine.run_sql(spark, query, relations, available)
         check_dataframe_type(dataframe_type)
-        return from_arrow(run_sql(self, query, as_of=as_of), dataframe_type)
+        relations, available, _ = sql_relations(query, refs, as_of, pin_resolver(store=self))
+        allowed = [str(self._engines.box.warehouse)]  # exactly the box's own (spill goes to <box>/.tmp)
+        return from_arrow(run_sql(query, relations, available, allowed, duck_settings(self)), dataframe_type)
+
+    # -- planning: the api layer hands the planner values (lakebox/query/refs.py) -----------
+    def _planner_refs(self) -> list[Any]:
+        """Every feature group as a ``GroupRef``."""
+        return [group._planner_ref() for group in self.get_feature_groups()]
+
+    def _feature_plan(
+        self, features: Sequence[str], entity_df: Any, event_time: str | None, as_of: Any, max_age: Any, engine: str = "duckdb"
+    ) -> Any:
+        """The unpinned plan of ``get_features``: names resolved, spine prepared, joins built."""
+        from lakebox.query import spark as spark_engine
+        from lakebox.query.build import features_plan
+        from lakebox.query.resolve import resolve_names
+        from lakebox.query.spine import spine_relation
+
+        wanted = resolve_names(self._planner_refs(), features)
+        spine = None
+        if entity_df is not None:
+            groups = list({ref.id: ref for _, ref, _ in wanted}.values())
+            if spark_engine.is_spark_frame(entity_df):
+                if engine != "spark":
+                    raise ValidationError("A Spark DataFrame entity_df needs engine='spark', spark=session.")
+                spine = spark_engine.spine_relation(entity_df, event_time, groups)
+            else:
+                spine = spine_relation(entity_df, event_time, groups)
+        return features_plan(wanted, spine, as_of, max_age)

@@ -70,7 +70,7 @@ class Model(Taggable):
         from lakebox.catalog.experiments import ExperimentStore
         from lakebox.experiment.record import Experiment
 
-        row = ExperimentStore(self._registry._project._db).by_id(self._row.experiment_id)
+        row = ExperimentStore(self._registry._project.catalog).by_id(self._row.experiment_id)
         return Experiment(self._registry._project, row) if row is not None else None
 
     @property
@@ -80,7 +80,7 @@ class Model(Taggable):
     @property
     def path(self) -> Path:
         """The model's folder in the box."""
-        return self._registry._project._box.artifacts / self._row.location
+        return self._registry._project.artifacts / self._row.location
 
     @property
     def files(self) -> list[str]:
@@ -165,8 +165,8 @@ class ModelRegistry:
 
     def __init__(self, project: Any) -> None:
         self._project = project
-        self._store = ModelStore(project._db)
-        self._assets = AssetStore(project._db)
+        self._store = ModelStore(project.catalog)
+        self._assets = AssetStore(project.catalog)
 
     def create_model(
         self,

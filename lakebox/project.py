@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import weakref
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lakebox.box import Box, default_path
 from lakebox.catalog.db import CatalogDB
+
+if TYPE_CHECKING:
+    from lakebox.engines import Engines
 
 _current: Project | None = None
 
@@ -17,14 +21,29 @@ class Project:
 
     def __init__(self, box: Box) -> None:
         # pyiceberg, SQLAlchemy and LMDB load here, not at `import lakebox` (keeps the CLI snappy)
-        from lakebox.offline.warehouse import Warehouse
-        from lakebox.online.store import OnlineStore
+        from lakebox import engines
 
         self._box = box
-        self._db = CatalogDB(box.catalog_db)
-        self._warehouse = Warehouse(box.warehouse, box.warehouse_origin)
-        self._online = OnlineStore(box.online)
+        self._engines = engines.acquire(box)  # shared by every Project of this box in this process
+        # A project dropped without close() gives its reference back when it is collected.
+        self._release = weakref.finalize(self, engines.release, self._engines)
         self._feature_store: Any = None
+        self._model_registry: Any = None
+
+    @property
+    def engines(self) -> Engines:
+        """The box's engines (catalog, warehouse, online store, write coordinator), which api
+        objects call through their public methods."""
+        return self._engines
+
+    @property
+    def catalog(self) -> CatalogDB:
+        return self._engines.catalog
+
+    @property
+    def artifacts(self) -> Path:
+        """Where training datasets, runs and model versions keep their files."""
+        return self._box.artifacts
 
     @property
     def path(self) -> Path:
@@ -45,7 +64,7 @@ class Project:
         """The box's model registry (``lakebox.model_registry.ModelRegistry``)."""
         from lakebox.model_registry import ModelRegistry
 
-        if getattr(self, "_model_registry", None) is None:
+        if self._model_registry is None:
             self._model_registry = ModelRegistry(self)
         return self._model_registry
 
@@ -54,7 +73,7 @@ class Project:
         from lakebox.catalog.experiments import ExperimentStore
         from lakebox.experiment.record import Experiment
 
-        return [Experiment(self, row) for row in ExperimentStore(self._db).list(name)]
+        return [Experiment(self, row) for row in ExperimentStore(self.catalog).list(name)]
 
     # -- the catalog: search and lineage ---------------------------------------------------
     def search(
@@ -64,14 +83,14 @@ class Project:
         descriptions); prefix matching and stemming. ``kind`` and ``tags`` filter."""
         from lakebox.catalog.assets import AssetStore
 
-        return AssetStore(self._db).search(text, kind=kind, tags=tags, limit=limit)
+        return AssetStore(self.catalog).search(text, kind=kind, tags=tags, limit=limit)
 
     def lineage(self, asset: Any, direction: str = "both", version: int | None = None, kind: str | None = None) -> Any:
         """The provenance graph of an asset (an api object, or a name): ``print()`` shows a tree."""
         from lakebox.catalog.assets import Asset, AssetStore
         from lakebox.lineage import build
 
-        store = AssetStore(self._db)
+        store = AssetStore(self.catalog)
         if isinstance(asset, Asset):  # a node of another graph, or an asset from a search
             root = store.by_id(asset.id)
         elif hasattr(asset, "_asset"):
@@ -86,23 +105,22 @@ class Project:
         Scopes: read:online, read:offline, write, admin (default: both reads)."""
         from lakebox.catalog.keys import KeyStore
 
-        return KeyStore(self._db).create(name, scopes)
+        return KeyStore(self.catalog).create(name, scopes)
 
     def get_api_keys(self) -> list[Any]:
         from lakebox.catalog.keys import KeyStore
 
-        return KeyStore(self._db).list()
+        return KeyStore(self.catalog).list()
 
     def revoke_api_key(self, name: str) -> None:
         from lakebox.catalog.keys import KeyStore
 
-        KeyStore(self._db).revoke(name)
+        KeyStore(self.catalog).revoke(name)
 
     def close(self) -> None:
-        """Release the catalog connection and the online store (the box stays on disk)."""
-        self._db.close()
-        self._online.close()
-        self._warehouse.close()
+        """Give back this project's hold on the box's engines; the last project of the box in
+        this process closes them (the box stays on disk). Idempotent."""
+        self._release()
 
     def __enter__(self) -> Project:
         return self

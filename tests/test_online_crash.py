@@ -30,12 +30,12 @@ import os, signal, sys
 from datetime import datetime, timezone
 import pyarrow as pa
 import lakebox
-from lakebox.feature_group import FeatureGroup
+from lakebox.write.online import OnlineMirror
 
 def die(self, *args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
 
-FeatureGroup._apply_online = die
+OnlineMirror.apply = die
 op, arg = sys.argv[2], sys.argv[3]
 fg = lakebox.connect(sys.argv[1]).get_feature_store().get_feature_group("players", 1)
 if op == "insert":

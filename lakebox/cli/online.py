@@ -96,6 +96,5 @@ def _online_groups(fs: FeatureStore) -> list[FeatureGroup]:
 
 
 def _online_keys(project: Any, group: FeatureGroup) -> int:
-    # The api has no public key count yet, and reading the online table through
-    # fg.read(online=True) would replay missed commits (a status must not repair).
-    return int(project._online.count(group.id))
+    # not fg.read(online=True): that would replay missed commits (a status must not repair)
+    return int(group.online_key_count())

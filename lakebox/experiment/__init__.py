@@ -110,7 +110,7 @@ def get_experiment(name: str, run: int | None = None, project: Any = None) -> Ex
     from lakebox.experiment.runner import _project
 
     project = _project(project)
-    store = ExperimentStore(project._db)
+    store = ExperimentStore(project.catalog)
     row = store.get(name, run)
     if row is None:
         runs = [r.run for r in store.list(name)]

@@ -27,10 +27,10 @@ class Experiment(Taggable):
 
     # -- assets (tags, lineage, search) ---------------------------------------------------
     def _assets(self) -> AssetStore:
-        return AssetStore(self._project._db)
+        return AssetStore(self._project.catalog)
 
     def _store(self) -> ExperimentStore:
-        return ExperimentStore(self._project._db)
+        return ExperimentStore(self._project.catalog)
 
     def refresh(self) -> Experiment:
         row = self._store().by_id(self._row.id)
@@ -112,12 +112,12 @@ class Experiment(Taggable):
     @property
     def path(self) -> Path:
         """The run's folder in the box: ``artifacts/experiments/<name>/<run>/``."""
-        return self._project._box.artifacts / self._row.location
+        return self._project.artifacts / self._row.location
 
     @property
     def files(self) -> dict[str, Path]:
         """Files the function returned, copied into the box: ``{key: path}``."""
-        root = self._project._box.artifacts
+        root = self._project.artifacts
         return {k: root / v for k, v in self._row.files.items()}
 
     @property

@@ -211,14 +211,14 @@ class _Run:
     ) -> None:
         self.project = project
         self.config = config
-        self.store = ExperimentStore(project._db)
-        self.assets = AssetStore(project._db)
+        self.store = ExperimentStore(project.catalog)
+        self.assets = AssetStore(project.catalog)
         metric = config.metric
         self.row = self.store.create(
             name=name, kind=config.kind, description=config.description, function=function, config=config.to_dict(),
             hparams=fixed, metric=metric, direction=config.direction if metric else None,
         )
-        self.artifacts = project._box.artifacts
+        self.artifacts = project.artifacts
         self.folder = self.artifacts / self.row.location
         if self.folder.exists():
             shutil.rmtree(self.folder)  # left by a process that died before recording this run number

@@ -137,7 +137,7 @@ def create_app(
         docs_url="/docs",
         openapi_url="/openapi.json",
     )
-    keys = KeyStore(project._db)
+    keys = KeyStore(project.catalog)
     store = project.get_feature_store()
     views: dict[tuple[str, int | None], Any] = {}
 
@@ -391,7 +391,7 @@ def serve(
     """Run the server in this process (blocks). Refuses unsafe configurations."""
     import uvicorn
 
-    keys = KeyStore(project._db)
+    keys = KeyStore(project.catalog)
     if not is_loopback(host) and not keys.any_active():
         raise AuthError(
             f"Refusing to bind {host}: no API keys exist, so anyone who can reach this address could read the "
