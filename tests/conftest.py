@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,19 @@ from typing import Any
 import pytest
 
 import lakebox
+
+# Long tests (crash rounds, Spark, damage suites) run in CI (CI=true, as `.ci/run` is run) or
+# with LAKEBOX_SLOW=1; the inner loop `pytest -q` skips them to stay within a few minutes.
+RUN_SLOW = os.environ.get("CI", "").lower() == "true" or os.environ.get("LAKEBOX_SLOW") == "1"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if RUN_SLOW:
+        return
+    skip = pytest.mark.skip(reason="slow: runs in CI (CI=true) or with LAKEBOX_SLOW=1")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture
