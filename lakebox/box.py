@@ -1,20 +1,34 @@
 """The box: one directory that holds a whole lakebox (DESIGN §1).
 
-``Box`` owns the layout and the format version; it knows nothing about feature groups.
+``Box`` owns the layout, the format version and the box's identity; it knows nothing about
+feature groups.
+
+Identity: a box id (a uuid) is written in ``lakebox.toml``, the catalog, the Iceberg catalog
+and the LMDB environment; each part checks it on open, so parts of two boxes are never mixed
+silently. ``Box.open`` creates a box only at a path that does not exist or is an empty
+directory; an existing box (``lakebox.toml`` present) whose catalog is missing or empty, or
+whose Iceberg catalog is missing while the catalog lists groups, is damage: a
+``StorageError`` says what is missing and how to recover, never a fresh start in place.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from lakebox.catalog.db import CatalogDB
 from lakebox.errors import StorageError
+
+log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 DEFAULT_DIRNAME = ".lakebox"
 TOML_NAME = "lakebox.toml"
+ICEBERG_CATALOG = "iceberg_catalog.db"
 
 
 def default_path() -> Path:
@@ -35,6 +49,11 @@ class Box:
     @property
     def catalog_db(self) -> Path:
         return self.root / "catalog.db"
+
+    @property
+    def iceberg_catalog(self) -> Path:
+        """pyiceberg's SqlCatalog database (table name -> current metadata.json)."""
+        return self.warehouse / ICEBERG_CATALOG
 
     @property
     def warehouse(self) -> Path:
@@ -59,16 +78,24 @@ class Box:
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], create: bool = True) -> Box:
+        """Open the box at ``path``, creating it where nothing is (a new path or an empty
+        directory). Checks that its parts are there and belong together."""
         root = Path(path).expanduser().resolve()
         box = cls(root)
         if root.exists() and not root.is_dir():
             raise StorageError(f"{root} exists and is not a directory; choose another box path.")
         if box.toml.exists():
             box._check_format()
+            box._check_parts()
         elif root.exists() and any(p for p in root.iterdir() if p.name not in {".locks"}):
             raise StorageError(
-                f"{root} is a non-empty directory without {TOML_NAME}: it is not a lakebox box. "
-                "Choose an empty or new directory."
+                f"{root} is a non-empty directory without {TOML_NAME}: it is not a lakebox box"
+                + (
+                    f" (or it is one whose {TOML_NAME} was lost: restore it from a backup made by `lakebox backup`)"
+                    if box.catalog_db.exists()
+                    else ""
+                )
+                + ". Choose an empty or new directory."
             )
         elif not create:
             raise StorageError(f"No box at {root}: run `lakebox init {root}` first.")
@@ -79,15 +106,57 @@ class Box:
     def _create(self) -> None:
         for directory in (self.root, self.warehouse, self.online, self.artifacts, self.logs, self.locks):
             directory.mkdir(parents=True, exist_ok=True)
-        tmp = self.toml.with_suffix(".toml.tmp")
-        tmp.write_text(
+        # The catalog first, the toml last: a box is announced only once its catalog exists
+        # (a toml without a catalog is a damaged box). A concurrent creator's id wins.
+        catalog = CatalogDB(self.catalog_db, box_id=str(uuid.uuid4()))
+        box_id = catalog.box_id
+        catalog.close()
+        self._write_toml(
             "# lakebox box: everything of this lakehouse lives in this directory.\n"
             f"format_version = {FORMAT_VERSION}\n"
             "# Where the warehouse was created; Iceberg metadata records paths under it, and a\n"
             "# copied or moved box maps them to its current location (never edit this).\n"
-            f"warehouse_origin = {_toml_string(self.warehouse.as_uri())}\n"
+            f"warehouse_origin = {_toml_string(self.warehouse.as_uri())}\n" + _box_id_lines(box_id or "")
         )
+
+    def _write_toml(self, text: str) -> None:
+        tmp = self.toml.with_name(f"{TOML_NAME}.{os.getpid()}.tmp")
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, self.toml)  # atomic: a box is either fully announced or not at all
+
+    def _check_parts(self) -> None:
+        """The catalog is there and not empty, the ids of the toml and the catalog agree (one
+        that has none adopts the other's), and an Iceberg catalog exists if groups do."""
+        catalog = CatalogDB(self.catalog_db, create=False)
+        try:
+            recorded = catalog.stored_box_id()
+            own = self.box_id
+            box_id = own or recorded or str(uuid.uuid4())
+            catalog.adopt_box_id(box_id)  # records it, or refuses another box's catalog
+            if own is None:
+                log.info("box %s: recording box id %s in %s", self.root, box_id, TOML_NAME)
+                self._write_toml(self.toml.read_text().rstrip("\n") + "\n" + _box_id_lines(box_id))
+            groups = catalog.query("SELECT count(*) FROM feature_groups")[0][0]
+        finally:
+            catalog.close()
+        if groups and not self.iceberg_catalog.exists():
+            raise StorageError(
+                f"The box's Iceberg catalog {self.iceberg_catalog} is missing, but the catalog lists {groups} "
+                "feature group(s): their offline data cannot be found without it. lakebox will not start an "
+                "empty one in its place. Restore the warehouse/ directory from a backup made by `lakebox backup`, "
+                "or run `lakebox doctor` to see what else is damaged.",
+                path=str(self.iceberg_catalog),
+            )
+
+    @property
+    def box_id(self) -> str | None:
+        """The box's identity (a uuid) from ``lakebox.toml``; None for a box whose toml
+        predates it (``Box.open`` adds one)."""
+        found = self.settings().get("box_id")
+        return found if isinstance(found, str) and found else None
 
     def settings(self) -> dict[str, object]:
         try:
@@ -112,6 +181,14 @@ class Box:
             )
         for directory in (self.warehouse, self.online, self.artifacts, self.logs, self.locks):
             directory.mkdir(parents=True, exist_ok=True)
+
+
+def _box_id_lines(box_id: str) -> str:
+    return (
+        "# This box's identity, also recorded in its catalog, Iceberg catalog and online store:\n"
+        "# parts of different boxes are never mixed (never edit this).\n"
+        f"box_id = {_toml_string(box_id)}\n"
+    )
 
 
 def _toml_string(text: str) -> str:

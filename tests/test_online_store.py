@@ -365,10 +365,10 @@ def test_enable_online_before_any_data(players_fg: Any) -> None:
     assert [r["pid"] for r in _online(fg)] == [5]
 
 
-def _has_online_data(project: Any, group_id: int) -> bool:
+def _has_online_data(project: Any, uid: str) -> bool:
     """Whether the LMDB environment still holds the group's database or watermark."""
-    store = project._online
-    name = lakebox.online.store.db_name(group_id)
+    store = project.engines.online
+    name = lakebox.online.store.db_name(uid)
     with store.read() as txn:
         return txn.get(name) is not None or txn.get(name, db=store.db(b"meta")) is not None
 
@@ -376,14 +376,14 @@ def _has_online_data(project: Any, group_id: int) -> bool:
 def test_disable_online_drops_the_online_data(project: Any, online_players: Any) -> None:
     fg = online_players
     fg.insert(players([1, 2], days=1))
-    assert _has_online_data(project, fg.id)
+    assert _has_online_data(project, fg._row.table_name)
     fg.disable_online()
     assert not fg.online_enabled
-    assert not _has_online_data(project, fg.id)
+    assert not _has_online_data(project, fg._row.table_name)
     with pytest.raises(ValidationError, match="not online-enabled"):
         fg.read(online=True)
     fg.insert(players([3], days=1))  # offline only now
-    assert not _has_online_data(project, fg.id)
+    assert not _has_online_data(project, fg._row.table_name)
     fg.enable_online()
     assert [r["pid"] for r in _online(fg)] == [1, 2, 3]
 
@@ -391,9 +391,9 @@ def test_disable_online_drops_the_online_data(project: Any, online_players: Any)
 def test_deleting_a_group_drops_its_online_data(fs: Any, project: Any, online_players: Any) -> None:
     fg = online_players
     fg.insert(players([1, 2], days=1))
-    group_id = fg.id
+    uid = fg._row.table_name
     fg.delete()
-    assert not _has_online_data(project, group_id)
+    assert not _has_online_data(project, uid)
     again = fs.create_feature_group("players", version=1, primary_key=["pid"], event_time="ts", online_enabled=True)
     assert again.read(online=True).empty  # a re-created group never sees the old rows
     again.insert(players([7], days=1))
@@ -422,9 +422,9 @@ def test_online_lag_counts_commits_not_applied(project: Any, online_players: Any
     assert fg.online_lag() == 0
     # Simulate a writer that died after its commits and before the online write: the
     # watermark (written with the values) is two commits behind.
-    store = project._online
+    store = project.engines.online
     last = max(fg.commit_details())
-    store.write(lambda txn: store.set_watermark(txn, fg.id, last - 2))
+    store.write(lambda txn: store.set_watermark(txn, fg._row.table_name, last - 2))
     assert fg.online_lag() == 2
     assert fg.catch_up_online() is True
     assert fg.online_lag() == 0
@@ -459,7 +459,7 @@ def test_the_map_grows_without_errors(monkeypatch: pytest.MonkeyPatch, tmp_path:
         late = fs.create_feature_group("late", version=1, primary_key=["k"], event_time="ts")
         late.insert(batch(0, 5))
         late.enable_online()  # a backfill
-        assert project._online.env.info()["map_size"] >= 4 * initial  # it grew, more than once
+        assert project.engines.online.env.info()["map_size"] >= 4 * initial  # it grew, more than once
         for group in (fg, late):
             assert fg.online_lag() == 0
             online = group.read(online=True, dataframe_type="arrow")

@@ -1,4 +1,8 @@
-"""One group's rows in the online store: the latest row per primary key by event time."""
+"""One group's rows in the online store: the latest row per primary key by event time.
+
+A group is named by its uid, the Iceberg table name (``GroupRow.table_name``): random per
+group, so a group created after a catalog restore never meets another group's rows.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import lmdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lakebox.online.codec import KeyCodec, ValueCodec
+from lakebox.online.codec import KeyCodec, ValueCodec, is_hashed, storage_key
 from lakebox.online.store import OnlineStore, db_name
 
 
@@ -31,11 +35,11 @@ def latest_per_key(table: pa.Table, primary_key: Sequence[str], event_time: str 
 
 class OnlineTable:
     def __init__(
-        self, store: OnlineStore, group_id: int, schema: pa.Schema, primary_key: Sequence[str], event_time: str | None
+        self, store: OnlineStore, uid: int | str, schema: pa.Schema, primary_key: Sequence[str], event_time: str | None
     ) -> None:
         self.store = store
-        self.group_id = group_id
-        self.name = db_name(group_id)
+        self.uid = uid
+        self.name = db_name(uid)
         self.schema = schema
         self.primary_key = list(primary_key)
         self.event_time = event_time
@@ -49,8 +53,7 @@ class OnlineTable:
         """Apply an insert: per key the newest row wins; an older event never overwrites a
         newer one (late data). Returns the number of keys written."""
         latest = latest_per_key(rows, self.primary_key, self.event_time)
-        keys = self.keys.encode_columns(latest)
-        values = self.values.encode_table(latest)
+        keys, values = self._encode(latest)
         event = ValueCodec.event_micros
 
         def run(txn: lmdb.Transaction) -> int:
@@ -65,7 +68,7 @@ class OnlineTable:
                     if old is None or event(old) <= event(value):
                         txn.put(key, value, db=db)
                         written += 1
-            self.store.set_watermark(txn, self.group_id, commit_id)
+            self.store.set_watermark(txn, self.uid, commit_id)
             return written
 
         return self.store.write(run, self.name)
@@ -73,8 +76,7 @@ class OnlineTable:
     def replace_keys(self, affected: pa.Table, latest: pa.Table, commit_id: int) -> None:
         """After deletes: keys in ``affected`` take their row in ``latest`` or disappear."""
         removed = self.keys.encode_columns(affected)
-        keys = self.keys.encode_columns(latest)
-        values = self.values.encode_table(latest)
+        keys, values = self._encode(latest)
 
         def run(txn: lmdb.Transaction) -> None:
             db = self.store.db(self.name)
@@ -82,30 +84,40 @@ class OnlineTable:
                 txn.delete(key, db=db)
             for key, value in zip(keys, values, strict=True):
                 txn.put(key, value, db=db)
-            self.store.set_watermark(txn, self.group_id, commit_id)
+            self.store.set_watermark(txn, self.uid, commit_id)
 
         self.store.write(run, self.name)
 
     def rebuild(self, latest: pa.Table, commit_id: int) -> None:
         """Replace the group's whole content (one transaction: readers never see it half done)."""
-        keys = self.keys.encode_columns(latest)
-        values = self.values.encode_table(latest)
+        keys, values = self._encode(latest)
         pairs = sorted(zip(keys, values, strict=True))
 
         def run(txn: lmdb.Transaction) -> None:
             db = self.store.db(self.name)
             txn.drop(db, delete=False)
             txn.cursor(db=db).putmulti(pairs, append=True)
-            self.store.set_watermark(txn, self.group_id, commit_id)
+            self.store.set_watermark(txn, self.uid, commit_id)
 
         self.store.write(run, self.name)
+
+    def _encode(self, rows: pa.Table) -> tuple[list[bytes], list[bytes]]:
+        """LMDB keys and values of ``rows``; a key stored hashed keeps its full bytes in the value."""
+        plain = self.keys.plain_columns(rows)
+        full = self.keys.full_keys(plain)
+        keys = plain if full is None else [p if f is None else storage_key(p) for p, f in zip(plain, full, strict=True)]
+        return keys, self.values.encode_table(rows, full)
 
     # -- reads --------------------------------------------------------------------------
     def get(self, txn: lmdb.Transaction, key_values: Sequence[Any]) -> tuple[list[Any], int] | None:
         """(feature values, event time in µs) for a key, or None."""
-        raw = txn.get(self.keys.encode(key_values), db=self.store.db(self.name))
+        plain = self.keys.plain(key_values)
+        key = storage_key(plain)
+        raw = txn.get(key, db=self.store.db(self.name))
         if raw is None:
             return None
+        if is_hashed(key) and self.values.full_key(raw) != plain:
+            return None  # another key with the same hash: not this key's row
         return self.values.decode(raw), ValueCodec.event_micros(raw)
 
     def scan(self) -> pa.Table:
@@ -119,7 +131,8 @@ class OnlineTable:
             for key, raw in txn.cursor(db=self.store.db(self.name)):
                 values = self.values.decode(raw)
                 row = dict(zip(self.features, values, strict=True))
-                row.update(self.keys.decode(key))
+                full = self.values.full_key(raw) if is_hashed(key) else key
+                row.update(self.keys.decode(full or b""))
                 if self.event_time is not None:
                     row[self.event_time] = EPOCH + timedelta(microseconds=ValueCodec.event_micros(raw))
                 rows.append(row)
