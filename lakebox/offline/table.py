@@ -164,9 +164,20 @@ class GroupTable:
         assert commit is not None
         return commit
 
-    def compact(self, target_rows: int = 5_000_000) -> CommitRow | None:
-        """Rewrite the current small files into few large ones (same rows); None if nothing to do."""
-        return self.commit(lambda table, snapshot: self._plan_compact(table, snapshot, target_rows))
+    def compact(
+        self,
+        target_rows: int = 5_000_000,
+        on_commit: Callable[[CommitRow], None] | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> CommitRow | None:
+        """Rewrite the current small files into few large ones (same rows); None if nothing to do.
+
+        Reads and writes WITHOUT the write lock and takes it only to commit (so do not call it
+        holding the lock); ``on_commit(commit)`` runs while the lock is still held.
+        """
+        from lakebox.offline import maintenance  # the work lives there (it imports this module)
+
+        return maintenance.compact(self, target_rows, on_commit=on_commit, progress=progress)
 
     # -- the commit loop ----------------------------------------------------------------
     def commit(self, planner: Callable[[Table, int | None], Change | None]) -> CommitRow | None:
@@ -304,17 +315,6 @@ class GroupTable:
         after = _scan_rows(table, added)
         change.rows_inserted, change.rows_updated, change.rows_deleted = _diff_counts(before, after, keys)
         return change
-
-    def _plan_compact(self, table: Table, snapshot_id: int | None, target_rows: int) -> Change | None:
-        tasks = reader.plan(table, snapshot_id)
-        if len(tasks) <= 1 or any(t.delete_files for t in tasks):
-            return None
-        rows = reader.arrow_scan(table, tasks, snapshot_id)  # type: ignore[arg-type]
-        rows = rows.sort_by([(k, "ascending") for k in self.keys])
-        chunks = [rows.slice(i, target_rows) for i in range(0, rows.num_rows, target_rows)] or [rows]
-        return Change(
-            kind="compact", delete_files=[t.file for t in tasks], add_tables=chunks, max_event_us=_max_event(table, snapshot_id)
-        )
 
     def _candidates(self, table: Table, snapshot_id: int | None, keys: pa.Table) -> list[FileScanTask]:
         """Files whose column statistics admit any of ``keys`` (min/max pruning per key column)."""
