@@ -58,6 +58,16 @@ _UPDATES = {
 }
 
 
+@dataclass(frozen=True)
+class SummaryRow:
+    """A stored statistics summary (``lakebox.stats.Summary.from_dict(row.summary)``)."""
+
+    commit_id: int
+    computed_at: str
+    exact: bool
+    summary: dict[str, Any]
+
+
 class GroupStore:
     """CRUD over ``feature_groups``, ``features`` and ``commits``."""
 
@@ -188,6 +198,38 @@ class GroupStore:
     def statistics(self, group_id: int, commit_id: int) -> dict[str, Any] | None:
         rows = self.db.query("SELECT stats FROM statistics WHERE group_id = ? AND commit_id = ?", (group_id, commit_id))
         return json.loads(rows[0]["stats"]) if rows else None
+
+    # statistics summaries (H2): the running, mergeable summary of a group after each commit
+    def save_summary(self, group_id: int, commit_id: int, summary: dict[str, Any], exact: bool) -> None:
+        """Store ``lakebox.stats.Summary.to_dict()`` as the group's summary after ``commit_id``
+        (replacing one stored before for that commit, e.g. by ``fg.compute_statistics()``)."""
+        with self.db.write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO statistics_summaries (group_id, commit_id, computed_at, exact, summary)"
+                " VALUES (?,?,?,?,?)",
+                (group_id, commit_id, datetime.now(UTC).isoformat(timespec="milliseconds"), int(bool(exact)),
+                 json.dumps(summary, allow_nan=False)),
+            )
+
+    def summary(self, group_id: int, commit_id: int | None = None) -> SummaryRow | None:
+        """The latest summary stored at or before ``commit_id`` (default: the latest of all), or
+        None. Check ``row.commit_id``: a summary of an older commit lacks the commits since."""
+        if commit_id is None:
+            rows = self.db.query(
+                "SELECT commit_id, computed_at, exact, summary FROM statistics_summaries WHERE group_id = ?"
+                " ORDER BY commit_id DESC LIMIT 1",
+                (group_id,),
+            )
+        else:
+            rows = self.db.query(
+                "SELECT commit_id, computed_at, exact, summary FROM statistics_summaries"
+                " WHERE group_id = ? AND commit_id <= ? ORDER BY commit_id DESC LIMIT 1",
+                (group_id, commit_id),
+            )
+        if not rows:
+            return None
+        row = rows[0]
+        return SummaryRow(row["commit_id"], row["computed_at"], bool(row["exact"]), json.loads(row["summary"]))
 
     def save_report(self, group_id: int, commit_id: int | None, success: bool, mode: str, report: dict[str, Any]) -> None:
         with self.db.write() as conn:

@@ -43,8 +43,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import date, datetime
 from typing import Any
 
 import duckdb
@@ -53,99 +51,28 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlglot.expressions as exp
 
-from lakebox.errors import NotFoundError, StorageError, ValidationError
-from lakebox.names import closest
+from lakebox.errors import NotFoundError, StorageError
 from lakebox.offline.reader import connect
+from lakebox.stats.statistics import (
+    DEFAULT_QUANTILES,
+    FEATURE_KEYS,
+    TOP_VALUES,
+    Statistics,
+    _as_float,
+    _check_bins,
+    _check_quantiles,
+    _decoded,
+    _iso,
+    _json_float,
+    _kind,
+    _value_type,
+)
 from lakebox.types import type_name_or_raw
 
-__all__ = ["Statistics", "compare", "compare_tables", "compute_statistics"]
+__all__ = ["compute_statistics"]
 
-DEFAULT_QUANTILES: tuple[float, ...] = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
-TOP_VALUES = 10
-ROW_COUNT_KEY = "$row_count"
-CORRELATIONS_KEY = "$correlations"
-# Keys of a stored statistics dict that are not features start with "$", which no feature
-# name can (names match ^[a-z_][a-z0-9_]*$).
-RESERVED_PREFIX = "$"
-PSI_EPSILON = 1e-4
 _CORRELATION_BLOCK_ROWS = 1 << 17
 _SCAN = "lakebox_stats"
-
-FEATURE_KEYS = (
-    "type",
-    "count",
-    "null_count",
-    "distinct",
-    "min",
-    "max",
-    "mean",
-    "stddev",
-    "quantiles",
-    "histogram",
-    "nan_count",
-    "inf_count",
-    "top",
-)
-
-
-@dataclass
-class Statistics:
-    """Statistics of one table: its row count, one dict per feature, and numeric correlations.
-
-    Example:
-        >>> import pyarrow as pa
-        >>> stats = compute_statistics(pa.table({"age": [20, 30, None]}))
-        >>> stats["age"]["mean"], stats["age"]["null_count"]
-        (25.0, 1)
-    """
-
-    row_count: int
-    features: dict[str, dict[str, Any]] = field(default_factory=dict)
-    correlations: dict[str, dict[str, float | None]] = field(default_factory=dict)
-
-    def __getitem__(self, feature: str) -> dict[str, Any]:
-        try:
-            return self.features[feature]
-        except KeyError:
-            hint = closest(feature, self.features)
-            also = f" Did you mean {', '.join(map(repr, hint))}?" if hint else ""
-            raise NotFoundError(f"No statistics for feature {feature!r}.{also}", feature=feature) from None
-
-    def __contains__(self, feature: object) -> bool:
-        return feature in self.features
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{feature: {"count", "null_count", "distinct", "min", "max", "mean", "stddev", ...}}``.
-
-        The features are the top-level keys (DESIGN §3). The row count and the correlation matrix
-        sit under the reserved keys ``"$row_count"`` and ``"$correlations"``, which cannot clash
-        with a feature name; skip keys starting with ``"$"`` to iterate over features only.
-        """
-        out: dict[str, Any] = {name: dict(values) for name, values in self.features.items()}
-        out[ROW_COUNT_KEY] = self.row_count
-        out[CORRELATIONS_KEY] = {a: dict(row) for a, row in self.correlations.items()}
-        return out
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Statistics:
-        """The inverse of :meth:`to_dict` (unknown ``"$"`` keys are ignored, for newer formats)."""
-        if not isinstance(data, Mapping):
-            raise ValidationError(f"Statistics must be a mapping, got {type(data).__name__}.")
-        features: dict[str, dict[str, Any]] = {}
-        for name, values in data.items():
-            if name.startswith(RESERVED_PREFIX):
-                continue
-            if not isinstance(values, Mapping):
-                raise ValidationError(f"Statistics of feature {name!r} must be a mapping, got {values!r}.")
-            entry = {key: values.get(key) for key in FEATURE_KEYS}
-            entry.update({k: v for k, v in values.items() if k not in entry})
-            features[name] = entry
-        correlations = {a: dict(row) for a, row in (data.get(CORRELATIONS_KEY) or {}).items()}
-        return cls(row_count=int(data.get(ROW_COUNT_KEY) or 0), features=features, correlations=correlations)
-
-
-# ---------------------------------------------------------------------------------------------
-# compute_statistics
 
 
 def compute_statistics(
@@ -207,66 +134,6 @@ def compute_statistics(
     correlated = {name: columns[name] for name in numeric if features[name]["mean"] is not None}
     correlations = _correlations(correlated, {name: features[name] for name in correlated})
     return Statistics(row_count=n, features=features, correlations=correlations)
-
-
-def _check_quantiles(quantiles: Sequence[float]) -> list[float]:
-    try:
-        probabilities = [float(q) for q in quantiles]
-    except (TypeError, ValueError) as e:
-        raise ValidationError(f"quantiles must be numbers in [0, 1], got {quantiles!r}.") from e
-    bad = [q for q in probabilities if not 0.0 <= q <= 1.0]
-    if bad:
-        raise ValidationError(f"quantiles must lie in [0, 1]; got {bad}.")
-    return probabilities
-
-
-def _value_type(dtype: pa.DataType) -> pa.DataType:
-    return dtype.value_type if pa.types.is_dictionary(dtype) else dtype
-
-
-def _decoded(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    """The column with dictionary encoding removed and types DuckDB/numpy read directly."""
-    dtype = column.type
-    if pa.types.is_dictionary(dtype):
-        column = column.cast(dtype.value_type)
-        dtype = column.type
-    if pa.types.is_float16(dtype):
-        return column.cast(pa.float32())
-    if pa.types.is_string_view(dtype):
-        return column.cast(pa.string())
-    if pa.types.is_binary_view(dtype):
-        return column.cast(pa.binary())
-    if pa.types.is_timestamp(dtype) and dtype.unit == "ns":
-        return column.cast(pa.timestamp("us", tz=dtype.tz), safe=False)
-    return column
-
-
-def _kind(dtype: pa.DataType) -> str:
-    t = pa.types
-    if t.is_integer(dtype) or t.is_floating(dtype) or t.is_decimal(dtype):
-        return "numeric"
-    if t.is_boolean(dtype):
-        return "boolean"
-    if t.is_string(dtype) or t.is_large_string(dtype):
-        return "string"
-    if t.is_date(dtype) or t.is_timestamp(dtype):
-        return "temporal"
-    if t.is_binary(dtype) or t.is_large_binary(dtype) or t.is_fixed_size_binary(dtype):
-        return "binary"
-    return "nested"
-
-
-def _json_float(value: Any) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
-def _iso(value: Any) -> Any:
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    return value
 
 
 def _min_max(column: pa.ChunkedArray, entry: dict[str, Any]) -> None:
@@ -487,155 +354,3 @@ def _correlations(
     return {a: {b: (float(r[i, j]) if ok[i, j] else None) for j, b in enumerate(names)} for i, a in enumerate(names)}
 
 
-def _as_float(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """A numeric column as float64 with NaN for nulls (non-finite values stay as they are)."""
-    if column.type != pa.float64():
-        column = column.cast(pa.float64(), safe=False)  # beyond 2**53 integers round
-    if column.null_count:
-        column = pc.fill_null(column, float("nan"))
-    return np.asarray(column.to_numpy(), dtype=np.float64)
-
-
-# ---------------------------------------------------------------------------------------------
-# compare
-
-
-def compare(a: Statistics, b: Statistics, bins: int = 10) -> dict[str, dict[str, Any]]:
-    """Drift of each numeric feature from ``a`` (the reference) to ``b``, from statistics alone.
-
-    Statistics keep no raw data, so both scores read each side's distribution off its histogram,
-    assuming values spread evenly within a bin (a piecewise-linear CDF; a constant feature is a
-    step). ``ks`` is the largest gap between the two CDFs (exact for that model: the gap peaks at
-    a bin edge), so it is approximate at the scale of one bin width. ``psi`` is the population
-    stability index over ``bins`` quantile bins of ``a`` (outer bins open to +-infinity, so mass of
-    ``b`` outside ``a``'s range counts), with empty bins floored at 1e-4. Rules of thumb: PSI < 0.1
-    stable, 0.1-0.25 moderate drift, > 0.25 major drift. Use :func:`compare_tables` when the raw
-    data is at hand.
-
-    Returns:
-        ``{feature: {"psi", "ks", "mean_a", "mean_b", "stddev_a", "stddev_b", "null_fraction_a",
-        "null_fraction_b"}}`` for every feature numeric on both sides; ``psi``/``ks`` are ``None``
-        when either side has no finite values.
-    """
-    _check_bins(bins)
-    out: dict[str, dict[str, Any]] = {}
-    for name, fa in a.features.items():
-        fb = b.features.get(name)
-        if fb is None or not (_is_numeric_entry(fa) and _is_numeric_entry(fb)):
-            continue
-        entry = _summary(fa, fb)
-        ha, hb = fa.get("histogram"), fb.get("histogram")
-        if ha and hb and sum(ha["counts"]) and sum(hb["counts"]):
-            cdf_a, cdf_b = _HistogramCdf(ha), _HistogramCdf(hb)
-            points = np.union1d(cdf_a.edges, cdf_b.edges)
-            gaps = [np.abs(cdf_a(points, left) - cdf_b(points, left)) for left in (False, True)]
-            interior = np.unique(cdf_a.inverse(np.arange(1, bins) / bins))
-            entry["ks"] = float(max(gap.max() for gap in gaps))
-            entry["psi"] = _psi(_masses(cdf_a(interior)), _masses(cdf_b(interior)))
-        out[name] = entry
-    return out
-
-
-def compare_tables(a: pa.Table, b: pa.Table, bins: int = 10, exclude: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
-    """Exact drift of each numeric column shared by ``a`` (the reference) and ``b``.
-
-    ``ks`` is the two-sample Kolmogorov-Smirnov statistic of the finite values (the largest gap
-    between the empirical CDFs, as ``scipy.stats.ks_2samp`` reports it); ``psi`` is computed over
-    ``bins`` quantile bins of ``a`` (linear-interpolated quantiles; outer bins open), empty bins
-    floored at 1e-4. Same result keys as :func:`compare`.
-    """
-    _check_bins(bins)
-    out: dict[str, dict[str, Any]] = {}
-    skip = {exclude} if isinstance(exclude, str) else set(exclude)
-    for name in a.column_names:
-        if name in skip or name not in b.column_names:
-            continue
-        ca, cb = _decoded(a.column(name)), _decoded(b.column(name))
-        if _kind(ca.type) != "numeric" or _kind(cb.type) != "numeric":
-            continue
-        xa, xb = np.sort(_finite(ca)), np.sort(_finite(cb))
-        fa = {"count": len(ca) - ca.null_count, "null_count": ca.null_count}
-        fb = {"count": len(cb) - cb.null_count, "null_count": cb.null_count}
-        with np.errstate(all="ignore"):
-            for side, x in ((fa, xa), (fb, xb)):
-                side["mean"] = _json_float(x.mean()) if len(x) else None
-                side["stddev"] = _json_float(x.std(ddof=1)) if len(x) > 1 else None
-        entry = _summary(fa, fb)
-        if len(xa) and len(xb):
-            points = np.concatenate([xa, xb])
-            ecdf_a = np.searchsorted(xa, points, side="right") / len(xa)
-            ecdf_b = np.searchsorted(xb, points, side="right") / len(xb)
-            interior = np.unique(np.quantile(xa, np.arange(1, bins) / bins))
-            below_a = np.searchsorted(xa, interior, side="right") / len(xa)
-            below_b = np.searchsorted(xb, interior, side="right") / len(xb)
-            entry["ks"] = float(np.abs(ecdf_a - ecdf_b).max())
-            entry["psi"] = _psi(_masses(below_a), _masses(below_b))
-        out[name] = entry
-    return out
-
-
-def _check_bins(bins: int) -> None:
-    if not isinstance(bins, int) or isinstance(bins, bool) or bins < 1:
-        raise ValidationError(f"bins must be a positive integer, got {bins!r}.")
-
-
-def _is_numeric_entry(entry: Mapping[str, Any]) -> bool:
-    return entry.get("nan_count") is not None  # set for numeric features only
-
-
-def _summary(fa: Mapping[str, Any], fb: Mapping[str, Any]) -> dict[str, Any]:
-    def null_fraction(f: Mapping[str, Any]) -> float | None:
-        rows = (f.get("count") or 0) + (f.get("null_count") or 0)
-        return (f.get("null_count") or 0) / rows if rows else None
-
-    return {
-        "psi": None,
-        "ks": None,
-        "mean_a": fa.get("mean"),
-        "mean_b": fb.get("mean"),
-        "stddev_a": fa.get("stddev"),
-        "stddev_b": fb.get("stddev"),
-        "null_fraction_a": null_fraction(fa),
-        "null_fraction_b": null_fraction(fb),
-    }
-
-
-def _finite(column: pa.ChunkedArray) -> np.ndarray:
-    values = _as_float(pc.drop_null(column) if column.null_count else column)
-    return values[np.isfinite(values)]
-
-
-def _masses(cdf_at_edges: np.ndarray) -> np.ndarray:
-    """Bin masses of (-inf, e1], (e1, e2], ..., (ek, inf) from the CDF at the interior edges."""
-    return np.diff(np.concatenate([[0.0], np.asarray(cdf_at_edges, dtype=np.float64), [1.0]]))
-
-
-def _psi(expected: np.ndarray, actual: np.ndarray) -> float:
-    e = np.maximum(expected, PSI_EPSILON)
-    f = np.maximum(actual, PSI_EPSILON)
-    return float(max(0.0, np.sum((f - e) * np.log(f / e))))
-
-
-class _HistogramCdf:
-    """The CDF of a histogram, values spread evenly inside each bin (a step for one point)."""
-
-    def __init__(self, histogram: Mapping[str, Sequence[float]]) -> None:
-        self.edges = np.asarray(histogram["edges"], dtype=np.float64)
-        counts = np.asarray(histogram["counts"], dtype=np.float64)
-        self.cum = np.concatenate([[0.0], np.cumsum(counts) / counts.sum()])
-        self.point = bool(self.edges[0] == self.edges[-1])
-
-    def __call__(self, x: np.ndarray, left: bool = False) -> np.ndarray:
-        """F(x), or its left limit F(x-) when ``left``."""
-        x = np.asarray(x, dtype=np.float64)
-        if self.point:
-            v = self.edges[0]
-            return ((x > v) if left else (x >= v)).astype(np.float64)
-        return np.interp(x, self.edges, self.cum, left=0.0, right=1.0)
-
-    def inverse(self, p: np.ndarray) -> np.ndarray:
-        """The smallest x with F(x) >= p (flat stretches from empty bins are skipped)."""
-        if self.point:
-            return np.full(len(p), self.edges[0])
-        cum, first = np.unique(self.cum, return_index=True)
-        return np.interp(p, cum, self.edges[first])
