@@ -17,6 +17,7 @@ from rich.markup import escape
 
 from lakebox import __version__
 from lakebox.box import TOML_NAME
+from lakebox.cli.box import backup, box, doctor
 from lakebox.cli.catalog import lineage, search, tag
 from lakebox.cli.demo import demo
 from lakebox.cli.experiments import experiments, models
@@ -130,7 +131,7 @@ def sql(state: State, query: str, as_of: str | None, max_rows: int) -> None:
     state.out.rows(table_data(result, max_rows=max_rows if state.text else None))
 
 
-for command in (fg, fv, td, features, online, serve, apikey, demo, search, lineage, tag):
+for command in (fg, fv, td, features, online, serve, apikey, demo, search, lineage, tag, doctor, backup, box):
     cli.add_command(command)
 cli.add_command(tui)
 cli.add_command(experiments)
