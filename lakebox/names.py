@@ -1,17 +1,21 @@
-"""The one rule for user-chosen names of groups, features and views.
+"""The one rule for user-chosen names of groups, features and views, and the range checks
+for versions and counts that every api entry point shares.
 
 Names match ``^[a-z_][a-z0-9_]*$`` (lower case because DuckDB folds case, so ``Age`` and
-``age`` would collide) and are not SQL keywords. Every name is still quoted when it reaches
-SQL; this rule keeps user SQL in ``fs.sql`` unsurprising and names portable to Spark/Trino.
+``age`` would collide), are not SQL keywords and are not reserved for lakebox's own columns
+(``__lakebox...`` row numbers; ``_change_type``, ``_commit_id``, ``_commit_time`` of change
+feeds). Every name is still quoted when it reaches SQL; this rule keeps user SQL in
+``fs.sql`` unsurprising and names portable to Spark/Trino.
 """
 
 from __future__ import annotations
 
 import difflib
+import numbers
 import re
 from collections.abc import Iterable
 
-from lakebox.errors import InvalidNameError
+from lakebox.errors import InvalidNameError, ValidationError
 
 NAME_PATTERN = re.compile(r"^[a-z_][a-z0-9_]*$")
 MAX_NAME_LENGTH = 63
@@ -32,6 +36,12 @@ SQL_KEYWORDS = frozenset(
     insert update delete drop alter attach detach copy pragma call install load
     """.split()
 )
+
+RESERVED_PREFIX = "__lakebox"
+# Columns the change feed adds to each row (lakebox.offline.changes).
+RESERVED_NAMES = frozenset({"_change_type", "_commit_id", "_commit_time"})
+MAX_VERSION = 2**31 - 1  # versions are SQLite integers, Iceberg identifiers and URL parts
+MAX_COUNT = 2**63 - 1
 
 
 def check_name(name: object, what: str = "name") -> str:
@@ -58,7 +68,49 @@ def check_name(name: object, what: str = "name") -> str:
             f"The {what} {name!r} is an SQL keyword; pick another name (for example {name + '_'!r}).",
             name=name,
         )
+    if name.startswith(RESERVED_PREFIX) or name in RESERVED_NAMES:
+        raise InvalidNameError(
+            f"The {what} {name!r} is reserved for lakebox's own columns (names starting with "
+            f"{RESERVED_PREFIX!r}, and {sorted(RESERVED_NAMES)} of change feeds); rename it "
+            f"(for example {name.lstrip('_') or 'x'!r}).",
+            name=name,
+        )
     return name
+
+
+def check_version(value: object, what: str = "version") -> int:
+    """Return ``value`` as an int if it is a valid version (1 .. 2**31-1), else raise
+    ``ValidationError``. Booleans are refused (``True`` is not version 1).
+
+    >>> check_version(2)
+    2
+    """
+    return check_count(value, what, minimum=1, maximum=MAX_VERSION)
+
+
+def check_count(value: object, what: str = "count", *, minimum: int = 0, maximum: int = MAX_COUNT) -> int:
+    """Return ``value`` as an int if it is an integer in ``minimum .. maximum``, else raise
+    ``ValidationError`` naming ``what`` and the range (``keep_last``, ``limit``, ``num_trials``...).
+    Booleans and floats are refused, numpy integers accepted.
+
+    >>> check_count(0, "limit")
+    0
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValidationError(
+            f"{what} must be an integer from {minimum} to {_bound(maximum)}, got {type(value).__name__} {value!r}.",
+            argument=what,
+        )
+    number = int(value)
+    if not minimum <= number <= maximum:
+        raise ValidationError(
+            f"{what} must be an integer from {minimum} to {_bound(maximum)}, got {number}.", argument=what
+        )
+    return number
+
+
+def _bound(number: int) -> str:
+    return f"2**{number.bit_length()}-1" if number > 10**6 and (number + 1) & number == 0 else str(number)
 
 
 def closest(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:

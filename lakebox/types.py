@@ -39,6 +39,11 @@ _ALIASES = {
     "text": "string",
     "timestamptz": "timestamp",
 }
+MAX_DECIMAL_PRECISION = 38  # Iceberg's decimal(p,s): p <= 38
+SUPPORTED = (
+    "booleans, integers, floats, decimals of precision up to 38, strings, binary, dates, "
+    "timezone-aware timestamps and lists of those"
+)
 _DECIMAL = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
 _ARRAY = re.compile(r"^array<(.+)>$")
 
@@ -52,7 +57,13 @@ def parse_type(name: str | pa.DataType) -> pa.DataType:
     if key in _NAMED:
         return _NAMED[key]
     if match := _DECIMAL.match(key):
-        return pa.decimal128(int(match.group(1)), int(match.group(2)))
+        precision, scale = int(match.group(1)), int(match.group(2))
+        if not 1 <= precision <= MAX_DECIMAL_PRECISION or scale > precision:
+            raise SchemaMismatchError(
+                f"Feature type {name!r}: decimal(p,s) needs 1 <= p <= {MAX_DECIMAL_PRECISION} and 0 <= s <= p "
+                "(Iceberg's decimals). Use double for wider numbers, or string to keep every digit."
+            )
+        return pa.decimal128(precision, scale)
     if match := _ARRAY.match(key):
         return pa.list_(parse_type(match.group(1)))
     raise SchemaMismatchError(
@@ -104,7 +115,17 @@ def canonical_type(dtype: pa.DataType, column: str) -> pa.DataType:
             )
         return TIMESTAMP
     if t.is_decimal(dtype):
-        return dtype
+        # decimal32/64/128/256 are stored as decimal128 (Iceberg's decimal), when they fit it
+        if dtype.precision > MAX_DECIMAL_PRECISION or dtype.scale < 0:
+            raise SchemaMismatchError(
+                f"Column {column!r} has type {dtype}, which lakebox does not store: decimals hold at most "
+                f"{MAX_DECIMAL_PRECISION} digits with a scale >= 0 (Iceberg's decimal). Cast it to a "
+                f"decimal128 of precision <= {MAX_DECIMAL_PRECISION}, to double, or to string. "
+                f"Supported: {SUPPORTED}.",
+                column=column,
+                supported=SUPPORTED,
+            )
+        return pa.decimal128(dtype.precision, dtype.scale)
     if t.is_list(dtype) or t.is_large_list(dtype) or t.is_fixed_size_list(dtype):
         return pa.list_(canonical_type(dtype.value_type, column))
     if t.is_null(dtype):
@@ -114,9 +135,9 @@ def canonical_type(dtype: pa.DataType, column: str) -> pa.DataType:
             column=column,
         )
     raise SchemaMismatchError(
-        f"Column {column!r} has type {dtype}, which lakebox does not store. Supported: booleans, "
-        "integers, floats, decimals, strings, binary, dates, timezone-aware timestamps and lists of those.",
+        f"Column {column!r} has type {dtype}, which lakebox does not store. Supported: {SUPPORTED}.",
         column=column,
+        supported=SUPPORTED,
     )
 
 
@@ -129,6 +150,8 @@ def _widens(source: pa.DataType, target: pa.DataType) -> bool:
         return True
     if t.is_float32(source) and t.is_float64(target):
         return True
+    if t.is_decimal(source) and t.is_decimal(target):  # more digits on both sides of the point
+        return target.scale >= source.scale and target.precision - target.scale >= source.precision - source.scale
     if t.is_list(source) and t.is_list(target):
         return _widens(source.value_type, target.value_type)
     return False

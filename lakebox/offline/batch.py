@@ -1,4 +1,12 @@
-"""Checks and normalises one batch before it may touch storage; nothing is written if it fails."""
+"""Checks and normalises one batch before it may touch storage; nothing is written if it fails.
+
+Every rule a later step enforces is checked here, before the Iceberg commit, so a batch that
+would fail after it (in the online store, in Iceberg's type mapping) is refused whole and a
+group never gets into a state where good inserts fail because of an earlier bad one: names
+(not reserved for lakebox's own columns), types (what Iceberg stores), keys (no nulls, no
+duplicates, types that compare exactly, and in an online group types the online store can
+serve). Key length has no limit: the online store keeps long keys by hash (online/codec.py).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +17,7 @@ import pyarrow.compute as pc
 
 from lakebox.errors import DuplicateKeyError, NullKeyError, SchemaMismatchError, ValidationError
 from lakebox.names import check_name
+from lakebox.online.codec import online_key_problem
 from lakebox.types import canonical_type, conform_column
 
 SAMPLE_ROWS = 5
@@ -21,10 +30,12 @@ def prepare_batch(
     primary_key: Sequence[str],
     event_time: str | None,
     what: str = "insert",
+    online: bool = False,
 ) -> pa.Table:
     """Return ``data`` in storage form: columns of the group's schema, canonical types, valid keys.
 
     ``schema`` is the group's stored schema, or None for the first insert (the batch defines it).
+    ``online``: the group is online-enabled, so its keys must be servable online too.
     """
     if data.num_rows == 0:
         raise ValidationError(f"Nothing to {what}: the dataframe has no rows.")
@@ -78,8 +89,18 @@ def prepare_batch(
                 "integers, strings, dates, timestamps, booleans or binary (floats do not compare exactly).",
                 column=key,
             )
+    if online:
+        check_online_keys(batch.schema, primary_key)
     check_keys(batch, keys)
     return batch
+
+
+def check_online_keys(schema: pa.Schema, primary_key: Sequence[str]) -> None:
+    """Refuse a primary key the online store cannot serve (call before enabling online, too)."""
+    present = [k for k in primary_key if k in schema.names]
+    problem = online_key_problem(present, [schema.field(k).type for k in present])
+    if problem is not None:
+        raise SchemaMismatchError(f"This feature group is served online, but its {problem}.", columns=present)
 
 
 def check_nulls(batch: pa.Table, keys: Sequence[str]) -> None:

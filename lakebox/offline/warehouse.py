@@ -1,13 +1,24 @@
-"""The Iceberg warehouse of a box: pyiceberg's SQLite-backed SqlCatalog (DESIGN §1)."""
+"""The Iceberg warehouse of a box: pyiceberg's SQLite-backed SqlCatalog (DESIGN §1).
+
+Damage surfaces as a ``StorageError`` naming the file and the way back, never as a foreign
+exception: a missing or truncated ``metadata.json`` makes pyiceberg raise
+``FileNotFoundError``, pydantic's ``ValidationError`` or a JSON error, and a damaged
+``iceberg_catalog.db`` SQLAlchemy's errors. ``iceberg_errors`` is the translation, for the
+engines that read and write tables too. The Iceberg catalog records the box id (a property
+of the ``lakebox`` namespace): one of another box is refused.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
+import sqlalchemy
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NoSuchTableError, TableAlreadyExistsError
 from pyiceberg.io import PY_IO_IMPL
@@ -19,6 +30,12 @@ from lakebox.offline.fileio import CURRENT, ORIGIN
 log = logging.getLogger(__name__)
 
 NAMESPACE = "lakebox"
+BOX_ID_PROPERTY = "lakebox.box-id"
+ICEBERG_CATALOG = "iceberg_catalog.db"
+DAMAGE_HINT = (
+    "Restore the box's warehouse/ from a backup made by `lakebox backup`, or run `lakebox doctor` "
+    "to see what is damaged and what `lakebox doctor --repair` can fix."
+)
 
 # Old metadata.json files are not needed for time travel (snapshots live in the current
 # metadata); keep a few for forensics and let pyiceberg delete the rest after each commit.
@@ -33,11 +50,16 @@ TABLE_PROPERTIES = {
 
 
 class Warehouse:
-    """Creates, loads and drops the Iceberg tables under ``box/warehouse``."""
+    """Creates, loads and drops the Iceberg tables under ``box/warehouse``.
 
-    def __init__(self, root: Path, origin: str | None = None) -> None:
+    ``box_id``: when given, the Iceberg catalog must record the same box id (one that
+    records none, new or from an older lakebox, adopts it).
+    """
+
+    def __init__(self, root: Path, origin: str | None = None, box_id: str | None = None) -> None:
         self.root = root
         self.origin = origin or root.as_uri()
+        self.box_id = box_id
         self._catalog: SqlCatalog | None = None
         self._pid = -1
 
@@ -45,9 +67,9 @@ class Warehouse:
     def catalog(self) -> SqlCatalog:
         if self._catalog is None or self._pid != os.getpid():  # never reuse engines across fork
             try:
-                self._catalog = SqlCatalog(
+                catalog = SqlCatalog(
                     "lakebox",
-                    uri=f"sqlite:///{self.root / 'iceberg_catalog.db'}",
+                    uri=f"sqlite:///{self.root / ICEBERG_CATALOG}",
                     warehouse=self.root.as_uri(),
                     **{
                         PY_IO_IMPL: "lakebox.offline.fileio.BoxFileIO",
@@ -55,11 +77,32 @@ class Warehouse:
                         CURRENT: self.root.as_uri(),
                     },
                 )
-                self._catalog.create_namespace_if_not_exists(NAMESPACE)
+                catalog.create_namespace_if_not_exists(NAMESPACE)
+                self._check_box_id(catalog)
+            except StorageError:
+                raise
             except Exception as e:  # sqlalchemy / pyiceberg errors vary by version
-                raise StorageError(f"Cannot open the Iceberg catalog in {self.root}: {e}") from e
-            self._pid = os.getpid()
+                raise StorageError(
+                    f"Cannot open the Iceberg catalog {self.root / ICEBERG_CATALOG}: {e}. {DAMAGE_HINT}",
+                    path=str(self.root / ICEBERG_CATALOG),
+                ) from e
+            self._catalog, self._pid = catalog, os.getpid()
         return self._catalog
+
+    def _check_box_id(self, catalog: SqlCatalog) -> None:
+        if self.box_id is None:
+            return
+        found = catalog.load_namespace_properties(NAMESPACE).get(BOX_ID_PROPERTY)
+        if found is None:
+            catalog.update_namespace_properties(NAMESPACE, updates={BOX_ID_PROPERTY: self.box_id})
+        elif found != self.box_id:
+            catalog.engine.dispose()
+            raise StorageError(
+                f"The Iceberg catalog {self.root / ICEBERG_CATALOG} belongs to another box (box id {found}, this "
+                f"box is {self.box_id}): it was copied in from elsewhere. Put the box's own warehouse/ back. "
+                f"{DAMAGE_HINT}",
+                path=str(self.root / ICEBERG_CATALOG),
+            )
 
     def close(self) -> None:
         """Dispose of the SQLAlchemy engine (its pooled SQLite connections) now, not at GC."""
@@ -75,31 +118,78 @@ class Warehouse:
 
     def create(self, table_name: str, schema: pa.Schema) -> Table:
         location = self.location(table_name)
-        if location.exists():
-            # Files left by a group that was deleted while another process read it: not ours to keep.
-            shutil.rmtree(location)
-        try:
-            return self.catalog.create_table(
-                self.identifier(table_name), schema=schema, location=location.as_uri(), properties=TABLE_PROPERTIES
-            )
-        except TableAlreadyExistsError as e:
-            raise AlreadyExistsError(f"The Iceberg table {table_name} already exists.") from e
+        with iceberg_errors(self, table_name, "create"):
+            if location.exists():
+                # Files left by a group that was deleted while another process read it: not ours to keep.
+                shutil.rmtree(location)
+            try:
+                return self.catalog.create_table(
+                    self.identifier(table_name), schema=schema, location=location.as_uri(), properties=TABLE_PROPERTIES
+                )
+            except TableAlreadyExistsError as e:
+                raise AlreadyExistsError(f"The Iceberg table {table_name} already exists.") from e
 
     def load(self, table_name: str) -> Table:
-        try:
-            return self.catalog.load_table(self.identifier(table_name))
-        except NoSuchTableError as e:
-            raise NotFoundError(
-                f"The Iceberg table {table_name} is missing from the warehouse; the box is damaged "
-                "or the group was deleted by another process."
-            ) from e
+        with iceberg_errors(self, table_name, "load"):
+            try:
+                return self.catalog.load_table(self.identifier(table_name))
+            except NoSuchTableError as e:
+                raise NotFoundError(
+                    f"The Iceberg table {table_name} is missing from the warehouse; the box is damaged "
+                    f"or the group was deleted by another process. {DAMAGE_HINT}"
+                ) from e
 
     def exists(self, table_name: str) -> bool:
-        return bool(self.catalog.table_exists(self.identifier(table_name)))
+        with iceberg_errors(self, table_name, "look up"):
+            return bool(self.catalog.table_exists(self.identifier(table_name)))
 
     def drop(self, table_name: str) -> None:
-        try:
-            self.catalog.drop_table(self.identifier(table_name))
-        except NoSuchTableError:
-            pass
+        with iceberg_errors(self, table_name, "drop"):
+            try:
+                self.catalog.drop_table(self.identifier(table_name))
+            except NoSuchTableError:
+                pass
         shutil.rmtree(self.location(table_name), ignore_errors=True)
+
+    def metadata_location(self, table_name: str) -> str | None:
+        """Where the Iceberg catalog says the table's current ``metadata.json`` is (None: it
+        does not know the table, or cannot be read)."""
+        try:
+            with self.catalog.engine.connect() as conn:
+                row = conn.execute(
+                    sqlalchemy.text(
+                        "SELECT metadata_location FROM iceberg_tables "
+                        "WHERE table_namespace = :namespace AND table_name = :name"
+                    ),
+                    {"namespace": NAMESPACE, "name": table_name},
+                ).fetchone()
+        except Exception:  # best effort: only used to word an error message
+            return None
+        return str(row[0]) if row and row[0] else None
+
+
+@contextmanager
+def iceberg_errors(warehouse: Warehouse, table_name: str, what: str = "read") -> Iterator[None]:
+    """Translate the foreign exceptions of damaged Iceberg files or catalog into a
+    ``StorageError`` naming the table's metadata file and the way back."""
+    try:
+        yield
+    except (StorageError, AlreadyExistsError, NotFoundError):
+        raise
+    except (OSError, ValueError, sqlalchemy.exc.SQLAlchemyError) as e:  # pydantic/JSON errors are ValueErrors
+        if isinstance(e, OSError) and e.errno is not None and "space" in str(e).lower():
+            raise StorageError(f"Could not {what} the Iceberg table {table_name}: the disk is full ({e}).") from e
+        where = warehouse.metadata_location(table_name) if not isinstance(e, sqlalchemy.exc.SQLAlchemyError) else None
+        kind = "missing" if isinstance(e, FileNotFoundError) else "damaged or unreadable"
+        subject = f"its metadata {where}" if where else f"the Iceberg catalog {warehouse.root / ICEBERG_CATALOG}"
+        raise StorageError(
+            f"Could not {what} the Iceberg table {table_name}: a file it needs is {kind} ({type(e).__name__}: "
+            f"{_first_line(e)}; {subject}). {DAMAGE_HINT}",
+            table=table_name,
+            path=where,
+        ) from e
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
