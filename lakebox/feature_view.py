@@ -26,9 +26,10 @@ from lakebox.catalog.views import DatasetRow, ViewRow
 from lakebox.errors import NotFoundError, QueryError, ValidationError
 from lakebox.experiment.context import note_training_dataset
 from lakebox.frames import check_dataframe_type, from_arrow
-from lakebox.query.execute import execute
+from lakebox.queries import DEFAULT_FORMULATION, Query, check_engine, duck_settings, pin_resolver
+from lakebox.query import duck
+from lakebox.query.bind import bind, pins
 from lakebox.query.filter import Condition
-from lakebox.query.query import DEFAULT_FORMULATION, Query
 from lakebox.stats import compute_statistics
 from lakebox.tags import Taggable
 from lakebox.timeutil import to_datetime
@@ -195,15 +196,29 @@ class FeatureView(Taggable):
         dataframe_type: str = "pandas",
         primary_key: bool = False,
         event_time: bool = False,
+        engine: str = "duckdb",
+        spark: Any = None,
     ) -> Any:
         """Features (no labels) for batch scoring, transformed with the parameters fitted for
-        ``training_dataset_version`` (untransformed when None)."""
-        check_dataframe_type(dataframe_type)
-        table, _ = self._read(start_time, end_time)
+        ``training_dataset_version`` (untransformed when None). ``engine="spark", spark=session``
+        computes them on Spark and returns a Spark DataFrame (transformations, fitted in Python,
+        are then applied to the collected rows)."""
+        check_engine(engine, spark)
+        if engine == "spark" and training_dataset_version is None:
+            frame = self._spark_frame(start_time, end_time, spark)
+            hidden = self._hidden_columns(primary_key, event_time)
+            return frame.select(*[c for c in frame.columns if c not in self._row.labels and c not in hidden])
+        if engine == "duckdb":
+            check_dataframe_type(dataframe_type)
+        table, _ = self._read(start_time, end_time, engine=engine, spark=spark)
         if training_dataset_version is not None:
             dataset = self._dataset(training_dataset_version)
             table = self._transform(_fitted_of(dataset), table)
         features, _ = self._xy(table, "arrow", primary_key, event_time)
+        if engine == "spark":
+            from lakebox.query import spark as spark_engine
+
+            return spark_engine.from_arrow(spark, features)
         return from_arrow(features, dataframe_type)
 
     # -- materialised training datasets ---------------------------------------------------
@@ -347,13 +362,15 @@ class FeatureView(Taggable):
                     )
                 training_dataset_version = versions[-1]
             fitted = _fitted_of(self._dataset(training_dataset_version))
-        plan = self.query._build_plan(resolve=False)
+        plan = self.query._plan()
         columns = self._serving_columns(plan)
         tables: dict[str, Any] = {}
         used = {o.alias for o in plan.outputs if o.name in columns}
         used.update(j.left_alias for j in plan.joins)
-        for alias, group in [(plan.spine_alias, plan.spine.group), *[(j.alias, j.relation.group) for j in plan.joins]]:
-            assert group is not None
+        by_id = {g.id: g for g in self.query.groups()}
+        for alias, relation in [(plan.spine_alias, plan.spine), *[(j.alias, j.relation) for j in plan.joins]]:
+            assert relation.ref is not None
+            group = by_id[relation.ref.id]
             needed = alias in used and (
                 alias != plan.spine_alias or any(o.alias == alias and o.name in columns for o in plan.outputs)
                 or any(j.left_alias == alias and any(k not in group.primary_key for k in j.left_keys) for j in plan.joins)
@@ -368,15 +385,15 @@ class FeatureView(Taggable):
                 continue
             group.catch_up_online()
             tables[alias] = group._online_table()
-        self._serving = (ServingPlan(self._store._project._online, plan, tables, columns), fitted, training_dataset_version)
+        self._serving = (ServingPlan(self._store.engines.online, plan, tables, columns), fitted, training_dataset_version)
 
     def _catch_up(self) -> None:
         """A long-lived view (a server's) notices when the online store fell behind the commit
         log — a writer in another process died after committing — and replays it."""
         groups = self._store._groups
-        online = self._store._project._online
+        online = self._store.engines.online
         for group in self.query.groups():
-            if group.online_enabled and groups.last_commit_id(group.id) > online.watermark(group.id):
+            if group.online_enabled and groups.last_commit_id(group.id) > online.watermark(group._planner_ref().table_name):
                 group.catch_up_online()
 
     def _serving_columns(self, plan: Any) -> list[str]:
@@ -539,27 +556,44 @@ class FeatureView(Taggable):
             condition = upper if condition is None else condition & upper
         return condition
 
-    def _read(self, start: Any, end: Any, pinned: Any = None) -> tuple[pa.Table, list[dict[str, Any]]]:
-        """The view's rows in ``[start, end)`` at the current commits (or those at ``pinned``),
-        and those commits."""
+    def _bound_plan(self, start: Any, end: Any, pinned: Any = None) -> Any:
+        """The view's plan for rows in ``[start, end)``, every group pinned at the current commit
+        (or at ``pinned``)."""
         query = self.query if pinned is None else self.query.as_of(pinned)
         condition = self._time_filter(start, end)
         if condition is not None:
             query = query.filter(condition)
-        plan = query._build_plan(resolve=True)
-        snapshots = []
-        for relation in [plan.spine, *[j.relation for j in plan.joins]]:
-            group = relation.group
-            assert group is not None
-            if any(s["group"] == group.name and s["version"] == group.version for s in snapshots):
-                continue
-            commit = next((c.commit_id for c in group.commits() if c.snapshot_id == relation.snapshot_id), None)
-            snapshots.append(
-                {"group": group.name, "version": group.version, "snapshot_id": relation.snapshot_id, "commit_id": commit}
-            )
-        return execute(plan, DEFAULT_FORMULATION), snapshots
+        return bind(query._plan(), pin_resolver(query.groups()))
 
-    def _splits(self, spec: dict[str, Any]) -> tuple[dict[str, pa.Table], list[dict[str, Any]], FittedTransformations | None]:
+    def _spark_frame(self, start: Any, end: Any, spark: Any, pinned: Any = None) -> Any:
+        from lakebox.query import spark as spark_engine
+
+        spark_engine.require()
+        return spark_engine.execute(self._bound_plan(start, end, pinned), spark)
+
+    def _read(
+        self, start: Any, end: Any, pinned: Any = None, engine: str = "duckdb", spark: Any = None
+    ) -> tuple[pa.Table, list[dict[str, Any]]]:
+        """The view's rows in ``[start, end)`` at the current commits (or those at ``pinned``),
+        and those commits; computed on DuckDB, or on Spark and collected."""
+        plan = self._bound_plan(start, end, pinned)
+        snapshots = [
+            {"group": ref.name, "version": ref.version, "snapshot_id": pin.snapshot_id, "commit_id": pin.commit_id}
+            for ref, pin in pins(plan)
+        ]
+        if engine == "spark":
+            from lakebox.query import spark as spark_engine
+
+            spark_engine.require()
+            return spark_engine.collect(spark_engine.execute(plan, spark), plan), snapshots
+        return duck.execute(plan, DEFAULT_FORMULATION, settings=duck_settings(self._store)), snapshots
+
+    def _splits(
+        self, spec: dict[str, Any], engine: str = "duckdb", spark: Any = None
+    ) -> tuple[dict[str, pa.Table], list[dict[str, Any]], FittedTransformations | None]:
+        """The split tables of a training dataset spec (computed on ``engine``), the snapshots
+        read and the transformations fitted on the training split."""
+        check_engine(engine, spark)
         if spec["kind"] == "time":
             # every split reads the groups at the same commits: a commit landing between two
             # reads must not make the splits disagree (or the recorded snapshots lie)
@@ -567,9 +601,9 @@ class FeatureView(Taggable):
             splits = {}
             snapshots: list[dict[str, Any]] = []
             for name, (start, end) in spec["times"].items():
-                splits[name], snapshots = self._read(start, end, pinned=now)
+                splits[name], snapshots = self._read(start, end, pinned=now, engine=engine, spark=spark)
         else:
-            table, snapshots = self._read(spec.get("start_time"), spec.get("end_time"))
+            table, snapshots = self._read(spec.get("start_time"), spec.get("end_time"), engine=engine, spark=spark)
             splits = _random_split(table, spec)
         fitted = self._fit(splits.get("train", splits.get("all")))
         return splits, snapshots, fitted

@@ -13,6 +13,7 @@ import polars as pl
 import pyarrow as pa
 import pytest
 from helpers import TS, day, rows
+from plans import plan_features, register_all
 
 import lakebox
 from lakebox.errors import (
@@ -24,8 +25,7 @@ from lakebox.errors import (
     ValidationError,
 )
 from lakebox.offline import reader
-from lakebox.query.execute import register
-from lakebox.query.resolve import plan_features
+from lakebox.query import duck
 
 
 def _players(version_offset: float) -> pa.Table:
@@ -299,8 +299,7 @@ def test_get_features_sql(fs: Any) -> None:
     plan = plan_features(fs, ["name", "score"], _spine())
     con = reader.connect()
     try:
-        for relation in [plan.spine, *[j.relation for j in plan.joins]]:
-            register(con, relation)
+        register_all(con, plan)
         ran = rows(con.sql(fs.get_features_sql(["name", "score"], entity_df=_spine())).to_arrow_table())
     finally:
         con.close()
@@ -311,7 +310,7 @@ def test_get_features_sql_runs_on_the_callers_entity_df(fs: Any) -> None:
     plan = plan_features(fs, ["name"], _spine())
     con = reader.connect()
     try:
-        register(con, plan.joins[0].relation)
+        duck.register(con, plan.joins[0].relation)
         con.register("entity_df", _spine())
         ran = rows(con.sql(fs.get_features_sql(["name"], entity_df=_spine())).to_arrow_table())
     finally:

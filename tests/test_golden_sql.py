@@ -20,13 +20,12 @@ import pytest
 import sqlglot
 from helpers import TS, day, rows
 from pit_oracle import Group, expected_rows, match
+from plans import plan_features, register_all
 
 import lakebox
 from lakebox.offline import reader
 from lakebox.query.compile import compile_plan
-from lakebox.query.execute import register
 from lakebox.query.plan import Plan
-from lakebox.query.resolve import plan_features
 
 GOLDEN = Path(__file__).parent / "golden"
 REGEN = os.environ.get("LAKEBOX_REGEN_GOLDEN") == "1"
@@ -93,8 +92,7 @@ def _execute(plan: Plan, sql: str) -> pa.Table:
     """Run golden SQL on DuckDB with every relation of ``plan`` registered under its SQL name."""
     con = reader.connect()
     try:
-        for relation in {r.name: r for r in [plan.spine, *[j.relation for j in plan.joins]]}.values():
-            register(con, relation)
+        register_all(con, plan)
         return con.sql(sql).to_arrow_table()
     finally:
         con.close()
@@ -134,7 +132,7 @@ def test_point_in_time_with_max_age(fs: Any, name: str, max_age: Any, formulatio
     rendered = (
         fs.get_features_sql(names, entity_df=_spine(), max_age=max_age)
         if formulation == "window"
-        else compile_plan(plan_features(fs, names, _spine(), max_age=max_age, resolve=False), "asof").sql(
+        else compile_plan(plan_features(fs, names, _spine(), max_age=max_age, bound=False), "asof").sql(
             dialect="duckdb", pretty=True
         )
     )
@@ -173,7 +171,7 @@ def test_select_join_filter_query(fs: Any, dialect: str) -> None:
     query = _query(fs)
     sql = _golden(f"query_join_filter.{dialect}.sql", query.to_sql(dialect))
     runnable = sql if dialect == "duckdb" else sqlglot.transpile(sql, read=dialect, write="duckdb")[0]
-    got = _execute(query._build_plan(resolve=True), runnable)
+    got = _execute(query._bound_plan(), runnable)
     assert got.column_names == ["pid", "ts", "age", "city", "score"]
     want = _query_expected()
     assert rows(got) == want

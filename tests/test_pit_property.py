@@ -18,11 +18,11 @@ from helpers import TS, day
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pit_oracle import Group, GroupState, expected_rows
+from plans import plan_features
 
 import lakebox
 from lakebox import Feature
-from lakebox.query.execute import execute
-from lakebox.query.resolve import plan_features
+from lakebox.query.duck import execute
 
 EXAMPLES = int(os.environ.get("LAKEBOX_EXAMPLES", "30"))
 

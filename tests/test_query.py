@@ -15,12 +15,12 @@ import pyarrow as pa
 import pytest
 from helpers import TS, day, rows
 from pit_oracle import Group, match
+from plans import register_all
 
 import lakebox
 from lakebox.errors import InvalidNameError, NotFoundError, QueryError, TimezoneError
 from lakebox.offline import reader
-from lakebox.query.execute import register
-from lakebox.query.query import Query
+from lakebox.queries import Query
 
 PLAYERS = [
     # pid, ts, age, name, team_id
@@ -294,11 +294,10 @@ def test_to_sql_renders_each_dialect(g: dict[str, Any]) -> None:
 
 def _run_sql(query: Query, sql: str) -> list[dict[str, Any]]:
     """Run rendered SQL on DuckDB with the query's relations registered under the names it uses."""
-    plan = query._build_plan(resolve=True)
+    plan = query._bound_plan()
     con = reader.connect()
     try:
-        for relation in {r.name: r for r in [plan.spine, *[j.relation for j in plan.joins]]}.values():
-            register(con, relation)
+        register_all(con, plan)
         return con.sql(sql).to_arrow_table().to_pylist()
     finally:
         con.close()

@@ -11,6 +11,7 @@ time, so there are no ties), in the spine's order, and null a value older than `
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Literal
 
@@ -134,12 +135,27 @@ def _where(plan: Plan, formulation: Formulation = "window") -> exp.Expression | 
     return plan.where.to_sqlglot(lambda c: _ref(plan, plan.alias_of(c), c.name, formulation))
 
 
-def compile_plan(plan: Plan, formulation: Formulation = "window") -> exp.Select:
+def compile_plan(plan: Plan, formulation: Formulation = "window", names: Mapping[str, str] | None = None) -> exp.Select:
+    """The plan as a sqlglot tree; ``names`` renames relations (an engine's own view names)."""
     if formulation == "asof":
-        return _compile_asof(plan)
-    if formulation == "window":
-        return _compile_window(plan)
-    raise QueryError(f"Unknown plan formulation {formulation!r}; use 'asof' or 'window'.")
+        tree = _compile_asof(plan)
+    elif formulation == "window":
+        tree = _compile_window(plan)
+    else:
+        raise QueryError(f"Unknown plan formulation {formulation!r}; use 'asof' or 'window'.")
+    return rename_relations(tree, names) if names else tree
+
+
+def rename_relations(tree: exp.Expression, names: Mapping[str, str]) -> exp.Select:
+    """Point the tree's relation references at other names (CTE names never clash: they are
+    ``s``/``jN``, relation names ``name_version`` or ``entity_df``)."""
+
+    def rename(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Table) and not node.db and node.name in names:
+            node.set("this", _ident(names[node.name]))
+        return node
+
+    return tree.transform(rename, copy=True)  # type: ignore[return-value]
 
 
 def _compile_asof(plan: Plan) -> exp.Select:
@@ -205,7 +221,10 @@ def _left_rows(plan: Plan, join: Join) -> exp.Select:
 def _compile_window(plan: Plan) -> exp.Select:
     spine = plan.spine_alias
     spine_source = exp.select(exp.Star()).from_(_table(plan.spine.name, "base"))
-    if not plan.spine_has_row or plan.number_spine_in_sql:
+    if plan.spine_has_row and plan.number_spine_in_sql and plan.spine_numbering == "monotonic":
+        number: exp.Expression = exp.Anonymous(this="monotonically_increasing_id", expressions=[])
+        spine_source = exp.select(exp.Star(), exp.alias_(number, ROW, quoted=True)).from_(_table(plan.spine.name, "base"))
+    elif not plan.spine_has_row or plan.number_spine_in_sql:
         number = exp.Window(
             this=exp.RowNumber(),
             order=exp.Order(expressions=[exp.Ordered(this=col("base", c)) for c in plan.order_by()])

@@ -1,22 +1,22 @@
-"""The logical plan of a feature query: one spine relation and joins onto it.
+"""The logical plan of a feature query: one spine relation and joins onto it (values only).
 
-A plan is what both front ends produce — ``Query`` objects (``fg.select(...).join(...)``)
-and the planner (``fs.get_features(names, entity_df)``) — and what ``compile`` turns into
-SQL. Relations are feature groups pinned to a snapshot, or the caller's entity dataframe.
+A plan is what the one plan builder (``build.py``) makes for both front ends — ``Query``
+objects (``fg.select(...).join(...)``) and ``fs.get_features(names, entity_df)`` — what
+``bind.py`` pins to snapshots and what ``compile.py`` turns into SQL. Relations are feature
+groups (``GroupRef``, pinned by a ``Pin`` once bound) or the caller's entity dataframe.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import pyarrow as pa
 
+from lakebox.errors import QueryError
 from lakebox.query.filter import Col, Condition
-
-if TYPE_CHECKING:
-    from lakebox.feature_group import FeatureGroup
+from lakebox.query.refs import GroupRef, Pin
 
 ROW = "__lb_row"  # the spine's row number: output order and the window plan's partition key
 RANK = "__lb_rn"
@@ -32,10 +32,14 @@ class Relation:
     schema: pa.Schema
     primary_key: list[str]
     event_time: str | None
-    group: FeatureGroup | None = None
-    snapshot_id: int | None = None  # pinned snapshot (None: the group is empty at that time)
-    table: Any = None  # the pyiceberg table, for reading the snapshot
-    frame: pa.Table | None = None  # the entity dataframe, with a ROW column
+    ref: GroupRef | None = None
+    as_of: Any = None  # when to pin the group (a time or commit id; None: now)
+    pin: Pin | None = None  # set by the bind pass
+    frame: Any = None  # the entity dataframe with a ROW column (Arrow, or an engine's own frame)
+
+    @property
+    def snapshot_id(self) -> int | None:
+        return self.pin.snapshot_id if self.pin is not None else None
 
 
 @dataclass
@@ -83,13 +87,14 @@ class Plan:
     # Number the spine's rows in SQL (ROW_NUMBER() OVER ()) instead of reading a ROW column:
     # for SQL handed to users to run on their own entity dataframe.
     number_spine_in_sql: bool = False
+    # How: ROW_NUMBER() (ordered by the spine's keys when it has no row order of its own) or
+    # monotonically_increasing_id() for Spark, where ROW_NUMBER() OVER () is not allowed.
+    spine_numbering: Literal["row_number", "monotonic"] = "row_number"
 
     def alias_of(self, col: Col) -> str:
         try:
             return self.columns_of[col.group_id]
         except KeyError:
-            from lakebox.errors import QueryError
-
             raise QueryError(
                 f"The filter uses {col.group}.{col.name}, but feature group {col.group} is not part of this query."
             ) from None
@@ -97,6 +102,13 @@ class Plan:
     @property
     def spine_has_row(self) -> bool:
         return self.spine.frame is not None
+
+    def relations(self) -> list[Relation]:
+        """Every relation the plan reads, once per SQL name, spine first."""
+        found: dict[str, Relation] = {}
+        for relation in [self.spine, *[j.relation for j in self.joins]]:
+            found.setdefault(relation.name, relation)
+        return list(found.values())
 
     def order_by(self) -> list[str]:
         """Spine columns that give the output its deterministic order."""

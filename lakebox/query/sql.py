@@ -1,14 +1,18 @@
-"""``fs.sql``: read-only DuckDB SQL over feature groups exposed as ``name_version`` views.
+"""``fs.sql``: read-only SQL over feature groups exposed as ``name_version`` relations.
 
 User SQL is parsed by sqlglot only to learn which tables it names (so only those groups are
-planned); DuckDB itself checks that the text is a single SELECT. Each view reads the Parquet
-files of the group's snapshot. The connection is then locked down (no file access outside the
-box's warehouse, no extensions), so user text can read lakebox data and nothing else.
+pinned and read); DuckDB itself checks that the text is a single SELECT. Each relation reads
+the Parquet files of the group's pin. The connection is then locked down (no file access
+outside the box, no extensions; the spill folder is inside the box too), so user text can
+read lakebox data and nothing else. Text nested deeper than ``MAX_NESTING`` is refused
+before any parser recurses into it.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -17,32 +21,64 @@ import sqlglot.expressions as exp
 
 from lakebox.errors import QueryError, ValidationError
 from lakebox.names import closest
-from lakebox.offline import reader
-
-if TYPE_CHECKING:
-    from lakebox.feature_group import FeatureGroup
-    from lakebox.feature_store import FeatureStore
+from lakebox.query import duck
+from lakebox.query.bind import PinResolver
+from lakebox.query.build import group_relation
+from lakebox.query.plan import Relation
+from lakebox.query.refs import GroupRef
 
 MAX_SQL_LENGTH = 100_000
+MAX_NESTING = 256  # parentheses deep; deeper text would exhaust the parsers' recursion
 
 
-def relation_names(store: FeatureStore) -> dict[str, tuple[str, int]]:
-    """``{"players_1": ("players", 1), ..., "players": ("players", latest)}``."""
-    names: dict[str, tuple[str, int]] = {}
-    latest: dict[str, int] = {}
-    for row in store._groups.list():
-        names[f"{row.name}_{row.version}"] = (row.name, row.version)
-        latest[row.name] = max(latest.get(row.name, 0), row.version)
-    for name, version in latest.items():
-        names.setdefault(name, (name, version))  # a versioned name always wins a clash
+def check_query(query: Any, as_of: Any = None) -> str:
+    if not isinstance(query, str) or not query.strip():
+        raise ValidationError("fs.sql needs a non-empty SQL string.")
+    if isinstance(as_of, int) and not isinstance(as_of, bool):
+        raise ValidationError("fs.sql(as_of=...) takes a time, not a commit id: commit ids are per feature group.")
+    if len(query) > MAX_SQL_LENGTH:
+        raise ValidationError(f"The SQL text is longer than {MAX_SQL_LENGTH} characters.")
+    if nesting(query) > MAX_NESTING:
+        raise QueryError(f"The SQL is nested more than {MAX_NESTING} parentheses deep; flatten it (use CTEs).")
+    return query
+
+
+def nesting(query: str) -> int:
+    """The deepest parenthesis nesting outside quoted text."""
+    depth = deepest = 0
+    quote: str | None = None
+    for char in query:
+        if quote is not None:
+            if char == quote:
+                quote = None
+        elif char in "'\"`":
+            quote = char
+        elif char == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char == ")":
+            depth -= 1
+    return deepest
+
+
+def relation_names(refs: Sequence[GroupRef]) -> dict[str, GroupRef]:
+    """``{"players_1": players v1, ..., "players": players at its latest version}``."""
+    names: dict[str, GroupRef] = {}
+    latest: dict[str, GroupRef] = {}
+    for ref in refs:
+        names[ref.relation] = ref
+        if ref.name not in latest or ref.version > latest[ref.name].version:
+            latest[ref.name] = ref
+    for name, ref in latest.items():
+        names.setdefault(name, ref)  # a versioned name always wins a clash
     return names
 
 
-def referenced_tables(query: str) -> set[str] | None:
+def referenced_tables(query: str, dialect: str = "duckdb") -> set[str] | None:
     """Table names the query reads (CTE names excluded); None if sqlglot cannot parse it."""
     try:
-        statements = sqlglot.parse(query, read="duckdb")
-    except sqlglot.errors.SqlglotError:
+        statements = sqlglot.parse(query, read=dialect)
+    except (sqlglot.errors.SqlglotError, RecursionError):
         return None
     tables: set[str] = set()
     for statement in statements:
@@ -56,48 +92,64 @@ def referenced_tables(query: str) -> set[str] | None:
     return tables
 
 
-def run_sql(store: FeatureStore, query: str, as_of: Any = None) -> pa.Table:
-    if not isinstance(query, str) or not query.strip():
-        raise ValidationError("fs.sql needs a non-empty SQL string.")
-    if isinstance(as_of, int) and not isinstance(as_of, bool):
-        raise ValidationError(
-            "fs.sql(as_of=...) takes a time, not a commit id: commit ids are per feature group."
-        )
-    if len(query) > MAX_SQL_LENGTH:
-        raise ValidationError(f"The SQL text is longer than {MAX_SQL_LENGTH} characters.")
-    available = relation_names(store)
-    wanted = referenced_tables(query)
+def sql_relations(
+    query: str, refs: Sequence[GroupRef], as_of: Any, pin_of: PinResolver, dialect: str = "duckdb"
+) -> tuple[list[Relation], list[str], bool]:
+    """The pinned relations the query reads, the names it may read, and whether sqlglot
+    could tell which (when it cannot, every group is exposed and the engine decides)."""
+    available = relation_names(refs)
+    wanted = referenced_tables(query, dialect)
     explicit = wanted is not None
-    if wanted is None:
-        wanted = set(available)  # sqlglot could not parse it: expose every group, DuckDB decides
-    con = reader.connect()
+    names = sorted(wanted if wanted is not None else available)
+    relations = []
+    for name in names:
+        ref = available.get(name)
+        if ref is None:
+            continue
+        if not ref.columns:
+            if explicit:
+                raise QueryError(f"Feature group {name} ({ref.label}) has no schema yet: insert data first.")
+            continue
+        relation = group_relation(ref, as_of, name)
+        relations.append(replace(relation, pin=pin_of(ref, as_of)))
+    return relations, sorted(available), explicit
+
+
+def unknown_table(error: Exception, query: str, available: Sequence[str], dialect: str = "duckdb") -> QueryError:
+    unknown = sorted(n for n in (referenced_tables(query, dialect) or set()) if n not in available)
+    hints = {n: closest(n, available) for n in unknown}
+    return QueryError(
+        f"{error}. Feature groups are exposed as name_version (e.g. {next(iter(available), 'players_1')}); "
+        + (f"unknown: {hints}." if hints else ""),
+    )
+
+
+def run_sql(
+    query: str,
+    relations: Sequence[Relation],
+    available: Sequence[str],
+    allowed_directories: Sequence[str],
+    settings: duck.DuckSettings | None = None,
+) -> pa.Table:
+    """Run the checked ``query`` on DuckDB over the pinned ``relations``."""
+    con = duck.connect(settings)
     try:
         _check_single_select(con, query)
-        for name in sorted(wanted):
-            if name not in available:
-                continue
-            group_name, version = available[name]
-            group = store.get_feature_group(group_name, version)
-            if not group.features:
-                if explicit:
-                    raise QueryError(f"Feature group {name} ({group_name} v{version}) has no schema yet: insert data first.")
-                continue
-            _register(con, name, group, as_of)
-        con.execute(f"SET allowed_directories = [{_quote(str(store._project._box.warehouse))}]")
+        for relation in relations:
+            duck.register(con, relation)
+        directories = exp.Array(expressions=[exp.Literal.string(d) for d in allowed_directories])
+        con.execute(f"SET allowed_directories = {directories.sql(dialect='duckdb')}")
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
         return con.sql(query).to_arrow_table()
     except duckdb.CatalogException as e:
         if "Table" not in str(e):
             raise QueryError(f"The query failed in DuckDB: {e}") from e
-        unknown = sorted(n for n in wanted if n not in available)
-        hints = {n: closest(n, available) for n in unknown}
-        raise QueryError(
-            f"{e}. Feature groups are exposed as name_version (e.g. {next(iter(available), 'players_1')}); "
-            + (f"unknown: {hints}." if hints else ""),
-        ) from e
+        raise unknown_table(e, query, available) from e
     except duckdb.Error as e:
         raise QueryError(f"The query failed in DuckDB: {e}") from e
+    except RecursionError as e:
+        raise QueryError("The SQL is nested too deeply to run; flatten it (use CTEs).") from e
     finally:
         con.close()
 
@@ -116,23 +168,3 @@ def _check_single_select(con: duckdb.DuckDBPyConnection, query: str) -> None:
         )
 
 
-def _register(con: duckdb.DuckDBPyConnection, name: str, group: FeatureGroup, as_of: Any) -> None:
-    table, snapshot_id = group._snapshot_at(as_of)
-    schema = group._output_schema()
-    tasks = reader.plan(table, snapshot_id) if table is not None else []
-    if not tasks:
-        con.register(name, schema.empty_table())
-        return
-    if not reader.duckdb_can_read(table, tasks):
-        con.register(name, reader.read(table, snapshot_id, schema, tasks=tasks))
-        return
-    view = exp.Create(
-        this=exp.to_table(name, quoted=True),
-        kind="VIEW",
-        expression=exp.select(*[exp.column(c, quoted=True) for c in schema.names]).from_(reader.parquet_source(table, tasks)),
-    )
-    con.execute(view.sql(dialect="duckdb"))
-
-
-def _quote(text: str) -> str:
-    return exp.Literal.string(text).sql(dialect="duckdb")
