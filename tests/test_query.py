@@ -420,3 +420,89 @@ def test_query_errors(g: dict[str, Any]) -> None:
 def test_bad_prefix_error_names_the_prefix(g: dict[str, Any]) -> None:
     with pytest.raises(InvalidNameError, match="'T-'"):
         g["players"].select_all().join(g["teams"], prefix="T-")
+
+
+# -- the planner without a box: hand-built GroupRefs and Pins over Parquet files ------------------
+def test_the_planner_runs_on_plain_values(tmp_path: Any) -> None:
+    import pyarrow.parquet as pq
+    from pit_oracle import expected_rows
+
+    from lakebox.query import duck
+    from lakebox.query.bind import bind
+    from lakebox.query.build import QuerySpec, features_plan, query_plan
+    from lakebox.query.compile import compile_plan
+    from lakebox.query.refs import GroupRef, Pin
+    from lakebox.query.resolve import resolve_names
+    from lakebox.query.spine import spine_relation
+
+    players = [{"pid": p, "ts": t, "age": a} for p, t, a, _, _ in PLAYERS]
+    stats = [{"pid": p, "seen": t, "score": s} for p, t, s in STATS]
+    player_rows = pa.table({"pid": pa.array([r["pid"] for r in players], pa.int64()),
+                            "ts": pa.array([r["ts"] for r in players], TS),
+                            "age": pa.array([r["age"] for r in players], pa.float64())})
+    stat_rows = pa.table({"pid": pa.array([r["pid"] for r in stats], pa.int64()),
+                          "seen": pa.array([r["seen"] for r in stats], TS),
+                          "score": pa.array([r["score"] for r in stats], pa.float64())})
+    # two files per group: a pin is the snapshot's files, whatever their number
+    files: dict[str, tuple[str, ...]] = {}
+    for name, table in (("players", player_rows), ("stats", stat_rows)):
+        paths = []
+        for part, rows_ in enumerate((table.slice(0, 2), table.slice(2))):
+            path = tmp_path / f"{name}-{part}.parquet"
+            pq.write_table(rows_, path)
+            paths.append(str(path))
+        files[name] = tuple(paths)
+    refs = [
+        GroupRef(1, "players", 1, "players_t", "lakebox.players_t", player_rows.schema, ("pid",), "ts"),
+        GroupRef(2, "stats", 1, "stats_t", "lakebox.stats_t", stat_rows.schema, ("pid",), "seen"),
+    ]
+    seen: list[tuple[str, Any]] = []
+
+    def pin_of(ref: GroupRef, when: Any) -> Pin:
+        seen.append((ref.name, when))
+        return Pin(snapshot_id=7, commit_id=1, files=files[ref.name])
+
+    spine_data = [{"pid": 1, "t": day(2)}, {"pid": 2, "t": day(5)}, {"pid": 9, "t": day(5)}, {"pid": 1, "t": day(3)}]
+    spine = pa.table({"pid": pa.array([r["pid"] for r in spine_data], pa.int64()),
+                      "t": pa.array([r["t"] for r in spine_data], TS)})
+    wanted = resolve_names(refs, ["age", "score"])
+    plan = features_plan(wanted, spine_relation(spine, None, refs), max_age=timedelta(days=2))
+    assert "ROW_NUMBER() OVER ()" not in compile_plan(plan, "window").sql("spark")
+    bound = bind(plan, pin_of)
+    assert plan.joins[0].relation.pin is None, "bind returns a new plan"
+    assert sorted(seen) == [("players", None), ("stats", None)]
+    want = expected_rows(
+        spine_data, ["pid", "t"],
+        [Group("players", ["pid"], "ts", players), Group("stats", ["pid"], "seen", stats)],
+        [("players", "age"), ("stats", "score")], "t", timedelta(days=2),
+    )
+    for formulation in ("window", "asof"):
+        assert rows(duck.execute(bound, formulation)) == want
+    # an empty pin reads an empty group: every feature null, the spine intact
+    empty = bind(plan, lambda ref, when: Pin(None))
+    assert rows(duck.execute(empty)) == [(r["pid"], r["t"], None, None) for r in spine_data]
+    # the Query front end builds through the same builder
+    joined = query_plan(QuerySpec(refs[0], ("pid", "ts", "age"), joins=(_join_spec(refs[1]),)))
+    assert [o.name for o in joined.outputs] == ["pid", "ts", "age", "score"]
+    assert len(rows(duck.execute(bind(joined, pin_of)))) == len(players)
+
+
+def _join_spec(ref: Any) -> Any:
+    from lakebox.query.build import JoinSpec, QuerySpec
+
+    return JoinSpec(QuerySpec(ref, ("score",)))
+
+
+def test_to_sql_and_read_agree_on_a_bad_as_of(g: dict[str, Any]) -> None:
+    query = g["players"].select_all().join(g["stats"].select(["score"])).as_of(999)
+    with pytest.raises(NotFoundError, match="999"):
+        query.read()
+    with pytest.raises(NotFoundError, match="999"):
+        query.to_sql()
+    incremental = g["players"].as_of(999, exclude_until=1)
+    with pytest.raises(NotFoundError, match="999"):
+        incremental.read()
+    with pytest.raises(NotFoundError, match="999"):
+        incremental.to_sql()
+    with pytest.raises(lakebox.ValidationError):
+        g["players"].as_of("not a time").to_sql()
