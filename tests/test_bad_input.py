@@ -227,3 +227,113 @@ def test_failed_calls_leave_no_files_behind(filled: Any, project: lakebox.Projec
         with pytest.raises(error):
             filled.insert(make())
     assert table_files(box_path) == files
+
+
+# -- refused before writing (issue 17): nothing a later step would refuse reaches a commit ------
+@pytest.mark.parametrize("name", ["__lakebox_row", "__lakebox_anything", "_change_type", "_commit_id", "_commit_time"])
+def test_reserved_column_names_are_refused(filled: Any, players_fg: Any, project: lakebox.Project, name: str) -> None:
+    before = group_state(filled, project.path)
+    with pytest.raises(lakebox.InvalidNameError, match="reserved"):
+        filled.insert(players([5]).append_column(name, pa.array([1])))
+    assert group_state(filled, project.path) == before
+
+
+@pytest.mark.parametrize("name", ["__lakebox_row", "_commit_id"])
+def test_reserved_names_are_refused_as_keys_and_features(fs: Any, name: str) -> None:
+    with pytest.raises(lakebox.InvalidNameError, match="reserved"):
+        fs.create_feature_group("g", version=1, primary_key=[name])
+    with pytest.raises(lakebox.InvalidNameError, match="reserved"):
+        fs.create_feature_group("g", version=1, primary_key=["k"], features=[lakebox.Feature(name, "bigint")])
+    assert fs.get_feature_groups() == []
+
+
+def test_a_decimal_wider_than_iceberg_is_refused_naming_the_column(players_fg: Any, project: lakebox.Project) -> None:
+    from decimal import Decimal
+
+    batch = players([1]).append_column("balance", pa.array([Decimal("1.25")], pa.decimal256(40, 2)))
+    with pytest.raises(lakebox.SchemaMismatchError, match="'balance' has type decimal256") as info:
+        players_fg.insert(batch)
+    assert "Supported:" in str(info.value) and "precision up to 38" in str(info.value)
+    assert players_fg.commit_details() == {}
+    assert table_files(project.path) == set()
+
+
+def test_narrow_and_wide_decimals_that_fit_are_stored_as_decimal128(players_fg: Any) -> None:
+    from decimal import Decimal
+
+    batch = players([1]).append_column("balance", pa.array([Decimal("1.25")], pa.decimal256(10, 2)))
+    players_fg.insert(batch)
+    stored = players_fg.read(dataframe_type="arrow")
+    assert stored.schema.field("balance").type == pa.decimal128(10, 2)
+    assert stored.column("balance").to_pylist() == [Decimal("1.25")]
+    players_fg.insert(players([2]).append_column("balance", pa.array([Decimal("2.50")], pa.decimal128(6, 2))))
+    assert sorted(players_fg.read(dataframe_type="arrow").column("balance").to_pylist()) == [
+        Decimal("1.25"),
+        Decimal("2.50"),
+    ]
+
+
+def test_a_decimal_key_is_refused_in_an_online_group_before_anything_is_written() -> None:
+    from decimal import Decimal
+
+    from lakebox.offline.batch import prepare_batch
+
+    batch = pa.table({"k": pa.array([Decimal("1.5")], pa.decimal128(5, 1)), "v": [1.0]})
+    assert prepare_batch(batch, schema=None, primary_key=["k"], event_time=None).num_rows == 1  # offline: fine
+    with pytest.raises(lakebox.SchemaMismatchError, match="'k' has type decimal128.*cannot serve"):
+        prepare_batch(batch, schema=None, primary_key=["k"], event_time=None, online=True)
+
+
+def _keyed(keys: list[str], day_number: int = 1) -> pa.Table:
+    return pa.table(
+        {
+            "k": pa.array(keys, pa.string()),
+            "ts": pa.array([day(day_number)] * len(keys), TS),
+            "v": pa.array([float(len(k)) + day_number for k in keys]),
+        }
+    )
+
+
+def test_ten_kilobyte_keys_are_served_online_and_good_inserts_keep_working(fs: Any) -> None:
+    fg = fs.create_feature_group("docs", version=1, primary_key=["k"], event_time="ts", online_enabled=True)
+    long_keys = ["a" * 10_240, "a" * 10_239 + "b", "é" * 5_000]  # share their first 479 bytes
+    fg.insert(_keyed(long_keys))
+    fg.insert(_keyed(["short"]))  # a normal insert after the long keys
+    fg.insert(_keyed(long_keys[:1], day_number=2))  # a newer row of a long key replaces the old one
+    online = fg.read(online=True, dataframe_type="arrow").to_pylist()
+    assert sorted((r["k"], r["v"]) for r in online) == sorted(
+        [(long_keys[0], 10_242.0), (long_keys[1], 10_241.0), (long_keys[2], 5_001.0), ("short", 6.0)]
+    )
+    assert fg.online_lag() == 0
+    fg.delete_records(pa.table({"k": [long_keys[1]]}))
+    assert sorted(r["k"][:3] for r in fg.read(online=True, dataframe_type="arrow").to_pylist()) == ["aaa", "sho", "ééé"]
+    fg.rebuild_online()
+    assert len(fg.read(online=True)) == 3
+
+
+def test_composite_keys_longer_than_lmdb_allows_are_served_online(fs: Any) -> None:
+    fg = fs.create_feature_group("pairs", version=1, primary_key=["a", "b"], online_enabled=True)
+    batch = pa.table({"a": ["x" * 300, "x" * 300], "b": ["y" * 300, "z" * 300], "v": [1, 2]})
+    fg.insert(batch)
+    fg.insert(pa.table({"a": ["s"], "b": ["t"], "v": [3]}))
+    online = fg.read(online=True, dataframe_type="arrow").to_pylist()
+    assert sorted((r["a"][:1], r["b"][:1], r["v"]) for r in online) == [("s", "t", 3), ("x", "y", 1), ("x", "z", 2)]
+
+
+def test_long_key_lookups_verify_the_full_key(tmp_path: Path) -> None:
+    from lakebox.online.codec import MAX_KEY_BYTES
+    from lakebox.online.store import OnlineStore
+    from lakebox.online.table import OnlineTable
+
+    schema = pa.schema([("k", pa.string()), ("ts", TS), ("v", pa.float64())])
+    store = OnlineStore(tmp_path / "online")
+    table = OnlineTable(store, "docs_v1_00000000", schema, ["k"], "ts")
+    long_key = "q" * 10_240
+    table.upsert(_keyed([long_key, "short"]).cast(schema), 1)
+    with store.read(table.name) as txn:
+        found = table.get(txn, [long_key])
+        assert found is not None and found[0] == [10_241.0]
+        assert table.get(txn, ["q" * 10_239 + "r"]) is None
+        assert len(table.keys.encode([long_key])) == MAX_KEY_BYTES
+        assert len(table.keys.encode(["short"])) < MAX_KEY_BYTES
+    store.close()

@@ -21,6 +21,7 @@ import pyarrow as pa
 import sqlalchemy
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NoSuchTableError, TableAlreadyExistsError
+from pyiceberg.exceptions import ValidationError as IcebergValidationError
 from pyiceberg.io import PY_IO_IMPL
 from pyiceberg.table import Table
 
@@ -176,7 +177,7 @@ def iceberg_errors(warehouse: Warehouse, table_name: str, what: str = "read") ->
         yield
     except (StorageError, AlreadyExistsError, NotFoundError):
         raise
-    except (OSError, ValueError, sqlalchemy.exc.SQLAlchemyError) as e:  # pydantic/JSON errors are ValueErrors
+    except (OSError, ValueError, IcebergValidationError, sqlalchemy.exc.SQLAlchemyError) as e:  # pydantic: ValueError
         if isinstance(e, OSError) and e.errno is not None and "space" in str(e).lower():
             raise StorageError(f"Could not {what} the Iceberg table {table_name}: the disk is full ({e}).") from e
         where = warehouse.metadata_location(table_name) if not isinstance(e, sqlalchemy.exc.SQLAlchemyError) else None
