@@ -195,7 +195,7 @@ def test_readers_in_other_processes_see_commits_as_they_land(
                 assert time.monotonic() - committed < 10
             assert reader.wait(timeout=30) == 0
             assert observed == [100.0, *values]  # each new value once, never an older one again
-            assert project._online.env.info()["map_size"] >= 4 * initial  # the map did grow meanwhile
+            assert project.engines.online.env.info()["map_size"] >= 4 * initial  # the map did grow meanwhile
         finally:
             if reader.poll() is None:
                 reader.kill()
