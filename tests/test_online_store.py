@@ -488,3 +488,23 @@ def test_an_online_group_with_arrays_of_temporal_or_decimal_values(fs: Any, dtyp
     fg = fs.create_feature_group("arrays", version=1, primary_key=["k"], event_time="ts", online_enabled=True)
     fg.insert(pa.table({"k": pa.array([1], pa.int64()), "ts": pa.array([day(1)], TS), "v": pa.array([value], dtype)}))
     assert _online(fg) == _expected_latest(fg)
+
+
+def test_legacy_databases_named_by_catalog_id_can_be_forgotten(tmp_path: Path) -> None:
+    store = lakebox.online.store.OnlineStore(tmp_path / "online", box_id="b")
+    legacy = lakebox.online.store.db_name(3)
+    store.write(lambda txn: store.set_watermark(txn, 3, 5), legacy)
+    store.write(lambda txn: store.set_watermark(txn, "players_v1_0a0b0c0d", 2))
+    assert store.legacy_names() == [legacy]
+    assert store.forget_legacy() == 1
+    assert store.legacy_names() == []
+    assert store.watermark(3) == 0 and store.watermark("players_v1_0a0b0c0d") == 2
+    store.close()
+
+
+def test_a_damaged_online_value_is_a_storage_error() -> None:
+    table = pa.table({"v": pa.array([1.0])})
+    codec = ValueCodec(table.schema, ["v"], None)
+    [encoded] = codec.encode_table(table)
+    with pytest.raises(lakebox.StorageError, match="lakebox online rebuild"):
+        codec.decode(encoded[:8] + b"\xc1garbage")

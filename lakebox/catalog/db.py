@@ -203,9 +203,11 @@ class CatalogDB:
 
     def adopt_box_id(self, box_id: str) -> str:
         """Record ``box_id`` if the catalog has none; refuse a catalog of another box."""
-        with self.write() as conn:
-            conn.execute("INSERT OR IGNORE INTO box_meta (key, value) VALUES ('box_id', ?)", (box_id,))
-            found = conn.execute("SELECT value FROM box_meta WHERE key = 'box_id'").fetchone()[0]
+        found = self.stored_box_id()  # a read: opening a box takes no write lock once it has an id
+        if found is None:
+            with self.write() as conn:
+                conn.execute("INSERT OR IGNORE INTO box_meta (key, value) VALUES ('box_id', ?)", (box_id,))
+                found = conn.execute("SELECT value FROM box_meta WHERE key = 'box_id'").fetchone()[0]
         if found != box_id:
             raise StorageError(
                 f"The catalog {self.path} belongs to another box (box id {found}; this box's lakebox.toml says "

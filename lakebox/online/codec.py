@@ -32,7 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lakebox.errors import SchemaMismatchError, ValidationError
+from lakebox.errors import SchemaMismatchError, StorageError, ValidationError
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 EPOCH_DATE = date(1970, 1, 1)
@@ -261,18 +261,32 @@ class ValueCodec:
         return _TIME.unpack_from(value)[0]
 
     def decode(self, value: bytes) -> list[Any]:
-        row = msgpack.unpackb(value[8:], raw=False)
-        if len(row) > len(self.features):
-            del row[len(self.features) :]  # a hashed key's full bytes
-        for i, decoder in enumerate(self._decoders):
-            if decoder is not None and row[i] is not None:
-                row[i] = decoder(row[i])
+        try:
+            row = msgpack.unpackb(value[8:], raw=False)
+            if len(row) > len(self.features):
+                del row[len(self.features) :]  # a hashed key's full bytes
+            for i, decoder in enumerate(self._decoders):
+                if decoder is not None and row[i] is not None:
+                    row[i] = decoder(row[i])
+        except (ValueError, TypeError, IndexError, KeyError, OverflowError) as e:  # msgpack's errors are ValueErrors
+            raise damaged_value(e) from e
         return row
 
     def full_key(self, value: bytes) -> bytes | None:
         """The full key a value keeps (rows whose key is stored hashed), else None."""
-        row = msgpack.unpackb(value[8:], raw=False)
+        try:
+            row = msgpack.unpackb(value[8:], raw=False)
+        except ValueError as e:
+            raise damaged_value(e) from e
         return row[len(self.features)] if len(row) > len(self.features) else None
+
+
+def damaged_value(error: Exception) -> StorageError:
+    return StorageError(
+        f"A value in the online store is damaged ({type(error).__name__}: {error}). The online store is "
+        "derived data: run `lakebox online rebuild` (or `lakebox doctor --repair`) to recreate it from the "
+        "offline store."
+    )
 
 
 def _value_kind(dtype: pa.DataType) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import struct
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -37,6 +38,7 @@ MAX_DBS = 4096
 MAX_UID_BYTES = 400  # LMDB names a database by a key of the main database (<= 511 bytes)
 BOX_ID_KEY = b"box_id"  # in ``meta``; never a group's name (those start with b"g" + digit or b"t:")
 _WATERMARK = struct.Struct(">q")
+_LEGACY_NAME = re.compile(rb"^g[0-9]+$")
 T = TypeVar("T")
 
 REBUILD_HINT = (
@@ -311,6 +313,25 @@ class OnlineStore:
         name = db_name(uid)
         with self.read(name) as txn:
             return int(txn.stat(self.db(name))["entries"])
+
+    def legacy_names(self) -> list[bytes]:
+        """Databases named by a catalog id (``g<id>``, before groups were named by uid): left
+        behind by an older lakebox, never read again; ``forget_legacy`` drops them."""
+        with self.read() as txn:
+            return [key for key, _ in txn.cursor() if _LEGACY_NAME.match(key)]
+
+    def forget_legacy(self) -> int:
+        """Drop the legacy ``g<id>`` databases and their watermarks; returns how many."""
+        names = self.legacy_names()
+        for name in names:
+
+            def run(txn: lmdb.Transaction, name: bytes = name) -> None:
+                txn.drop(self.db(name), delete=True)
+                txn.delete(name, db=self.db(b"meta"))
+
+            self.write(run, name)
+            self._dbs.pop(name, None)
+        return len(names)
 
     def stored_box_id(self) -> str | None:
         """The box id recorded in the environment (None: none yet)."""
