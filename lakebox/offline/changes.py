@@ -1,0 +1,211 @@
+"""The change feed of a group's table: what each commit changed, row by row, with deletes.
+
+Like Delta Lake's change data feed, every changed row comes out with ``_change_type``
+(``insert``, ``update_preimage``, ``update_postimage``, ``delete``), ``_commit_id`` and
+``_commit_time`` (UTC), so a downstream job can apply the feed to its own copy.
+
+lakebox tables are copy-on-write (``offline/table.py``): a commit is one snapshot that removes
+some data files and adds others (the rewritten survivors of the removed files, plus new rows).
+A commit's change is therefore the diff between the rows of the files its snapshot removed
+and the rows of the files it added: rows identical on both sides cancel (a rewritten file's
+untouched rows, a re-inserted identical row); a key on both sides with different values is an
+update (pre-image from the removed side, post-image from the added side); a key only added is
+an insert, only removed a delete. The files come from the manifest entries the snapshot itself
+wrote (status ADDED or DELETED with its snapshot id), so a commit costs O(files it touched),
+never O(table). ``compact`` commits change no row and are skipped without reading; a
+``rollback`` shows its net diff.
+
+Replaying the feed of (a, b] over the rows at commit a gives the rows at commit b: per commit,
+remove the keys of ``delete`` and ``update_preimage`` rows, then add the ``insert`` and
+``update_postimage`` rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import sqlglot.expressions as exp
+from pyiceberg.manifest import DataFile, DataFileContent, ManifestEntryStatus
+from pyiceberg.table import FileScanTask, Table
+
+from lakebox.catalog.groups import CommitRow
+from lakebox.errors import NotFoundError, StorageError, ValidationError
+from lakebox.offline import reader
+
+CHANGE_TYPE, COMMIT_ID, COMMIT_TIME = "_change_type", "_commit_id", "_commit_time"
+INSERT, UPDATE_PRE, UPDATE_POST, DELETE = "insert", "update_preimage", "update_postimage", "delete"
+_RANK = "__lakebox_change_rank"  # orders a key's pre-image before its post-image
+UNCHANGING_KINDS = frozenset({"compact"})
+
+
+def change_schema(schema: pa.Schema) -> pa.Schema:
+    """The schema of a change feed over rows of ``schema``."""
+    return pa.schema(
+        [*schema, pa.field(CHANGE_TYPE, pa.string()), pa.field(COMMIT_ID, pa.int64()), pa.field(COMMIT_TIME, pa.timestamp("us", tz="UTC"))]
+    )
+
+
+def read_changes(
+    table: Table,
+    commits: Sequence[CommitRow],
+    after_commit_id: int | None,
+    upto_commit_id: int,
+    key_columns: Sequence[str],
+    schema: pa.Schema,
+) -> pa.Table:
+    """The rows changed by each commit in ``(after_commit_id, upto_commit_id]`` (None: from the
+    first commit), ordered by commit, then key, pre-image before post-image.
+
+    ``commits`` are the group's commits (the catalog's log, any order); ``key_columns`` the
+    columns that identify a row (primary key and event time); ``schema`` the output columns
+    (the group's features) — the feed adds ``_change_type``, ``_commit_id``, ``_commit_time``.
+    A commit in the range whose snapshot (or, for a commit that rewrote files, whose previous
+    snapshot) was expired raises ``NotFoundError``.
+    """
+    after = 0 if after_commit_id is None else int(after_commit_id)
+    upto = int(upto_commit_id)
+    if after < 0 or upto < after:
+        raise ValidationError(
+            f"A change range needs 0 <= start commit <= end commit; got start {after_commit_id}, end {upto_commit_id}."
+        )
+    by_id = {c.commit_id: c for c in commits}
+    known = sorted(by_id)
+    parts = [change_schema(schema).empty_table()]
+    for commit_id in range(after + 1, upto + 1):
+        commit = by_id.get(commit_id)
+        if commit is None:
+            span = f"commits {known[0]}..{known[-1]}" if known else "no commits yet"
+            raise NotFoundError(f"Commit {commit_id} does not exist; the group has {span}.", commit_id=commit_id)
+        if commit.kind in UNCHANGING_KINDS:
+            continue
+        parts.append(commit_changes(table, commit, key_columns, schema))
+    return pa.concat_tables(parts)
+
+
+def commit_changes(table: Table, commit: CommitRow, key_columns: Sequence[str], schema: pa.Schema) -> pa.Table:
+    """The rows one commit changed (see the module docstring), in the change-feed schema."""
+    snapshot = table.snapshot_by_id(commit.snapshot_id)
+    if snapshot is None or commit.expired:
+        raise NotFoundError(
+            f"Commit {commit.commit_id} was expired (history retention); its changes can no longer be read. "
+            "Read changes after a commit that is still kept (see commit_details()).",
+            commit_id=commit.commit_id,
+        )
+    added, removed = _touched_files(table, snapshot)
+    parent_id = snapshot.parent_snapshot_id
+    if removed and (parent_id is None or table.snapshot_by_id(parent_id) is None):
+        raise NotFoundError(
+            f"The state before commit {commit.commit_id} was expired (history retention), so the rows it "
+            "replaced or deleted can no longer be read. Read changes from a later commit.",
+            commit_id=commit.commit_id,
+        )
+    before = _read_files(table, removed, parent_id, schema)
+    after = _read_files(table, added, snapshot.snapshot_id, schema)
+    diff = _diff(before, after, list(key_columns), schema)
+    n = diff.num_rows
+    diff = diff.append_column(COMMIT_ID, pa.array([commit.commit_id] * n, pa.int64()))
+    committed = pa.array([commit.committed_ms * 1000] * n, pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+    return diff.append_column(COMMIT_TIME, committed)
+
+
+def _touched_files(table: Table, snapshot: object) -> tuple[list[DataFile], list[DataFile]]:
+    """The data files a snapshot added and removed, from the manifest entries it wrote."""
+    snapshot_id = snapshot.snapshot_id  # type: ignore[attr-defined]
+    added: dict[str, DataFile] = {}
+    removed: dict[str, DataFile] = {}
+    try:
+        manifests = snapshot.manifests(table.io)  # type: ignore[attr-defined]
+        for manifest in manifests:
+            if manifest.added_snapshot_id != snapshot_id:
+                continue  # inherited unchanged from an earlier snapshot
+            for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=False):
+                if entry.snapshot_id != snapshot_id or entry.status == ManifestEntryStatus.EXISTING:
+                    continue
+                if entry.data_file.content != DataFileContent.DATA:
+                    raise StorageError(
+                        f"{table.name()} has delete files written by another engine; lakebox cannot read its changes."
+                    )
+                target = added if entry.status == ManifestEntryStatus.ADDED else removed
+                target[entry.data_file.file_path] = entry.data_file
+    except OSError as e:
+        raise StorageError(f"Cannot read the manifests of snapshot {snapshot_id} of {table.name()}: {e}") from e
+    for path in set(added) & set(removed):  # removed and re-added: no change
+        del added[path], removed[path]
+    return list(added.values()), list(removed.values())
+
+
+def _read_files(table: Table, files: Sequence[DataFile], snapshot_id: int | None, schema: pa.Schema) -> pa.Table:
+    if not files or snapshot_id is None:
+        return schema.empty_table()
+    try:
+        rows = reader.arrow_scan(table, [FileScanTask(f) for f in files], snapshot_id)
+    except OSError as e:
+        raise StorageError(f"A data file of {table.name()} is missing or unreadable: {e}") from e
+    columns = [
+        rows.column(f.name) if f.name in rows.column_names else pa.nulls(rows.num_rows, f.type) for f in schema
+    ]
+    return reader.conform(pa.Table.from_arrays(columns, names=schema.names), schema)
+
+
+def _diff(before: pa.Table, after: pa.Table, keys: list[str], schema: pa.Schema) -> pa.Table:
+    """Rows of ``before``/``after`` labelled delete / update pre / update post / insert."""
+    empty = pa.schema([*schema, pa.field(CHANGE_TYPE, pa.string())]).empty_table()
+    if before.num_rows == 0 and after.num_rows == 0:
+        return empty
+    columns = [exp.column(name, quoted=True) for name in schema.names]
+
+    def only(side: str, other: str) -> exp.Expression:
+        """Rows of ``side`` with no identical row in ``other`` (NULLs compare equal)."""
+        return exp.except_(exp.select(*columns).from_(side), exp.select(*columns).from_(other), distinct=True)
+
+    def labelled(source: str, other: str, join_type: str, label: str, rank: int) -> exp.Expression:
+        on = exp.and_(
+            *[exp.EQ(this=exp.column(k, "s", quoted=True), expression=exp.column(k, "o", quoted=True)) for k in keys]
+        )
+        return (
+            exp.select(
+                *[exp.column(name, "s", quoted=True) for name in schema.names],
+                exp.alias_(exp.Literal.string(label), CHANGE_TYPE, quoted=True),
+                exp.alias_(exp.Literal.number(rank), _RANK, quoted=True),
+            )
+            .from_(exp.alias_(exp.to_table(source, quoted=True), "s", table=True))
+            .join(exp.alias_(exp.to_table(other, quoted=True), "o", table=True), on=on, join_type=join_type)
+        )
+
+    query = (
+        exp.select("*")
+        .from_(
+            exp.union(
+                exp.union(
+                    labelled("removed_only", "added_only", "ANTI", DELETE, 0),
+                    labelled("removed_only", "added_only", "SEMI", UPDATE_PRE, 1),
+                    distinct=False,
+                ),
+                exp.union(
+                    labelled("added_only", "removed_only", "SEMI", UPDATE_POST, 2),
+                    labelled("added_only", "removed_only", "ANTI", INSERT, 3),
+                    distinct=False,
+                ),
+                distinct=False,
+            ).subquery("changes")
+        )
+        .with_("removed_only", as_=only("removed_rows", "added_rows"))
+        .with_("added_only", as_=only("added_rows", "removed_rows"))
+    )
+    con = reader.connect()
+    try:
+        con.register("removed_rows", before)
+        con.register("added_rows", after)
+        result = con.sql(query.sql(dialect="duckdb")).to_arrow_table()
+    except duckdb.Error as e:
+        raise StorageError(f"Computing the changes of a commit failed in DuckDB: {e}") from e
+    finally:
+        con.close()
+    if result.num_rows == 0:
+        return empty
+    order = pc.sort_indices(result, sort_keys=[*((k, "ascending") for k in keys), (_RANK, "ascending")])
+    result = result.take(order).drop_columns([_RANK])
+    return reader.conform(result, empty.schema)
