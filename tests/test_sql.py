@@ -175,3 +175,35 @@ def test_quoted_and_from_first_queries(league: Any) -> None:
 def test_table_names_are_case_insensitive_like_duckdb(league: Any) -> None:
     assert _sql(league, "SELECT count(*) FROM PLAYERS_1") == [(3,)]
     assert _sql(league, "SELECT count(*) FROM Teams") == [(2,)]
+
+
+def test_deeply_nested_sql_is_a_query_error(league: Any) -> None:
+    with pytest.raises(lakebox.QueryError, match="nested"):
+        league.sql("SELECT " + "(" * 3000 + "1" + ")" * 3000)
+    assert _sql(league, "SELECT " + "(" * 20 + "1" + ")" * 20) == [(1,)]
+
+
+def test_the_spill_folder_is_the_boxs_own(league: Any, project: lakebox.Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DuckDB allows its temp directory implicitly: it must be inside the box, not ./.tmp."""
+    (tmp_path / ".tmp").mkdir()
+    (tmp_path / ".tmp" / "secret.csv").write_text("a\n1\n")
+    monkeypatch.chdir(tmp_path)
+    for source in ("read_csv('.tmp/secret.csv')", f"read_csv('{tmp_path}/.tmp/secret.csv')"):
+        with pytest.raises(lakebox.QueryError):
+            league.sql("SELECT * FROM " + source)
+
+
+def test_duckdb_memory_limit_and_spill_settings(tmp_path: Path) -> None:
+    from lakebox.query import duck
+
+    settings = duck.settings_from({"duckdb_memory_limit": "300MB"}, tmp_path / ".tmp")
+    con = duck.connect(settings)
+    try:
+        limit = con.execute("SELECT current_setting('memory_limit'), current_setting('temp_directory')").fetchone()
+    finally:
+        con.close()
+    assert limit is not None and limit[0].startswith(("286", "300")) and limit[1] == str(tmp_path / ".tmp")
+    default = duck.settings_from({}, None)
+    assert default.memory_limit is not None and default.memory_limit.endswith("MiB")
+    with pytest.raises(lakebox.ValidationError, match="duckdb_memory_limit"):
+        duck.settings_from({"duckdb_memory_limit": "lots"}, None)

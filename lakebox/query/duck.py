@@ -70,8 +70,7 @@ def connect(settings: DuckSettings | None = None) -> duckdb.DuckDBPyConnection:
     if settings is not None:
         if settings.memory_limit is not None:
             con.execute(f"SET memory_limit = {_quote(settings.memory_limit)}")
-        if settings.temp_directory is not None:
-            Path(settings.temp_directory).mkdir(parents=True, exist_ok=True)
+        if settings.temp_directory is not None:  # DuckDB creates it when it first spills
             con.execute(f"SET temp_directory = {_quote(settings.temp_directory)}")
     return con
 
