@@ -30,7 +30,11 @@ from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.expressions import And, BooleanExpression, GreaterThanOrEqual, LessThanOrEqual
 from pyiceberg.io.pyarrow import _dataframe_to_data_files
 from pyiceberg.manifest import DataFile
-from pyiceberg.table import FileScanTask, Table, Transaction
+from pyiceberg.table import FileScanTask, Table, TableProperties, Transaction
+from pyiceberg.table.metadata import TableMetadata
+from pyiceberg.table.update import _apply_table_update, _TableMetadataUpdateContext
+from pyiceberg.table.update.snapshot import _SnapshotProducer
+from pyiceberg.utils.properties import property_as_bool
 
 from lakebox.catalog.groups import CommitRow
 from lakebox.errors import ConflictError, StorageError
@@ -101,6 +105,30 @@ def last_commit_id(table: Table) -> int:
         if commit is not None:
             return commit.commit_id
     return 0
+
+
+class _Transaction(Transaction):
+    """pyiceberg 0.12's Transaction rebuilds and deep-copies the whole table metadata on every
+    read of ``table_metadata`` (about 15 per commit), each O(snapshots): commits slowed down
+    with history. Here it is rebuilt only when updates are staged (``_updates`` is replaced by
+    a new tuple) and never deep-copied: metadata models are frozen and every update returns a
+    new model with new lists. The catalog's commit still validates the final metadata.
+    (Private pyiceberg helpers; pyiceberg is pinned.)
+    """
+
+    _cache: tuple[object, TableMetadata] | None = None
+
+    @property
+    def table_metadata(self) -> TableMetadata:
+        cache = self._cache
+        if cache is not None and cache[0] is self._updates:
+            return cache[1]
+        context = _TableMetadataUpdateContext()
+        metadata = self._table.metadata
+        for update in self._updates:
+            metadata = _apply_table_update(update, metadata, context)
+        self._cache = (self._updates, metadata)
+        return metadata
 
 
 class GroupTable:
@@ -226,9 +254,14 @@ class GroupTable:
         }
         if change.max_event_us is not None:
             properties[PREFIX + "max-event-time"] = str(change.max_event_us)
-        tx: Transaction = table.transaction()
+        tx: Transaction = _Transaction(table)
         update = tx.update_snapshot(snapshot_properties=properties)
-        producer = update.fast_append() if not change.delete_files else update.overwrite()
+        if change.delete_files:
+            producer: _SnapshotProducer = update.overwrite()
+        elif property_as_bool(table.metadata.properties, TableProperties.MANIFEST_MERGE_ENABLED, True):
+            producer = update.merge_append()  # bounds the manifests a scan reads (TABLE_PROPERTIES)
+        else:
+            producer = update.fast_append()
         with producer:
             counter = itertools.count(0)
             for data_file in change.delete_files:

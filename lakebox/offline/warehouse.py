@@ -47,6 +47,11 @@ TABLE_PROPERTIES = {
     # Measured in Arrow memory, not on disk (~5x smaller after compression). 64 MiB splits a
     # 1M x 12 batch into two files that pyiceberg writes in parallel threads.
     "write.target-file-size-bytes": str(64 * 1024 * 1024),
+    # Appends merge small manifests once 16 accumulate, so planning a merge reads a bounded
+    # number of manifests however many commits a group has (lakebox merges by default; see
+    # offline/table.py).
+    "commit.manifest-merge.enabled": "true",
+    "commit.manifest.min-count-to-merge": "16",
 }
 
 
