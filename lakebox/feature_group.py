@@ -140,7 +140,8 @@ class FeatureGroup(Taggable):
         """
         data = to_arrow(df)
         stored = self._stored_schema()
-        batch = prepare_batch(data, schema=stored, primary_key=self.primary_key, event_time=self.event_time)
+        batch = prepare_batch(data, schema=stored, primary_key=self.primary_key, event_time=self.event_time,
+                              online=self.online_enabled)
         report = self._validate(batch)  # strict: raises before anything is written
         if stored is None:
             self._row = self._writer.ensure_table(self._row, batch.schema)

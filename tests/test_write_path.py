@@ -11,11 +11,16 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import lakebox
 from lakebox import engines
@@ -212,3 +217,83 @@ def test_reads_never_write_the_commit_log(project: Any, monkeypatch: Any) -> Non
     fg.commits()
     fg.commit_details()
     fg.read(wallclock_time=1)
+
+
+# -- property: whatever fails after the commit, the stores converge on the truth ----------
+FAULTS = st.sampled_from(["none", "delta", "delta+rebuild", "log"])
+OPS = st.one_of(
+    st.tuples(st.just("insert"), st.lists(st.tuples(st.integers(0, 5), st.integers(1, 4)), min_size=1, max_size=5,
+                                          unique=True), FAULTS),
+    st.tuples(st.just("delete"), st.lists(st.integers(0, 5), min_size=1, max_size=3, unique=True), FAULTS),
+    st.tuples(st.just("rollback"), st.integers(1, 12), FAULTS),
+)
+
+
+@contextmanager
+def _faults(kind: str) -> Iterator[None]:
+    """Make the named steps after the Iceberg commit raise, then restore them."""
+
+    def fail(*args: Any, **kwargs: Any) -> None:
+        raise StorageError(f"injected fault: {kind}")
+
+    targets = {
+        "none": [],
+        "delta": [(OnlineMirror, "apply")],
+        "delta+rebuild": [(OnlineMirror, "apply"), (OnlineMirror, "rebuild")],
+        "log": [(GroupStore, "record_commits")],
+    }[kind]
+    saved = [(owner, name, owner.__dict__[name]) for owner, name in targets]
+    for owner, name, _ in saved:
+        setattr(owner, name, fail)
+    try:
+        yield
+    finally:
+        for owner, name, original in saved:
+            setattr(owner, name, original)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(OPS, min_size=1, max_size=7))
+def test_stores_converge_on_the_committed_truth_whatever_fails(ops: list[tuple[Any, ...]]) -> None:
+    with tempfile.TemporaryDirectory() as tmp, lakebox.connect(Path(tmp) / "b.lakebox") as project:
+        fg = _group(project)
+        commits = 0
+        expected: dict[tuple[int, int], float] = {}  # (pid, day) -> age: the offline truth
+        history: list[dict[tuple[int, int], float]] = [{}]
+        for op, arg, fault in ops:
+            if op == "insert":
+                frame = pd.DataFrame({
+                    "pid": [k for k, _ in arg],
+                    "ts": pd.to_datetime([f"2026-01-{d:02d}" for _, d in arg], utc=True),
+                    "age": [float(k * 10 + d) + commits for k, d in arg],
+                })
+                action = lambda frame=frame: fg.insert(frame)  # noqa: E731
+                after = {**expected, **{(k, d): float(k * 10 + d) + commits for k, d in arg}}
+            elif op == "delete":
+                if not any(k in arg for k, _ in expected):
+                    continue  # no match: no commit (covered elsewhere)
+                action = lambda arg=arg: fg.delete_records(pd.DataFrame({"pid": arg}))  # noqa: E731
+                after = {key: v for key, v in expected.items() if key[0] not in arg}
+            else:
+                if arg > commits:
+                    continue
+                action = lambda arg=arg: fg.rollback(arg)  # noqa: E731
+                after = dict(history[arg])
+            with _faults(fault):
+                try:
+                    commit = action()
+                except OnlineBehindError as behind:
+                    assert fault == "delta+rebuild"
+                    commit = behind.commit
+            commits += 1
+            assert commit.commit_id == commits  # every written commit is reported, once
+            expected = after
+            history.append(dict(after))
+            offline = {(int(r["pid"]), int(r["ts"].day)): float(r["age"]) for r in fg.read().to_dict("records")}
+            assert offline == expected
+            assert [c.commit_id for c in fg.commits()] == list(range(1, commits + 1))
+            latest: dict[int, tuple[int, float]] = {}
+            for (pid, d), age in sorted(expected.items()):
+                latest[pid] = (d, age)
+            online = {int(r["pid"]): (int(r["ts"].day), float(r["age"])) for r in _online(fg)}
+            assert online == latest  # after the read's catch-up, online = latest offline

@@ -48,25 +48,25 @@ def record(
     commit replaced or deleted, ``restored_commit`` the commit a rollback made current again.
     ``read_all`` reads the group at ``commit`` (the fallback when no previous summary exists).
     """
-    from lakebox.stats import Summary, summarize
+    from lakebox.stats import Summary, next_summary, summarize
 
-    previous = groups.summary(row.id, commit.commit_id - 1) if commit.commit_id > 1 else None
     running: Any = None
     if commit.kind == "rollback" and restored_commit is not None:
-        stored = groups.summary(row.id, restored_commit)
-        running = Summary.from_dict(stored) if stored is not None else None
+        found = groups.summary(row.id, restored_commit)
+        if found is not None and found.commit_id == restored_commit:
+            running = Summary.from_dict(found.summary)
     elif commit.commit_id == 1 and commit.kind == "insert" and added is not None:
         running = added
-    elif previous is not None and (added is not None or commit.kind != "insert"):
-        running = Summary.from_dict(previous)
-        if commit.kind in ("insert", "delete"):
-            if removed is not None and removed.num_rows:
-                running = running.subtract(summarize(removed))
-            if added is not None:
-                running = running.merge(added)
-        elif commit.kind != "compact":  # any other kind of commit: not a delta we can apply
-            running = None
-    if running is None:
+    else:
+        found = groups.summary(row.id, commit.commit_id - 1)
+        previous = found.summary if found is not None and found.commit_id == commit.commit_id - 1 else None
+        if previous is not None and commit.kind == "compact":
+            running = Summary.from_dict(previous)
+        elif previous is not None and commit.kind == "delete":
+            running = next_summary(previous, None, removed)
+        elif previous is not None and commit.kind == "insert" and added is not None:
+            running = next_summary(previous, None, removed).merge(added)
+    if running is None:  # statistics were off, a writer died before storing them, or a new kind
         log.info("%s v%s: no running summary to extend at commit %s; reading the group once",
                  row.name, row.version, commit.commit_id)
         running = summarize(read_all())
@@ -76,6 +76,6 @@ def record(
 def store(groups: GroupStore, row: GroupRow, commit_id: int, summary: Any) -> Any:
     """Persist ``summary`` as the running summary and statistics of ``commit_id``."""
     statistics = summary.statistics()
-    groups.save_summary(row.id, commit_id, summary.to_dict())
+    groups.save_summary(row.id, commit_id, summary.to_dict(), summary.exact)
     groups.save_statistics(row.id, commit_id, statistics.to_dict())
     return statistics

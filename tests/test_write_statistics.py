@@ -1,0 +1,111 @@
+"""Statistics kept by the write path (issue 10): every commit extends the previous commit's
+running summary by the rows it touched, and the exact parts equal statistics recomputed from
+scratch over the group as of that commit (the oracle: ``compute_statistics`` on ``fg.read``)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import lakebox
+from lakebox.stats import compute_statistics
+
+EXACT_FIELDS = ("count", "null_count", "mean", "stddev")
+
+
+def _frame(ids: list[int], day: int, base: float) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "pid": ids,
+            "ts": pd.to_datetime([f"2026-01-{day:02d}"] * len(ids), utc=True),
+            "age": pd.Series([None if i % 5 == 0 else base + i for i in ids], dtype="float64"),
+            "team": [f"t{i % 3}" for i in ids],
+        }
+    )
+
+
+def _assert_exact_parts_match(fg: Any, commit_id: int) -> None:
+    kept = fg.get_statistics(commit_id).to_dict()
+    data = pa.Table.from_pandas(fg.read(wallclock_time=commit_id), preserve_index=False)
+    truth = compute_statistics(data).to_dict()
+    for feature in ("age", "team", "pid"):
+        for field in EXACT_FIELDS:
+            want, got = truth[feature].get(field), kept[feature].get(field)
+            if isinstance(want, float) and isinstance(got, float):
+                assert math.isclose(want, got, rel_tol=1e-9, abs_tol=1e-9), (commit_id, feature, field, got, want)
+            else:
+                assert got == want, (commit_id, feature, field, got, want)
+
+
+OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("insert"), st.lists(st.integers(0, 30), min_size=1, max_size=12, unique=True),
+                  st.integers(1, 3)),
+        st.tuples(st.just("delete"), st.lists(st.integers(0, 30), min_size=1, max_size=5, unique=True), st.just(0)),
+        st.tuples(st.just("rollback"), st.integers(1, 8), st.just(0)),
+        st.tuples(st.just("compact"), st.just([]), st.just(0)),
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(OPS)
+def test_running_statistics_equal_a_recomputation_at_every_commit(ops: list[tuple[str, Any, int]]) -> None:
+    with tempfile.TemporaryDirectory() as tmp, lakebox.connect(Path(tmp) / "b.lakebox") as project:
+        fg = project.get_feature_store().create_feature_group("players", 1, primary_key=["pid"], event_time="ts")
+        made: list[int] = []
+        for step, (op, ids, day) in enumerate(ops):
+            commit = None
+            if op == "insert":
+                commit = fg.insert(_frame(ids, day, base=float(step * 100)))
+            elif op == "delete" and made:
+                commit = fg.delete_records(pd.DataFrame({"pid": ids}))
+            elif op == "rollback" and made:
+                commit = fg.rollback(made[min(ids, len(made)) - 1])
+            elif op == "compact" and made:
+                commit = fg.compact()
+            if commit is not None:
+                made.append(commit.commit_id)
+                _assert_exact_parts_match(fg, commit.commit_id)
+
+
+def test_inserting_new_rows_keeps_statistics_exact_without_reading_the_group(project: Any, caplog: Any) -> None:
+    fg = project.get_feature_store().create_feature_group("players", 1, primary_key=["pid"], event_time="ts")
+    fg.insert(_frame(list(range(50)), 1, 0.0))
+    with caplog.at_level(logging.INFO, logger="lakebox.write.statistics"):
+        commit = fg.insert(_frame(list(range(50, 60)), 1, 0.0))
+    assert "reading the group once" not in caplog.text  # extended from the previous summary
+    stats = fg.get_statistics(commit.commit_id)
+    assert stats.exact
+    assert stats.to_dict()["pid"]["min"] == 0 and stats.to_dict()["pid"]["max"] == 59
+
+
+def test_updates_mark_what_they_cannot_subtract_and_compute_statistics_makes_it_exact(project: Any) -> None:
+    fg = project.get_feature_store().create_feature_group("players", 1, primary_key=["pid"], event_time="ts")
+    fg.insert(_frame(list(range(20)), 1, 0.0))
+    fg.insert(_frame([1, 2, 3], 1, 500.0))  # same (key, event time): updates
+    assert not fg.get_statistics().exact  # min/max/sketches cannot subtract the replaced rows
+    _assert_exact_parts_match(fg, 2)
+    recomputed = fg.compute_statistics()
+    assert recomputed.exact and fg.get_statistics().exact
+    fg.insert(_frame([40], 2, 0.0))  # extends the exact summary: exact again
+    assert fg.get_statistics().exact
+
+
+def test_a_group_whose_statistics_were_off_starts_a_summary_when_turned_on(project: Any) -> None:
+    fs = project.get_feature_store()
+    fg = fs.create_feature_group("players", 1, primary_key=["pid"], event_time="ts", statistics=False)
+    fg.insert(_frame(list(range(10)), 1, 0.0))
+    assert project.engines.groups.summary(fg.id) is None
+    fg.compute_statistics()
+    assert project.engines.groups.summary(fg.id).commit_id == 1
