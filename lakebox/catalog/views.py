@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lakebox.catalog.db import CatalogDB
-from lakebox.errors import AlreadyExistsError, ConflictError, StorageError
+from lakebox.errors import AlreadyExistsError, ConflictError, LakeboxError, StorageError
 
 PENDING, READY, DELETING = "pending", "ready", "deleting"
 
@@ -70,22 +70,21 @@ def _catalog_errors(what: str, exists: str | None = None) -> Iterator[None]:
     ``exists`` is the message of a UNIQUE violation (the thing already exists)."""
     try:
         yield
-    except sqlite3.IntegrityError as e:
+    except sqlite3.Error as e:
         text = str(e)
-        if "UNIQUE" in text and exists is not None:
+        if isinstance(e, sqlite3.IntegrityError) and exists is not None and "unique" in text.lower():
             raise AlreadyExistsError(exists) from e
-        if "FOREIGN KEY" in text:
-            raise ConflictError(
-                f"Could not {what}: an asset it refers to was deleted meanwhile by another caller. Reload and retry."
-            ) from e
-        raise ConflictError(f"Could not {what}: it conflicts with the catalog's current content ({text}). Retry.") from e
-    except sqlite3.OperationalError as e:
-        text = str(e)
+        if isinstance(e, LakeboxError):  # already translated by the catalog (CatalogDB)
+            raise
+        if isinstance(e, sqlite3.IntegrityError):
+            if "FOREIGN KEY" in text:
+                raise ConflictError(
+                    f"Could not {what}: an asset it refers to was deleted meanwhile by another caller. Reload and retry."
+                ) from e
+            raise ConflictError(f"Could not {what}: it conflicts with the catalog's current content ({text}). Retry.") from e
         if "locked" in text or "busy" in text:
             raise ConflictError(f"Could not {what}: the catalog is busy with another writer ({text}). Retry.") from e
         raise StorageError(f"Could not {what}: the catalog failed ({text}).") from e
-    except sqlite3.Error as e:
-        raise StorageError(f"Could not {what}: the catalog failed ({e}).") from e
 
 
 class ViewStore:

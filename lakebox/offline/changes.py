@@ -49,7 +49,7 @@ def change_schema(schema: pa.Schema) -> pa.Schema:
 
 
 def read_changes(
-    table: Table,
+    table: Table | None,
     commits: Sequence[CommitRow],
     after_commit_id: int | None,
     upto_commit_id: int,
@@ -62,6 +62,7 @@ def read_changes(
     ``commits`` are the group's commits (the catalog's log, any order); ``key_columns`` the
     columns that identify a row (primary key and event time); ``schema`` the output columns
     (the group's features) — the feed adds ``_change_type``, ``_commit_id``, ``_commit_time``.
+    ``table`` may be None for a group without data (then the range must be empty).
     A commit in the range whose snapshot (or, for a commit that rewrote files, whose previous
     snapshot) was expired raises ``NotFoundError``.
     """
@@ -81,6 +82,8 @@ def read_changes(
             raise NotFoundError(f"Commit {commit_id} does not exist; the group has {span}.", commit_id=commit_id)
         if commit.kind in UNCHANGING_KINDS:
             continue
+        if table is None:
+            raise NotFoundError(f"The group has no table yet, so it has no commit {commit_id}.", commit_id=commit_id)
         parts.append(commit_changes(table, commit, key_columns, schema))
     return pa.concat_tables(parts)
 
