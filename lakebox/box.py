@@ -84,33 +84,61 @@ class Box:
         box = cls(root)
         if root.exists() and not root.is_dir():
             raise StorageError(f"{root} exists and is not a directory; choose another box path.")
-        if box.toml.exists():
+        announced = box.toml.exists()
+        if not announced and root.exists() and not box._unfinished_creation():
+            announced = box.toml.exists()  # another process may have finished creating it meanwhile
+            if not announced:
+                raise box._not_a_box()
+        if announced:
             box._check_format()
             box._check_parts()
-        elif root.exists() and any(p for p in root.iterdir() if p.name not in {".locks"}):
-            raise StorageError(
-                f"{root} is a non-empty directory without {TOML_NAME}: it is not a lakebox box"
-                + (
-                    f" (or it is one whose {TOML_NAME} was lost: restore it from a backup made by `lakebox backup`)"
-                    if box.catalog_db.exists()
-                    else ""
-                )
-                + ". Choose an empty or new directory."
-            )
         elif not create:
             raise StorageError(f"No box at {root}: run `lakebox init {root}` first.")
         else:
             box._create()
         return box
 
+    def _not_a_box(self) -> StorageError:
+        root = self.root
+        return StorageError(
+            f"{root} is a non-empty directory without {TOML_NAME}: it is not a lakebox box"
+            + (
+                f" (or it is one whose {TOML_NAME} was lost: restore it from a backup made by `lakebox backup`)"
+                if self.catalog_db.exists()
+                else ""
+            )
+            + ". Choose an empty or new directory."
+        )
+
+    def _unfinished_creation(self) -> bool:
+        """Whether the directory holds nothing but what ``_create`` makes before it writes
+        the toml (empty, or another process is creating the box, or a creator died): then
+        creating again is safe (the catalog, if any, is kept and its box id adopted)."""
+        layout = {self.warehouse, self.online, self.artifacts, self.logs, self.locks}
+        for entry in self.root.iterdir():
+            if entry.name.startswith(f"{TOML_NAME}.") and entry.name.endswith(".tmp"):
+                continue
+            if entry.name.startswith("catalog.db"):  # the catalog and its -journal, -wal, -shm
+                continue
+            if entry not in layout or not entry.is_dir():
+                return False
+            try:
+                if entry != self.locks and any(entry.iterdir()):
+                    return False  # data (Iceberg tables, LMDB files, artifacts): a box whose toml was lost
+            except FileNotFoundError:
+                continue
+        return True
+
     def _create(self) -> None:
         for directory in (self.root, self.warehouse, self.online, self.artifacts, self.logs, self.locks):
             directory.mkdir(parents=True, exist_ok=True)
         # The catalog first, the toml last: a box is announced only once its catalog exists
         # (a toml without a catalog is a damaged box). A concurrent creator's id wins.
-        catalog = CatalogDB(self.catalog_db, box_id=str(uuid.uuid4()))
-        box_id = catalog.box_id
-        catalog.close()
+        catalog = CatalogDB(self.catalog_db)
+        try:
+            box_id = catalog.stored_box_id() or catalog.record_box_id(str(uuid.uuid4()))
+        finally:
+            catalog.close()
         self._write_toml(
             "# lakebox box: everything of this lakehouse lives in this directory.\n"
             f"format_version = {FORMAT_VERSION}\n"

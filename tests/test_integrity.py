@@ -301,3 +301,49 @@ def test_a_group_created_after_a_catalog_restore_never_reads_old_online_rows(box
         again = fs.create_feature_group("players", version=1, primary_key=["pid"], event_time="ts", online_enabled=True)
         again.insert(players([7]))
         assert again.read(online=True)["pid"].tolist() == [7]
+
+
+CONNECTOR = """
+import sys, tomllib
+from pathlib import Path
+import lakebox
+lakebox.connect(sys.argv[1]).close()
+print(tomllib.loads((Path(sys.argv[1]) / "lakebox.toml").read_text())["box_id"])
+"""
+
+
+@pytest.mark.slow  # four interpreters importing lakebox at once
+def test_processes_creating_one_box_at_once_agree_on_it(tmp_path: Path) -> None:
+    box = tmp_path / "shared.lakebox"
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", CONNECTOR, str(box)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    results = [(child.communicate(timeout=300), child.returncode) for child in children]
+    assert all(code == 0 for _, code in results), results
+    ids = {out.strip() for (out, _), _ in results}
+    assert ids == {_box_id(box)}
+    assert CatalogDB(box / "catalog.db", create=False).stored_box_id() == _box_id(box)
+
+
+def test_a_lost_toml_is_refused_when_the_box_holds_data(box_path: Path) -> None:
+    _box_with_group(box_path)
+    (box_path / "lakebox.toml").unlink()
+    with pytest.raises(lakebox.StorageError, match="lakebox.toml was lost"):
+        lakebox.connect(box_path)
+
+
+def test_a_creation_that_died_before_its_toml_is_finished_on_the_next_connect(box_path: Path) -> None:
+    lakebox.connect(box_path).close()
+    box_id = _box_id(box_path)
+    (box_path / "lakebox.toml").unlink()  # what a creator killed before its last step leaves
+    for leftover in (box_path / "warehouse").iterdir():
+        leftover.unlink()
+    lakebox.connect(box_path).close()
+    assert _box_id(box_path) == box_id  # the catalog's id was kept

@@ -203,11 +203,7 @@ class CatalogDB:
 
     def adopt_box_id(self, box_id: str) -> str:
         """Record ``box_id`` if the catalog has none; refuse a catalog of another box."""
-        found = self.stored_box_id()  # a read: opening a box takes no write lock once it has an id
-        if found is None:
-            with self.write() as conn:
-                conn.execute("INSERT OR IGNORE INTO box_meta (key, value) VALUES ('box_id', ?)", (box_id,))
-                found = conn.execute("SELECT value FROM box_meta WHERE key = 'box_id'").fetchone()[0]
+        found = self.stored_box_id() or self.record_box_id(box_id)  # no write lock once it has one
         if found != box_id:
             raise StorageError(
                 f"The catalog {self.path} belongs to another box (box id {found}; this box's lakebox.toml says "
@@ -217,6 +213,13 @@ class CatalogDB:
                 box_id=box_id,
             )
         return found
+
+    def record_box_id(self, candidate: str) -> str:
+        """Record ``candidate`` as the box id unless one is recorded; returns the recorded one
+        (a concurrent creator's may have won)."""
+        with self.write() as conn:
+            conn.execute("INSERT OR IGNORE INTO box_meta (key, value) VALUES ('box_id', ?)", (candidate,))
+            return str(conn.execute("SELECT value FROM box_meta WHERE key = 'box_id'").fetchone()[0])
 
     def stored_box_id(self) -> str | None:
         """The box id the catalog records (None: none yet)."""
