@@ -10,7 +10,7 @@ from lakebox.errors import AlreadyExistsError, NotFoundError, SchemaMismatchErro
 from lakebox.feature import Feature, as_feature
 from lakebox.feature_group import FeatureGroup, check_group_compatible, new_table_name
 from lakebox.frames import check_dataframe_type, from_arrow
-from lakebox.names import check_name, did_you_mean
+from lakebox.names import check_name, check_version, did_you_mean
 
 if TYPE_CHECKING:
     from lakebox.engines import Engines
@@ -84,8 +84,7 @@ class FeatureStore:
         latest = self._groups.latest_version(name)
         if version is None:
             version = (latest or 0) + 1
-        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-            raise ValidationError(f"version must be a positive integer, got {version!r}.")
+        version = check_version(version)
         if self._groups.get(name, version) is not None:
             raise AlreadyExistsError(
                 f"Feature group {name} v{version} already exists. Use get_feature_group({name!r}, "
@@ -133,6 +132,7 @@ class FeatureStore:
     ) -> FeatureGroup:
         """The group ``name`` v``version``; created with the given arguments if it does not exist."""
         check_name(name, "feature group name")
+        version = check_version(version)
         row = self._groups.get(name, version)
         if row is not None:
             check_group_compatible(row, primary_key, event_time)
@@ -145,6 +145,8 @@ class FeatureStore:
     def get_feature_group(self, name: str, version: int | None = None) -> FeatureGroup:
         """The group ``name`` at ``version``, or its latest version."""
         check_name(name, "feature group name")
+        if version is not None:
+            version = check_version(version)
         if version is None:
             version = self._groups.latest_version(name)
         row = self._groups.get(name, version) if version is not None else None
@@ -189,8 +191,7 @@ class FeatureStore:
         latest = self._views.latest_version(name)
         if version is None:
             version = (latest or 0) + 1
-        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-            raise ValidationError(f"version must be a positive integer, got {version!r}.")
+        version = check_version(version)
         if self._views.get(name, version) is not None:
             raise AlreadyExistsError(f"Feature view {name} v{version} already exists.", name=name, version=version)
         row = self._views.create(
@@ -220,6 +221,8 @@ class FeatureStore:
         from lakebox.feature_view import FeatureView
 
         check_name(name, "feature view name")
+        if version is not None:
+            version = check_version(version)
         if version is None:
             version = self._views.latest_version(name)
         row = self._views.get(name, version) if version is not None else None

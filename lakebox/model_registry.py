@@ -25,6 +25,7 @@ from typing import Any
 from lakebox.catalog.assets import AssetStore
 from lakebox.catalog.models import ModelRow, ModelStore
 from lakebox.errors import AlreadyExistsError, NotFoundError, StorageError, ValidationError
+from lakebox.names import check_version
 from lakebox.tags import Taggable
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
@@ -196,8 +197,7 @@ class ModelRegistry:
         if not isinstance(description, str):
             raise ValidationError("description must be a string.")
         if version is not None:
-            if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-                raise ValidationError(f"version must be an integer >= 1, got {version!r}.")
+            version = check_version(version)
             if self._store.exists(name, version):
                 raise AlreadyExistsError(f"Model {name} v{version} exists; leave version out to get the next one.")
         datasets = self._training_datasets(training_dataset, feature_view, training_dataset_version)
@@ -242,8 +242,7 @@ class ModelRegistry:
                 raise ValidationError(
                     f"training_dataset must be (feature_view, version) or a dict, got {training_dataset!r}."
                 )
-        if not isinstance(version, int) or isinstance(version, bool):
-            raise ValidationError(f"The training dataset version must be an integer, got {version!r}.")
+        version = check_version(version, "training dataset version")
         view = self._view(feature_view)
         asset = view.training_dataset_asset(version)  # NotFoundError lists the versions
         return [{"feature_view": view.name, "feature_view_version": view.version, "version": version, "asset_id": asset.id}]
@@ -260,7 +259,7 @@ class ModelRegistry:
 
     def get_model(self, name: str, version: int | None = None) -> Model:
         """A model version (the latest unless ``version`` is given)."""
-        row = self._store.get(name, version)
+        row = self._store.get(name, check_version(version) if version is not None else None)
         if row is None:
             raise self._not_found(name, version)
         return Model(self, row)

@@ -297,3 +297,36 @@ def test_stores_converge_on_the_committed_truth_whatever_fails(ops: list[tuple[A
                 latest[pid] = (d, age)
             online = {int(r["pid"]): (int(r["ts"].day), float(r["age"])) for r in _online(fg)}
             assert online == latest  # after the read's catch-up, online = latest offline
+
+
+def test_versions_out_of_range_are_validation_errors(project: Any) -> None:
+    fs = project.get_feature_store()
+    for bad in (2**63, 10**30, 0, -1, True, 1.5):
+        with pytest.raises(lakebox.ValidationError, match="version"):
+            fs.create_feature_group("players", version=bad, primary_key=["pid"])
+        with pytest.raises(lakebox.ValidationError, match="version"):
+            fs.get_feature_group("players", version=bad)
+        with pytest.raises(lakebox.ValidationError, match="version"):
+            project.get_model_registry().get_model("m", version=bad)
+    fg = _group(project, online=False)
+    fg.insert(_rows([1], 1.0))
+    for bad in (-5, 0, True):
+        with pytest.raises(lakebox.ValidationError, match="keep_last"):
+            fg.expire_commits(keep_last=bad)
+    assert len(fg.commits()) == 1
+
+
+def test_the_change_feed_lists_inserts_updates_and_deletes(project: Any) -> None:
+    fg = _group(project, online=False)
+    first = fg.insert(_rows([1, 2], 10.0))
+    fg.insert(_rows([2], 99.0))  # same (key, event time): an update
+    fg.delete_records(pd.DataFrame({"pid": [1]}))
+    feed = fg.read_changes(first.commit_id)
+    assert [(r["_commit_id"], r["_change_type"], r["pid"], r["age"]) for r in feed.to_dict("records")] == [
+        (2, "update_preimage", 2, 11.0),  # _rows gives pid 2 the age 10.0 + 1
+        (2, "update_postimage", 2, 99.0),
+        (3, "delete", 1, 10.0),
+    ]
+    everything = fg.read_changes()
+    assert list(everything["_change_type"]).count("insert") == 2
+    assert fg.read_changes(first.commit_id, first.commit_id).empty
