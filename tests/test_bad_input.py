@@ -337,3 +337,15 @@ def test_long_key_lookups_verify_the_full_key(tmp_path: Path) -> None:
         assert len(table.keys.encode([long_key])) == MAX_KEY_BYTES
         assert len(table.keys.encode(["short"])) < MAX_KEY_BYTES
     store.close()
+
+
+def test_an_online_group_refuses_a_decimal_key_and_writes_nothing(fs: Any, project: lakebox.Project) -> None:
+    from decimal import Decimal
+
+    fg = fs.create_feature_group("prices", version=1, primary_key=["k"], online_enabled=True)
+    with pytest.raises(lakebox.SchemaMismatchError, match="cannot serve"):
+        fg.insert(pa.table({"k": pa.array([Decimal("1.5")], pa.decimal128(5, 1)), "v": [1.0]}))
+    assert fg.commit_details() == {}
+    assert table_files(project.path) == set()
+    fg.insert(pa.table({"k": ["1.5"], "v": [1.0]}))  # the fix the message suggests works
+    assert fg.read(online=True)["k"].tolist() == ["1.5"]
