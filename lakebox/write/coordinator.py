@@ -111,8 +111,14 @@ class Writer:
         return commit
 
     def compact(self, row: GroupRow) -> CommitRow | None:
-        """Rewrite small files into few large ones (same rows)."""
-        return self._run(row, lambda table: table.compact())
+        """Rewrite small files into few large ones (same rows). The files are read and written
+        without the write lock (writers go on meanwhile); the lock is taken only to commit,
+        and the steps after the commit run inside it, as for every other commit."""
+        group = self.table(row)
+        row = self._reload(row)
+        after = _After()
+        commit = group.compact(on_commit=lambda c: after.capture(self._after_commit(row, group, _Outcome(c))))
+        return self._report(row, commit, after.online_error)
 
     def _run(
         self,
@@ -127,21 +133,48 @@ class Writer:
     ) -> CommitRow | None:
         group = self.table(row)
         row = self._reload(row)  # online_enabled / settings may have changed in another process
-        online_error: Exception | None = None
         with group.lock:
             outcome = _outcome(operation(group))  # 2. Iceberg compare-and-swap: durable from here on
             if outcome is None:
                 return None
-            commit = outcome.commit
-            self._record(row, commit)  # 3. the commit log
-            if row.online_enabled:
-                online_error = self._mirror(row, group, commit, batch, deleted)  # 4. online
-            if report is not None:
-                self.groups.save_report(row.id, commit.commit_id, report.success, row.settings.get("validation", "strict"),
-                                        report.to_dict())
-            if _statistics_on(row):  # 5. statistics (under the lock: each extends the one before)
-                self._statistics(row, group, commit, added, outcome.removed, restored)
+            online_error = self._after_commit(row, group, outcome, batch=batch, deleted=deleted, added=added,
+                                              restored=restored, report=report)
+        return self._report(row, outcome.commit, online_error)
+
+    def _after_commit(
+        self,
+        row: GroupRow,
+        group: GroupTable,
+        outcome: _Outcome,
+        *,
+        batch: pa.Table | None = None,
+        deleted: pa.Table | None = None,
+        added: Any = None,
+        restored: int | None = None,
+        report: Any = None,
+    ) -> Exception | None:
+        """Steps 3-6, under the write lock, after the commit is durable; never raises for a
+        derived store: returns the online failure (if any) for ``_report``."""
+        commit = outcome.commit
+        self._record(row, commit)  # 3. the commit log
+        online_error = None
+        if row.online_enabled:
+            online_error = self._mirror(row, group, commit, batch, deleted)  # 4. online
+        if report is not None:
+            self.groups.save_report(row.id, commit.commit_id, report.success, row.settings.get("validation", "strict"),
+                                    report.to_dict())
+        if _statistics_on(row):  # 5. statistics (under the lock: each extends the one before)
+            self._statistics(row, group, commit, added, outcome.removed, restored)
+        try:
             self.apply_retention(row)  # 6. retention
+        except Exception:  # noqa: BLE001 - history is kept a while longer; the next commit retries
+            log.warning("%s v%s: retention after commit %s failed", row.name, row.version, commit.commit_id,
+                        exc_info=True)
+        return online_error
+
+    def _report(self, row: GroupRow, commit: CommitRow | None, online_error: Exception | None) -> CommitRow | None:
+        if commit is None:
+            return None
         log.info("%s v%s: commit %s (%s) inserted %s, updated %s, deleted %s rows", row.name, row.version,
                  commit.commit_id, commit.kind, commit.rows_inserted, commit.rows_updated, commit.rows_deleted)
         if online_error is not None:
@@ -312,6 +345,15 @@ class Writer:
         if current is None:
             raise NotFoundError(f"Feature group {row.name} v{row.version} was deleted.")
         return current
+
+
+class _After:
+    """Carries the online failure out of a callback that runs inside the engine's lock."""
+
+    online_error: Exception | None = None
+
+    def capture(self, error: Exception | None) -> None:
+        self.online_error = error
 
 
 def _statistics_on(row: GroupRow) -> bool:
