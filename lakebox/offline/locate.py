@@ -14,6 +14,7 @@ as reader.py does.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlglot.expressions as exp
+from pyiceberg.io.pyarrow import ArrowScan
 from pyiceberg.table import FileScanTask, Table
 
 from lakebox.errors import StorageError
@@ -40,7 +42,7 @@ class Rewrite:
     removed: pa.Table
 
 
-def rewrites(table: Table, snapshot_id: int, tasks: Sequence[FileScanTask], keys: pa.Table) -> list[Rewrite]:
+def rewrites(table: Table, tasks: Sequence[FileScanTask], keys: pa.Table) -> list[Rewrite]:
     """The files among ``tasks`` holding rows whose columns ``keys.column_names`` equal a row of ``keys``.
 
     ``keys`` must be in storage types (the table's Arrow schema for those columns). Each result
@@ -56,8 +58,8 @@ def rewrites(table: Table, snapshot_id: int, tasks: Sequence[FileScanTask], keys
         kept, removed = split(rows, keys)
         if removed.num_rows:
             found.append(Rewrite(task, kept, removed))
-    for task in exact:  # the exact, slow path: the whole file through pyiceberg
-        rows = reader.arrow_scan(table, [task], snapshot_id)
+    for task in exact:  # the exact, slow path: the whole file through pyiceberg, in the current schema
+        rows = ArrowScan(table.metadata, table.io, table.schema(), reader.ALWAYS_TRUE).to_table([task])
         kept, removed = split(rows, keys)
         if removed.num_rows:
             found.append(Rewrite(task, kept, removed))
@@ -86,7 +88,7 @@ def matching_files(table: Table, tasks: Sequence[FileScanTask], keys: pa.Table) 
         .from_(exp.Table(this=files, alias=exp.TableAlias(this=exp.to_identifier("f"))))
         .join(exp.alias_(exp.to_table("lakebox_keys"), "b", table=True), on=on, join_type="SEMI")
     )
-    con = reader.connect()
+    con = _cursor()
     try:
         con.register("lakebox_keys", keys)
         hits = con.sql(query.sql(dialect="duckdb")).fetchall()
@@ -96,6 +98,21 @@ def matching_files(table: Table, tasks: Sequence[FileScanTask], keys: pa.Table) 
         con.close()
     matched = {str(h[0]) for h in hits}
     return [t for p, t in by_path.items() if p in matched]
+
+
+_DATABASE: tuple[int, duckdb.DuckDBPyConnection] | None = None
+
+
+def _cursor() -> duckdb.DuckDBPyConnection:
+    """A new connection to this process's DuckDB database for locating keys.
+
+    Opening a DuckDB database costs tens of milliseconds, a cursor almost nothing; a small
+    commit pays it once per process (a forked child opens its own).
+    """
+    global _DATABASE
+    if _DATABASE is None or _DATABASE[0] != os.getpid():
+        _DATABASE = (os.getpid(), reader.connect())
+    return _DATABASE[1].cursor()
 
 
 def read_file(table: Table, task: FileScanTask) -> pa.Table:

@@ -321,7 +321,7 @@ class GroupTable:
         """Replace each candidate file that holds some of ``keys`` by its other rows."""
         if snapshot_id is None or not candidates:
             return
-        for found in locate.rewrites(table, snapshot_id, candidates, keys):
+        for found in locate.rewrites(table, candidates, keys):
             change.delete_files.append(found.task.file)
             change.add_tables.append(_to_storage(found.kept, table))
             change.removed.append(_to_storage(found.removed, table))
