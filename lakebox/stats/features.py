@@ -121,6 +121,7 @@ class FeatureSummary:
                 self.nan_count = int(np.isnan(values).sum())
                 self.inf_count = int(len(values) - finite.sum()) - self.nan_count
                 values = values[finite]
+            values = values + 0.0  # -0.0 becomes 0.0: merges must not depend on order
             if len(values):
                 self.min, self.max = float(values.min()), float(values.max())
         self.kll = kll_new(values)
@@ -284,8 +285,9 @@ class FeatureSummary:
             if getattr(self, name):
                 out[name] = getattr(self, name)
         for name in ("integer", "unit", "tz", "min", "max"):
-            if getattr(self, name) not in (None, False):
-                out[name] = getattr(self, name)
+            value = getattr(self, name)
+            if value is not None and value is not False:  # 0 is a value: keep it
+                out[name] = value
         if self.hll is not None:
             out["hll"] = self.hll.to_json()
         if self.kll is not None:
