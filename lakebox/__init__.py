@@ -8,6 +8,7 @@
 from lakebox.errors import (
     AlreadyExistsError,
     AuthError,
+    BoxMovedWarning,
     ConflictError,
     DuplicateKeyError,
     InvalidNameError,
@@ -37,6 +38,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AlreadyExistsError",
     "AuthError",
+    "BoxMovedWarning",
     "ConflictError",
     "DuplicateKeyError",
     "Feature",

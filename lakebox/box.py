@@ -167,7 +167,11 @@ class Box:
             if own is None:
                 log.info("box %s: recording box id %s in %s", self.root, box_id, TOML_NAME)
                 self._write_toml(self.toml.read_text().rstrip("\n") + "\n" + _box_id_lines(box_id))
-            groups = catalog.query("SELECT count(*) FROM feature_groups")[0][0]
+            # groups whose Iceberg table exists (a table is created with the first schema: the
+            # first insert or declared features); a group still without data has none yet
+            groups = catalog.query(
+                "SELECT count(*) FROM feature_groups g WHERE EXISTS (SELECT 1 FROM features f WHERE f.group_id = g.id)"
+            )[0][0]
         finally:
             catalog.close()
         if groups and not self.iceberg_catalog.exists():

@@ -11,6 +11,7 @@ inherits the bundle, and every engine reopens itself there on first use (they ch
 from __future__ import annotations
 
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from lakebox.catalog.assets import AssetStore
 from lakebox.catalog.db import CatalogDB
 from lakebox.catalog.groups import GroupStore
 from lakebox.catalog.views import ViewStore
+from lakebox.errors import BoxMovedWarning
 from lakebox.offline.warehouse import Warehouse
 from lakebox.online.store import OnlineStore
 from lakebox.write.coordinator import Writer
@@ -40,9 +42,10 @@ class Engines:
 
     @classmethod
     def open(cls, box: Box) -> Engines:
-        catalog = CatalogDB(box.catalog_db)
-        warehouse = Warehouse(box.warehouse, box.warehouse_origin)
-        online = OnlineStore(box.online)
+        box_id = box.box_id  # each part checks it holds this box's id (or adopts it)
+        catalog = CatalogDB(box.catalog_db, box_id=box_id, create=False)
+        warehouse = Warehouse(box.warehouse, box.warehouse_origin, box_id=box_id)
+        online = OnlineStore(box.online, box_id=box_id)
         groups = GroupStore(catalog)
         return cls(
             box=box,
@@ -75,7 +78,27 @@ def acquire(box: Box) -> Engines:
             return engines
         engines = Engines.open(box)
         _open[box.root] = (engines, 1)
-        return engines
+    _warn_if_moved(box)
+    return engines
+
+
+_warned: set[Path] = set()
+
+
+def _warn_if_moved(box: Box) -> None:
+    """Once per box per process: a moved box misleads other engines until it is relocated."""
+    from lakebox.ops.relocate import moved
+
+    if box.root in _warned or not moved(box):
+        return
+    _warned.add(box.root)
+    warnings.warn(
+        f"The box {box.root} was copied or moved. lakebox reads and writes it correctly, but its Iceberg "
+        "metadata still names the original location, so other engines (Spark, Trino, pyiceberg) would read "
+        f"the original files. Run `lakebox box relocate {box.root}` to rewrite it for this place.",
+        BoxMovedWarning,
+        stacklevel=4,
+    )
 
 
 def release(engines: Engines) -> None:

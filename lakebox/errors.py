@@ -131,6 +131,11 @@ class AuthError(LakeboxError):
     http_status = 401
 
 
+class BoxMovedWarning(UserWarning):
+    """The box was copied or moved: lakebox reads it correctly, but other engines reading its
+    Iceberg metadata would read the original location until ``lakebox box relocate`` runs."""
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}

@@ -33,7 +33,7 @@ from lakebox.write.online import online_uid
 
 if TYPE_CHECKING:
     from lakebox.feature_store import FeatureStore
-    from lakebox.query.query import Query
+    from lakebox.queries import Query
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +126,27 @@ class FeatureGroup(Taggable):
         self.get_feature(feature)
         self._engines.groups.update_feature_description(self.id, feature, str(description))
         return self._reload()
+
+    def describe(self) -> dict[str, Any]:
+        """The group as plain data: keys, schema, commits, and under ``"iceberg"`` how other
+        engines find its table (catalog name and type, SQL catalog URI, identifier, metadata
+        location; see docs/interop.md)."""
+        from lakebox.ops.relocate import describe_table
+
+        commits = self.commits()
+        return {
+            "name": self.name,
+            "version": self.version,
+            "table": self.table_name,
+            "description": self.description,
+            "primary_key": self.primary_key,
+            "event_time": self.event_time,
+            "online_enabled": self.online_enabled,
+            "commit_count": len(commits),
+            "last_commit": iso(commits[-1].committed_ms) if commits else None,
+            "features": [f.to_dict() for f in self.features],
+            "iceberg": describe_table(self._engines.box, self._row.table_name),
+        }
 
     def __repr__(self) -> str:
         return f"FeatureGroup({self.name!r}, version={self.version}, primary_key={self.primary_key}, event_time={self.event_time!r})"
@@ -418,25 +439,25 @@ class FeatureGroup(Taggable):
         """A query of the group pinned at ``wallclock_time``; with ``exclude_until``, only the rows
         that the commits in (exclude_until, wallclock_time] inserted or changed.
         """
-        from lakebox.query.query import Query
+        from lakebox.queries import Query
 
         return Query(self, wallclock_time=wallclock_time, exclude_until=exclude_until)
 
     def select_all(self) -> Query:
         """A query of every feature of this group."""
-        from lakebox.query.query import Query
+        from lakebox.queries import Query
 
         return Query(self)
 
     def select(self, features: Sequence[str]) -> Query:
         """A query of the named features."""
-        from lakebox.query.query import Query
+        from lakebox.queries import Query
 
         return Query(self, features=list(features) if not isinstance(features, str) else [features])
 
     def select_except(self, features: Sequence[str]) -> Query:
         """A query of every feature but the named ones."""
-        from lakebox.query.query import Query
+        from lakebox.queries import Query
 
         excluded = [features] if isinstance(features, str) else list(features)
         for name in excluded:

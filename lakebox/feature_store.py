@@ -106,6 +106,7 @@ class FeatureStore:
                         f"Primary key column {f.name!r} is declared {f.type}; keys must be integers, strings, dates, "
                         "timestamps, booleans or binary (floats do not compare exactly)."
                     )
+        self._engines.warehouse.catalog  # noqa: B018 - the Iceberg catalog exists before any group does
         row = self._groups.create(
             name=name,
             version=version,

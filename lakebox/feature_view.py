@@ -237,9 +237,16 @@ class FeatureView(Taggable):
         test_start: Any = None,
         test_end: Any = None,
         description: str = "",
+        engine: str = "duckdb",
+        spark: Any = None,
     ) -> int:
-        """Materialise a training dataset version; returns its version number."""
+        """Materialise a training dataset version; returns its version number.
+
+        ``engine="spark", spark=session`` computes the splits on Apache Spark (each group read
+        at its pinned snapshot); the files, statistics, pins and lineage are the same.
+        """
         materialize.check_format(data_format)
+        check_engine(engine, spark)
         spec = _split_spec(
             test_size=test_size,
             validation_size=validation_size,
@@ -252,7 +259,7 @@ class FeatureView(Taggable):
             start_time=start_time,
             end_time=end_time,
         )
-        splits, snapshots, fitted = self._splits(spec)
+        splits, snapshots, fitted = self._splits(spec, engine=engine, spark=spark)
         upstream = [(self._asset().id, "materializes", {"spec": spec})]
         for item in snapshots:
             group = self._store.get_feature_group(item["group"], item["version"])

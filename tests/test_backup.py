@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -32,7 +33,9 @@ while not (signals / "stop").exists() and n < 500:
 
 
 def _group(root: Path) -> tuple[lakebox.Project, object]:
-    project = lakebox.connect(root)
+    with warnings.catch_warnings():  # a backup is a copy elsewhere: lakebox says so, once
+        warnings.simplefilter("ignore", lakebox.BoxMovedWarning)
+        project = lakebox.connect(root)
     return project, project.get_feature_store().get_feature_group("m", 1)
 
 

@@ -42,7 +42,7 @@ def declared(fs: Any, name: str, description: str = "", features: tuple[str, ...
 def assert_index_in_step(project: lakebox.Project) -> None:
     """Every asset has exactly its row in the FTS5 index, with the same text, and FTS5's own
     integrity check passes."""
-    db = project._db
+    db = project.catalog
     assets = {
         r["id"]: (r["name"], r["description"], r["keywords"])
         for r in db.query("SELECT id, name, description, keywords FROM assets")

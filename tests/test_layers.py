@@ -17,11 +17,8 @@ ENGINES = ("catalog", "offline", "online", "query", "training", "write", "ops", 
 API = ("feature_group", "feature_store", "feature_view", "project", "model_registry", "queries", "lineage")
 INTERFACES = ("cli", "server", "tui", "client")
 # Pending edges, each named with what removes it (nothing else may be added here).
-PENDING = {
-    # Query became an api object (lakebox.queries); lakebox/feature_group.py (the lead's,
-    # rewritten concurrently) still imports it through this alias module.
-    ("lakebox.query.query", "lakebox.queries"): "delete lakebox/query/query.py once feature_group.py imports lakebox.queries",
-}
+# Engine -> api edges still allowed, each with the reason and the way out (none today).
+PENDING: dict[tuple[str, str], str] = {}
 # The experiment runtime has known import cycles, tracked by issue 12; only it is excluded.
 CYCLE_EXCLUDED = ("lakebox.experiment",)
 

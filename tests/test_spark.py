@@ -181,6 +181,15 @@ def test_training_and_batch_data_on_spark_equal_duckdb(spark: Any, tmp_path: Pat
             assert on_spark[split].equals(on_duck[split]), split
         batch = fv.get_batch_data(engine="spark", spark=spark).toArrow()
         assert batch.equals(fv.get_batch_data(dataframe_type="arrow"))
+        # a training dataset made on Spark: the same rows, files and pins as one made on DuckDB
+        on_duck_version = fv.create_training_dataset(test_size=0.25, seed=3)
+        on_spark_version = fv.create_training_dataset(test_size=0.25, seed=3, engine="spark", spark=spark)
+        duck_sets = fv.get_training_data(on_duck_version, dataframe_type="arrow")
+        spark_sets = fv.get_training_data(on_spark_version, dataframe_type="arrow")
+        for duck_part, spark_part in zip(duck_sets, spark_sets, strict=True):
+            assert spark_part.equals(duck_part)
+        pins = games.pins()
+        assert pins and len({commit for commit in pins.values()}) == 1  # both pinned the same commit
 
 
 def test_delete_files_are_refused_and_missing_java_is_named(spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

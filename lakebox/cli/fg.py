@@ -346,19 +346,7 @@ def validations(state: State, name: str, version: int | None) -> None:
 # -- helpers ------------------------------------------------------------------------------
 def describe(group: FeatureGroup) -> dict[str, Any]:
     """A feature group as plain data (what ``fg list`` and ``fg show`` render)."""
-    group_commits = group.commits()
-    return {
-        "name": group.name,
-        "version": group.version,
-        "table": group.table_name,
-        "description": group.description,
-        "primary_key": group.primary_key,
-        "event_time": group.event_time,
-        "online_enabled": group.online_enabled,
-        "commit_count": len(group_commits),
-        "last_commit": iso(group_commits[-1].committed_ms) if group_commits else None,
-        "features": [f.to_dict() for f in group.features],
-    }
+    return group.describe()
 
 
 def commit_dict(commit: Commit) -> dict[str, Any]:

@@ -300,6 +300,16 @@ class TextOutput(Output):
         )
         last = format_value(group["last_commit"]) if group["last_commit"] else "never"
         lines.append(f"commits: {group['commit_count']}   last commit: {last}")
+        iceberg = group.get("iceberg")
+        if iceberg:
+            lines.append(
+                f"Iceberg: catalog [cyan]{escape(iceberg['catalog_name'])}[/] ({escape(iceberg['catalog_type'])}, "
+                f"{escape(iceberg['catalog_uri'])}), table [cyan]{escape(iceberg['identifier'])}[/]"
+            )
+            if iceberg.get("metadata_location"):
+                lines.append(f"metadata: {escape(iceberg['metadata_location'])}")
+            if iceberg.get("warning"):
+                lines.append(f"[yellow]{escape(iceberg['warning'])}[/]")
         self.console.print(Panel("\n".join(lines), expand=False))
         if not group["features"]:
             self.console.print("No schema yet: the first insert defines it.")
