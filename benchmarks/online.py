@@ -34,6 +34,7 @@ from online_data import FEATURES, GROUPS, make_group  # sibling module, shared w
 
 import lakebox
 from lakebox.online.codec import KeyCodec, ValueCodec
+from lakebox.online.store import db_name
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -101,8 +102,8 @@ def main() -> None:
         ids = [rng.randrange(args.keys) for _ in range(args.requests)]
 
         # floor: same gets and decode, hand-rolled
-        env = project._online.env  # py-lmdb allows one handle per environment and process
-        dbs = [env.open_db(b"g%d" % groups[p].id, create=False) for p in GROUPS]
+        env = project.engines.online.env  # py-lmdb allows one handle per environment and process
+        dbs = [env.open_db(db_name(groups[p].describe()["iceberg"]["table"]), create=False) for p in GROUPS]
         sign = 1 << 63
         floor_samples = []
         for entity in ids:

@@ -146,7 +146,7 @@ def bench_search(root: Path, args: argparse.Namespace) -> None:
 
     # the big catalog, through the catalog's own writer (same rows, same triggers)
     specs = realistic_catalog(args.groups, args.features)
-    groups, assets = GroupStore(project._db), AssetStore(project._db)
+    groups, assets = GroupStore(project.catalog), AssetStore(project.catalog)
     settings = {"statistics": True, "expectations": [], "validation": "strict"}
     started = time.perf_counter()
     for spec in specs:
@@ -160,7 +160,7 @@ def bench_search(root: Path, args: argparse.Namespace) -> None:
             for key, value in spec["tags"].items():
                 assets.set_tag(asset.id, key, value)
     build = time.perf_counter() - started
-    count = project._db.query("SELECT count(*) AS n FROM assets")[0]["n"]
+    count = project.catalog.query("SELECT count(*) AS n FROM assets")[0]["n"]
     size = sum(p.stat().st_size for p in (root / "catalog").glob("catalog.db*")) / 1e6
     print(
         f"index build (GroupStore.create + triggers, one transaction per group): {build:7.2f} s "
@@ -171,7 +171,7 @@ def bench_search(root: Path, args: argparse.Namespace) -> None:
     scaling = []
     for width in (20, 200, 1000):
         spec = realistic_catalog(1, width, seed=width)[0]
-        fresh = GroupStore(lakebox.connect(root / f"width_{width}")._db)
+        fresh = GroupStore(lakebox.connect(root / f"width_{width}").catalog)
         scaling.append((width, timed(lambda spec=spec, fresh=fresh: fresh.create(
             name=spec["name"], version=1, description=spec["description"], primary_key=["id"], event_time=None,
             online_enabled=False, table_name="t", features=spec["features"], settings=settings,
@@ -181,7 +181,7 @@ def bench_search(root: Path, args: argparse.Namespace) -> None:
                                                      for w, t in scaling))  # fmt: skip
 
     # floor of the build: the same documents into a bare FTS5 table, one transaction
-    docs = project._db.query("SELECT name, description, keywords FROM assets")
+    docs = project.catalog.query("SELECT name, description, keywords FROM assets")
     raw = sqlite3.connect(root / "floor.db", isolation_level=None)
     raw.execute("PRAGMA journal_mode=WAL")
     raw.execute("PRAGMA synchronous=NORMAL")
@@ -202,7 +202,7 @@ def bench_search(root: Path, args: argparse.Namespace) -> None:
     queries = realistic_queries(args.queries, [spec["name"] for spec in specs])
     texts = [text for _, text in queries]
     hits = [len(project.search(t, limit=args.limit)) for t in texts]
-    conn = sqlite3.connect(project._db.path, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(project.catalog.path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     matches = [fts_query(t) for t in texts]
     by_text = dict(zip(texts, matches, strict=True))

@@ -22,7 +22,7 @@ from lakebox.feature import Feature
 from lakebox.frames import check_dataframe_type, from_arrow, to_arrow
 from lakebox.names import check_name, did_you_mean
 from lakebox.offline import maintenance, reader
-from lakebox.offline.batch import check_nulls, prepare_batch
+from lakebox.offline.batch import check_nulls, check_online_keys, prepare_batch
 from lakebox.offline.table import GroupTable
 from lakebox.query.filter import Col
 from lakebox.tags import Taggable
@@ -284,7 +284,11 @@ class FeatureGroup(Taggable):
 
     # -- online store -------------------------------------------------------------------
     def enable_online(self) -> FeatureGroup:
-        """Serve this group online: backfills the latest row per key from the offline store."""
+        """Serve this group online: backfills the latest row per key from the offline store.
+        Refused (nothing changes) when its primary key cannot be served online."""
+        schema = self._stored_schema()
+        if schema is not None:
+            check_online_keys(schema, self.primary_key)
         self._writer.enable_online(self._reload()._row)
         return self._reload()
 

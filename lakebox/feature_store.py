@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+
 from lakebox.catalog.groups import FeatureRow
 from lakebox.errors import AlreadyExistsError, NotFoundError, SchemaMismatchError, ValidationError
 from lakebox.feature import Feature, as_feature
 from lakebox.feature_group import FeatureGroup, check_group_compatible, new_table_name
 from lakebox.frames import check_dataframe_type, from_arrow
 from lakebox.names import check_name, check_version, did_you_mean
+from lakebox.offline.batch import check_online_keys
 
 if TYPE_CHECKING:
     from lakebox.engines import Engines
@@ -100,6 +103,8 @@ class FeatureStore:
                 raise ValidationError(f"The declared features lack the key column(s) {missing}.")
             if event_time is not None and next(f for f in declared if f.name == event_time).type != "timestamp":
                 raise ValidationError(f"The event time feature {event_time!r} must have type 'timestamp'.")
+            if online_enabled:  # refused before anything is created
+                check_online_keys(pa.schema([pa.field(f.name, f.arrow_type) for f in declared]), keys)
             for f in declared:
                 if f.name in keys and (f.type in ("float", "double") or f.type.startswith("array")):
                     raise SchemaMismatchError(

@@ -112,6 +112,7 @@ class FeatureView(Taggable):
 
     def delete(self) -> None:
         """Delete the view and its training datasets (files and pins)."""
+        self._cleanup_datasets()  # a killed creator's pending dataset: its files and pins too
         for dataset in self._store._views.datasets(self.id):
             self._drop_dataset(dataset)
         self._store._views.delete(self.id)
@@ -324,9 +325,7 @@ class FeatureView(Taggable):
         return _dataset_info(self._dataset(version))
 
     def delete_training_dataset(self, version: int) -> None:
-        dataset = self._dataset(version)
-        self._drop_dataset(dataset)
-        self._store._views.delete_dataset(self.id, version)
+        self._drop_dataset(self._dataset(version))  # removes the row last, after files and pins
 
     def transformations_for(self, training_dataset_version: int) -> FittedTransformations | None:
         """The fitted transformation functions of a training dataset (used for serving)."""
