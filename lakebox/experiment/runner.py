@@ -122,7 +122,7 @@ def _project(project: Any) -> Any:
         project = current_project()
     if project is None:
         raise ValidationError("lagom records each run in a box: call lakebox.connect(path) first, or pass project=.")
-    if not hasattr(project, "_db"):
+    if not hasattr(project, "engines"):  # a RemoteProject (lakebox.connect("http://...")) has none
         raise ValidationError("lagom runs against a local box (lakebox.connect(path)), not a remote server.")
     return project
 

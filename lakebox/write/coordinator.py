@@ -175,8 +175,8 @@ class Writer:
     def _report(self, row: GroupRow, commit: CommitRow | None, online_error: Exception | None) -> CommitRow | None:
         if commit is None:
             return None
-        log.info("%s v%s: commit %s (%s) inserted %s, updated %s, deleted %s rows", row.name, row.version,
-                 commit.commit_id, commit.kind, commit.rows_inserted, commit.rows_updated, commit.rows_deleted)
+        log.info("%s v%s: commit %s inserted %s, updated %s, deleted %s rows (%s)", row.name, row.version,
+                 commit.commit_id, commit.rows_inserted, commit.rows_updated, commit.rows_deleted, commit.kind)
         if online_error is not None:
             raise OnlineBehindError(
                 f"Commit {commit.commit_id} of {row.name} v{row.version} is written (offline store and commit log), "
@@ -228,13 +228,16 @@ class Writer:
 
     # -- statistics on demand -------------------------------------------------------------
     def compute_statistics(self, row: GroupRow, commit: CommitRow) -> Any:
-        """Exact statistics of the group at ``commit`` (reads it whole); stored as the commit's
-        running summary, so later commits extend an exact one."""
-        from lakebox.stats import summarize
+        """Exact statistics of the group at ``commit`` (reads it whole). They are stored as the
+        commit's statistics, and a fresh (exact) summary of the same rows as its running
+        summary, so later commits extend an exact one."""
+        from lakebox.stats import compute_statistics, summarize
 
-        group = self.table(row)
-        summary = summarize(self.read_at(row, group, commit.snapshot_id))
-        return statistics.store(self.groups, row, commit.commit_id, summary)
+        rows = self.read_at(row, self.table(row), commit.snapshot_id)
+        exact = compute_statistics(rows)
+        self.groups.save_summary(row.id, commit.commit_id, summarize(rows).to_dict(), True)
+        self.groups.save_statistics(row.id, commit.commit_id, exact.to_dict())
+        return exact
 
     def read_at(self, row: GroupRow, group: GroupTable, snapshot_id: int | None) -> pa.Table:
         table = group.load()
