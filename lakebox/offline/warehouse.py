@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -83,8 +84,7 @@ class Warehouse:
                         CURRENT: self.root.as_uri(),
                     },
                 )
-                catalog.create_namespace_if_not_exists(NAMESPACE)
-                self._check_box_id(catalog)
+                self._prepare(catalog)
             except StorageError:
                 raise
             except Exception as e:  # sqlalchemy / pyiceberg errors vary by version
@@ -94,6 +94,22 @@ class Warehouse:
                 ) from e
             self._catalog, self._pid = catalog, os.getpid()
         return self._catalog
+
+    def _prepare(self, catalog: SqlCatalog) -> None:
+        """Create the namespace and record the box id. Processes opening a new box at once race
+        on both (check-then-insert in pyiceberg): the loser's insert fails on a unique
+        constraint, and a second look finds what the winner wrote."""
+        for attempt in range(1, 6):
+            try:
+                catalog.create_namespace_if_not_exists(NAMESPACE)
+                self._check_box_id(catalog)
+                return
+            except StorageError:
+                raise
+            except Exception:  # noqa: BLE001 - the other process's row is there on the next look
+                if attempt == 5:
+                    raise
+                time.sleep(0.05 * attempt)
 
     def _check_box_id(self, catalog: SqlCatalog) -> None:
         if self.box_id is None:
