@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -20,8 +19,10 @@ from lakebox.catalog.groups import CommitRow, GroupRow
 from lakebox.errors import NotFoundError, SchemaMismatchError, ValidationError
 from lakebox.feature import Feature
 from lakebox.frames import check_dataframe_type, from_arrow, to_arrow
-from lakebox.names import check_name, did_you_mean
-from lakebox.offline import maintenance, reader
+from lakebox.group_history import HistoryMixin
+from lakebox.group_quality import QualityMixin
+from lakebox.names import did_you_mean
+from lakebox.offline import reader
 from lakebox.offline.batch import check_nulls, check_online_keys, prepare_batch
 from lakebox.offline.table import GroupTable
 from lakebox.query.filter import Col
@@ -45,7 +46,7 @@ def new_table_name(name: str, version: int) -> str:
     return f"{name}_v{version}_{secrets.token_hex(4)}"
 
 
-class FeatureGroup(Taggable):
+class FeatureGroup(QualityMixin, HistoryMixin, Taggable):
     """A feature group. Get one from ``fs.create_feature_group`` or ``fs.get_feature_group``.
 
     A thin object: writes go through the box's write coordinator (``lakebox.write``), reads
@@ -201,87 +202,6 @@ class FeatureGroup(Taggable):
             return None
         return self._writer.compact(self._row)
 
-    # -- data quality: expectations and statistics --------------------------------------
-    @property
-    def expectations(self) -> list[Any]:
-        from lakebox.expect import Expectation
-
-        return [Expectation.from_dict(d) for d in self._row.settings.get("expectations", [])]
-
-    @property
-    def validation(self) -> str:
-        return str(self._row.settings.get("validation", "strict"))
-
-    def set_expectations(self, expectations: Sequence[Any], validation: str | None = None) -> FeatureGroup:
-        """Replace the rules every batch is checked against (and optionally the mode)."""
-        from lakebox.expect import Expectation
-
-        if validation is not None and validation not in ("strict", "warn"):
-            raise ValidationError(f"validation must be 'strict' or 'warn', got {validation!r}.")
-        rules = []
-        for rule in expectations:
-            if not isinstance(rule, Expectation):
-                raise ValidationError(f"expectations take lakebox.expect rules, got {rule!r}.")
-            rules.append(rule.to_dict())
-        settings = dict(self._row.settings)
-        settings["expectations"] = rules
-        if validation is not None:
-            settings["validation"] = validation
-        self._engines.groups.update(self.id, settings=settings)
-        return self._reload()
-
-    def validate(self, df: Any) -> Any:
-        """Check a dataframe against the group's expectations without writing (a report)."""
-        from lakebox.expect import validate
-
-        batch = prepare_batch(to_arrow(df), schema=self._stored_schema(), primary_key=self.primary_key,
-                              event_time=self.event_time)
-        return validate(batch, self.expectations)
-
-    def get_validation_reports(self) -> list[dict[str, Any]]:
-        """Every stored report, oldest first: ``{commit_id, created_at, success, mode, report}``
-        (``commit_id`` is None for a batch that strict validation refused)."""
-        return self._engines.groups.reports(self.id)
-
-    def _validate(self, batch: pa.Table) -> Any:
-        rules = self.expectations
-        if not rules:
-            return None
-        from lakebox.expect import validate
-
-        report = validate(batch, rules)
-        if not report.success and self.validation == "strict":
-            self._engines.groups.save_report(self.id, None, False, "strict", report.to_dict())
-            raise ValidationError(
-                f"Feature group {self.name} v{self.version} refused the batch; nothing was written.\n{report}",
-                report=report,
-                failed=[r.rule for r in report.failures],
-            )
-        return report
-
-    def compute_statistics(self, commit_id: int | None = None) -> Any:
-        """Compute exact statistics of the group's data as of a commit (default: the latest),
-        reading the group whole, and store them. Later commits extend these incrementally."""
-        commit = self._resolve_commit(commit_id) if commit_id is not None else (self.commits() or [None])[-1]
-        if commit is None:
-            raise NotFoundError(f"Feature group {self.name} v{self.version} has no commits yet.")
-        return self._writer.compute_statistics(self._row, commit)
-
-    def get_statistics(self, commit_id: int | None = None) -> Any:
-        """Statistics of the data as of ``commit_id`` (default: the latest commit):
-        ``.to_dict()`` -> ``{feature: {count, null_count, distinct, min, max, mean, stddev,
-        quantiles, histogram}}``. Kept up to date by every commit at the cost of the rows it
-        touched; ``.exact`` is False when updates or deletes left sketch parts approximate
-        (``compute_statistics()`` makes them exact). Computed now if none were stored."""
-        from lakebox.stats import Statistics
-
-        commits = self.commits()
-        if not commits:
-            raise NotFoundError(f"Feature group {self.name} v{self.version} has no commits yet.")
-        commit = self._resolve_commit(commit_id) if commit_id is not None else commits[-1]
-        stored = self._engines.groups.statistics(self.id, commit.commit_id)
-        return Statistics.from_dict(stored) if stored is not None else self.compute_statistics(commit.commit_id)
-
     # -- online store -------------------------------------------------------------------
     def enable_online(self) -> FeatureGroup:
         """Serve this group online: backfills the latest row per key from the offline store.
@@ -336,69 +256,6 @@ class FeatureGroup(Taggable):
         rows = table.scan()
         order = pa.compute.sort_indices(rows, sort_keys=[(k, "ascending") for k in self.primary_key])
         return rows.take(order)
-
-    # -- history retention ----------------------------------------------------------------
-    def set_retention(self, max_age: timedelta | None = None, keep_last: int | None = None) -> FeatureGroup:
-        """Keep time-travel history for at least ``max_age`` and at least the last ``keep_last``
-        commits; older commits are expired (their files deleted) after each commit. Pinned
-        commits (training datasets) are always kept. ``set_retention()`` keeps everything."""
-        if max_age is not None and (not isinstance(max_age, timedelta) or max_age.total_seconds() < 0):
-            raise ValidationError("max_age must be a non-negative datetime.timedelta.")
-        if keep_last is not None and (not isinstance(keep_last, int) or keep_last < 1):
-            raise ValidationError("keep_last must be a positive integer.")
-        settings = dict(self._row.settings)
-        if max_age is None and keep_last is None:
-            settings.pop("retention", None)
-        else:
-            settings["retention"] = {
-                "max_age_s": max_age.total_seconds() if max_age is not None else None,
-                "keep_last": keep_last or 1,
-            }
-        self._engines.groups.update(self.id, settings=settings)
-        return self._reload()
-
-    @property
-    def retention(self) -> dict[str, Any] | None:
-        return self._row.settings.get("retention")
-
-    def expire_commits(self, older_than: Any = None, keep_last: int = 1) -> list[int]:
-        """Expire commits older than ``older_than`` (default: all but the newest ``keep_last``)
-        and delete the files only they referenced. Returns the expired commit ids."""
-        if not isinstance(keep_last, int) or isinstance(keep_last, bool) or keep_last < 1:
-            raise ValidationError(f"keep_last must be a positive integer (the newest commits to keep), got {keep_last!r}.")
-        if self._stored_schema() is None:
-            return []
-        cutoff = to_millis(older_than, "older_than") if older_than is not None else None
-        return self._writer.expire(self._row, cutoff, keep_last)
-
-    def maintain(self, orphan_grace_s: float = 3600.0, compact: bool = True) -> dict[str, Any]:
-        """Apply the retention policy, compact small files, and delete unreferenced files
-        (including orphans of killed writers older than ``orphan_grace_s``)."""
-        report: dict[str, Any] = {"expired_commits": [], "compacted": None, "deleted_files": 0}
-        if self._stored_schema() is None:
-            return report
-        report["expired_commits"] = self._writer.apply_retention(self._row, vacuum=False)
-        if compact:
-            commit = self.compact()
-            report["compacted"] = commit.commit_id if commit is not None else None
-        report["deleted_files"] = self._writer.vacuum(self._row, grace_s=orphan_grace_s)
-        self._writer.sync_commits(self._row)
-        return report
-
-    def pin_commit(self, commit: int | Commit, name: str) -> None:
-        """Protect a commit from retention under ``name`` (an Iceberg tag)."""
-        check_name(name, "pin name")
-        maintenance.pin(self._table, self._resolve_commit(commit).snapshot_id, name)
-
-    def unpin_commit(self, name: str) -> None:
-        maintenance.unpin(self._table, name)
-
-    def pins(self) -> dict[str, int]:
-        """``{pin name: commit id}`` of the pinned commits."""
-        if self._stored_schema() is None:
-            return {}
-        by_snapshot = {c.snapshot_id: c.commit_id for c in self.commits()}
-        return {name: by_snapshot.get(sid, -1) for name, sid in maintenance.pins(self._table.load()).items()}
 
     def delete(self) -> None:
         """Drop the group: its metadata, its commit log and its Iceberg table with all files.

@@ -14,7 +14,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent / "lakebox"
 
 ENGINES = ("catalog", "offline", "online", "query", "training", "write", "ops", "stats")
-API = ("feature_group", "feature_store", "feature_view", "project", "model_registry", "queries", "lineage")
+API = (
+    "feature_group", "group_history", "group_quality", "feature_store", "feature_view", "project", "model_registry",
+    "queries", "lineage", "engines",
+)
 INTERFACES = ("cli", "server", "tui", "client")
 # Pending edges, each named with what removes it (nothing else may be added here).
 # Engine -> api edges still allowed, each with the reason and the way out (none today).

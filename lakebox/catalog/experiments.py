@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lakebox.catalog.db import CatalogDB
+from lakebox.catalog.owners import alive
 
 
 def now() -> str:
@@ -145,7 +146,7 @@ class ExperimentStore:
             "SELECT id, owner_pid FROM experiments WHERE status = 'running' AND owner_pid IS NOT NULL AND owner_host = ?",
             (host,),
         )
-        dead = [r["id"] for r in rows if not _alive(int(r["owner_pid"]))]
+        dead = [r["id"] for r in rows if not alive(int(r["owner_pid"]))]
         if dead:
             with self.db.write() as conn:
                 conn.executemany(
@@ -186,16 +187,6 @@ def _real(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
 
 
 def _experiment(row: Any) -> ExperimentRow:

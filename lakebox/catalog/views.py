@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lakebox.catalog.db import CatalogDB
+from lakebox.catalog.owners import alive
 from lakebox.errors import AlreadyExistsError, ConflictError, LakeboxError, StorageError
 
 PENDING, READY, DELETING = "pending", "ready", "deleting"
@@ -299,7 +300,7 @@ class ViewStore:
         found = []
         for row in rows:
             pid = row["owner_pid"]
-            if pid is None or (pid == os.getpid() and row["id"] not in in_flight) or (pid != os.getpid() and not _alive(pid)):
+            if pid is None or (pid == os.getpid() and row["id"] not in in_flight) or (pid != os.getpid() and not alive(pid)):
                 found.append(_dataset(row))
         return found
 
@@ -319,16 +320,6 @@ class ViewStore:
         return _dataset(rows[0]) if rows else None
 
 
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
 
 
 def _view(row: Any) -> ViewRow:

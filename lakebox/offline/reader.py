@@ -68,7 +68,12 @@ def duckdb_can_read(table: Table, tasks: Sequence[FileScanTask]) -> bool:
 
 def local_path(uri: str, table: Table | None = None) -> str:
     """The local filesystem path of a file URI recorded in ``table``'s metadata."""
-    io = getattr(table, "io", None)
+    return localize(getattr(table, "io", None), uri)
+
+
+def localize(io: object, uri: str) -> str:
+    """The local path of ``uri``, mapped by the box's FileIO from where the box was created
+    to where it is now (a copied or moved box)."""
     if isinstance(io, BoxFileIO):
         uri = io.localize(uri)
     if uri.startswith("file://"):

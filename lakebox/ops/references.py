@@ -17,12 +17,10 @@ def file_io(root: Path, origin: str) -> Any:
 
 
 def local(io: Any, uri: str) -> str:
-    uri = io.localize(uri)
-    if uri.startswith("file://"):
-        return uri[len("file://") :]
-    if "://" in uri:
-        raise StorageError(f"lakebox reads local files only; got {uri}.")
-    return uri
+    """The local path of a file URI of a box's table (``io``: the box's FileIO)."""
+    from lakebox.offline.reader import localize
+
+    return localize(io, uri)
 
 
 def read_metadata(io: Any, location: str) -> Any:
