@@ -17,8 +17,7 @@ from lakebox.stats.sketches import (
     DyadicHistogram,
     Hll,
     Top,
-    hash_numbers,
-    hash_strings,
+    hll_of,
     kll_from_json,
     kll_merge,
     kll_new,
@@ -86,7 +85,7 @@ class FeatureSummary:
             s.trues = int(pc.sum(column).as_py() or 0)
         elif kind == "string":
             s.top, distinct = Top.of(column)
-            s.hll = Hll.of(hash_strings(distinct))  # hashing each distinct value once is enough
+            s.hll = hll_of(distinct)  # hashing each distinct value once is enough
             s._min_max(column)
         elif kind == "temporal":
             dtype = column.type
@@ -95,11 +94,11 @@ class FeatureSummary:
             ints = column.cast(pa.int32() if pa.types.is_date32(dtype) else pa.int64())
             ints = pc.drop_null(ints) if column.null_count else ints
             values = ints.to_numpy()
-            s.hll = Hll.of(hash_numbers(values))
+            s.hll = hll_of(values)
             if len(values):
                 s.min, s.max = int(values.min()), int(values.max())
         elif kind == "binary":
-            s.hll = Hll.of(hash_strings(column))
+            s.hll = hll_of(column)
         return s
 
     def _numeric(self, column: pa.ChunkedArray) -> None:
@@ -108,7 +107,7 @@ class FeatureSummary:
         if pa.types.is_decimal(column.type):
             column = column.cast(pa.float64(), safe=False)
         raw = column.to_numpy()
-        self.hll = Hll.of(hash_numbers(raw))
+        self.hll = hll_of(raw)
         self.integer = raw.dtype.kind in "iu"
         if self.integer:
             if len(raw):

@@ -49,6 +49,14 @@ KLL_RANK_ERROR = datasketches.kll_doubles_sketch.get_normalized_rank_error(KLL_K
 MAX_BINS = 128
 TOP_KEEP = 100
 _HASH_SCAN = "lakebox_hash"
+# Register index: the top HLL_P bits of the hash; rank: 1 + leading zeros of the other _Q bits
+# (the definition ``Hll.of`` computes in numpy). Fixed text: no name or value of the user's.
+_HLL_SQL = f"""
+SELECT (h >> {_Q})::INTEGER AS i,
+       max(CASE WHEN r = 0 THEN {_Q + 1} ELSE {_Q} - floor(log2(r::DOUBLE))::INTEGER END)::INTEGER AS rank
+FROM (SELECT hash(v) AS h, hash(v) & {(1 << _Q) - 1}::UBIGINT AS r FROM {_HASH_SCAN} WHERE v IS NOT NULL)
+GROUP BY i
+"""
 _PROBE = "lakebox"
 
 
@@ -67,46 +75,6 @@ def _unb64(text: str) -> bytes:
 # hashing
 
 
-def _fmix64(v: np.ndarray) -> np.ndarray:
-    """MurmurHash3's 64-bit finaliser (a bijection with full avalanche), in place on uint64."""
-    v ^= v >> np.uint64(33)
-    v *= np.uint64(0xFF51AFD7ED558CCD)
-    v ^= v >> np.uint64(33)
-    v *= np.uint64(0xC4CEB9FE1A85EC53)
-    v ^= v >> np.uint64(33)
-    return v
-
-
-def hash_numbers(values: np.ndarray) -> np.ndarray:
-    """64-bit hashes of numbers: floats by their bits (-0.0 as 0.0, one NaN), integers as int64."""
-    if values.dtype.kind == "f":
-        values = values.astype(np.float64) + 0.0  # -0.0 + 0.0 == +0.0
-        values[np.isnan(values)] = np.nan
-        bits = values.view(np.uint64).copy()
-    else:
-        bits = values.astype(np.int64).view(np.uint64).copy()
-    return _fmix64(bits)
-
-
-def hash_strings(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """64-bit hashes of the non-null strings or binaries of ``column`` (DuckDB's ``hash``)."""
-    values = pc.drop_null(column)
-    if not len(values):
-        return np.zeros(0, dtype=np.uint64)
-    col = exp.column("v", quoted=True)
-    select = exp.select(exp.alias_(exp.func("hash", col), "h", quoted=True)).from_(
-        exp.to_identifier(_HASH_SCAN, quoted=True)
-    )
-    con = connect()
-    try:
-        con.register(_HASH_SCAN, pa.table({"v": values}))
-        return np.asarray(con.execute(select.sql(dialect="duckdb")).fetchnumpy()["h"], dtype=np.uint64)
-    except duckdb.Error as e:
-        raise StorageError(f"Hashing values for distinct counts failed in DuckDB: {e}") from e
-    finally:
-        con.close()
-
-
 @lru_cache(maxsize=1)
 def string_hash_id() -> str:
     """Identifies the string hash function (DuckDB's, which a new DuckDB version may change):
@@ -117,6 +85,26 @@ def string_hash_id() -> str:
         return f"duckdb:{con.execute(select.sql(dialect='duckdb')).fetchone()[0]}"  # type: ignore[index]
     finally:
         con.close()
+
+
+def hll_of(values: pa.Array | pa.ChunkedArray | np.ndarray) -> Hll:
+    """The HLL of the non-null ``values`` (numbers, times, strings, binaries), hashed and
+    bucketed by DuckDB in one vectorised pass: about 10x faster than hashing in numpy and
+    ``np.maximum.at``, and the registers are the same as ``Hll.of(hashes)`` of DuckDB's hashes
+    (DuckDB hashes -0.0 as 0.0 and every NaN alike, as a distinct count needs)."""
+    sketch = Hll()
+    if not len(values):
+        return sketch
+    con = connect()
+    try:
+        con.register(_HASH_SCAN, pa.table({"v": values}))
+        found = con.execute(_HLL_SQL).fetchnumpy()
+    except duckdb.Error as e:
+        raise StorageError(f"Counting distinct values failed in DuckDB: {e}") from e
+    finally:
+        con.close()
+    sketch.registers[np.asarray(found["i"], dtype=np.intp)] = np.asarray(found["rank"], dtype=np.uint8)
+    return sketch
 
 
 # ---------------------------------------------------------------------------------------------

@@ -95,7 +95,9 @@ class Writer:
     # -- commits ------------------------------------------------------------------------
     def insert(self, row: GroupRow, batch: pa.Table, report: Any = None) -> CommitRow:
         """Upsert ``batch`` (already validated and in storage form) as one commit."""
-        added = statistics.summarize_batch(batch) if _statistics_on(row) else None
+        # The batch's summary is computed while the files are written (it needs no lock and
+        # mostly runs outside the GIL); the statistics step waits for it.
+        added = statistics.Summarizing(batch) if _statistics_on(row) else None
         commit = self._run(row, lambda table: table.insert(batch), batch=batch, added=added, report=report)
         assert commit is not None
         return commit

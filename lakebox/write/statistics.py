@@ -10,6 +10,7 @@ the group read whole, once, to start an exact summary again.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +33,23 @@ def summarize_batch(batch: pa.Table) -> Any:
         return None
 
 
+class Summarizing:
+    """``summarize_batch(batch)`` running in a thread of its own; ``result()`` waits for it.
+    A fresh thread per commit (no pool), so nothing is shared with a forked child."""
+
+    def __init__(self, batch: pa.Table) -> None:
+        self._summary: Any = None
+        self._thread = threading.Thread(target=self._run, args=(batch,), name="lakebox-statistics", daemon=True)
+        self._thread.start()
+
+    def _run(self, batch: pa.Table) -> None:
+        self._summary = summarize_batch(batch)
+
+    def result(self) -> Any:
+        self._thread.join()
+        return self._summary
+
+
 def record(
     groups: GroupStore,
     row: GroupRow,
@@ -50,6 +68,8 @@ def record(
     """
     from lakebox.stats import Summary, next_summary, summarize
 
+    if isinstance(added, Summarizing):
+        added = added.result()
     running: Any = None
     if commit.kind == "rollback" and restored_commit is not None:
         found = groups.summary(row.id, restored_commit)
