@@ -112,7 +112,7 @@ def grow(args: argparse.Namespace, root: Path) -> None:
     for i in range(args.batches):
         batch = make_batch(rng, args.rows)
         t_floor = floor_write(batch, root / "floor.parquet")
-        t_insert, commit = timed(lambda: fg.insert(batch))
+        t_insert, commit = timed(lambda batch=batch: fg.insert(batch))
         stored.append(batch.select(["entity_id", "ts"]).slice(0, max(1, args.rows // 100)))
         ratios.append(t_insert / t_floor)
         say(f"  insert {i + 1:3d}: group {(i + 1) * args.rows:>11,} rows  lakebox {t_insert:7.3f} s  "
@@ -138,7 +138,7 @@ def grow(args: argparse.Namespace, root: Path) -> None:
     latencies = []
     for _ in range(args.commits):
         small = make_batch(rng, 1000)
-        seconds, _ = timed(lambda: fg.insert(small))
+        seconds, _ = timed(lambda small=small: fg.insert(small))
         latencies.append(seconds)
     say(f"1,000-row commits (random keys and times) into the grown group: p50 {statistics.median(latencies) * 1000:6.1f} ms, "
         f"max {max(latencies) * 1000:6.1f} ms over {len(latencies)} (target p50 < 50 ms)")
@@ -147,7 +147,7 @@ def grow(args: argparse.Namespace, root: Path) -> None:
     for i in range(args.commits):
         later = EPOCH + np.timedelta64(YEAR_S + 60 * i, "s") + np.zeros(1000, "timedelta64[s]")
         small = make_batch(rng, 1000, ts=later)
-        seconds, _ = timed(lambda: fg.insert(small))
+        seconds, _ = timed(lambda small=small: fg.insert(small))
         latencies.append(seconds)
     say(f"1,000-row commits of new event times: p50 {statistics.median(latencies) * 1000:6.1f} ms")
 
@@ -183,7 +183,7 @@ def history(commits: int, root: Path) -> None:
     latencies = []
     for i in range(commits):
         batch = make_batch(rng, 100)
-        seconds, _ = timed(lambda: fg.insert(batch))
+        seconds, _ = timed(lambda batch=batch: fg.insert(batch))
         latencies.append(seconds)
         if (i + 1) % 100 == 0:
             say(f"  commits {i - 98:4d}-{i + 1:4d}: p50 {statistics.median(latencies[-100:]) * 1000:6.1f} ms")

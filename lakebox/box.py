@@ -193,8 +193,11 @@ class Box:
     def settings(self) -> dict[str, object]:
         try:
             return tomllib.loads(self.toml.read_text())
-        except (OSError, tomllib.TOMLDecodeError) as e:
-            raise StorageError(f"Cannot read {self.toml}: {e}. Restore it from a backup.") from e
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+            raise StorageError(
+                f"Cannot read {self.toml}: {e}. Restore it from a backup (`lakebox backup`), or run "
+                "`lakebox doctor --repair`, which writes it again.", path=str(self.toml)
+            ) from e
 
     @property
     def warehouse_origin(self) -> str:

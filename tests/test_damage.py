@@ -107,10 +107,8 @@ def _run(root: Path) -> tuple[int, dict[str, list[object]]]:
 
 
 # Cases that fail because of work pending elsewhere, named precisely (remove when fixed).
-PENDING = {
-    ("lakebox.toml", "overwrite_middle"): "Box.settings() (lakebox/box.py) lets UnicodeDecodeError through for "
-    "non-UTF-8 bytes in lakebox.toml; it should be a StorageError like a TOMLDecodeError",
-}
+# Damage cases known to fail, each with its reason (none today; strict xfail keeps it honest).
+PENDING: dict[tuple[str, str], str] = {}
 
 
 def _cases() -> list[object]:

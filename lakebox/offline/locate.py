@@ -14,7 +14,6 @@ as reader.py does.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -88,7 +87,7 @@ def matching_files(table: Table, tasks: Sequence[FileScanTask], keys: pa.Table) 
         .from_(exp.Table(this=files, alias=exp.TableAlias(this=exp.to_identifier("f"))))
         .join(exp.alias_(exp.to_table("lakebox_keys"), "b", table=True), on=on, join_type="SEMI")
     )
-    con = _cursor()
+    con = reader.cursor()
     try:
         con.register("lakebox_keys", keys)
         hits = con.sql(query.sql(dialect="duckdb")).fetchall()
@@ -98,21 +97,6 @@ def matching_files(table: Table, tasks: Sequence[FileScanTask], keys: pa.Table) 
         con.close()
     matched = {str(h[0]) for h in hits}
     return [t for p, t in by_path.items() if p in matched]
-
-
-_DATABASE: tuple[int, duckdb.DuckDBPyConnection] | None = None
-
-
-def _cursor() -> duckdb.DuckDBPyConnection:
-    """A new connection to this process's DuckDB database for locating keys.
-
-    Opening a DuckDB database costs tens of milliseconds, a cursor almost nothing; a small
-    commit pays it once per process (a forked child opens its own).
-    """
-    global _DATABASE
-    if _DATABASE is None or _DATABASE[0] != os.getpid():
-        _DATABASE = (os.getpid(), reader.connect())
-    return _DATABASE[1].cursor()
 
 
 def read_file(table: Table, task: FileScanTask) -> pa.Table:

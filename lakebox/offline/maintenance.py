@@ -88,7 +88,7 @@ def compact(
         _say(group, progress, "compact: committing")
         try:
             with group.lock("compact: committing"):
-                commit = group.commit(lambda table, snapshot: _recheck(group, plan, table, snapshot))
+                commit = group.commit(lambda table, snapshot, plan=plan: _recheck(group, plan, table, snapshot))
                 if commit is not None and on_commit is not None:
                     on_commit(commit)
                 return commit

@@ -143,8 +143,8 @@ def _tables(root: Path) -> list[str]:
 
 def _copy_table(root: Path, dest: Path, name: str, report: BackupReport) -> str:
     """Copy one table's current metadata and everything it references; its metadata location."""
-    from lakebox.ops.relocate import metadata_location, origin
     from lakebox.ops.references import table_files
+    from lakebox.ops.relocate import metadata_location, origin
 
     for attempt in range(1, TABLE_ATTEMPTS + 1):
         location = metadata_location(root, name)

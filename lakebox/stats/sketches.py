@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import base64
 import math
-import os
-import threading
 import zlib
 from collections.abc import Mapping
 from functools import lru_cache
@@ -40,7 +38,7 @@ import pyarrow.compute as pc
 import sqlglot.expressions as exp
 
 from lakebox.errors import StorageError, ValidationError
-from lakebox.offline.reader import connect
+from lakebox.offline.reader import connect, cursor
 
 HLL_P = 12
 _M = 1 << HLL_P
@@ -89,21 +87,6 @@ def string_hash_id() -> str:
         con.close()
 
 
-_duck: tuple[int, duckdb.DuckDBPyConnection] | None = None
-_duck_lock = threading.Lock()
-
-
-def _cursor() -> duckdb.DuckDBPyConnection:
-    """A fresh cursor on this process's one in-memory DuckDB for hashing: opening a database
-    costs ~25 ms, a cursor microseconds, and a cursor's registered tables are its own (so
-    threads never see each other's). Reopened in a forked child."""
-    global _duck
-    with _duck_lock:
-        if _duck is None or _duck[0] != os.getpid():
-            _duck = (os.getpid(), connect())
-        return _duck[1].cursor()
-
-
 def hll_of(values: pa.Array | pa.ChunkedArray | np.ndarray) -> Hll:
     """The HLL of the non-null ``values`` (numbers, times, strings, binaries), hashed and
     bucketed by DuckDB in one vectorised pass: about 10x faster than hashing in numpy and
@@ -112,7 +95,7 @@ def hll_of(values: pa.Array | pa.ChunkedArray | np.ndarray) -> Hll:
     sketch = Hll()
     if not len(values):
         return sketch
-    con = _cursor()
+    con = cursor()
     try:
         con.register(_HASH_SCAN, pa.table({"v": values}))
         found = con.execute(_HLL_SQL).fetchnumpy()

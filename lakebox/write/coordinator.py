@@ -98,7 +98,11 @@ class Writer:
         # The batch's summary is computed while the files are written (it needs no lock and
         # mostly runs outside the GIL); the statistics step waits for it.
         added = statistics.Summarizing(batch) if _statistics_on(row) else None
-        commit = self._run(row, lambda table: table.insert(batch), batch=batch, added=added, report=report)
+        try:
+            commit = self._run(row, lambda table: table.insert(batch), batch=batch, added=added, report=report)
+        finally:
+            if added is not None:
+                added.result()  # never leave it running past the call (nor an exception)
         assert commit is not None
         return commit
 

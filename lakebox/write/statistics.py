@@ -39,7 +39,8 @@ class Summarizing:
 
     def __init__(self, batch: pa.Table) -> None:
         self._summary: Any = None
-        self._thread = threading.Thread(target=self._run, args=(batch,), name="lakebox-statistics", daemon=True)
+        # not a daemon: a thread killed inside DuckDB at interpreter exit aborts the process
+        self._thread = threading.Thread(target=self._run, args=(batch,), name="lakebox-statistics")
         self._thread.start()
 
     def _run(self, batch: pa.Table) -> None:
