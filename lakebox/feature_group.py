@@ -477,7 +477,7 @@ class FeatureGroup(QualityMixin, HistoryMixin, Taggable):
         order = [k for k in (*self.primary_key, *([self.event_time] if self.event_time else [])) if k in schema.names]
         return reader.read(table, snapshot_id, schema, order_by=order, limit=limit, offset=offset)
 
-    # -- planner references (H4) -----------------------------------------------------------
+    # -- planner references -----------------------------------------------------------
     # The planner works on values: the api layer resolves a group to a GroupRef and a time to
     # a Pin (snapshot and data files) before planning (lakebox/query/refs.py).
     def _planner_ref(self) -> Any:

@@ -207,3 +207,27 @@ def test_duckdb_memory_limit_and_spill_settings(tmp_path: Path) -> None:
     assert default.memory_limit is not None and default.memory_limit.endswith("MiB")
     with pytest.raises(lakebox.ValidationError, match="duckdb_memory_limit"):
         duck.settings_from({"duckdb_memory_limit": "lots"}, None)
+
+
+@pytest.mark.slow
+def test_the_memory_limit_bounds_a_big_join_and_running_out_names_the_setting(tmp_path: Path) -> None:
+    import numpy as np
+    import pyarrow as pa
+
+    root = tmp_path / "box"
+    with lakebox.connect(root) as project:
+        fs = project.get_feature_store()
+        fg = fs.create_feature_group("big", 1, primary_key=["k"], event_time="ts", statistics=False)
+        rows = 1_500_000
+        rng = np.random.default_rng(0)
+        ts = pa.array(np.unique(rng.integers(0, 10**12, rows * 2))[:rows] * 1000, pa.timestamp("us", tz="UTC"))
+        fg.insert(pa.table({"k": np.arange(rows) % 300_000, "ts": ts, "f": rng.normal(size=rows), "g": rng.normal(size=rows)}))
+        spine = pa.table({"k": np.arange(rows) % 300_000, "ts": ts})
+        settings = root / "lakebox.toml"
+        original = settings.read_text()
+        settings.write_text(original + 'duckdb_memory_limit = "200MB"\n')
+        out = fs.get_features(["f", "g"], entity_df=spine, dataframe_type="arrow")
+        assert out.num_rows == rows  # one row per spine row within 200 MB
+        settings.write_text(original + 'duckdb_memory_limit = "30MB"\n')
+        with pytest.raises(lakebox.QueryError, match="duckdb_memory_limit"):
+            fs.get_features(["f", "g"], entity_df=spine, dataframe_type="arrow")

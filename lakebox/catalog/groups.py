@@ -199,7 +199,7 @@ class GroupStore:
         rows = self.db.query("SELECT stats FROM statistics WHERE group_id = ? AND commit_id = ?", (group_id, commit_id))
         return json.loads(rows[0]["stats"]) if rows else None
 
-    # statistics summaries (H2): the running, mergeable summary of a group after each commit
+    # statistics summaries: the running, mergeable summary of a group after each commit
     def save_summary(self, group_id: int, commit_id: int, summary: dict[str, Any], exact: bool) -> None:
         """Store ``lakebox.stats.Summary.to_dict()`` as the group's summary after ``commit_id``
         (replacing one stored before for that commit, e.g. by ``fg.compute_statistics()``)."""

@@ -67,6 +67,9 @@ def connect(settings: DuckSettings | None = None) -> duckdb.DuckDBPyConnection:
     """A fresh in-memory connection: UTC session time zone, the box's memory limit and spill folder."""
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
+    # every planner query ends in an explicit ORDER BY: DuckDB need not keep insertion order,
+    # which lets large joins and windows stream and spill instead of running out of memory
+    con.execute("SET preserve_insertion_order = false")
     if settings is not None:
         if settings.memory_limit is not None:
             con.execute(f"SET memory_limit = {_quote(settings.memory_limit)}")
@@ -113,6 +116,11 @@ def execute(
         for relation in plan.relations():
             register(con, relation)
         result = con.sql(sql).to_arrow_table()
+    except duckdb.OutOfMemoryException as e:
+        raise QueryError(
+            f"The feature query ran out of memory in DuckDB ({e}). Raise `{MEMORY_SETTING}` in the box's "
+            "lakebox.toml (a size such as \"8GB\" or a share of RAM such as \"75%\"), or query fewer rows at once."
+        ) from e
     except duckdb.Error as e:
         raise QueryError(f"The feature query failed in DuckDB: {e}\nSQL: {sql}") from e
     finally:
