@@ -67,9 +67,6 @@ def connect(settings: DuckSettings | None = None) -> duckdb.DuckDBPyConnection:
     """A fresh in-memory connection: UTC session time zone, the box's memory limit and spill folder."""
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
-    # every planner query ends in an explicit ORDER BY: DuckDB need not keep insertion order,
-    # which lets large joins and windows stream and spill instead of running out of memory
-    con.execute("SET preserve_insertion_order = false")
     if settings is not None:
         if settings.memory_limit is not None:
             con.execute(f"SET memory_limit = {_quote(settings.memory_limit)}")
@@ -112,6 +109,9 @@ def execute(
         tree = tree.limit(int(limit))
     sql = tree.sql(dialect="duckdb")
     con = connect(settings)
+    # a compiled plan ends in an explicit ORDER BY: DuckDB need not keep insertion order, which
+    # lets large joins stream and spill instead of running out of memory (fs.sql keeps it)
+    con.execute("SET preserve_insertion_order = false")
     try:
         for relation in plan.relations():
             register(con, relation)
