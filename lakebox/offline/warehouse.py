@@ -74,17 +74,7 @@ class Warehouse:
     def catalog(self) -> SqlCatalog:
         if self._catalog is None or self._pid != os.getpid():  # never reuse engines across fork
             try:
-                catalog = SqlCatalog(
-                    "lakebox",
-                    uri=f"sqlite:///{self.root / ICEBERG_CATALOG}",
-                    warehouse=self.root.as_uri(),
-                    **{
-                        PY_IO_IMPL: "lakebox.offline.fileio.BoxFileIO",
-                        ORIGIN: self.origin,
-                        CURRENT: self.root.as_uri(),
-                    },
-                )
-                self._prepare(catalog)
+                catalog = self._open()
             except StorageError:
                 raise
             except Exception as e:  # sqlalchemy / pyiceberg errors vary by version
@@ -95,21 +85,36 @@ class Warehouse:
             self._catalog, self._pid = catalog, os.getpid()
         return self._catalog
 
-    def _prepare(self, catalog: SqlCatalog) -> None:
-        """Create the namespace and record the box id. Processes opening a new box at once race
-        on both (check-then-insert in pyiceberg): the loser's insert fails on a unique
-        constraint, and a second look finds what the winner wrote."""
+    def _open(self) -> SqlCatalog:
+        """The SqlCatalog with its namespace and this box's id. Processes opening a new box at
+        once race on each step (pyiceberg creates its tables and namespace check-then-insert):
+        the loser fails on "already exists" or a unique constraint, and a second try finds
+        what the winner wrote."""
         for attempt in range(1, 6):
+            catalog = None
             try:
+                catalog = SqlCatalog(
+                    "lakebox",
+                    uri=f"sqlite:///{self.root / ICEBERG_CATALOG}",
+                    warehouse=self.root.as_uri(),
+                    **{
+                        PY_IO_IMPL: "lakebox.offline.fileio.BoxFileIO",
+                        ORIGIN: self.origin,
+                        CURRENT: self.root.as_uri(),
+                    },
+                )
                 catalog.create_namespace_if_not_exists(NAMESPACE)
                 self._check_box_id(catalog)
-                return
+                return catalog
             except StorageError:
                 raise
-            except Exception:  # noqa: BLE001 - the other process's row is there on the next look
+            except Exception:  # noqa: BLE001 - the other process's rows are there on the next try
+                if catalog is not None:
+                    catalog.engine.dispose()
                 if attempt == 5:
                     raise
                 time.sleep(0.05 * attempt)
+        raise AssertionError("unreachable")
 
     def _check_box_id(self, catalog: SqlCatalog) -> None:
         if self.box_id is None:
