@@ -8,12 +8,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 import lakebox
 
 # Long tests (crash rounds, Spark, damage suites) run in CI (CI=true, as `.ci/run` is run) or
 # with LAKEBOX_SLOW=1; the inner loop `pytest -q` skips them to stay within a few minutes.
 RUN_SLOW = os.environ.get("CI", "").lower() == "true" or os.environ.get("LAKEBOX_SLOW") == "1"
+
+
+# CI explores the same examples every run (a red CI is then a real regression, reproducible
+# here with CI=true); the inner loop keeps drawing new ones, which is how edge cases are found.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI", "").lower() == "true":
+    settings.load_profile("ci")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -198,7 +198,7 @@ def _diff(before: pa.Table, after: pa.Table, keys: list[str], schema: pa.Schema)
         .with_("removed_only", as_=only("removed_rows", "added_rows"))
         .with_("added_only", as_=only("added_rows", "removed_rows"))
     )
-    con = reader.connect()
+    con = reader.cursor()
     try:
         con.register("removed_rows", before)
         con.register("added_rows", after)

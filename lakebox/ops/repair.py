@@ -146,16 +146,9 @@ def _write_toml(root: Path, backup: Path | None) -> str:
 
 def _infer_origin(root: Path) -> str:
     """The warehouse URI the Iceberg catalog's metadata paths were written under."""
-    import sqlite3
-
     current = (root / "warehouse").as_uri()
-    try:
-        con = sqlite3.connect(f"file:{root / 'warehouse' / 'iceberg_catalog.db'}?mode=ro", uri=True)
-        try:
-            rows = con.execute("SELECT table_name, metadata_location FROM iceberg_tables").fetchall()
-        finally:
-            con.close()
-    except sqlite3.Error:
+    rows = _read_only(root / "warehouse" / "iceberg_catalog.db", "SELECT table_name, metadata_location FROM iceberg_tables")
+    if rows is None:
         return current
     for name, location in rows:
         marker = f"/{name}/metadata/"
@@ -165,17 +158,23 @@ def _infer_origin(root: Path) -> str:
 
 
 def _catalog_box_id(root: Path) -> str | None:
+    rows = _read_only(root / "catalog.db", "SELECT value FROM box_meta WHERE key = 'box_id'")
+    return str(rows[0][0]) if rows else None
+
+
+def _read_only(path: Path, sql: str) -> list[tuple[object, ...]] | None:
+    """Rows of a fixed query on a SQLite file opened read-only; None if it cannot be read
+    (a repair inspects damaged files: it must never create or change them)."""
     import sqlite3
 
     try:
-        con = sqlite3.connect(f"file:{root / 'catalog.db'}?mode=ro", uri=True)
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            row = con.execute("SELECT value FROM box_meta WHERE key = 'box_id'").fetchone()
+            return con.execute(sql).fetchall()
         finally:
             con.close()
     except sqlite3.Error:
         return None
-    return str(row[0]) if row else None
 
 
 def _restore_catalog(root: Path, backup: Path) -> str:

@@ -26,16 +26,19 @@ from lakebox.stats.statistics import _as_float
 
 _BLOCK_ROWS = 1 << 17
 _PARTS = ("n", "mean", "m2", "c")
+LOSSY = 1e-4  # what is left of M2 after a subtraction of spread rows, relative to before, below
+# which the rounding of the subtraction can show in the 6th digit of a stddev or correlation
 
 
 class CoMoments:
     """Pairwise count, means, M2 and co-moments of the numeric features ``names``."""
 
-    __slots__ = ("c", "m2", "mean", "n", "names")
+    __slots__ = ("c", "lossy", "m2", "mean", "n", "names")
 
     def __init__(self, names: Sequence[str], n: np.ndarray, mean: np.ndarray, m2: np.ndarray, c: np.ndarray) -> None:
         self.names = list(names)
         self.n, self.mean, self.m2, self.c = n, mean, m2, c
+        self.lossy: list[str] = []  # set by ``subtract``
 
     @classmethod
     def empty(cls, names: Sequence[str]) -> CoMoments:
@@ -89,7 +92,9 @@ class CoMoments:
 
     def subtract(self, removed: CoMoments) -> tuple[CoMoments, bool]:
         """The moments without the ``removed`` rows, and whether they were consistent (a part
-        of these rows: never more rows than there are). Exact up to rounding."""
+        of these rows: never more rows than there are). Exact up to rounding; ``lossy`` names
+        the features whose remaining spread is so small next to what was removed that the
+        subtraction cancelled most of its digits (see ``LOSSY``)."""
         names = self.names + [name for name in removed.names if name not in self.names]
         t, r = self.aligned(names), removed.aligned(names)
         n = t.n - r.n
@@ -102,7 +107,15 @@ class CoMoments:
             weight = np.where(n > 0, n * r.n / np.where(t.n > 0, t.n, 1.0), 0.0)
             m2 = np.where(n > 0, np.maximum(t.m2 - r.m2 - d * d * weight, 0.0), 0.0)
             c = np.where(n > 0, t.c - r.c - d * d.T * weight, 0.0)
-        return CoMoments(names, n, mean, m2, c), consistent
+        out = CoMoments(names, n, mean, m2, c)
+        # M2 left after subtracting is a difference of large numbers when the rows removed
+        # spread much wider than the rows kept: below LOSSY of what it was, its last digits
+        # (and the co-moments') are rounding, so stddev and correlations are flagged approximate.
+        with np.errstate(all="ignore"):  # pairwise: m2[i, j] is i's M2 over rows where j is set too
+            bad = (n > 0) & (r.m2 > 0) & (m2 < LOSSY * t.m2)
+        involved = bad.any(axis=0) | bad.any(axis=1)
+        out.lossy = [name for i, name in enumerate(names) if involved[i]]
+        return out, consistent
 
     def feature(self, name: str) -> tuple[int, float, float]:
         """(count, mean, M2) of one feature's finite values."""

@@ -104,6 +104,9 @@ class Summary:
             for feature in features.values():
                 if feature.kind == "numeric":
                     feature.approximate |= {"mean", "stddev"}
+        for name in moments.lossy:  # cancellation: recompute (fg.compute_statistics) for exact values
+            if name in features:
+                features[name].approximate |= {"stddev", "correlations"}
         unknown = [name for name in removed.features if name not in self.features]
         if unknown:
             raise ValidationError(
