@@ -41,9 +41,10 @@ EXAMPLES = int(os.environ.get("LAKEBOX_SPARK_EXAMPLES", "3"))
 
 
 @pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from pyspark.sql import SparkSession
 
+    warehouse = tmp_path_factory.mktemp("spark-warehouse")  # not ./spark-warehouse in the checkout
     session = (
         SparkSession.builder.master("local[2]")
         .appName("lakebox-tests")
@@ -51,6 +52,7 @@ def spark() -> Iterator[Any]:
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.warehouse.dir", str(warehouse))
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")
