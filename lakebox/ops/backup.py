@@ -172,11 +172,13 @@ def _point_catalog(path: Path, locations: dict[str, str]) -> None:
                     (location, CATALOG_NAME, NAMESPACE, name),
                 )
             # tables created after their files were copied are not in this backup
-            names = list(locations)
-            marks = ",".join("?" * len(names))
-            con.execute(
-                f"DELETE FROM iceberg_tables WHERE catalog_name = ? AND table_namespace = ? AND table_name NOT IN ({marks})",  # noqa: S608 - only placeholders
-                (CATALOG_NAME, NAMESPACE, *names),
+            present = con.execute(
+                "SELECT table_name FROM iceberg_tables WHERE catalog_name = ? AND table_namespace = ?",
+                (CATALOG_NAME, NAMESPACE),
+            ).fetchall()
+            con.executemany(
+                "DELETE FROM iceberg_tables WHERE catalog_name = ? AND table_namespace = ? AND table_name = ?",
+                [(CATALOG_NAME, NAMESPACE, name) for (name,) in present if name not in locations],
             )
     finally:
         con.close()

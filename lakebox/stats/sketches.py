@@ -51,12 +51,13 @@ TOP_KEEP = 100
 _HASH_SCAN = "lakebox_hash"
 # Register index: the top HLL_P bits of the hash; rank: 1 + leading zeros of the other _Q bits
 # (the definition ``Hll.of`` computes in numpy). Fixed text: no name or value of the user's.
-_HLL_SQL = f"""
-SELECT (h >> {_Q})::INTEGER AS i,
-       max(CASE WHEN r = 0 THEN {_Q + 1} ELSE {_Q} - floor(log2(r::DOUBLE))::INTEGER END)::INTEGER AS rank
-FROM (SELECT hash(v) AS h, hash(v) & {(1 << _Q) - 1}::UBIGINT AS r FROM {_HASH_SCAN} WHERE v IS NOT NULL)
+_HLL_SQL = """
+SELECT (h >> 52)::INTEGER AS i,
+       max(CASE WHEN r = 0 THEN 53 ELSE 52 - floor(log2(r::DOUBLE))::INTEGER END)::INTEGER AS rank
+FROM (SELECT hash(v) AS h, hash(v) & 4503599627370495::UBIGINT AS r FROM lakebox_hash WHERE v IS NOT NULL)
 GROUP BY i
-"""
+"""  # 52 = _Q, 4503599627370495 = 2^52 - 1, lakebox_hash = _HASH_SCAN (checked below)
+assert _Q == 52 and _HASH_SCAN == "lakebox_hash"
 _PROBE = "lakebox"
 
 
