@@ -35,16 +35,16 @@ from lakebox.tags import Taggable
 from lakebox.timeutil import to_datetime
 from lakebox.training import materialize
 from lakebox.transformations import FittedTransformations, fit_transformations
+from lakebox.view_serving import ServingMixin, fitted_of
 from lakebox.write import datasets as dataset_writer
 
 if TYPE_CHECKING:
     from lakebox.feature_store import FeatureStore
 
 SPLITS = ("train", "validation", "test")
-FRESHNESS_CHECK_S = 1.0  # how often a serving view compares the online watermark with the commit log
 
 
-class FeatureView(Taggable):
+class FeatureView(ServingMixin, Taggable):
     """A feature view; create with ``fs.create_feature_view``."""
 
     _asset_kind = "feature_view"
@@ -214,7 +214,7 @@ class FeatureView(Taggable):
         table, _ = self._read(start_time, end_time, engine=engine, spark=spark)
         if training_dataset_version is not None:
             dataset = self._dataset(training_dataset_version)
-            table = self._transform(_fitted_of(dataset), table)
+            table = self._transform(fitted_of(dataset), table)
         features, _ = self._xy(table, "arrow", primary_key, event_time)
         if engine == "spark":
             from lakebox.query import spark as spark_engine
@@ -329,7 +329,7 @@ class FeatureView(Taggable):
 
     def transformations_for(self, training_dataset_version: int) -> FittedTransformations | None:
         """The fitted transformation functions of a training dataset (used for serving)."""
-        return _fitted_of(self._dataset(training_dataset_version))
+        return fitted_of(self._dataset(training_dataset_version))
 
     def torch_dataset(self, training_dataset_version: int, split: str = "train", **kwargs: Any) -> Any:
         """A ``torch.utils.data.IterableDataset`` streaming a materialised split (torch needed).
@@ -348,160 +348,6 @@ class FeatureView(Taggable):
         return TrainingIterable(
             [str(files[split])], dataset.data_format, features, list(self._row.labels), schema=schema, **kwargs
         )
-
-    # -- online serving -------------------------------------------------------------------
-    def init_serving(self, training_dataset_version: int | None = None) -> None:
-        """Prepare feature vectors: compile the serving plan, pick the fitted transformations
-        (of ``training_dataset_version``, default the latest), and replay anything the online
-        store missed. Called on first use; call it again to switch training dataset."""
-        from lakebox.online.serving import ServingPlan
-
-        self._query = None  # re-read the groups: one may have been enabled online since
-        fitted = None
-        if self._row.transformations:
-            versions = [d.version for d in self._store._views.datasets(self.id)]
-            if training_dataset_version is None:
-                if not versions:
-                    raise ValidationError(
-                        f"Feature view {self.name} v{self.version} has transformation functions but no training "
-                        "dataset to take their fitted parameters from: create_training_dataset() first."
-                    )
-                training_dataset_version = versions[-1]
-            fitted = _fitted_of(self._dataset(training_dataset_version))
-        plan = self.query._plan()
-        columns = self._serving_columns(plan)
-        tables: dict[str, Any] = {}
-        used = {o.alias for o in plan.outputs if o.name in columns}
-        used.update(j.left_alias for j in plan.joins)
-        by_id = {g.id: g for g in self.query.groups()}
-        for alias, relation in [(plan.spine_alias, plan.spine), *[(j.alias, j.relation) for j in plan.joins]]:
-            assert relation.ref is not None
-            group = by_id[relation.ref.id]
-            needed = alias in used and (
-                alias != plan.spine_alias or any(o.alias == alias and o.name in columns for o in plan.outputs)
-                or any(j.left_alias == alias and any(k not in group.primary_key for k in j.left_keys) for j in plan.joins)
-            )
-            if not group.online_enabled:
-                if needed:
-                    raise ValidationError(
-                        f"Feature view {self.name} serves features of {group.name} v{group.version}, which is not "
-                        "online-enabled: call enable_online() on that group."
-                    )
-                tables[alias] = None
-                continue
-            group.catch_up_online()
-            tables[alias] = group._online_table()
-        self._serving = (ServingPlan(self._store.engines.online, plan, tables, columns), fitted, training_dataset_version)
-
-    def _catch_up(self) -> None:
-        """A long-lived view (a server's) notices when the online store fell behind the commit
-        log — a writer in another process died after committing — and replays it."""
-        groups = self._store._groups
-        online = self._store.engines.online
-        for group in self.query.groups():
-            if group.online_enabled and groups.last_commit_id(group.id) > online.watermark(group._planner_ref().table_name):
-                group.catch_up_online()
-
-    def _serving_columns(self, plan: Any) -> list[str]:
-        hidden = self._hidden_columns(False, False)
-        return [o.name for o in plan.outputs if o.name not in self._row.labels and o.name not in hidden]
-
-    def get_feature_vector(
-        self,
-        entry: Mapping[str, Any],
-        passed_features: Mapping[str, Any] | None = None,
-        return_type: str = "list",
-        allow_missing: bool = False,
-        training_dataset_version: int | None = None,
-    ) -> Any:
-        """One feature vector from the online store, transformed exactly as the training data."""
-        result = self.get_feature_vectors(
-            [entry],
-            passed_features=[passed_features] if passed_features else None,
-            return_type="list" if return_type in ("pandas", "polars", "numpy") else return_type,
-            allow_missing=allow_missing,
-            training_dataset_version=training_dataset_version,
-        )[0]
-        if return_type in ("pandas", "polars"):
-            return from_arrow(pa.Table.from_pylist([dict(zip(self.serving_columns(), result, strict=True))]), return_type)
-        if return_type == "numpy":
-            return np.array(result, dtype=object if any(isinstance(v, (str, bytes)) or v is None for v in result) else None)
-        return result
-
-    def serving_columns(self) -> list[str]:
-        """Column names of a feature vector (after one-hot expansion)."""
-        if getattr(self, "_serving", None) is None:
-            self.init_serving()
-        plan, fitted, _ = self._serving
-        return fitted.output_columns(plan.outputs) if fitted is not None else list(plan.outputs)
-
-    def get_feature_vectors(
-        self,
-        entries: Sequence[Mapping[str, Any]],
-        passed_features: Sequence[Mapping[str, Any]] | None = None,
-        return_type: str = "list",
-        allow_missing: bool = False,
-        training_dataset_version: int | None = None,
-        return_status: bool = False,
-    ) -> Any:
-        """One vector per entry, in order — never a shorter list. Missing or too-old rows raise
-        unless ``allow_missing`` (then their values are None); ``return_status=True`` also
-        returns a status per entry: present, missing or too_old."""
-        from lakebox.online.serving import PRESENT, check_entry
-
-        if return_type not in ("list", "dict", "pandas", "polars", "numpy"):
-            raise ValidationError(f"return_type must be list, dict, pandas, polars or numpy; got {return_type!r}.")
-        serving = getattr(self, "_serving", None)
-        if serving is None or (training_dataset_version is not None and serving[2] != training_dataset_version):
-            self.init_serving(training_dataset_version)
-        now = time.monotonic()
-        if now - self._fresh_at > FRESHNESS_CHECK_S:
-            self._fresh_at = now
-            self._catch_up()
-        plan, fitted, _ = self._serving
-        if isinstance(entries, Mapping):
-            raise ValidationError("get_feature_vectors takes a list of entries; use get_feature_vector for one.")
-        entries = [check_entry(e, plan.entry_keys) for e in entries]
-        if passed_features is not None:
-            if isinstance(passed_features, Mapping) or len(passed_features) != len(entries):
-                raise ValidationError("passed_features must be a list with one dict per entry.")
-            for passed in passed_features:
-                if passed is not None and not isinstance(passed, Mapping):
-                    raise ValidationError(f"Each passed_features item must be a dict of feature values, got {passed!r}.")
-        results = plan.lookup_many(entries)
-        if not allow_missing:
-            bad = [(e, status, detail) for e, (_, status, detail) in zip(entries, results, strict=True) if status != PRESENT]
-            if bad:
-                entry, status, detail = bad[0]
-                raise NotFoundError(
-                    f"{len(bad)} of {len(entries)} entries have no complete feature vector, e.g. {dict(entry)}: "
-                    f"{ {g: s for g, s in detail.items() if s != PRESENT} }. Pass allow_missing=True to get nulls instead.",
-                    status=status,
-                )
-        columns = fitted.output_columns(plan.outputs) if fitted is not None else plan.outputs
-        vectors = []
-        for index, (values, _, _) in enumerate(results):
-            passed = passed_features[index] if passed_features is not None else None
-            if fitted is None and not passed and return_type != "dict":
-                vectors.append(values)  # the hot path: already in column order
-                continue
-            row = dict(zip(plan.outputs, values, strict=True))
-            if passed:
-                for name, value in passed.items():
-                    if name not in row:
-                        raise ValidationError(f"passed feature {name!r} is not a feature of the view; it has {list(row)}.")
-                    row[name] = value
-            if fitted is not None:
-                row = fitted.transform_row(row)
-            vectors.append(row if return_type == "dict" else [row[c] for c in columns])
-        out: Any = vectors
-        if return_type in ("pandas", "polars"):
-            out = from_arrow(pa.Table.from_pylist([dict(zip(columns, v, strict=True)) for v in vectors]), return_type)
-        elif return_type == "numpy":
-            out = np.array(vectors, dtype=object)
-        if return_status:
-            return out, [status for _, status, _ in results]
-        return out
 
     # -- internals ------------------------------------------------------------------------
     def _dataset(self, version: int) -> DatasetRow:
@@ -706,10 +552,6 @@ def _canonical(table: pa.Table) -> pa.Table:
 
     schema = pa.schema([pa.field(f.name, canonical_type(f.type, f.name)) for f in table.schema])
     return table.cast(schema) if not schema.equals(table.schema) else table
-
-
-def _fitted_of(dataset: DatasetRow) -> FittedTransformations | None:
-    return FittedTransformations.from_dict(dataset.transformations) if dataset.transformations else None
 
 
 def _dataset_info(dataset: DatasetRow) -> dict[str, Any]:

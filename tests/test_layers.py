@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent / "lakebox"
 
 ENGINES = ("catalog", "offline", "online", "query", "training", "write", "ops", "stats")
 API = (
-    "feature_group", "group_history", "group_quality", "feature_store", "feature_view", "project", "model_registry",
+    "feature_group", "group_history", "group_quality", "feature_store", "feature_view", "view_serving", "project",
+    "model_registry",
     "queries", "lineage", "engines",
 )
 INTERFACES = ("cli", "server", "tui", "client")
