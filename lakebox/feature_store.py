@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from lakebox.catalog.groups import FeatureRow
 from lakebox.errors import AlreadyExistsError, NotFoundError, SchemaMismatchError, ValidationError
+from lakebox.external_group import ExternalGroupsMixin
 from lakebox.feature import Feature, as_feature
 from lakebox.feature_group import FeatureGroup, check_group_compatible, new_table_name
 from lakebox.frames import check_dataframe_type, from_arrow
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from lakebox.project import Project
 
 
-class FeatureStore:
+class FeatureStore(ExternalGroupsMixin):
     """The feature store of a project: ``project.get_feature_store()``."""
 
     def __init__(self, project: Project) -> None:

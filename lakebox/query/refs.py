@@ -67,7 +67,8 @@ class Pin:
 
     @property
     def empty(self) -> bool:
-        return self.snapshot_id is None or (not self.files and self.exact is None)
+        # ``exact`` rows without a snapshot: an external group's rows, read from its source
+        return self.exact is None and (self.snapshot_id is None or not self.files)
 
 
 EMPTY = Pin(snapshot_id=None)
