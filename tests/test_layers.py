@@ -22,7 +22,7 @@ API = (
     "external_group", "ondemand",
     "jobs",
 )
-INTERFACES = ("cli", "server", "tui", "client")
+INTERFACES = ("cli", "server", "tui", "client", "testing")
 # Pending edges, each named with what removes it (nothing else may be added here).
 # Engine -> api edges still allowed, each with the reason and the way out (none today).
 PENDING: dict[tuple[str, str], str] = {}
