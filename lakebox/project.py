@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from lakebox.box import Box, default_path
 from lakebox.catalog.db import CatalogDB
+from lakebox.jobs.api import JobsMixin
 
 if TYPE_CHECKING:
     from lakebox.engines import Engines
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 _current: Project | None = None
 
 
-class Project:
+class Project(JobsMixin):
     """One box, opened in this process. Use ``lakebox.connect(path)``."""
 
     def __init__(self, box: Box) -> None:

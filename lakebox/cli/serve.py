@@ -91,6 +91,9 @@ def serve(state: State, box: Path | None, host: str, port: int, allowed_hosts: t
             "(only /health answers without one).",
             soft_wrap=True,
         )
+    from lakebox.jobs.scheduler import start_in_background  # jobs: schedules and commit triggers run here
+
+    start_in_background(project)
     with _stop_quietly():
         run_server(project, host=host, port=port, allowed_hosts=list(allowed_hosts) or None, no_auth=no_auth)
     err.print("Stopped.")
