@@ -24,7 +24,7 @@ import pyarrow as pa
 from lakebox.catalog.assets import Asset, AssetStore
 from lakebox.catalog.views import DatasetRow, ViewRow
 from lakebox.errors import NotFoundError, QueryError, ValidationError
-from lakebox.experiment.context import note_training_dataset
+from lakebox.experiment import hooks
 from lakebox.frames import check_dataframe_type, from_arrow
 from lakebox.queries import DEFAULT_FORMULATION, Query, check_engine, duck_settings, pin_resolver
 from lakebox.query import duck
@@ -294,7 +294,7 @@ class FeatureView(ServingMixin, Taggable):
         six-tuple with validation — exactly as written, whatever happened to the groups since."""
         check_dataframe_type(dataframe_type)
         splits = self._read_dataset(self._dataset(training_dataset_version))
-        note_training_dataset(self, training_dataset_version)  # lineage of a running lagom trial
+        hooks.publish(hooks.TRAINING_DATASET_READ, view=self, version=training_dataset_version)  # lagom lineage
         names = [s for s in ("all", *SPLITS) if s in splits]
         pairs = [self._xy(splits[n], dataframe_type, primary_key, event_time) for n in names]
         return tuple(p[0] for p in pairs) + tuple(p[1] for p in pairs)
@@ -343,7 +343,7 @@ class FeatureView(ServingMixin, Taggable):
         if split not in files:
             raise NotFoundError(f"Training dataset v{training_dataset_version} has no split {split!r}; it has {list(files)}.")
         schema = materialize.schema_from_json(dataset.columns["schema"])
-        note_training_dataset(self, training_dataset_version)  # lineage of a running lagom trial
+        hooks.publish(hooks.TRAINING_DATASET_READ, view=self, version=training_dataset_version)  # lagom lineage
         features = [c for c in schema.names if c not in self._row.labels and c not in self._hidden_columns(False, False)]
         return TrainingIterable(
             [str(files[split])], dataset.data_format, features, list(self._row.labels), schema=schema, **kwargs

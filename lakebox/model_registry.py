@@ -69,7 +69,7 @@ class Model(Taggable):
         if self._row.experiment_id is None:
             return None
         from lakebox.catalog.experiments import ExperimentStore
-        from lakebox.experiment.record import Experiment
+        from lakebox.experiments import Experiment
 
         row = ExperimentStore(self._registry._project.catalog).by_id(self._row.experiment_id)
         return Experiment(self._registry._project, row) if row is not None else None

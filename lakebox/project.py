@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from lakebox.box import Box, default_path
 from lakebox.catalog.db import CatalogDB
+from lakebox.experiments import ExperimentsMixin
 from lakebox.jobs.api import JobsMixin
 
 if TYPE_CHECKING:
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 _current: Project | None = None
 
 
-class Project(JobsMixin):
+class Project(JobsMixin, ExperimentsMixin):
     """One box, opened in this process. Use ``lakebox.connect(path)``."""
 
     def __init__(self, box: Box) -> None:
@@ -72,7 +73,7 @@ class Project(JobsMixin):
     def get_experiments(self, name: str | None = None) -> list[Any]:
         """Recorded runs of ``experiment.lagom`` (every run of ``name``, or all), oldest first."""
         from lakebox.catalog.experiments import ExperimentStore
-        from lakebox.experiment.record import Experiment
+        from lakebox.experiments import Experiment
 
         return [Experiment(self, row) for row in ExperimentStore(self.catalog).list(name)]
 

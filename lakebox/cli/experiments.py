@@ -13,7 +13,7 @@ from lakebox.cli.state import State, output_option, pass_state
 from lakebox.errors import NotFoundError, ValidationError
 
 if TYPE_CHECKING:
-    from lakebox.experiment.record import Experiment
+    from lakebox.experiments import Experiment
     from lakebox.model_registry import Model
 
 SORT_KEYS = ("metric", "trial", "duration")
@@ -39,7 +39,7 @@ def list_experiments(state: State, name: str | None) -> None:
     project = state.open()
     runs = project.get_experiments(name)
     if name is not None and not runs:
-        from lakebox.experiment import get_experiment
+        from lakebox.experiments import get_experiment
 
         get_experiment(name, project=project)  # raises NotFoundError with a did-you-mean hint
     state.out.experiments({"name": name, "experiments": [describe_run(r) for r in runs]})
@@ -72,7 +72,7 @@ def show_experiment(
       lakebox experiments show attendance_torch_ddp --log
       lakebox experiments show attendance_gbr_search --trial 2
     """
-    from lakebox.experiment import get_experiment
+    from lakebox.experiments import get_experiment
 
     run = get_experiment(name, run_number, project=state.open())
     data = describe_run(run, details=True)

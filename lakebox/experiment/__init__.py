@@ -19,6 +19,10 @@ file paths; ``lagom`` runs it as the config says and records the run in the box:
 
 Inside the function, ``prepare_model`` and ``shard`` make it data-parallel under
 ``TorchDistributedConfig`` and do nothing anywhere else.
+
+This package is the lagom runtime (configs, trial context, scheduling, launching); it records
+runs through a recording port (``port.Recorder``) that the api layer implements, and never
+imports the api objects. The recorded runs are ``lakebox.experiments.Experiment`` objects.
 """
 
 from __future__ import annotations
@@ -46,11 +50,11 @@ if TYPE_CHECKING:
         world_size,
     )
     from lakebox.experiment.errors import ExperimentError, SearchspaceError, SignatureError
-    from lakebox.experiment.record import Experiment, Result
+    from lakebox.experiment.record import Result
     from lakebox.experiment.runner import lagom
 
-# names -> the module that defines them; imported on first use, so that the feature view's
-# lineage hook (lakebox.experiment.context) does not pull in the runner
+# names -> the module that defines them; imported on first use, so that the api objects'
+# lineage hooks (lakebox.experiment.hooks, .context) do not pull in the runner
 _EXPORTS = {
     **dict.fromkeys(
         ("AblationConfig", "Config", "HyperparameterOptConfig", "Searchspace", "TorchDistributedConfig"), "config"),
@@ -58,7 +62,7 @@ _EXPORTS = {
     **dict.fromkeys(("all_reduce_mean", "device", "is_distributed", "is_main", "prepare_model", "rank", "shard",
                      "world_size"), "distributed"),
     **dict.fromkeys(("ExperimentError", "SearchspaceError", "SignatureError"), "errors"),
-    **dict.fromkeys(("Experiment", "Result"), "record"),
+    "Result": "record",
     "lagom": "runner",
 }
 
@@ -80,7 +84,6 @@ __all__ = [
     "AblationConfig",
     "Config",
     "EarlyStopped",
-    "Experiment",
     "ExperimentError",
     "HyperparameterOptConfig",
     "Reporter",
@@ -103,23 +106,9 @@ __all__ = [
 ]
 
 
-def get_experiment(name: str, run: int | None = None, project: Any = None) -> Experiment:
-    """A recorded run (the latest run of ``name`` unless ``run`` is given)."""
-    from lakebox.catalog.experiments import ExperimentStore
-    from lakebox.errors import NotFoundError
-    from lakebox.experiment.runner import _project
+def get_experiment(name: str, run: int | None = None, project: Any = None) -> Any:
+    """A recorded run (the latest run of ``name`` unless ``run`` is given): an
+    ``lakebox.experiments.Experiment``, found by the api layer bound to the recording port."""
+    from lakebox.experiment import port
 
-    project = _project(project)
-    store = ExperimentStore(project.catalog)
-    row = store.get(name, run)
-    if row is None:
-        runs = [r.run for r in store.list(name)]
-        if runs:
-            raise NotFoundError(f"Experiment {name!r} has no run {run}; it has runs {runs}.")
-        from lakebox.names import closest
-
-        hint = closest(name, store.names())
-        raise NotFoundError(f"No experiment named {name!r}" + (f"; did you mean {hint}?" if hint else "."))
-    from lakebox.experiment.record import Experiment
-
-    return Experiment(project, row)
+    return port.api().get_experiment(name, run, project)

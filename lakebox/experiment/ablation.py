@@ -10,33 +10,19 @@ so the same function runs in every context.
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
 from typing import Any
 
 from lakebox.errors import NotFoundError, ValidationError
-
-_projects: dict[str, Any] = {}
-
-
-def open_project(box: str) -> Any:
-    """The project of the run's box in this process (the one ``lakebox.connect`` opened, if it is that box)."""
-    from lakebox.project import connect, current_project
-
-    current = current_project()
-    if current is not None and Path(current.path) == Path(box):
-        return current
-    if box not in _projects:
-        _projects[box] = connect(box)
-    return _projects[box]
+from lakebox.experiment.port import Recorder
 
 
 class DatasetFactory:
     """Reads a training dataset version of a feature view, optionally without one feature."""
 
     def __init__(
-        self, box: str, feature_view: str, feature_view_version: int, version: int, drop: str | None = None
+        self, recorder: Recorder, feature_view: str, feature_view_version: int, version: int, drop: str | None = None
     ) -> None:
-        self.box = box
+        self.recorder = recorder
         self.feature_view = feature_view
         self.feature_view_version = feature_view_version
         self.version = version
@@ -47,8 +33,7 @@ class DatasetFactory:
         return f"DatasetFactory({self.feature_view} v{self.feature_view_version}, training dataset v{self.version}{left})"
 
     def view(self) -> Any:
-        fs = open_project(self.box).get_feature_store()
-        return fs.get_feature_view(self.feature_view, self.feature_view_version)
+        return self.recorder.feature_view(self.feature_view, self.feature_view_version)
 
     def _drop_columns(self, view: Any) -> list[str]:
         if self.dropped is None:

@@ -2,11 +2,12 @@
 
 ``report(value, step)`` sends an intermediate metric to the optimizer (and raises
 ``EarlyStopped`` when it stops the trial); outside ``lagom`` it does nothing, so the same
-function runs unchanged in a plain loop. The ``note_*`` hooks record lineage: the feature view
-calls ``note_training_dataset`` when a training dataset is read, the model registry calls
-``note_model`` when a model is created, and the run links them to the experiment.
+function runs unchanged in a plain loop. Lineage: while a trial runs, its context listens to
+the ``training_dataset_read`` event that the feature view publishes (``lakebox.experiment.hooks``);
+the model registry calls ``note_model`` when a model is created; the run links both to the
+experiment.
 
-This module is imported by ``lakebox.feature_view``: it must stay light (no torch, no optuna).
+This module is imported by ``lakebox.model_registry``: it must stay light (no torch, no optuna).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lakebox.errors import LakeboxError, ValidationError
+from lakebox.experiment import hooks
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,7 @@ class TrialContext:
 
 
 _current: TrialContext | None = None
+_unsubscribe: Callable[[], None] | None = None
 
 
 def current() -> TrialContext | None:
@@ -54,8 +57,14 @@ def current() -> TrialContext | None:
 
 
 def set_current(context: TrialContext | None) -> None:
-    global _current
+    """Start (or, with None, end) a trial in this process: it listens to lineage events meanwhile."""
+    global _current, _unsubscribe
+    if _unsubscribe is not None:
+        _unsubscribe()
+        _unsubscribe = None
     _current = context
+    if context is not None:
+        _unsubscribe = hooks.subscribe(hooks.TRAINING_DATASET_READ, note_training_dataset)
 
 
 def report(metric: float, step: int | None = None) -> None:
@@ -113,7 +122,8 @@ class Reporter:
 
 # -- lineage hooks --------------------------------------------------------------------------
 def note_training_dataset(view: Any, version: int) -> None:
-    """Called by ``FeatureView`` when a training dataset is read: remember it for the run's lineage."""
+    """The listener of ``training_dataset_read`` (published by ``FeatureView`` when a training
+    dataset is read): remember it for the run's lineage."""
     context = _current
     if context is None:
         return
