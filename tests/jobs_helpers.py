@@ -23,6 +23,9 @@ def fail(out, **params):
     print("about to fail")
     raise ValueError("boom in the job")
 
+def plain(out):
+    print("a function without window parameters")
+
 def crash(out, **params):
     os.abort()
 
