@@ -348,6 +348,7 @@ class ExternalGroupsMixin:
                 name=name, version=version,
             )
         label = f"{name} v{version}"
+        self.engines.warehouse.catalog  # noqa: B018 - the box's Iceberg catalog exists before any group does
         rows = conform(
             read_source(source, self.engines.box.root / "secrets"), source,
             schema=None, primary_key=keys, event_time=event_time, label=label,
