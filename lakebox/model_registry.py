@@ -24,6 +24,7 @@ from typing import Any
 
 from lakebox.catalog.assets import AssetStore
 from lakebox.catalog.models import ModelRow, ModelStore
+from lakebox.deployments.mixins import DeployMixin
 from lakebox.errors import AlreadyExistsError, NotFoundError, StorageError, ValidationError
 from lakebox.names import check_version
 from lakebox.tags import Taggable
@@ -31,7 +32,7 @@ from lakebox.tags import Taggable
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
 
 
-class Model(Taggable):
+class Model(DeployMixin, Taggable):
     """One registered model version; its files live under ``artifacts/models/<name>/<version>/``."""
 
     _asset_kind = "model"

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from lakebox.box import Box, default_path
 from lakebox.catalog.db import CatalogDB
+from lakebox.deployments.mixins import ServingProjectMixin
 from lakebox.experiments import ExperimentsMixin
 from lakebox.jobs.api import JobsMixin
 
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 _current: Project | None = None
 
 
-class Project(JobsMixin, ExperimentsMixin):
+class Project(ServingProjectMixin, JobsMixin, ExperimentsMixin):
     """One box, opened in this process. Use ``lakebox.connect(path)``."""
 
     def __init__(self, box: Box) -> None:

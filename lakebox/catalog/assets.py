@@ -17,7 +17,7 @@ from lakebox.catalog.db import CatalogDB
 from lakebox.errors import NotFoundError, QueryError, ValidationError
 
 KINDS = ("feature_group", "feature", "feature_view", "training_dataset", "model", "experiment",
-         "job")
+         "deployment", "monitor", "job")
 MAX_TOKENS = 16
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 # bm25 weights per column: name, description, keywords (feature names, labels), tags

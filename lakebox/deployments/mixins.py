@@ -1,0 +1,50 @@
+"""The hooks that put deployments on the shared api objects (one base class each):
+``Model.deploy``, ``Project.get_model_serving``. Imports are lazy so that importing the
+registry or the project does not load the serving stack."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+
+class DeployMixin:
+    """``model.deploy(...)`` on a registered model version."""
+
+    def deploy(
+        self,
+        name: str | None = None,
+        predictor: str | os.PathLike[str] | None = None,
+        serving_keys: Sequence[str] | None = None,
+        description: str = "",
+        log: bool = True,
+        prediction_type: str = "double",
+    ) -> Any:
+        """Serve this model version: ``deployment.predict({"player_id": 3})`` looks the features
+        up online, transforms them as for training, predicts and logs the request.
+
+        ``name`` defaults to the model's name; ``predictor`` is None (the model's own files: a
+        scikit-learn/joblib pickle, TorchScript or torch.export file, or a saved predictor.py)
+        or the path of a predictor.py with ``class Predict``; ``serving_keys`` default to the
+        feature view's primary key; ``log=False`` keeps no prediction log; ``prediction_type``
+        is the log's prediction column type (double or string).
+        """
+        registry: Any = getattr(self, "_registry")  # noqa: B009 - Model keeps its registry here
+        serving = registry._project.get_model_serving()
+        return serving.deploy(self, name=name, predictor=predictor, serving_keys=serving_keys,
+                              description=description, log=log, prediction_type=prediction_type)
+
+
+class ServingProjectMixin:
+    """``project.get_model_serving()``."""
+
+    def get_model_serving(self) -> Any:
+        """The box's model deployments (``lakebox.deployments.ModelServing``)."""
+        from lakebox.deployments.serving import ModelServing
+
+        found = self.__dict__.get("_model_serving")
+        if found is None:
+            found = ModelServing(self)
+            self.__dict__["_model_serving"] = found
+        return found
