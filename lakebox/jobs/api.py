@@ -22,8 +22,11 @@ from lakebox.jobs.store import JobRow, JobStore, iso, parse_time
 from lakebox.tags import Taggable
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from lakebox.jobs.backfill import Backfill
     from lakebox.jobs.execution import Execution
+    from lakebox.jobs.scheduler import Scheduler
 
 _NAME = re.compile(r"^[a-z0-9_][a-z0-9_.-]{0,99}$")
 RESERVED = ("window_start", "window_end", "scheduled_for", "execution_id")
@@ -136,6 +139,13 @@ class JobApi:
 
     def get_jobs(self) -> list[Job]:
         return [Job(self._project, self._store, row) for row in self._store.jobs()]
+
+    def scheduler(self, clock: Callable[[], datetime] | None = None) -> Scheduler:
+        """A scheduler for this box (``tick()`` starts what is due; ``run(stop)`` loops).
+        ``clock``: a function returning the current time (tests inject one)."""
+        from lakebox.jobs.scheduler import Scheduler
+
+        return Scheduler(self._store, clock)
 
     def get_execution(self, execution_id: int) -> Execution:
         from lakebox.jobs.execution import Execution
