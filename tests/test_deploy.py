@@ -28,8 +28,13 @@ def world(project: Any, tmp_path: Path) -> World:
 
 
 def _training_rows(world: World) -> pd.DataFrame:
-    x_train, x_test, _, _ = world.view.get_training_data(world.td_version, primary_key=True)
-    return pd.concat([x_train, x_test], ignore_index=True)
+    """Every training-dataset row (train and test split) with its player's key. The key is
+    found by ``skill``, an untransformed feature drawn at random, so unique per player."""
+    x_train, x_test, _, _ = world.view.get_training_data(world.td_version)
+    rows = pd.concat([x_train, x_test], ignore_index=True)
+    players = world.players.read()
+    by_skill = dict(zip(players["skill"], players["pid"], strict=True))
+    return rows.assign(pid=[by_skill[s] for s in rows["skill"]])
 
 
 def test_prediction_equals_model_on_the_training_row_of_the_same_key(world: World) -> None:
@@ -135,7 +140,7 @@ def test_python_predictor_and_its_errors(world: World, project: Any, tmp_path: P
 
 
 @pytest.mark.skipif(not HAS_TORCH, reason="torch is not installed (the train extra)")
-@pytest.mark.parametrize("kind", ["torchscript", "torch.export"])
+@pytest.mark.parametrize("kind", ["torchscript", pytest.param("torch.export", marks=pytest.mark.slow)])
 def test_torch_predictors(world: World, project: Any, tmp_path: Path, kind: str) -> None:
     import warnings
 
