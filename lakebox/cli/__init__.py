@@ -134,6 +134,7 @@ def sql(state: State, query: str, as_of: str | None, max_rows: int) -> None:
 for command in (fg, fv, td, features, online, serve, apikey, demo, search, lineage, tag, doctor, backup, box):
     cli.add_command(command)
 cli.add_command(tui)
+cli.add_command(labs)
 cli.add_command(experiments)
 cli.add_command(models)
 
