@@ -24,6 +24,7 @@ from lakebox.cli.experiments import experiments, models
 from lakebox.cli.features import features
 from lakebox.cli.fg import fg
 from lakebox.cli.fv import fv, td
+from lakebox.cli.labs import labs
 from lakebox.cli.online import online
 from lakebox.cli.output import OUTPUT_FORMATS, table_data
 from lakebox.cli.serve import apikey, serve
