@@ -39,6 +39,7 @@ from pyiceberg.utils.properties import property_as_bool
 from lakebox.catalog.groups import CommitRow
 from lakebox.errors import ConflictError, StorageError
 from lakebox.offline import locate, reader
+from lakebox.offline.keyindex import KeyIndex
 from lakebox.offline.lock import WriteLock
 from lakebox.offline.warehouse import Warehouse
 
@@ -148,6 +149,8 @@ class GroupTable:
         self.event_time = event_time
         self.keys = (*self.primary_key, *((event_time,) if event_time else ()))
         self.lock = WriteLock(lock_dir / f"{table_name}.lock", timeout=LOCK_TIMEOUT_S, name=table_name)
+        self.key_index = KeyIndex(self.keys)  # used and kept current only while the lock is held
+        self._committing: Table | None = None  # the table as this writer last committed it (lock held)
 
     def load(self) -> Table:
         return self.warehouse.load(self.table_name)
@@ -212,16 +215,18 @@ class GroupTable:
         self.lock.acquire("commit")  # raises ConflictError naming the holder on timeout
         try:
             for attempt in range(1, MAX_ATTEMPTS + 1):
-                table = self.load()
+                table = self._load_for_commit()
                 current = table.current_snapshot()
                 change = planner(table, current.snapshot_id if current else None)
                 if change is None:
                     return None
                 commit_id = last_commit_id(table) + 1
                 written: list[str] = []
+                base = current.snapshot_id if current else None
                 try:
-                    self._apply(table, change, commit_id, written)
+                    produced = self._apply(table, change, commit_id, written)
                 except CommitFailedException as e:
+                    self._committing = None
                     _delete_files(table, written)
                     if attempt == MAX_ATTEMPTS:
                         raise ConflictError(
@@ -231,19 +236,37 @@ class GroupTable:
                     time.sleep(random.uniform(0.05, 0.2) * attempt)
                     continue
                 except BaseException:
+                    self._committing = None  # the table object may be half-way through a commit
                     _delete_files(table, written)
                     raise
                 # the transaction left the table object at the committed metadata: no reload
                 for snapshot in reversed(table.metadata.snapshots):
                     commit = commit_from_snapshot(snapshot)
                     if commit is not None and commit.commit_id == commit_id:
+                        if change.add_files:  # re-added old files (rollback): re-read at next use
+                            self.key_index.forget()
+                        else:
+                            self.key_index.committed(base, commit.snapshot_id, change.delete_files, produced)
                         return commit
                 raise StorageError(f"Commit {commit_id} of {self.table_name} is missing after committing.")
             raise AssertionError("unreachable")
         finally:
             self.lock.release()
 
-    def _apply(self, table: Table, change: Change, commit_id: int, written: list[str]) -> None:
+    def _load_for_commit(self) -> Table:
+        """The table to plan a commit on. Loading parses the whole metadata.json (it grows with
+        history); when the catalog still points at the metadata this writer committed last,
+        that table object is current and is reused (only under the lock: nobody else mutates it)."""
+        cached = self._committing
+        if cached is not None and self.warehouse.metadata_location(self.table_name) == cached.metadata_location:
+            return cached
+        self._committing = self.load()
+        return self._committing
+
+    def _apply(
+        self, table: Table, change: Change, commit_id: int, written: list[str]
+    ) -> list[tuple[pa.Table, list[DataFile]]]:
+        """Commit ``change`` as one snapshot; returns each table written with its data files."""
         properties = {
             PREFIX + "commit-id": str(commit_id),
             PREFIX + "kind": change.kind,
@@ -262,6 +285,7 @@ class GroupTable:
             producer = update.merge_append()  # bounds the manifests a scan reads (TABLE_PROPERTIES)
         else:
             producer = update.fast_append()
+        produced: list[tuple[pa.Table, list[DataFile]]] = []
         with producer:
             counter = itertools.count(0)
             for data_file in change.delete_files:
@@ -271,6 +295,7 @@ class GroupTable:
             for new_rows in change.add_tables:
                 if new_rows.num_rows == 0:
                     continue
+                files = []
                 for data_file in _dataframe_to_data_files(
                     table_metadata=tx.table_metadata,
                     df=new_rows,
@@ -280,7 +305,10 @@ class GroupTable:
                 ):
                     written.append(data_file.file_path)
                     producer.append_data_file(data_file)
+                    files.append(data_file)
+                produced.append((new_rows, files))
         tx.commit_transaction()
+        return produced
 
     # -- planners -----------------------------------------------------------------------
     def _plan_insert(self, table: Table, snapshot_id: int | None, batch: pa.Table) -> Change:
@@ -299,9 +327,9 @@ class GroupTable:
             # Appending newer event times than any stored (time series) can replace nothing:
             # skip planning, which reads every manifest.
             if bound is None or first <= bound:
-                candidates = self._candidates(table, snapshot_id, batch_keys)
+                candidates = self._touched(table, snapshot_id, batch_keys)
         else:
-            candidates = self._candidates(table, snapshot_id, batch_keys)
+            candidates = self._touched(table, snapshot_id, batch_keys)
         self._rewrite(table, snapshot_id, candidates, batch_keys, change)
         replaced = sum(r.num_rows for r in change.removed)
         change.rows_updated = replaced
@@ -311,7 +339,7 @@ class GroupTable:
     def _plan_delete(self, table: Table, snapshot_id: int | None, keys: pa.Table) -> Change | None:
         change = Change(kind="delete", max_event_us=_max_event(table, snapshot_id))  # still an upper bound
         keys = _to_storage(keys, table)
-        self._rewrite(table, snapshot_id, self._candidates(table, snapshot_id, keys), keys, change)
+        self._rewrite(table, snapshot_id, self._touched(table, snapshot_id, keys), keys, change)
         change.rows_deleted = sum(r.num_rows for r in change.removed)
         return change if change.delete_files else None
 
@@ -348,6 +376,16 @@ class GroupTable:
         after = _scan_rows(table, added)
         change.rows_inserted, change.rows_updated, change.rows_deleted = _diff_counts(before, after, keys)
         return change
+
+    def _touched(self, table: Table, snapshot_id: int | None, keys: pa.Table) -> list[FileScanTask]:
+        """Files that may hold a row of ``keys``: the key index answers small batches of full
+        (key, event time) pairs; otherwise file statistics prune (locate.py checks either)."""
+        if snapshot_id is None or keys.num_rows == 0:
+            return []
+        paths = self.key_index.candidates(table, snapshot_id, keys)
+        if paths is None:
+            return self._candidates(table, snapshot_id, keys)
+        return [t for t in reader.plan(table, snapshot_id) if t.file.file_path in paths] if paths else []
 
     def _candidates(self, table: Table, snapshot_id: int | None, keys: pa.Table) -> list[FileScanTask]:
         """Files whose column statistics admit any of ``keys`` (min/max pruning per key column)."""

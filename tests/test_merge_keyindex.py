@@ -1,0 +1,133 @@
+"""The writer's key index (offline/keyindex.py): small batches find the files holding their
+(key, event time) pairs without reading the group, and never miss one — for every key type,
+when the index was built from the rows the writer wrote, from the Parquet files, or had to
+catch up with another writer's commits."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from helpers import TS, day
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from model import HistoryModel
+
+from lakebox.offline import reader
+from lakebox.offline.table import GroupTable
+from lakebox.offline.warehouse import Warehouse
+
+KEY_TYPES: dict[str, tuple[pa.DataType, Any]] = {
+    "int32": (pa.int32(), lambda i: i),
+    "int64": (pa.int64(), lambda i: i * 1_000_003),
+    "string": (pa.large_string(), lambda i: f"key-{i}-é"),
+    "date": (pa.date32(), lambda i: dt.date(2020, 1, 1) + dt.timedelta(days=i)),
+    "timestamp": (pa.timestamp("us"), lambda i: dt.datetime(2020, 1, 1) + dt.timedelta(seconds=i)),
+    "binary": (pa.large_binary(), lambda i: i.to_bytes(4, "big")),
+}
+
+
+def _writers(root: Path, key_type: pa.DataType = pa.int64(), count: int = 2) -> list[GroupTable]:
+    """``count`` independent writers of one table, as separate processes would hold them."""
+    (root / "warehouse").mkdir()
+    (root / "locks").mkdir()
+    schema = pa.schema([("k", key_type), ("ts", TS), ("v", pa.float64())])
+    Warehouse(root / "warehouse").create("t", schema)
+    return [GroupTable(Warehouse(root / "warehouse"), "t", ["k"], "ts", root / "locks") for _ in range(count)]
+
+
+def _rows(keys: list[Any], key_type: pa.DataType, days: list[int], value: float) -> pa.Table:
+    return pa.table(
+        {
+            "k": pa.array(keys, key_type),
+            "ts": pa.array([day(d) for d in days], TS),
+            "v": pa.array([value] * len(keys), pa.float64()),
+        }
+    )
+
+
+@pytest.mark.parametrize("name", sorted(KEY_TYPES))
+def test_every_key_type_is_found_by_the_index(tmp_path: Path, name: str) -> None:
+    key_type, make = KEY_TYPES[name]
+    first, second = _writers(tmp_path, key_type)
+    keys = [make(i) for i in range(40)]
+    first.insert(_rows(keys, key_type, [1] * 40, 1.0))
+    assert first.key_index.known  # built from the rows it wrote, not from the files
+
+    # the same writer (hashes of the rows it wrote) and a fresh one (hashes read from Parquet)
+    again = first.insert(_rows(keys[:10], key_type, [1] * 10, 2.0)).commit
+    assert (again.rows_inserted, again.rows_updated) == (0, 10)
+    fresh = second.insert(_rows(keys[10:20], key_type, [1] * 10, 3.0)).commit
+    assert (fresh.rows_inserted, fresh.rows_updated) == (0, 10)
+    # a new event time of a stored key is a new row
+    later = first.insert(_rows(keys[20:25], key_type, [2] * 5, 4.0)).commit
+    assert (later.rows_inserted, later.rows_updated) == (5, 0)
+    deleted = second.delete_keys(_rows(keys[30:33], key_type, [1] * 3, 0.0).select(["k", "ts"]))
+    assert deleted is not None and deleted.commit.rows_deleted == 3
+
+    table = first.load()
+    stored = reader.arrow_scan(table, reader.plan(table, table.current_snapshot().snapshot_id), table.current_snapshot().snapshot_id)
+    assert stored.num_rows == 40 + 5 - 3
+    values = {(r["k"], r["ts"].day): r["v"] for r in stored.to_pylist()}
+    assert [values[(k, 1)] for k in keys[:20]] == [2.0] * 10 + [3.0] * 10
+
+
+def test_new_keys_touch_no_file(tmp_path: Path) -> None:
+    (writer,) = _writers(tmp_path, count=1)
+    writer.insert(_rows(list(range(1000)), pa.int64(), [1] * 1000, 1.0))
+    table = writer.load()
+    snapshot = table.current_snapshot().snapshot_id
+    storage = table.schema().as_arrow()
+    key_schema = pa.schema([storage.field("k"), storage.field("ts")])
+    keys = _rows(list(range(5000, 5100)), pa.int64(), [1] * 100, 0.0).select(["k", "ts"]).cast(key_schema)
+    assert writer.key_index.candidates(table, snapshot, keys) == set()
+    stored = _rows([7], pa.int64(), [1], 0.0).select(["k", "ts"]).cast(key_schema)
+    assert len(writer.key_index.candidates(table, snapshot, stored) or ()) == 1
+
+
+KEYS = st.integers(0, 12)
+DAYS = st.integers(1, 3)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_two_writers_with_their_own_indexes_match_the_model(tmp_path_factory: pytest.TempPathFactory, data: st.DataObject) -> None:
+    """Writers interleave commits (each must catch up with the other's), delete, compact and
+    roll back; the group always equals the model of its history."""
+    writers = _writers(tmp_path_factory.mktemp("keyindex"))
+    model = HistoryModel(has_event_time=True)
+    row = st.tuples(KEYS, DAYS, st.integers(-5, 5).map(float))
+    for step in range(data.draw(st.integers(1, 8), label="steps")):
+        writer = writers[data.draw(st.integers(0, 1), label=f"writer {step}")]
+        kind = data.draw(st.sampled_from(["insert", "insert", "delete", "compact", "rollback"]), label=f"op {step}")
+        if kind == "insert":
+            rows = data.draw(st.lists(row, min_size=1, max_size=10, unique_by=lambda r: r[:2]), label=f"rows {step}")
+            counts = model.insert(rows)
+            commit = writer.insert(_rows([r[0] for r in rows], pa.int64(), [r[1] for r in rows], 0.0).set_column(
+                2, "v", pa.array([r[2] for r in rows], pa.float64()))).commit
+            assert (commit.rows_inserted, commit.rows_updated) == (counts.inserted, counts.updated)
+        elif kind == "delete":
+            pairs = data.draw(st.lists(st.tuples(KEYS, DAYS), min_size=1, max_size=4, unique=True), label=f"keys {step}")
+            counts = model.delete(pairs)
+            result = writer.delete_keys(_rows([p[0] for p in pairs], pa.int64(), [p[1] for p in pairs], 0.0).select(["k", "ts"]))
+            assert (result is None) == (counts is None)
+        elif kind == "compact":
+            if writer.compact(target_rows=1000) is not None:
+                model.compact()
+        elif model.last_commit > 1:
+            target = data.draw(st.integers(1, model.last_commit - 1), label=f"target {step}")
+            table = writer.load()
+            snapshots = [s for s in table.metadata.snapshots if s.summary and s.summary["lakebox.commit-id"]]
+            by_commit = {int(s.summary["lakebox.commit-id"]): s.snapshot_id for s in snapshots}
+            writer.rollback(by_commit[target])
+            model.rollback(target)
+        table = writer.load()
+        current = table.current_snapshot()
+        got = [] if current is None else sorted(
+            (r["k"], r["ts"].day, r["v"])
+            for r in reader.arrow_scan(table, reader.plan(table, current.snapshot_id), current.snapshot_id).to_pylist()
+        )
+        assert got == model.rows_at(model.last_commit)
