@@ -19,6 +19,7 @@ import lakebox
 import lakebox.sources as sources
 from lakebox import expect
 from lakebox.external_group import ExternalFeatureGroup
+from lakebox.sources.conform import conform
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -227,3 +228,14 @@ def test_search_lineage_describe_and_delete(project: Any, fs: Any, tmp_path: Pat
     ext.delete()
     assert fs.get_feature_groups() == []
     assert (tmp_path / "s" / "part-0.parquet").exists()  # the source is untouched
+
+
+def test_mixed_case_source_columns_are_lower_cased(fs: Any, tmp_path: Path) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text("OrderID,TS,Amount\n1,2026-01-01 00:00:00,1.5\n2,2026-01-02 00:00:00,2.5\n")
+    ext = fs.create_external_feature_group("orders", source=sources.files(path), primary_key=["orderid"], event_time="ts")
+    assert list(ext.read().columns) == ["orderid", "ts", "amount"]
+    # (DuckDB itself renames columns that differ only in case; PostgreSQL can return such pairs)
+    clash = pa.table({"id": [1], "ID": [2]})
+    with pytest.raises(lakebox.SchemaMismatchError, match="differ only in case"):
+        conform(clash, sources.files(path), schema=None, primary_key=["id"], event_time=None, label="clash v1")

@@ -2,7 +2,7 @@
 
 An external group's data is not written by lakebox, so nothing guaranteed its keys when it
 was written: every read checks them (no null keys, one row per primary key and event time),
-with an error that names the group and the source. Naive timestamps are read in the source's
+with an error that names the group and the source. Column names are lower-cased. Naive timestamps are read in the source's
 ``timezone``; an event time held as ISO-8601 text (SQLite), a date or epoch milliseconds
 becomes a UTC timestamp.
 """
@@ -52,7 +52,21 @@ def conform(
         raise error from e
 
 
+def _lower(table: pa.Table) -> pa.Table:
+    """Source columns named in mixed case (CSV headers, quoted PostgreSQL names) are
+    lower-cased, as lakebox names are; two that collide are an error."""
+    names = [n.lower() for n in table.column_names]
+    if len(set(names)) != len(names):
+        clashes = sorted({n for n in names if names.count(n) > 1})
+        raise SchemaMismatchError(
+            f"its columns {clashes} differ only in case; lakebox names are lower-case. Rename them in query=.",
+            columns=clashes,
+        )
+    return table.rename_columns(names) if names != table.column_names else table
+
+
 def _times(table: pa.Table, source: Source, event_time: str | None) -> pa.Table:
+    table = _lower(table)
     columns, fields = [], []
     for field, column in zip(table.schema, table.columns):
         if field.name == event_time:
