@@ -328,15 +328,45 @@ def test_an_integer_key_beyond_int64_does_not_alias(server: dict[str, Any]) -> N
 def test_openapi_lists_the_vector_routes_with_request_bodies(server: dict[str, Any]) -> None:
     response = call(server, "GET", "/openapi.json", key=None)
     assert response.status_code == 200
-    paths = response.json()["paths"]
+    document = response.json()
+    paths, models = document["paths"], document["components"]["schemas"]
+
+    def resolve(schema: dict[str, Any]) -> dict[str, Any]:
+        return models[schema["$ref"].rsplit("/", 1)[1]] if "$ref" in schema else schema
+
     for route, field in (("/api/v1/feature-views/{name}/{version}/vector", "entry"), ("/api/v1/feature-views/{name}/{version}/vectors", "entries")):
         post = paths[route]["post"]
-        schema = post["requestBody"]["content"]["application/json"]["schema"]
+        schema = resolve(post["requestBody"]["content"]["application/json"]["schema"])
         assert post["requestBody"]["required"] is True
         assert field in schema["properties"] and field in schema["required"]
         assert {"passed_features", "allow_missing"} <= set(schema["properties"])
         assert schema.get("additionalProperties") is False
     assert "/health" in paths and "/api/v1/feature-groups" in paths
+
+
+def test_openapi_has_a_bearer_scheme_and_a_schema_for_every_response(server: dict[str, Any]) -> None:
+    document = call(server, "GET", "/openapi.json", key=None).json()
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["bearer"] == {"type": "http", "scheme": "bearer", "description": schemes["bearer"]["description"]}
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            assert operation["security"] == ([] if path == "/health" else [{"bearer": []}, {"api_key": []}]), path
+            for status, answer in operation["responses"].items():
+                content = answer.get("content", {})
+                assert content, f"{method} {path} {status} has no response schema"
+                if status != "200":
+                    assert content["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"}
+
+
+def test_docs_are_served_offline_and_need_no_key(server: dict[str, Any]) -> None:
+    page = call(server, "GET", "/docs", key=None)
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert "http://" not in page.text and "https://" not in page.text  # nothing from a CDN
+    for asset in ("/docs/static/swagger-ui-bundle.js", "/docs/static/swagger-ui.css"):
+        assert call(server, "GET", asset, key=None).status_code == 200
+    redoc = call(server, "GET", "/redoc", key=None)
+    assert redoc.status_code == 200 and "https://" not in redoc.text
+    assert call(server, "GET", "/docs/static/redoc.standalone.js", key=None).status_code == 200
 
 
 # -- serve() refuses unsafe configurations -------------------------------------------------------

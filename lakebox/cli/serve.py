@@ -217,9 +217,10 @@ def background_server(project: Project, host: str = "127.0.0.1", port: int | Non
     import uvicorn
 
     from lakebox.server.app import create_app
+    from lakebox.server.protocol import Limits, uvicorn_config
 
     port = port or free_port(host)
-    config = uvicorn.Config(create_app(project), host=host, port=port, log_level="warning", access_log=False)
+    config = uvicorn_config(create_app(project), host, port, Limits())
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="lakebox-server", daemon=True)
     thread.start()
