@@ -166,6 +166,7 @@ class ExternalFeatureGroup(FeatureGroup):
             return pinned[key]  # the splits of one training dataset read the source once
         pin = Pin(snapshot_id=None, commit_id=None, exact=self._read_source())
         if key is not None:
+            pinned.clear()  # keep only the latest moment's rows (one training dataset at a time)
             pinned[key] = pin
         return pin
 
