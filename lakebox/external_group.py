@@ -67,6 +67,9 @@ class ExternalFeatureGroup(FeatureGroup):
             "primary_key": self.primary_key,
             "event_time": self.event_time,
             "online_enabled": False,
+            "commit_count": 0,  # rows live in the source: no commits, no Iceberg table
+            "last_commit": None,
+            "iceberg": None,
             "external": True,
             "source": self.source.to_dict(),
             "features": [f.to_dict() for f in self.features],
