@@ -24,6 +24,7 @@ from lakebox.cli.experiments import experiments, models
 from lakebox.cli.features import features
 from lakebox.cli.fg import fg
 from lakebox.cli.fv import fv, td
+from lakebox.cli.jobs import jobs, scheduler
 from lakebox.cli.labs import labs
 from lakebox.cli.online import online
 from lakebox.cli.output import OUTPUT_FORMATS, table_data
@@ -138,6 +139,8 @@ cli.add_command(tui)
 cli.add_command(labs)
 cli.add_command(experiments)
 cli.add_command(models)
+cli.add_command(jobs)  # issue 14 (H14a): lakebox jobs ..., lakebox scheduler
+cli.add_command(scheduler)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
