@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from model import HistoryModel
 
 from lakebox.offline import reader
+from lakebox.offline.keyindex import SMALL_BATCH
 from lakebox.offline.table import GroupTable
 from lakebox.offline.warehouse import Warehouse
 
@@ -131,3 +132,16 @@ def test_two_writers_with_their_own_indexes_match_the_model(tmp_path_factory: py
             for r in reader.arrow_scan(table, reader.plan(table, current.snapshot_id), current.snapshot_id).to_pylist()
         )
         assert got == model.rows_at(model.last_commit)
+
+
+def test_a_bulk_write_is_indexed_when_a_small_batch_needs_it(tmp_path: Path) -> None:
+    (writer,) = _writers(tmp_path, count=1)
+    rows = SMALL_BATCH + 5_000
+    writer.insert(_rows(list(range(rows)), pa.int64(), [1] * rows, 1.0))
+    assert writer.key_index.known and all(v is None for v in writer.key_index.files.values())  # not hashed yet
+    commit = writer.insert(_rows([3, rows - 1, rows + 10], pa.int64(), [1, 1, 1], 2.0)).commit
+    assert (commit.rows_inserted, commit.rows_updated) == (1, 2)
+    # the rewritten bulk file is big again (unhashed), the small batch's file is hashed
+    assert sorted(v is None for v in writer.key_index.files.values()) == [False, True]
+    commit = writer.insert(_rows([4, rows + 10], pa.int64(), [1, 1], 3.0)).commit
+    assert (commit.rows_inserted, commit.rows_updated) == (0, 2)

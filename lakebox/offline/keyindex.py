@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import sqlglot.expressions as exp
 from pyiceberg.manifest import DataFile
-from pyiceberg.table import FileScanTask, Table
+from pyiceberg.table import Table
 
 from lakebox.errors import StorageError
 from lakebox.offline import reader
@@ -42,8 +42,9 @@ class KeyIndex:
         self.keys = tuple(keys)
         self.known = False  # whether ``files`` is exactly the files of snapshot ``at``
         self.at: int | None = None  # None: the table has no snapshot yet
-        self.files: dict[str, np.ndarray] = {}  # data file path -> sorted key hashes
+        self.files: dict[str, np.ndarray | None] = {}  # data file path -> sorted key hashes (None: not read yet)
         self._refused: int | None = None  # a snapshot the index cannot serve (see _sync)
+        self.rows = 0  # rows in the files of snapshot ``at``
 
     # -- answering ----------------------------------------------------------------------
     def candidates(self, table: Table, snapshot_id: int, batch_keys: pa.Table) -> set[str] | None:
@@ -53,8 +54,11 @@ class KeyIndex:
             return None
         if not self._sync(table, snapshot_id):
             return None
+        unread = [path for path, stored in self.files.items() if stored is None]
+        for path, stored in zip(unread, _file_hashes(table, unread, self.keys)):
+            self.files[path] = stored
         needles = np.sort(hashes(batch_keys))
-        return {path for path, stored in self.files.items() if len(stored) and _any_in(stored, needles)}
+        return {path for path, stored in self.files.items() if stored is not None and len(stored) and _any_in(stored, needles)}
 
     # -- keeping it current -------------------------------------------------------------
     def committed(
@@ -71,24 +75,29 @@ class KeyIndex:
         if not self.known or self.at != base:
             self.forget()  # not the state the commit started from: re-synchronise at next use
             return
+        removed_rows = 0
         for data_file in removed:
             self.files.pop(data_file.file_path, None)
+            removed_rows += data_file.record_count
         for rows, data_files in written:
             if not data_files:
                 continue
             # pyiceberg splits a table into files by size in an order of its own: every file
             # of the table gets the hashes of the whole table (a superset: a false hit only
-            # costs an exact check of that file).
-            stored = np.sort(hashes(rows.select(list(self.keys))))
+            # costs an exact check of that file). A big write is not hashed now (it would
+            # slow every bulk load): its files are read when a small batch next needs them.
+            stored = np.sort(hashes(rows.select(list(self.keys)))) if rows.num_rows <= SMALL_BATCH else None
             for data_file in data_files:
                 self.files[data_file.file_path] = stored
         self.at = snapshot_id
-        if sum(len(stored) for stored in self.files.values()) > MAX_ROWS:
+        self.rows += sum(rows.num_rows for rows, _ in written) - removed_rows
+        if self.rows > MAX_ROWS:
             self.forget()
 
     def forget(self) -> None:
         self.known = False
         self.files.clear()
+        self.rows = 0
 
     def _sync(self, table: Table, snapshot_id: int) -> bool:
         """Make the index hold exactly the files of ``snapshot_id``; False if it cannot."""
@@ -101,12 +110,9 @@ class KeyIndex:
             self.forget()
             self._refused = snapshot_id
             return False
-        current = {t.file.file_path: t for t in tasks}
-        kept = {path: entry for path, entry in self.files.items() if path in current}
-        missing = [t for path, t in current.items() if path not in kept]
-        for task, stored in zip(missing, _file_hashes(table, missing, self.keys)):
-            kept[task.file.file_path] = stored
-        self.files, self.known, self.at = kept, True, snapshot_id
+        self.files = {path: self.files.get(path) for path in (t.file.file_path for t in tasks)}
+        self.rows = sum(t.file.record_count for t in tasks)
+        self.known, self.at = True, snapshot_id
         return True
 
 
@@ -124,15 +130,14 @@ def hashes(keys: pa.Table) -> np.ndarray:
         con.close()
 
 
-def _file_hashes(table: Table, tasks: Sequence[FileScanTask], keys: Sequence[str]) -> list[np.ndarray]:
-    """Sorted key hashes of each file (DuckDB reads the key columns only)."""
+def _file_hashes(table: Table, paths: Sequence[str], keys: Sequence[str]) -> list[np.ndarray]:
+    """Sorted key hashes of each data file (DuckDB reads the key columns only)."""
     columns = [exp.column(name, quoted=True) for name in keys]
     out = []
     con = reader.cursor()
     try:
-        for task in tasks:
-            path = reader.local_path(task.file.file_path, table)
-            source = exp.Anonymous(this="read_parquet", expressions=[exp.Literal.string(path)])
+        for path in paths:
+            source = exp.Anonymous(this="read_parquet", expressions=[exp.Literal.string(reader.local_path(path, table))])
             query = exp.select(exp.Anonymous(this="hash", expressions=columns).as_("h")).from_(source)
             found = con.sql(query.sql(dialect="duckdb")).fetchnumpy()["h"]
             out.append(np.sort(found.astype(np.uint64, copy=False)))
