@@ -61,10 +61,15 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    """``lakebox.expect``, ``lakebox.stats`` and ``lakebox.experiment`` load on first use
-    (they pull in DuckDB, sqlglot or torch helpers; ``import lakebox`` stays fast)."""
-    if name in ("expect", "stats", "experiment"):
+    """``lakebox.expect``, ``lakebox.stats``, ``lakebox.experiment`` and ``lakebox.sources``
+    load on first use (they pull in DuckDB, sqlglot or torch helpers; ``import lakebox``
+    stays fast), as does the ``@lakebox.on_demand`` decorator."""
+    if name in ("expect", "stats", "experiment", "sources"):
         import importlib
 
         return importlib.import_module(f"lakebox.{name}")
+    if name == "on_demand":
+        from lakebox.ondemand import on_demand
+
+        return on_demand
     raise AttributeError(f"module 'lakebox' has no attribute {name!r}")

@@ -202,7 +202,9 @@ def read_groups(path: Path) -> list[Group]:
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
     try:
         rows = con.execute(
-            "SELECT id, name, version, table_name, primary_key, event_time, online_enabled FROM feature_groups ORDER BY id"
+            # external groups (settings.external) read their source and have no Iceberg table
+            "SELECT id, name, version, table_name, primary_key, event_time, online_enabled FROM feature_groups "
+            "WHERE json_extract(settings, '$.external') IS NULL ORDER BY id"
         ).fetchall()
         features: dict[int, list[tuple[str, str]]] = {}
         for group_id, name, type_ in con.execute("SELECT group_id, name, type FROM features ORDER BY group_id, position"):
