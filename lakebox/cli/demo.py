@@ -26,6 +26,7 @@ from lakebox.cli.demo_output import (
 from lakebox.cli.demo_training import training_option, training_section
 from lakebox.cli.fg import commit_dict, describe
 from lakebox.cli.fv import describe_view
+from lakebox.cli.jobs import demo_section as jobs_section
 from lakebox.cli.output import (
     table_data,
 )
@@ -124,6 +125,7 @@ def demo(state: State, demo_box: Path | None, fresh: bool, days: int) -> None:
         serving = _serving(built, training, entry={"game_id": reproducible["late_row"]["game_id"]})
     if state.text:
         print_serving(state, serving)
+    pipelines = jobs_section(state, built)  # issue 14: a feature pipeline job, backfilled
     trained = training_section(state, built, training)  # lagom, torch.distributed, the model registry
     total_s = time.perf_counter() - started
     if state.text:
@@ -143,6 +145,7 @@ def demo(state: State, demo_box: Path | None, fresh: bool, days: int) -> None:
             "reproducibility": reproducible,
             "catalog": catalog,
             "serving": serving,
+            "jobs": pipelines,
             "training": trained,
         },
         "",

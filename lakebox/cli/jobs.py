@@ -65,12 +65,13 @@ def _when(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _executions_table(executions: list[dict[str, Any]], title: str) -> Table:
+def _executions_table(executions: list[dict[str, Any]], title: str, started: bool = True) -> Table:
     table = Table(title=title, title_justify="left")
     table.add_column("#", justify="right", no_wrap=True, min_width=2)
     table.add_column("state", no_wrap=True, min_width=9)
     table.add_column("run", overflow="fold", min_width=23)
-    table.add_column("started", no_wrap=True)
+    if started:
+        table.add_column("started", no_wrap=True)
     table.add_column("took", justify="right", no_wrap=True)
     table.add_column("commits", overflow="fold")
     for e in executions:
@@ -80,8 +81,9 @@ def _executions_table(executions: list[dict[str, Any]], title: str) -> Table:
             what = e["trigger"] + (f" {json.dumps(e['params'])}" if e["params"] else "")
         tries = f" ×{e['attempts']}" if e["attempts"] > 1 else ""
         commits = ", ".join(f"{c['feature_group']} v{c['version']} #{c['commit_id']}" for c in e["commits"])
-        table.add_row(str(e["number"]), _state(e["state"]) + tries, escape(what), _when(e["start"]),
-                      _duration(e["duration_s"]), escape(commits or "-"))
+        cells = [str(e["number"]), _state(e["state"]) + tries, escape(what)]
+        cells += [_when(e["start"])] if started else []
+        table.add_row(*cells, _duration(e["duration_s"]), escape(commits or "-"))
     return table
 
 
@@ -368,3 +370,32 @@ def scheduler(state: State, interval: float, once: bool) -> None:
     except KeyboardInterrupt:
         stop.set()
     state.err_console.print("Scheduler stopped.")
+
+
+# -- the jobs step of `lakebox demo` -------------------------------------------------------------
+def demo_section(state: State, built: Any) -> dict[str, Any]:
+    """Backfill the demo's pipeline job over its first days and show the executions (text
+    output); returns the data for JSON output."""
+    from lakebox.demo import START
+    from lakebox.demo_jobs import run_demo_backfill
+
+    with state.busy("Backfilling a feature pipeline job, one process per day…"):
+        data = run_demo_backfill(built.project, START, built.days)
+    if not state.text:
+        return data
+    console = state.console
+    console.print()
+    console.print("[bold]Feature pipelines as jobs[/]: the job [bold]team_daily[/] turns a day of games into each "
+                  "home team's mean attendance; a backfill ran it once per day, each day in its own process.",
+                  soft_wrap=True)
+    console.print(_executions_table(data["backfill"]["executions"], "Backfill executions", started=False))
+    if data["succeeded"]:
+        console.print(f"{escape(data['group'])} now holds {data['group_rows']} rows (team × day; re-running a day "
+                      "replaces its rows). Lineage, recorded from the commits the executions made:")
+        console.print(escape(data["lineage"]))
+    else:
+        console.print(f"[red]The backfill failed[/]; its log ends with:\n{escape(data['log_tail'])}")
+    where = escape(str(built.project.path))
+    console.print(f"Try: [bold]lakebox --box {where} jobs show team_daily[/] (or jobs logs, jobs schedule).",
+                  soft_wrap=True)
+    return data
