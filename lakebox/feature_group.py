@@ -55,6 +55,14 @@ class FeatureGroup(QualityMixin, HistoryMixin, Taggable):
 
     _asset_kind = "feature_group"
 
+    def __new__(cls, store: Any = None, row: Any = None, *args: Any, **kwargs: Any) -> FeatureGroup:
+        # external groups (issue 14, H14b): a row whose settings carry a source reads from it
+        if cls is FeatureGroup and row is not None and "external" in getattr(row, "settings", {}):
+            from lakebox.external_group import ExternalFeatureGroup
+
+            return super().__new__(ExternalFeatureGroup)
+        return super().__new__(cls)
+
     def _assets(self) -> AssetStore:
         return self._engines.assets
 

@@ -18,14 +18,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pyarrow as pa
 
 from lakebox.catalog.assets import Asset, AssetStore
 from lakebox.catalog.views import DatasetRow, ViewRow
-from lakebox.errors import NotFoundError, QueryError, ValidationError
+from lakebox.errors import LakeboxError, NotFoundError, QueryError, ValidationError
 from lakebox.experiment import hooks
 from lakebox.frames import check_dataframe_type, from_arrow
+from lakebox.hsfs_compat import VectorAliases, ViewAliases, dataframe_type_of, time_arg
 from lakebox.queries import DEFAULT_FORMULATION, Query, check_engine, duck_settings, pin_resolver
 from lakebox.query import duck
 from lakebox.query.bind import bind, pins
@@ -36,6 +36,8 @@ from lakebox.timeutil import to_datetime
 from lakebox.training import materialize
 from lakebox.transformations import FittedTransformations, fit_transformations
 from lakebox.view_serving import ServingMixin, fitted_of
+from lakebox.ondemand import OnDemandMixin, add_on_demand  # on-demand
+from lakebox.view_training import IN_MEMORY, TrainingMixin, _random_split, _split_spec
 from lakebox.write import datasets as dataset_writer
 
 if TYPE_CHECKING:
@@ -44,7 +46,7 @@ if TYPE_CHECKING:
 SPLITS = ("train", "validation", "test")
 
 
-class FeatureView(ServingMixin, Taggable):
+class FeatureView(VectorAliases, OnDemandMixin, TrainingMixin, ServingMixin, ViewAliases, Taggable):  # on-demand: first, it wraps serving
     """A feature view; create with ``fs.create_feature_view``."""
 
     _asset_kind = "feature_view"
@@ -82,6 +84,9 @@ class FeatureView(ServingMixin, Taggable):
         self._query: Query | None = None
         self._serving: Any = None
         self._fresh_at = time.monotonic()
+        self._read_query: Query | None = None
+        self._last_td_version: int | None = None  # hsfs' "last accessed training dataset"
+        self._batch_version: int | None = None  # set by init_batch_scoring / init_serving
 
     # -- metadata -----------------------------------------------------------------------
     @property
@@ -107,6 +112,18 @@ class FeatureView(ServingMixin, Taggable):
     def primary_key(self) -> list[str]:
         return self.query.root_group.primary_key
 
+    @property
+    def description(self) -> str:
+        return self._row.description
+
+    def get_last_accessed_training_dataset(self) -> int | None:
+        """The training dataset version used last in this process (hsfs' name)."""
+        return self._last_td_version
+
+    def update_last_accessed_training_dataset(self, version: int) -> None:
+        self._dataset(version)
+        self._last_td_version = version
+
     def __repr__(self) -> str:
         return f"FeatureView({self.name!r}, version={self.version}, labels={self.labels})"
 
@@ -116,111 +133,6 @@ class FeatureView(ServingMixin, Taggable):
         for dataset in self._store._views.datasets(self.id):
             self._drop_dataset(dataset)
         self._store._views.delete(self.id)
-
-    # -- in-memory training data ----------------------------------------------------------
-    def training_data(
-        self,
-        start_time: Any = None,
-        end_time: Any = None,
-        dataframe_type: str = "pandas",
-        primary_key: bool = False,
-        event_time: bool = False,
-    ) -> tuple[Any, Any]:
-        """``(X, y)`` of all rows in ``[start_time, end_time)``, transformations fitted on them."""
-        check_dataframe_type(dataframe_type)
-        table, _ = self._read(start_time, end_time)
-        fitted = self._fit(table)
-        return self._xy(self._transform(fitted, table), dataframe_type, primary_key, event_time)
-
-    def train_test_split(
-        self,
-        test_size: float | None = None,
-        seed: int | None = None,
-        train_start: Any = None,
-        train_end: Any = None,
-        test_start: Any = None,
-        test_end: Any = None,
-        dataframe_type: str = "pandas",
-        primary_key: bool = False,
-        event_time: bool = False,
-    ) -> tuple[Any, Any, Any, Any]:
-        """``X_train, X_test, y_train, y_test``: a random split of ``test_size`` (seeded), or
-        a split by event time ranges (``train_start``/``train_end``, ``test_start``/``test_end``)."""
-        spec = _split_spec(test_size=test_size, seed=seed, times={
-            "train": (train_start, train_end), "test": (test_start, test_end)})
-        splits, _, fitted = self._splits(spec)
-        train = self._xy(self._transform(fitted, splits["train"]), dataframe_type, primary_key, event_time)
-        test = self._xy(self._transform(fitted, splits["test"]), dataframe_type, primary_key, event_time)
-        return train[0], test[0], train[1], test[1]
-
-    def train_validation_test_split(
-        self,
-        validation_size: float | None = None,
-        test_size: float | None = None,
-        seed: int | None = None,
-        train_start: Any = None,
-        train_end: Any = None,
-        validation_start: Any = None,
-        validation_end: Any = None,
-        test_start: Any = None,
-        test_end: Any = None,
-        dataframe_type: str = "pandas",
-        primary_key: bool = False,
-        event_time: bool = False,
-    ) -> tuple[Any, Any, Any, Any, Any, Any]:
-        """``X_train, X_val, X_test, y_train, y_val, y_test`` (random with a seed, or by time)."""
-        spec = _split_spec(
-            test_size=test_size,
-            validation_size=validation_size,
-            seed=seed,
-            times={
-                "train": (train_start, train_end),
-                "validation": (validation_start, validation_end),
-                "test": (test_start, test_end),
-            },
-        )
-        splits, _, fitted = self._splits(spec)
-        out = {
-            name: self._xy(self._transform(fitted, splits[name]), dataframe_type, primary_key, event_time)
-            for name in ("train", "validation", "test")
-        }
-        return (
-            out["train"][0], out["validation"][0], out["test"][0],
-            out["train"][1], out["validation"][1], out["test"][1],
-        )
-
-    def get_batch_data(
-        self,
-        start_time: Any = None,
-        end_time: Any = None,
-        training_dataset_version: int | None = None,
-        dataframe_type: str = "pandas",
-        primary_key: bool = False,
-        event_time: bool = False,
-        engine: str = "duckdb",
-        spark: Any = None,
-    ) -> Any:
-        """Features (no labels) for batch scoring, transformed with the parameters fitted for
-        ``training_dataset_version`` (untransformed when None). ``engine="spark", spark=session``
-        computes them on Spark and returns a Spark DataFrame (transformations, fitted in Python,
-        are then applied to the collected rows)."""
-        check_engine(engine, spark)
-        if engine == "spark" and training_dataset_version is None:
-            frame = self._spark_frame(start_time, end_time, spark)
-            hidden = self._hidden_columns(primary_key, event_time)
-            return frame.select(*[c for c in frame.columns if c not in self._row.labels and c not in hidden])
-        if engine == "duckdb":
-            check_dataframe_type(dataframe_type)
-        table, _ = self._read(start_time, end_time, engine=engine, spark=spark)
-        if training_dataset_version is not None:
-            dataset = self._dataset(training_dataset_version)
-            table = self._transform(fitted_of(dataset), table)
-        features, _ = self._xy(table, "arrow", primary_key, event_time)
-        if engine == "spark":
-            from lakebox.query import spark as spark_engine
-
-            return spark_engine.from_arrow(spark, features)
-        return from_arrow(features, dataframe_type)
 
     # -- materialised training datasets ---------------------------------------------------
     def create_training_dataset(
@@ -240,11 +152,13 @@ class FeatureView(ServingMixin, Taggable):
         description: str = "",
         engine: str = "duckdb",
         spark: Any = None,
+        extra_filter: Any = None,
     ) -> int:
         """Materialise a training dataset version; returns its version number.
 
         ``engine="spark", spark=session`` computes the splits on Apache Spark (each group read
         at its pinned snapshot); the files, statistics, pins and lineage are the same.
+        ``extra_filter`` (a condition such as ``fg.age > 20``) keeps only the matching rows.
         """
         materialize.check_format(data_format)
         check_engine(engine, spark)
@@ -253,14 +167,16 @@ class FeatureView(ServingMixin, Taggable):
             validation_size=validation_size,
             seed=seed,
             times={
-                "train": (train_start, train_end),
-                "validation": (validation_start, validation_end),
-                "test": (test_start, test_end),
+                "train": (time_arg(train_start), time_arg(train_end)),
+                "validation": (time_arg(validation_start), time_arg(validation_end)),
+                "test": (time_arg(test_start), time_arg(test_end)),
             },
-            start_time=start_time,
-            end_time=end_time,
+            start_time=time_arg(start_time),
+            end_time=time_arg(end_time),
         )
-        splits, snapshots, fitted = self._splits(spec, engine=engine, spark=spark)
+        if extra_filter is not None:
+            spec["extra_filter"] = extra_filter.to_dict()
+        splits, snapshots, fitted = self._splits(spec, engine=engine, spark=spark, extra_filter=extra_filter)
         upstream = [(self._asset().id, "materializes", {"spec": spec})]
         for item in snapshots:
             group = self._store.get_feature_group(item["group"], item["version"])
@@ -281,6 +197,7 @@ class FeatureView(ServingMixin, Taggable):
             statistics=lambda table: compute_statistics(table).to_dict(),
             upstream=upstream,
         )
+        self._last_td_version = dataset.version
         return dataset.version
 
     def get_training_data(
@@ -292,8 +209,10 @@ class FeatureView(ServingMixin, Taggable):
     ) -> tuple[Any, ...]:
         """The materialised rows: ``(X, y)``, or ``(X_train, X_test, y_train, y_test)``, or the
         six-tuple with validation — exactly as written, whatever happened to the groups since."""
+        dataframe_type = dataframe_type_of(dataframe_type)
         check_dataframe_type(dataframe_type)
         splits = self._read_dataset(self._dataset(training_dataset_version))
+        self._last_td_version = training_dataset_version
         hooks.publish(hooks.TRAINING_DATASET_READ, view=self, version=training_dataset_version)  # lagom lineage
         names = [s for s in ("all", *SPLITS) if s in splits]
         pairs = [self._xy(splits[n], dataframe_type, primary_key, event_time) for n in names]
@@ -302,6 +221,8 @@ class FeatureView(ServingMixin, Taggable):
     def get_training_dataset_files(self, training_dataset_version: int) -> dict[str, Path]:
         """``{split: path}`` of the materialised files (e.g. for the PyTorch view)."""
         dataset = self._dataset(training_dataset_version)
+        if dataset.data_format == IN_MEMORY:
+            return {}  # an in-memory split has no files
         folder = self._store._project._box.artifacts / dataset.location
         return {s: folder / materialize.file_name(s, dataset.data_format) for s in dataset.columns["splits"]}
 
@@ -384,6 +305,13 @@ class FeatureView(ServingMixin, Taggable):
             return None
 
     def _read_dataset(self, dataset: DatasetRow) -> dict[str, pa.Table]:
+        if dataset.data_format == IN_MEMORY:  # recomputed from the current data, as hsfs does
+            extra = dataset.spec.get("extra_filter")
+            if extra is not None:
+                extra = Condition.from_dict(extra, lambda g, v, n: self._store.get_feature_group(g, v)[n])
+            splits, _, _ = self._splits(dataset.spec, fit=False, extra_filter=extra)
+            fitted = fitted_of(dataset)
+            return {name: self._transform(fitted, table) for name, table in splits.items()}
         folder = self._store._project._box.artifacts / dataset.location
         schema = materialize.schema_from_json(dataset.columns["schema"])
         return {
@@ -408,11 +336,36 @@ class FeatureView(ServingMixin, Taggable):
             condition = upper if condition is None else condition & upper
         return condition
 
-    def _bound_plan(self, start: Any, end: Any, pinned: Any = None) -> Any:
-        """The view's plan for rows in ``[start, end)``, every group pinned at the current commit
-        (or at ``pinned``)."""
-        query = self.query if pinned is None else self.query.as_of(pinned)
+    def _helper_query(self) -> Query:
+        """The view's query plus the root group's primary key and event time when the view does
+        not select them (hsfs' helper columns: returned with ``primary_key=True`` /
+        ``event_time=True``, stored with materialised datasets)."""
+        if self._read_query is None:
+            root = self.query.root_group
+            outputs = self.query.features
+            missing = [c for c in [*root.primary_key, *([root.event_time] if root.event_time else [])] if c not in outputs]
+            data = self.query.to_dict()
+            self._read_query = self.query
+            if missing and data["features"] is not None:
+                data["features"] = [*missing, *data["features"]]
+                try:
+                    query = Query.from_dict(self._store, data)
+                    query.features  # noqa: B018 - plans it: a name clash with a joined column keeps the view's query
+                    self._read_query = query
+                except LakeboxError:
+                    pass
+        return self._read_query
+
+    def _bound_plan(self, start: Any, end: Any, pinned: Any = None, extra_filter: Any = None) -> Any:
+        """The view's plan (with helper columns) for rows in ``[start, end)`` matching
+        ``extra_filter``, every group pinned at the current commit (or at ``pinned``)."""
+        query = self._helper_query()
+        query = query if pinned is None else query.as_of(pinned)
         condition = self._time_filter(start, end)
+        if extra_filter is not None:
+            if not isinstance(extra_filter, Condition):
+                raise ValidationError(f"extra_filter takes a condition such as fg.age > 30, got {extra_filter!r}.")
+            condition = extra_filter if condition is None else condition & extra_filter
         if condition is not None:
             query = query.filter(condition)
         return bind(query._plan(), pin_resolver(query.groups()))
@@ -424,11 +377,12 @@ class FeatureView(ServingMixin, Taggable):
         return spark_engine.execute(self._bound_plan(start, end, pinned), spark)
 
     def _read(
-        self, start: Any, end: Any, pinned: Any = None, engine: str = "duckdb", spark: Any = None
+        self, start: Any, end: Any, pinned: Any = None, engine: str = "duckdb", spark: Any = None,
+        extra_filter: Any = None,
     ) -> tuple[pa.Table, list[dict[str, Any]]]:
         """The view's rows in ``[start, end)`` at the current commits (or those at ``pinned``),
         and those commits; computed on DuckDB, or on Spark and collected."""
-        plan = self._bound_plan(start, end, pinned)
+        plan = self._bound_plan(start, end, pinned, extra_filter)
         snapshots = [
             {"group": ref.name, "version": ref.version, "snapshot_id": pin.snapshot_id, "commit_id": pin.commit_id}
             for ref, pin in pins(plan)
@@ -437,14 +391,15 @@ class FeatureView(ServingMixin, Taggable):
             from lakebox.query import spark as spark_engine
 
             spark_engine.require()
-            return spark_engine.collect(spark_engine.execute(plan, spark), plan), snapshots
-        return duck.execute(plan, DEFAULT_FORMULATION, settings=duck_settings(self._store)), snapshots
+            return add_on_demand(self, spark_engine.collect(spark_engine.execute(plan, spark), plan)), snapshots  # on-demand
+        return add_on_demand(self, duck.execute(plan, DEFAULT_FORMULATION, settings=duck_settings(self._store))), snapshots  # on-demand
 
     def _splits(
-        self, spec: dict[str, Any], engine: str = "duckdb", spark: Any = None
+        self, spec: dict[str, Any], engine: str = "duckdb", spark: Any = None, fit: bool = True,
+        extra_filter: Any = None,
     ) -> tuple[dict[str, pa.Table], list[dict[str, Any]], FittedTransformations | None]:
         """The split tables of a training dataset spec (computed on ``engine``), the snapshots
-        read and the transformations fitted on the training split."""
+        read and the transformations fitted on the training split (when ``fit``)."""
         check_engine(engine, spark)
         if spec["kind"] == "time":
             # every split reads the groups at the same commits: a commit landing between two
@@ -453,11 +408,13 @@ class FeatureView(ServingMixin, Taggable):
             splits = {}
             snapshots: list[dict[str, Any]] = []
             for name, (start, end) in spec["times"].items():
-                splits[name], snapshots = self._read(start, end, pinned=now, engine=engine, spark=spark)
+                splits[name], snapshots = self._read(start, end, pinned=now, engine=engine, spark=spark,
+                                                     extra_filter=extra_filter)
         else:
-            table, snapshots = self._read(spec.get("start_time"), spec.get("end_time"), engine=engine, spark=spark)
+            table, snapshots = self._read(spec.get("start_time"), spec.get("end_time"), engine=engine, spark=spark,
+                                          extra_filter=extra_filter)
             splits = _random_split(table, spec)
-        fitted = self._fit(splits.get("train", splits.get("all")))
+        fitted = self._fit(splits.get("train", splits.get("all"))) if fit else None
         return splits, snapshots, fitted
 
     def _fit(self, table: pa.Table | None) -> FittedTransformations | None:
@@ -470,13 +427,51 @@ class FeatureView(ServingMixin, Taggable):
         return fitted.transform_table(table) if fitted is not None else table
 
     def _hidden_columns(self, primary_key: bool, event_time: bool) -> set[str]:
+        """The root group's key and event time columns to leave out: as in hsfs, only those
+        that are not features of the view, and only unless asked for."""
         root = self.query.root_group
         hidden: set[str] = set()
         if not primary_key:
             hidden.update(root.primary_key)
         if not event_time and root.event_time:
             hidden.add(root.event_time)
-        return hidden
+        return hidden - set(self.query.features)
+
+    def _latest_dataset_version(self) -> int | None:
+        datasets = self._store._views.datasets(self.id)
+        return datasets[-1].version if datasets else None
+
+    def _record_in_memory(
+        self, spec: dict[str, Any], snapshots: list[dict[str, Any]], fitted: FittedTransformations | None,
+        splits: dict[str, pa.Table], description: str, statistics: bool,
+    ) -> int:
+        """Record an in-memory split as a training dataset version: metadata only, no files and
+        no pins (hsfs' in-memory training dataset). Returns its version."""
+        views = self._store._views
+        ref = self._view_ref()
+        self._cleanup_datasets()
+        row = views.reserve_dataset(
+            self.id, location_of=lambda version: dataset_writer.location(ref, version), data_format=IN_MEMORY,
+            description=description, spec=spec, snapshots=snapshots,
+            transformations=fitted.to_dict() if fitted is not None else {},
+        )
+        try:
+            first = next(iter(splits.values()))
+            upstream = [(self._asset().id, "materializes", {"spec": spec})]
+            for item in snapshots:
+                group = self._store.get_feature_group(item["group"], item["version"])
+                upstream.append((group._asset().id, "read_snapshot", {"commit_id": item["commit_id"]}))
+            dataset = views.complete_dataset(
+                row.id,
+                columns={"schema": materialize.schema_to_json(_canonical(first).schema), "splits": list(splits)},
+                statistics={n: compute_statistics(t).to_dict() for n, t in splits.items()} if statistics else {},
+                row_counts={n: t.num_rows for n, t in splits.items()},
+                upstream=upstream,
+            )
+        except BaseException:
+            views.discard_dataset(row.id)
+            raise
+        return dataset.version
 
     def _xy(self, table: pa.Table, dataframe_type: str, primary_key: bool, event_time: bool) -> tuple[Any, Any]:
         labels = [c for c in self._row.labels]
@@ -485,66 +480,6 @@ class FeatureView(ServingMixin, Taggable):
         x = from_arrow(table.select(feature_columns), dataframe_type)
         y = from_arrow(table.select(labels), dataframe_type) if labels else None
         return x, y
-
-
-def _split_spec(
-    *,
-    test_size: float | None = None,
-    validation_size: float | None = None,
-    seed: int | None = None,
-    times: Mapping[str, tuple[Any, Any]] | None = None,
-    start_time: Any = None,
-    end_time: Any = None,
-) -> dict[str, Any]:
-    """Validate split arguments into a JSON-able spec (random sizes, or event-time ranges)."""
-    timed = {k: v for k, v in (times or {}).items() if v[0] is not None or v[1] is not None}
-    if timed:
-        if test_size is not None or validation_size is not None:
-            raise ValidationError("Give either split sizes or split time ranges, not both.")
-        if "train" not in timed or "test" not in timed:
-            raise ValidationError("A time-based split needs train_start/train_end and test_start/test_end.")
-        if start_time is not None or end_time is not None:
-            raise ValidationError("start_time/end_time do not combine with split time ranges: the ranges bound each split.")
-        return {
-            "kind": "time",
-            "times": {
-                k: [to_datetime(v[0]).isoformat() if v[0] is not None else None,
-                    to_datetime(v[1]).isoformat() if v[1] is not None else None]
-                for k, v in timed.items()
-            },
-        }
-    for name, size in (("test_size", test_size), ("validation_size", validation_size)):
-        if size is not None and not (isinstance(size, (int, float)) and 0 < size < 1):
-            raise ValidationError(f"{name} must be a fraction between 0 and 1, got {size!r}.")
-    if (test_size or 0) + (validation_size or 0) >= 1:
-        raise ValidationError("test_size + validation_size must leave rows for training (sum below 1).")
-    if validation_size is not None and test_size is None:
-        raise ValidationError("validation_size needs a test_size too.")
-    spec: dict[str, Any] = {
-        "kind": "random" if test_size is not None else "none",
-        "test_size": test_size,
-        "validation_size": validation_size,
-        "seed": seed if seed is not None else 0,
-    }
-    if start_time is not None:
-        spec["start_time"] = to_datetime(start_time, "start_time").isoformat()
-    if end_time is not None:
-        spec["end_time"] = to_datetime(end_time, "end_time").isoformat()
-    return spec
-
-
-def _random_split(table: pa.Table, spec: dict[str, Any]) -> dict[str, pa.Table]:
-    if spec["kind"] == "none":
-        return {"all": table}
-    rng = np.random.default_rng(spec["seed"])
-    order = rng.permutation(table.num_rows)
-    n_test = int(round(table.num_rows * spec["test_size"]))
-    n_val = int(round(table.num_rows * (spec["validation_size"] or 0)))
-    parts = {"test": order[:n_test], "validation": order[n_test : n_test + n_val], "train": order[n_test + n_val :]}
-    if spec["validation_size"] is None:
-        parts.pop("validation")
-    # Keep each split in the query's (deterministic) row order.
-    return {name: table.take(pa.array(np.sort(rows), pa.int64())) for name, rows in parts.items()}
 
 
 def _canonical(table: pa.Table) -> pa.Table:

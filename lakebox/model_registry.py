@@ -26,13 +26,14 @@ from lakebox.catalog.assets import AssetStore
 from lakebox.catalog.models import ModelRow, ModelStore
 from lakebox.deployments.mixins import DeployMixin
 from lakebox.errors import AlreadyExistsError, NotFoundError, StorageError, ValidationError
+from lakebox.hsfs_compat import ModelAliases, RegistryAliases
 from lakebox.names import check_version
 from lakebox.tags import Taggable
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
 
 
-class Model(DeployMixin, Taggable):
+class Model(DeployMixin, ModelAliases, Taggable):
     """One registered model version; its files live under ``artifacts/models/<name>/<version>/``."""
 
     _asset_kind = "model"
@@ -162,7 +163,7 @@ class Model(DeployMixin, Taggable):
         return f"Model({self.name!r}, version={self.version}, metrics={self.metrics})"
 
 
-class ModelRegistry:
+class ModelRegistry(RegistryAliases):
     """The box's models; get it with ``project.get_model_registry()``."""
 
     def __init__(self, project: Any) -> None:
@@ -174,12 +175,14 @@ class ModelRegistry:
         self,
         name: str,
         metrics: Mapping[str, Any] | None = None,
-        description: str = "",
+        description: str | None = "",
         input_example: Any = None,
         training_dataset: Any = None,
         feature_view: Any = None,
         training_dataset_version: int | None = None,
         version: int | None = None,
+        model_schema: Any = None,
+        tags: Any = None,
     ) -> Model:
         """Register a new model version (the next number unless ``version`` is given).
 
@@ -187,6 +190,9 @@ class ModelRegistry:
         ``training_dataset_version=``): the model is linked to it in the lineage. Inside a
         ``lagom`` run the model is also linked to the run and, when no training dataset is
         given, to the training datasets the function read. Save files with ``model.save(path)``.
+        ``feature_view=`` without a version takes the view's training dataset used last in this
+        process, else its latest (as hsml does). ``model_schema`` is accepted and not stored;
+        ``tags`` (a dict, or a list of ``{"name", "value"}`` dicts) are added to the model.
         """
         from lakebox.experiment import context
 
@@ -195,6 +201,7 @@ class ModelRegistry:
                 f"Model name {name!r} must be 1-100 letters, digits, '_', '.' or '-', starting with a letter, digit or '_'."
             )
         checked = _metrics(metrics)
+        description = "" if description is None else description
         if not isinstance(description, str):
             raise ValidationError("description must be a string.")
         if version is not None:
@@ -224,6 +231,8 @@ class ModelRegistry:
         if experiment_asset is not None and trial is not None:
             self._assets.link(experiment_asset, asset_id, "produced", {"trial": trial.trial})
             context.note_model(name, row.version, asset_id)
+        for key, value in _tags(tags):
+            model.add_tag(key, value)
         return model
 
     def _training_datasets(self, training_dataset: Any, feature_view: Any, version: int | None) -> list[dict[str, Any]]:
@@ -233,6 +242,15 @@ class ModelRegistry:
             if version is not None:
                 raise ValidationError("training_dataset_version needs feature_view= too.")
             return []
+        if feature_view is not None and version is None:  # hsml: the last accessed, else the latest
+            view = self._view(feature_view)
+            datasets = view.get_training_datasets()
+            version = view.get_last_accessed_training_dataset() or (datasets[-1]["version"] if datasets else None)
+            if version is None:
+                raise ValidationError(
+                    f"Feature view {view.name} v{view.version} has no training dataset to link the model to: call "
+                    "fv.train_test_split(...) or fv.create_training_dataset(...) first, or leave feature_view= out."
+                )
         if training_dataset is not None:
             if isinstance(training_dataset, Mapping):
                 feature_view = (training_dataset.get("feature_view"), training_dataset.get("feature_view_version"))
@@ -293,6 +311,23 @@ class ModelRegistry:
 
     def __repr__(self) -> str:
         return f"ModelRegistry({str(self._project.path)!r})"
+
+
+def _tags(tags: Any) -> list[tuple[str, Any]]:
+    """hsml's ``tags=``: a dict, or a list of ``{"name": ..., "value": ...}`` dicts / Tag objects."""
+    if tags is None:
+        return []
+    if isinstance(tags, Mapping) and not {"name", "value"} <= set(tags):
+        return list(tags.items())
+    items = tags if isinstance(tags, (list, tuple)) else [tags]
+    out = []
+    for item in items:
+        name = item.get("name") if isinstance(item, Mapping) else getattr(item, "name", None)
+        value = item.get("value") if isinstance(item, Mapping) else getattr(item, "value", None)
+        if not isinstance(name, str):
+            raise ValidationError(f"tags take a dict or a list of {{'name', 'value'}} dicts, got {item!r}.")
+        out.append((name, value))
+    return out
 
 
 def _metrics(metrics: Mapping[str, Any] | None) -> dict[str, float | int]:

@@ -67,19 +67,25 @@ class ServingMixin:
                         f"Feature view {self.name} v{self.version} has transformation functions but no training "
                         "dataset to take their fitted parameters from: create_training_dataset() first."
                     )
-                training_dataset_version = versions[-1]
+                last = getattr(self, "_last_td_version", None)
+                training_dataset_version = last if last in versions else versions[-1]
+            self._dataset(training_dataset_version)  # NotFoundError lists the versions
             fitted = fitted_of(self._dataset(training_dataset_version))
         plan = self.query._plan()
         columns = self._serving_columns(plan)
         tables: dict[str, Any] = {}
-        used = {o.alias for o in plan.outputs if o.name in columns}
+        # the root group's key (and, when not served online, its event time) come from the entry
+        root = self.query.root_group
+        from_entry = {*root.primary_key, *([root.event_time] if root.event_time else [])}
+        served = [o for o in plan.outputs if o.name in columns and not (o.alias == plan.spine_alias and o.column in from_entry)]
+        used = {o.alias for o in served}
         used.update(j.left_alias for j in plan.joins)
         by_id = {g.id: g for g in self.query.groups()}
         for alias, relation in [(plan.spine_alias, plan.spine), *[(j.alias, j.relation) for j in plan.joins]]:
             assert relation.ref is not None
             group = by_id[relation.ref.id]
             needed = alias in used and (
-                alias != plan.spine_alias or any(o.alias == alias and o.name in columns for o in plan.outputs)
+                alias != plan.spine_alias or any(o.alias == alias for o in served)
                 or any(j.left_alias == alias and any(k not in group.primary_key for k in j.left_keys) for j in plan.joins)
             )
             if not group.online_enabled:
@@ -114,17 +120,22 @@ class ServingMixin:
         return_type: str = "list",
         allow_missing: bool = False,
         training_dataset_version: int | None = None,
+        *,
+        transform: bool = True,
     ) -> Any:
-        """One feature vector from the online store, transformed exactly as the training data."""
+        """One feature vector from the online store, transformed exactly as the training data
+        (``transform=False``: as stored; ``fv.transform(vector)`` applies the transformations)."""
         result = self.get_feature_vectors(
             [entry],
             passed_features=[passed_features] if passed_features else None,
             return_type="list" if return_type in ("pandas", "polars", "numpy") else return_type,
             allow_missing=allow_missing,
             training_dataset_version=training_dataset_version,
+            **({} if transform else {"transform": False}),
         )[0]
         if return_type in ("pandas", "polars"):
-            return from_arrow(pa.Table.from_pylist([dict(zip(self.serving_columns(), result, strict=True))]), return_type)
+            columns = self.serving_columns() if transform else list(self._serving[0].outputs)
+            return from_arrow(pa.Table.from_pylist([dict(zip(columns, result, strict=True))]), return_type)
         if return_type == "numpy":
             return np.array(result, dtype=object if any(isinstance(v, (str, bytes)) or v is None for v in result) else None)
         return result
@@ -144,10 +155,13 @@ class ServingMixin:
         allow_missing: bool = False,
         training_dataset_version: int | None = None,
         return_status: bool = False,
+        *,
+        transform: bool = True,
     ) -> Any:
         """One vector per entry, in order — never a shorter list. Missing or too-old rows raise
         unless ``allow_missing`` (then their values are None); ``return_status=True`` also
-        returns a status per entry: present, missing or too_old."""
+        returns a status per entry: present, missing or too_old. ``transform=False`` returns
+        the values before the transformation functions (``fv.transform`` applies them)."""
         from lakebox.online.serving import PRESENT, check_entry
 
         if return_type not in ("list", "dict", "pandas", "polars", "numpy"):
@@ -160,6 +174,8 @@ class ServingMixin:
             self._fresh_at = now
             self._catch_up()
         plan, fitted, _ = self._serving
+        if not transform:
+            fitted = None
         if isinstance(entries, Mapping):
             raise ValidationError("get_feature_vectors takes a list of entries; use get_feature_vector for one.")
         entries = [check_entry(e, plan.entry_keys) for e in entries]
@@ -204,3 +220,46 @@ class ServingMixin:
             return out, [status for _, status, _ in results]
         return out
 
+
+    # -- hsfs: applying the transformations to vectors and frames -----------------------------
+    def transform(self, feature_vector: Any, external: Any = None, transformation_context: Any = None,
+                  return_type: str | None = None, **kwargs: Any) -> Any:
+        """Apply the view's transformation functions (the parameters of the serving training
+        dataset) to an untransformed vector (a list in ``get_feature_vector(transform=False)``
+        order), a list of such vectors, or a pandas/polars/arrow frame; returns the same shape."""
+        from lakebox.frames import to_arrow
+
+        if transformation_context is not None:
+            from lakebox.hsfs_compat import unsupported
+
+            raise unsupported("fv.transform(transformation_context=...)", "lakebox transformation functions take no context")
+        if getattr(self, "_serving", None) is None:
+            self.init_serving()
+        plan, fitted, _ = self._serving
+        names = [*plan.outputs, *(f.name for f in getattr(self, "on_demand_features", []))]
+        if isinstance(feature_vector, (list, tuple)) or isinstance(feature_vector, np.ndarray):
+            rows = list(feature_vector)
+            single = not rows or not isinstance(rows[0], (list, tuple, np.ndarray))
+            vectors = [rows] if single else [list(r) for r in rows]
+            out = []
+            for vector in vectors:
+                if len(vector) not in (len(plan.outputs), len(names)):
+                    raise ValidationError(
+                        f"fv.transform takes vectors of the view's untransformed features {names}; got {len(vector)} values."
+                    )
+                row = dict(zip(names, vector, strict=False))
+                done = fitted.transform_row(row) if fitted is not None else row
+                out.append(list(done.values()))
+            result: Any = out[0] if single else out
+            if return_type in ("pandas", "polars"):
+                columns = list((fitted.transform_row(dict(zip(names, vectors[0], strict=False))) if fitted else
+                                dict(zip(names, vectors[0], strict=False))).keys())
+                result = from_arrow(pa.Table.from_pylist([dict(zip(columns, v, strict=True)) for v in out]), return_type)
+            elif return_type == "numpy":
+                result = np.array(result, dtype=object)
+            return result
+        kind = "polars" if type(feature_vector).__module__.startswith("polars") else (
+            "arrow" if isinstance(feature_vector, (pa.Table, pa.RecordBatch)) else "pandas")
+        table = to_arrow(feature_vector)
+        done_table = fitted.transform_table(table) if fitted is not None else table
+        return from_arrow(done_table, return_type or kind)

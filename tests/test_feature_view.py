@@ -163,7 +163,8 @@ def test_training_data_is_the_point_in_time_query(fs: Any, groups: dict[str, Any
     fv = fs.create_feature_view("plain", query=_query(groups), labels=["label"])
     x, y = fv.training_data()
     assert isinstance(x, pd.DataFrame) and isinstance(y, pd.DataFrame)
-    assert list(x.columns) == ["age", "team_id", "city", "rank"], "keys and event time hidden by default"
+    # hsfs: the key and event time are features of this view (select_all selected them), so they stay
+    assert list(x.columns) == ["pid", "ts", "age", "team_id", "city", "rank"]
     assert list(y.columns) == ["label"]
     expected = _expected_rows()
     xk, yk = fv.training_data(primary_key=True, event_time=True, dataframe_type="arrow")
@@ -399,7 +400,7 @@ def test_batch_data_with_and_without_a_training_dataset(fs: Any, groups: dict[st
         "batch", query=_query(groups), labels=["label"], transformation_functions={"age": "standard_scaler"}
     )
     raw = fv.get_batch_data(primary_key=True, dataframe_type="arrow")
-    assert raw.column_names == ["pid", "age", "team_id", "city", "rank"], "features only, no labels"
+    assert raw.column_names == ["pid", "ts", "age", "team_id", "city", "rank"], "features only, no labels"
     expected = _expected_rows()
     assert raw.column("age").to_pylist() == [r["age"] for r in expected], "untransformed without a version"
 

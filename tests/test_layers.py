@@ -21,6 +21,7 @@ API = (
     "deployments", "monitors",
     "external_group", "ondemand",
     "jobs",
+    "view_training", "hsfs_compat",
 )
 INTERFACES = ("cli", "server", "tui", "client", "testing")
 # Pending edges, each named with what removes it (nothing else may be added here).

@@ -92,15 +92,16 @@ def test_serving_equals_training_for_the_latest_events(box: dict[str, Any]) -> N
     fv = box["view"]
     version = fv.create_training_dataset()
     x, _ = fv.get_training_data(version, dataframe_type="arrow", primary_key=True, event_time=True)
-    columns = [c for c in x.column_names if c not in ("pid", "ts")]
+    columns = x.column_names  # hsfs: the selected key and event time are features of the view
     assert fv.serving_columns() == columns
-    assert columns[:2] == ["age", "team_id"] and "pos_gk" in columns and columns[-2:] == ["city", "rank"]
+    assert columns[:4] == ["pid", "ts", "age", "team_id"] and "pos_gk" in columns and columns[-2:] == ["city", "rank"]
     latest = _latest_days()
     checked = 0
     for row in x.to_pylist():
         if row["ts"] != day(latest[row["pid"]]):
             continue
-        want = [row[c] for c in columns]
+        # the label group is offline: its event time comes from the entry (None when not passed)
+        want = [row[c] if c != "ts" else None for c in columns]
         got = fv.get_feature_vector({"pid": row["pid"]}, allow_missing=True)
         assert got == want, row["pid"]  # exact, nulls included: the same code both ways
         checked += 1
@@ -134,7 +135,8 @@ def test_a_view_with_transformations_needs_a_training_dataset(box: dict[str, Any
 
 def _plain_view(box: dict[str, Any], name: str = "plain") -> Any:
     players, teams, labels = box["players"], box["teams"], box["labels"]
-    query = labels.select_all().join(players.select(["age", "team_id", "pos"])).join(
+    # only the label: the key and event time are then not features of the view (hsfs)
+    query = labels.select(["label"]).join(players.select(["age", "team_id", "pos"])).join(
         teams.select(["city", "rank"]), on=["team_id"]
     )
     return box["fs"].create_feature_view(name, version=1, query=query, labels=["label"])
@@ -185,7 +187,7 @@ def test_max_age_statuses_online(box: dict[str, Any]) -> None:
             }
         )
     )
-    query = labels.select_all().join(players.select(["age"])).join(
+    query = labels.select(["label"]).join(players.select(["age"])).join(
         activity.select(["level"]), max_age=timedelta(hours=1)
     )
     fv = fs.create_feature_view("fresh", version=1, query=query, labels=["label"])
@@ -273,7 +275,8 @@ def test_a_group_that_is_not_online_gives_a_clear_error(box: dict[str, Any]) -> 
     with pytest.raises(ValidationError, match=r"stats v1.*not online-enabled.*enable_online\(\)"):
         fv.get_feature_vector({"pid": 1})
     stats.enable_online()
-    assert fs.get_feature_view("offline_only", 1).get_feature_vector({"pid": 1}) == [3]
+    # pid and ts are features of this view: the key from the entry, the offline label time None
+    assert fs.get_feature_view("offline_only", 1).get_feature_vector({"pid": 1}) == [1, None, 3]
     # The root (label) group need not be online: it contributes only keys and labels.
     assert not labels.online_enabled
 
@@ -290,7 +293,7 @@ def test_the_advice_of_the_not_online_error_works_on_the_same_view(box: dict[str
     with pytest.raises(ValidationError, match="enable_online"):
         fv.get_feature_vector({"pid": 1})
     stats.enable_online()
-    assert fv.get_feature_vector({"pid": 1}) == [3]
+    assert fv.get_feature_vector({"pid": 1}) == [1, None, 3]  # pid, ts (offline label group), goals
 
 
 @pytest.mark.parametrize(
