@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lakebox import errors
+from lakebox.deployments.remote import RemoteServingMixin
 
 _BY_CODE: dict[str, type[errors.LakeboxError]] = {
     cls.code: cls
@@ -30,7 +31,7 @@ _BY_CODE: dict[str, type[errors.LakeboxError]] = {
 }
 
 
-class RemoteProject:
+class RemoteProject(RemoteServingMixin):
     """A box served by ``lakebox serve``; offers feature views' online API."""
 
     def __init__(self, url: str, api_key: str | None = None, timeout: float = 10.0) -> None:

@@ -75,3 +75,16 @@ def build(project: Any, tmp: Path, n: int = 200) -> World:
         models.append(model)
         estimators.append(est)
     return World(project, fs, view, td, models, estimators, players, n)
+
+
+# a predictor.py (class Predict) that fails on purpose for team 2 (budget 35)
+PREDICTOR = '''
+import json, pathlib
+class Predict:
+    def __init__(self, model_dir):
+        self.scale = json.loads((pathlib.Path(model_dir) / "scale.json").read_text())["scale"]
+    def predict(self, features):
+        if (features["budget"] > 30).any():
+            raise RuntimeError("budget too high for this toy")
+        return (features["skill"] * self.scale).to_numpy()
+'''

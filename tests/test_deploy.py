@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from deploy_world import TS, World, build
+from deploy_world import PREDICTOR, TS, World, build
 
 import lakebox
 from lakebox.deployments.predictors import PredictorError
@@ -108,16 +108,6 @@ def test_default_name_and_refusals(world: World, project: Any, tmp_path: Path) -
         world.models[0].deploy(name="Bad Name")
 
 
-PREDICTOR = '''
-import json, pathlib
-class Predict:
-    def __init__(self, model_dir):
-        self.scale = json.loads((pathlib.Path(model_dir) / "scale.json").read_text())["scale"]
-    def predict(self, features):
-        if (features["budget"] > 30).any():
-            raise RuntimeError("budget too high for this toy")
-        return (features["skill"] * self.scale).to_numpy()
-'''
 
 
 def test_python_predictor_and_its_errors(world: World, project: Any, tmp_path: Path) -> None:

@@ -90,6 +90,7 @@ class RowLogger:
         self._thread = threading.Thread(target=self._run, name=f"lakebox-rowlog-{name}", daemon=True)
         self._thread.start()
         _live.add(self)
+        _register_exit_flush()
 
     # -- logging (the request path) ----------------------------------------------------------
     def now_us(self) -> int:
@@ -234,7 +235,6 @@ class RowLogger:
 _live: weakref.WeakSet[RowLogger] = weakref.WeakSet()
 
 
-@atexit.register
 def _flush_at_exit() -> None:
     """Interpreter exit (a normal end, SIGTERM handled by a server, Ctrl+C) flushes every logger."""
     for logger in list(_live):
@@ -242,3 +242,20 @@ def _flush_at_exit() -> None:
             logger.close(timeout=30.0)
         except Exception as e:  # pragma: no cover - best effort at exit
             log.error("%s logger: flush at exit failed: %s", logger.name, e)
+
+
+_registered = False
+
+
+def _register_exit_flush() -> None:
+    """Flush at exit BEFORE thread pools shut down: ``concurrent.futures`` stops its workers
+    in ``threading``'s exit hooks, which run before ``atexit`` ones, and a write needs them
+    (pyiceberg, statistics). Hooks registered later run first."""
+    global _registered
+    if _registered:
+        return
+    _registered = True
+    register = getattr(threading, "_register_atexit", None)
+    if register is not None:
+        register(_flush_at_exit)
+    atexit.register(_flush_at_exit)  # loggers still open (none, normally) and interpreters without the hook

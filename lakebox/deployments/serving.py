@@ -237,6 +237,13 @@ class ModelServing:
                 _loggers[key] = found
         return found
 
+    def flush_logs(self, timeout: float | None = 60.0) -> bool:
+        """Write every queued prediction of this box's deployments in this process."""
+        root = Path(self._project.path)
+        with _loggers_lock:
+            mine = [logger for (box, _, _), logger in _loggers.items() if box == root]
+        return all([logger.flush(timeout) for logger in mine])
+
     def forget(self, row: DeploymentRow) -> None:
         with self._lock:
             self._cache.pop(row.name, None)
