@@ -6,6 +6,7 @@ JSON errors turned back into the same ``LakeboxError`` subclasses the local API 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -34,12 +35,19 @@ _BY_CODE: dict[str, type[errors.LakeboxError]] = {
 class RemoteProject(RemoteServingMixin):
     """A box served by ``lakebox serve``; offers feature views' online API."""
 
-    def __init__(self, url: str, api_key: str | None = None, timeout: float = 10.0) -> None:
+    def __init__(
+        self, url: str, api_key: str | None = None, timeout: float = 10.0, verify: bool | str | os.PathLike[str] = True
+    ) -> None:
+        """``verify``: for ``https://`` URLs, True checks the server's certificate against the
+        system's CAs, a path trusts that PEM certificate (a box's self-signed ``tls/cert.pem``),
+        False checks nothing (anyone on the path could impersonate the server)."""
         import httpx
+
+        from lakebox.server.tls import client_context
 
         self.url = url.rstrip("/")
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, verify=client_context(verify))
 
     def get_feature_store(self) -> RemoteFeatureStore:
         return RemoteFeatureStore(self)
@@ -63,6 +71,13 @@ class RemoteProject(RemoteServingMixin):
             response = self._http.request(method, path, **kwargs)
         except httpx.TimeoutException as e:
             raise errors.StorageError(f"The lakebox server at {self.url} did not answer in time.") from e
+        except httpx.ConnectError as e:
+            if "CERTIFICATE_VERIFY_FAILED" in str(e) or "certificate" in str(e).lower():
+                raise errors.AuthError(
+                    f"The TLS certificate of {self.url} is not trusted ({e}); pass verify='path/to/cert.pem' "
+                    "with the server's certificate (lakebox serve prints its fingerprint)."
+                ) from e
+            raise errors.StorageError(f"Cannot reach the lakebox server at {self.url}: {e}") from e
         except httpx.HTTPError as e:
             raise errors.StorageError(f"Cannot reach the lakebox server at {self.url}: {e}") from e
         if response.status_code < 400:

@@ -14,7 +14,7 @@ from lakebox.catalog.db import CatalogDB
 from lakebox.errors import AlreadyExistsError, AuthError, NotFoundError, ValidationError
 from lakebox.names import check_name
 
-SCOPES = ("read:online", "read:offline", "write", "admin")
+SCOPES = ("read:online", "read:offline", "write", "predict", "admin")
 DEFAULT_SCOPES = ("read:online", "read:offline")
 PREFIX = "lbk"
 

@@ -47,9 +47,27 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Serve without API keys. Loopback-only development: refused with a non-loopback --host.",
 )
+@click.option("--tls-cert", type=click.Path(dir_okay=False, path_type=Path), help="PEM certificate: serve HTTPS (with --tls-key).")
+@click.option("--tls-key", type=click.Path(dir_okay=False, path_type=Path), help="PEM private key of --tls-cert.")
+@click.option(
+    "--tls-self-signed",
+    is_flag=True,
+    help="Serve HTTPS with the box's own self-signed certificate (made on first use, kept in BOX/tls/); "
+    "its SHA-256 fingerprint is printed. Clients pass verify='BOX/tls/cert.pem'.",
+)
 @output_option
 @pass_state
-def serve(state: State, box: Path | None, host: str, port: int, allowed_hosts: tuple[str, ...], no_auth: bool) -> None:
+def serve(
+    state: State,
+    box: Path | None,
+    host: str,
+    port: int,
+    allowed_hosts: tuple[str, ...],
+    no_auth: bool,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    tls_self_signed: bool,
+) -> None:
     """Serve BOX (default: --box, $LAKEBOX_HOME or ./.lakebox) over HTTP until Ctrl+C.
 
     It serves feature vectors of feature views and metadata (the API is documented at
@@ -64,18 +82,42 @@ def serve(state: State, box: Path | None, host: str, port: int, allowed_hosts: t
         'Authorization: Bearer <key>'. Create one with `lakebox apikey create NAME`.
       * --no-auth turns keys off for loopback-only development; never with another --host.
       * Only loopback names (and --allowed-host names) are accepted in the Host header.
+      * Plain HTTP by default. Off loopback, keys and data then cross the network in clear
+        text (a warning says so): add --tls-cert/--tls-key, or --tls-self-signed.
+      * Slow or idle clients are cut off: the request head must arrive within 10 s, the
+        body within 30 s, idle kept-alive connections close after 5 s; at most 1,000
+        connections (the oldest idle one is closed first). Bodies: 1 MiB, JSON nested at
+        most 32 levels.
+      * /health, /docs, /redoc and /openapi.json answer without a key: they describe the
+        API, never the box's data (the docs are served offline, without a CDN).
 
     \b
     Example:
       lakebox apikey create my_app --scope read:online
       lakebox serve my.lakebox --port 8765
+      lakebox serve my.lakebox --host 0.0.0.0 --tls-self-signed
     """
+    from lakebox.server.app import PLAINTEXT_WARNING, is_loopback
     from lakebox.server.app import serve as run_server
+    from lakebox.server.tls import fingerprint, self_signed
 
+    if tls_self_signed and (tls_cert or tls_key):
+        raise click.UsageError("--tls-self-signed and --tls-cert/--tls-key exclude each other.")
+    if bool(tls_cert) != bool(tls_key):
+        raise click.UsageError("--tls-cert and --tls-key go together.")
     project = state.open(box)
     active = [k for k in project.get_api_keys() if k.active]
-    url = f"http://{_url_host(host)}:{port}"
     err = state.err_console
+    tls: tuple[Path, Path] | None = (tls_cert, tls_key) if tls_cert and tls_key else None
+    if tls_self_signed:
+        cert, key, created = self_signed(project.path / "tls", [host, *allowed_hosts])
+        tls = (cert, key)
+        err.print(f"{'Created' if created else 'Using'} the box's self-signed certificate {escape(str(cert))}.", soft_wrap=True)
+    if tls is not None:
+        err.print(f"TLS certificate SHA-256 fingerprint: [bold]{fingerprint(tls[0])}[/]", soft_wrap=True)
+    elif not is_loopback(host):
+        err.print(f"[bold yellow]⚠ {escape(PLAINTEXT_WARNING % host)}[/]", soft_wrap=True)
+    url = f"{'https' if tls else 'http'}://{_url_host(host)}:{port}"
     where = f" (bound to every interface: {escape(host)})" if host in ("0.0.0.0", "::") else ""
     err.print(
         f"Starting lakebox for [bold]{escape(str(project.path))}[/] at [bold]{url}[/]{where} (Ctrl+C to stop).",
@@ -95,7 +137,7 @@ def serve(state: State, box: Path | None, host: str, port: int, allowed_hosts: t
 
     start_in_background(project)
     with _stop_quietly():
-        run_server(project, host=host, port=port, allowed_hosts=list(allowed_hosts) or None, no_auth=no_auth)
+        run_server(project, host=host, port=port, allowed_hosts=list(allowed_hosts) or None, no_auth=no_auth, tls=tls)
     err.print("Stopped.")
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -30,6 +30,7 @@ from lakebox.server.docs import install_docs
 from lakebox.server.guard import GuardMiddleware, error_response
 from lakebox.server.protocol import Limits, raise_fd_limit, uvicorn_config
 from lakebox.server.routes import VECTOR_PATH, VECTORS_PATH, add_routes
+from lakebox.server.tls import check_pair
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,10 @@ __all__ = ["LOOPBACK_HOSTS", "MAX_BODY_BYTES", "VECTORS_PATH", "VECTOR_PATH", "F
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 MAX_BODY_BYTES = 1024 * 1024
+PLAINTEXT_WARNING = (
+    "Serving %s without TLS: API keys and data cross the network in clear text, readable and "
+    "replayable by anyone on the path. Use --tls-cert/--tls-key or --tls-self-signed."
+)
 
 
 def create_app(
@@ -99,8 +104,14 @@ def serve(
     no_auth: bool = False,
     log_level: str = "warning",
     limits: Limits | None = None,
+    tls: tuple[str | Path, str | Path] | None = None,
 ) -> None:
-    """Run the server in this process (blocks). Refuses unsafe configurations."""
+    """Run the server in this process (blocks). Refuses unsafe configurations.
+
+    ``tls=(cert, key)`` serves HTTPS with that PEM certificate and key (see
+    ``lakebox.server.tls.self_signed`` for a box's own). Without TLS, a non-loopback bind
+    sends keys and data in clear text: a warning says so.
+    """
     import uvicorn
 
     keys = KeyStore(project.catalog)
@@ -111,6 +122,10 @@ def serve(
         )
     if no_auth and not is_loopback(host):
         raise AuthError("--no-auth is for loopback-only development; it cannot be used with a non-loopback host.")
+    if tls is not None:
+        check_pair(Path(tls[0]), Path(tls[1]))
+    elif not is_loopback(host):
+        log.warning(PLAINTEXT_WARNING, host)
     limits = limits or Limits()
     # Each connection is a file descriptor; keep room for the box's own files under the cap.
     available = raise_fd_limit(limits.max_connections + 256)
@@ -118,5 +133,6 @@ def serve(
         limits = Limits(**{**limits.__dict__, "max_connections": max(16, available - 256)})
     hosts = list(allowed_hosts) if allowed_hosts else [*LOOPBACK_HOSTS, *([] if is_loopback(host) else [host])]
     app = create_app(project, allowed_hosts=hosts, require_keys=not no_auth)
-    config = uvicorn_config(app, host, port, limits, log_level=log_level, loop="uvloop")
+    options = {"ssl_certfile": str(tls[0]), "ssl_keyfile": str(tls[1])} if tls is not None else {}
+    config = uvicorn_config(app, host, port, limits, log_level=log_level, loop="uvloop", **options)
     uvicorn.Server(config).run()

@@ -123,9 +123,13 @@ def build_openapi(app: FastAPI, lean: list[LeanRoute]) -> dict[str, Any]:
             operation["requestBody"] = {"required": True, **_content(route.request, "application/json", models)}
         schema.setdefault("paths", {}).setdefault(route.path, {})[route.method.lower()] = operation
     components["securitySchemes"] = SCHEMES
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
     for path, operations in schema.get("paths", {}).items():
         for operation in operations.values():
             operation["security"] = [] if path in PUBLIC_PATHS else SECURITY
+            for status, answer in operation.get("responses", {}).items():
+                if status[:1] in ("4", "5"):  # every error has the one shape, whichever router made it
+                    answer["content"] = error
     return schema
 
 

@@ -19,6 +19,7 @@ uvicorn's own ``timeout_keep_alive`` closes idle kept-alive connections between 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -38,9 +39,7 @@ class Limits:
 
 
 def _reply(status: int, reason: str, message: str) -> bytes:
-    body = (
-        '{"error": "%s", "message": "%s", "details": {}}' % (reason, message)  # fixed texts only
-    ).encode()
+    body = json.dumps({"error": reason, "message": message, "details": {}}).encode()
     head = (
         f"HTTP/1.1 {status} {reason.replace('_', ' ').title()}\r\n"
         "content-type: application/json\r\n"
