@@ -210,6 +210,41 @@ def test_commits_made_by_an_execution_are_recorded_with_lineage(project: lakebox
     assert fg.read().shape[0] == 2
 
 
+SHARED_WRITER = """
+import time
+from pathlib import Path
+
+import pyarrow as pa
+
+import lakebox
+
+
+def main(go):
+    fg = lakebox.connect().get_feature_store().get_feature_group("shared", version=1)
+    while not Path(go).exists():  # the test commits first, from its own process
+        time.sleep(0.01)
+    fg.insert(pa.table({"id": [3], "x": [3.0]}))
+"""
+
+
+@pytest.mark.slow
+def test_commits_of_other_processes_meanwhile_are_not_the_executions(project: lakebox.Project, jobs: Any,
+                                                                     tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    fg = project.get_feature_store().create_feature_group("shared", version=1, primary_key=["id"], statistics=False)
+    fg.insert(pa.table({"id": [1], "x": [1.0]}))
+    path = tmp_path / "shared_writer.py"
+    path.write_text(SHARED_WRITER)
+    go = tmp_path / "go"
+    execution = jobs.create_job("shared_writer", str(path)).run(wait=False, go=str(go))
+    wait_until(lambda: execution.refresh()._row.worker_pid, "the job's worker to start")
+    fg.insert(pa.table({"id": [2], "x": [2.0]}))  # commit 2, by this process, while the job runs
+    go.touch()
+    assert execution.wait().state == "succeeded", execution.logs()
+    assert execution.commits == [{"feature_group": "shared", "version": 1, "commit_id": 3}]
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -10,7 +10,6 @@ reach it.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import subprocess
 import sys
@@ -49,6 +48,8 @@ def start(
 ) -> ExecutionRow | None:
     """Record and start an execution of ``job``; None when ``claim`` is taken or (with
     ``require_idle``) another execution of the job is running."""
+    import fcntl  # POSIX only
+
     _reap_children()
     root = store.root
     locks = root / ".locks" / "jobs"

@@ -8,7 +8,6 @@ an execution whose process died as ``killed``.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import socket
@@ -146,6 +145,8 @@ def _backfill(row: Any) -> BackfillRow:
 
 def lock_free(path: str | os.PathLike[str]) -> bool:
     """True when no process holds the ``flock`` on ``path`` (a missing file is free)."""
+    import fcntl  # POSIX only: imported when jobs run, so `import lakebox` works everywhere
+
     try:
         fd = os.open(path, os.O_RDWR)
     except FileNotFoundError:
