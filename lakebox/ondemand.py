@@ -287,20 +287,22 @@ class OnDemandMixin:
     def get_feature_vector(self, entry: Mapping[str, Any], passed_features: Mapping[str, Any] | None = None,
                            return_type: str = "list", allow_missing: bool = False,
                            training_dataset_version: int | None = None,
-                           request_parameters: Mapping[str, Any] | None = None) -> Any:
-        """One feature vector; ``request_parameters`` feed the view's on-demand features."""
+                           request_parameters: Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
+        """One feature vector; ``request_parameters`` feed the view's on-demand features
+        (other keyword options, e.g. ``transform=False``, go to the serving mixin)."""
         if not self.on_demand_features:
             if request_parameters:
                 check_request([], request_parameters, f"Feature view {self.name} v{self.version}")
             return super().get_feature_vector(  # type: ignore[misc]
-                entry, passed_features, return_type, allow_missing, training_dataset_version)
+                entry, passed_features, return_type, allow_missing, training_dataset_version, **kwargs)
         out = self.get_feature_vectors(
             [entry], [passed_features] if passed_features else None,
             "list" if return_type in ("pandas", "polars", "numpy") else return_type,
-            allow_missing, training_dataset_version, request_parameters=[request_parameters or {}],
+            allow_missing, training_dataset_version, request_parameters=[request_parameters or {}], **kwargs,
         )[0]
         if return_type in ("pandas", "polars"):
-            return from_arrow(pa.Table.from_pylist([dict(zip(self.serving_columns(), out, strict=True))]), return_type)
+            columns = self._on_demand_columns(kwargs.get("transform", True))
+            return from_arrow(pa.Table.from_pylist([dict(zip(columns, out, strict=True))]), return_type)
         if return_type == "numpy":
             return np.array(out, dtype=object)
         return out
@@ -309,7 +311,7 @@ class OnDemandMixin:
                             passed_features: Sequence[Mapping[str, Any]] | None = None,
                             return_type: str = "list", allow_missing: bool = False,
                             training_dataset_version: int | None = None, return_status: bool = False,
-                            request_parameters: Sequence[Mapping[str, Any]] | None = None) -> Any:
+                            request_parameters: Sequence[Mapping[str, Any]] | None = None, **kwargs: Any) -> Any:
         """One vector per entry; ``request_parameters`` (one dict per entry) feed the view's
         on-demand features, computed after the lookup by the same function as in training."""
         features = self.on_demand_features
@@ -318,15 +320,15 @@ class OnDemandMixin:
             if request_parameters and any(request_parameters):
                 check_request([], request_parameters[0], what)
             return super().get_feature_vectors(  # type: ignore[misc]
-                entries, passed_features, return_type, allow_missing, training_dataset_version, return_status)
+                entries, passed_features, return_type, allow_missing, training_dataset_version, return_status, **kwargs)
         if return_type not in ("list", "dict", "pandas", "polars", "numpy"):
             raise ValidationError(f"return_type must be list, dict, pandas, polars or numpy; got {return_type!r}.")
         if isinstance(request_parameters, Mapping) or request_parameters is None or len(request_parameters) != len(entries):
             raise ValidationError(f"{what} has on-demand features: pass request_parameters=[{{...}}], one dict per entry.")
         requests = [check_request(features, r, what) for r in request_parameters]
         rows, statuses = super().get_feature_vectors(  # type: ignore[misc]
-            entries, passed_features, "dict", allow_missing, training_dataset_version, return_status=True)
-        columns = self.serving_columns()
+            entries, passed_features, "dict", allow_missing, training_dataset_version, return_status=True, **kwargs)
+        columns = self._on_demand_columns(kwargs.get("transform", True))
         vectors: list[Any] = []
         for row, request in zip(rows, requests, strict=True):
             complete = add_to_row(features, dict(row), request)
@@ -337,6 +339,13 @@ class OnDemandMixin:
         elif return_type == "numpy":
             out = np.array(vectors, dtype=object)
         return (out, statuses) if return_status else out
+
+
+    def _on_demand_columns(self, transform: bool) -> list[str]:
+        """A vector's columns: transformed (``serving_columns``) or as stored, then on-demand."""
+        if transform:
+            return self.serving_columns()
+        return [*self.__dict__["_serving"][0].outputs, *(f.name for f in self.on_demand_features)]
 
 
 def add_on_demand(view: Any, table: pa.Table) -> pa.Table:

@@ -21,6 +21,7 @@ from lakebox.cli.box import backup, box, doctor
 from lakebox.cli.catalog import lineage, search, tag
 from lakebox.cli.demo import demo
 from lakebox.cli.experiments import experiments, models
+from lakebox.cli.external import fg_external, fg_import
 from lakebox.cli.features import features
 from lakebox.cli.fg import fg
 from lakebox.cli.fv import fv, td
@@ -135,6 +136,8 @@ def sql(state: State, query: str, as_of: str | None, max_rows: int) -> None:
 
 for command in (fg, fv, td, features, online, serve, apikey, demo, search, lineage, tag, doctor, backup, box):
     cli.add_command(command)
+for command in (fg_external, fg_import):  # issue 14 (H14b): lakebox fg external / fg import
+    fg.add_command(command)
 cli.add_command(tui)
 cli.add_command(labs)
 cli.add_command(experiments)
