@@ -144,11 +144,11 @@ def test_the_background_scheduler_of_serve_starts_due_runs(project: lakebox.Proj
     from lakebox.jobs.scheduler import start_in_background
 
     job.schedule(cron="* * * * * *")  # every second (cron with a seconds field)
-    stop = start_in_background(project, interval=0.05)
+    background = start_in_background(project, interval=0.05)
     try:
         wait_until(lambda: _runs(out), "a scheduled run")
     finally:
-        stop.set()
+        background.stop()
     for execution in job.get_executions():
         execution.wait()
 

@@ -132,13 +132,23 @@ class Scheduler:
             stop.wait(interval)
 
 
-def start_in_background(project: Any, interval: float = DEFAULT_INTERVAL_S) -> threading.Event:
-    """Run a scheduler for ``project`` in a daemon thread (``lakebox serve``); set the returned
-    event to stop it."""
+class Background:
+    """A scheduler running in a daemon thread of this process; ``stop()`` ends it."""
+
+    def __init__(self, scheduler: Scheduler, interval: float) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=scheduler.run, args=(self._stop, interval), name="lakebox-scheduler",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop ticking and wait for a tick in progress to end (executions it started go on)."""
+        self._stop.set()
+        self._thread.join(timeout)
+
+
+def start_in_background(project: Any, interval: float = DEFAULT_INTERVAL_S) -> Background:
+    """Run a scheduler for ``project`` in a daemon thread (``lakebox serve``)."""
     from lakebox.jobs.api import job_store
 
-    stop = threading.Event()
-    scheduler = Scheduler(job_store(project))
-    thread = threading.Thread(target=scheduler.run, args=(stop, interval), name="lakebox-scheduler", daemon=True)
-    thread.start()
-    return stop
+    return Background(Scheduler(job_store(project)), interval)
