@@ -295,8 +295,8 @@ class OnDemandMixin:
                 check_request([], request_parameters, f"Feature view {self.name} v{self.version}")
             return super().get_feature_vector(  # type: ignore[misc]
                 entry, passed_features, return_type, allow_missing, training_dataset_version, **kwargs)
-        out = self.get_feature_vectors(
-            [entry], [passed_features] if passed_features else None,
+        out = OnDemandMixin.get_feature_vectors(  # this layer's own (aliases above have done their part)
+            self, [entry], [passed_features] if passed_features else None,
             "list" if return_type in ("pandas", "polars", "numpy") else return_type,
             allow_missing, training_dataset_version, request_parameters=[request_parameters or {}], **kwargs,
         )[0]

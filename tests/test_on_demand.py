@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 import lakebox
-from lakebox.ondemand import OnDemandFeature, add_to_row, add_to_table, on_demand, resolve
+from lakebox.ondemand import OnDemandFeature, OnDemandMixin, add_to_row, add_to_table, on_demand, resolve
 
 T0 = datetime(2026, 5, 1, tzinfo=UTC)
 
@@ -142,3 +142,17 @@ def test_attaching_checks_the_inputs(fs: Any, view: Any) -> None:
     with pytest.raises(lakebox.ValidationError, match="already has a column"):
         fresh.attach_on_demand(on_demand(name="rating", returns="double")(lambda lat: lat))
     assert fresh.on_demand_features == []
+
+
+def test_untransformed_vectors_keep_on_demand_features(fs: Any, view: Any) -> None:
+    scaled = fs.create_feature_view("nearby", version=2, query=view.query, labels=["clicked"],
+                                    transformation_functions={"rating": "min_max_scaler"})
+    scaled.attach_on_demand(distance_km)
+    scaled.create_training_dataset()
+    request = {"req_lat": 52.5, "req_lon": 13.3}
+    transformed = scaled.get_feature_vector({"shop_id": 1}, request_parameters=request)
+    assert transformed[2] == 1.0 and transformed[3] == distance_km(52.52, 13.40, 52.5, 13.3)  # rating 4.5 is the max
+    # the on-demand layer passes serving options through (hsfs' transform=False)
+    raw = OnDemandMixin.get_feature_vector(scaled, {"shop_id": 1}, request_parameters=request, transform=False,
+                                           return_type="dict")
+    assert raw["rating"] == 4.5 and raw["distance_km"] == transformed[3]
