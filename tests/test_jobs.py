@@ -110,11 +110,12 @@ def test_jobs_are_searchable_taggable_assets(project: lakebox.Project, jobs: Any
 
 def test_a_failure_is_contained_and_logged(jobs: Any, pipeline: Path, out: Path) -> None:
     job = jobs.create_job("fails", f"{pipeline}:fail", params={"out": str(out)})
-    execution = job.run()
-    assert execution.state == "failed"
+    execution = job.run(await_termination=True)  # the Hopsworks name of wait
+    assert execution.state == "failed" and execution.success is False
     assert execution.error == "ValueError: boom in the job"
     logs = execution.logs()
     assert "about to fail" in logs and "Traceback" in logs and "ValueError: boom in the job" in logs
+    assert Path(execution.download_logs(str(out / "copy.log"))).read_text() == logs
     crash = jobs.create_job("crashes", f"{pipeline}:crash", params={"out": str(out)})
     crashed = crash.run()
     assert crashed.state == "failed" and "SIGABRT" in (crashed.error or "")

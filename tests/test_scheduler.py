@@ -106,6 +106,9 @@ def test_a_schedule_ends_and_can_be_removed(project: lakebox.Project, job: Any, 
     assert _runs(out) == ["2026-01-01T09:00:00+00:00"]  # 10:00 is past the end
     job.unschedule()
     assert job.get_schedule() is None
+    again = job.schedule(cron_expression="30 * * * *", start_time=T0)  # the Hopsworks names
+    assert again["cron"] == "30 * * * *" and again["start"] == T0
+    job.unschedule()
     with pytest.raises(NotFoundError):
         job.unschedule()
     with pytest.raises(ValidationError, match="cron expression"):

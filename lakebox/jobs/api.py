@@ -199,13 +199,17 @@ class Job(Taggable):
         return parse_time(self._row.created_at)
 
     # -- running --------------------------------------------------------------------------
-    def run(self, wait: bool = True, timeout: float | None = None, **params: Any) -> Execution:
+    def run(self, wait: bool = True, timeout: float | None = None, await_termination: bool | None = None,
+            **params: Any) -> Execution:
         """Run the job once in its own process with ``params`` (over the job's defaults).
         ``wait=False`` returns at once; ``execution.wait()`` blocks later. ``timeout`` bounds
-        only this wait (the job's own timeout is set at creation)."""
+        only this wait (the job's own timeout is set at creation). ``await_termination`` is
+        the Hopsworks name of ``wait``."""
         from lakebox.jobs import launch
         from lakebox.jobs.execution import Execution
 
+        if await_termination is not None:
+            wait = await_termination
         row = launch.start(self._store, self._reload(), "manual", check_params(params))
         assert row is not None
         execution = Execution(self._store, row, self.name)
@@ -249,6 +253,10 @@ class Job(Taggable):
         catch_up: bool = False,
         trigger_on: list[Any] | None = None,
         timezone: str = "UTC",
+        *,
+        cron_expression: str | None = None,
+        start_time: Any = None,
+        end_time: Any = None,
     ) -> dict[str, Any]:
         """Run the job on a cron schedule (``"0 3 * * *"``: daily at 03:00 in ``timezone``) and/or
         when any group in ``trigger_on`` gets a new commit. The scheduler of ``lakebox serve`` or
@@ -257,6 +265,9 @@ class Job(Taggable):
         from lakebox.jobs import backfill
         from lakebox.jobs import cron as cron_module
 
+        cron = cron if cron is not None else cron_expression  # the Hopsworks names
+        start = start if start is not None else start_time
+        end = end if end is not None else end_time
         if cron is None and not trigger_on:
             raise ValidationError("Give a cron expression, trigger_on=[feature_group, ...], or both.")
         if cron is not None:

@@ -135,6 +135,15 @@ class Execution:
             text = "".join(text.splitlines(keepends=True)[-tail:])
         return text
 
+    def download_logs(self, path: str | None = None) -> str:
+        """Copy the log to ``path`` (default: ``<job>_<number>.log`` here); returns the path
+        (the Hopsworks name; ``logs()`` returns the text)."""
+        from pathlib import Path
+
+        target = Path(path) if path is not None else Path(f"{self.job_name}_{self.number}.log")
+        target.write_text(self.logs(), encoding="utf-8")
+        return str(target)
+
     # -- control --------------------------------------------------------------------------
     def refresh(self) -> Execution:
         self._row = self._store.execution(self.id)
