@@ -20,6 +20,7 @@ from lakebox.box import TOML_NAME
 from lakebox.cli.box import backup, box, doctor
 from lakebox.cli.catalog import lineage, search, tag
 from lakebox.cli.demo import demo
+from lakebox.cli.deployments import deployments
 from lakebox.cli.experiments import experiments, models
 from lakebox.cli.external import fg_external, fg_import
 from lakebox.cli.features import features
@@ -27,6 +28,7 @@ from lakebox.cli.fg import fg
 from lakebox.cli.fv import fv, td
 from lakebox.cli.jobs import jobs, scheduler
 from lakebox.cli.labs import labs
+from lakebox.cli.monitors import monitors
 from lakebox.cli.online import online
 from lakebox.cli.output import OUTPUT_FORMATS, table_data
 from lakebox.cli.serve import apikey, serve
@@ -144,6 +146,8 @@ cli.add_command(experiments)
 cli.add_command(models)
 cli.add_command(jobs)  # issue 14 (H14a): lakebox jobs ..., lakebox scheduler
 cli.add_command(scheduler)
+cli.add_command(deployments)  # issue 13 (H13): lakebox deployments ...
+cli.add_command(monitors)  # issue 13 (H13): lakebox monitors ...
 
 
 def main(argv: Sequence[str] | None = None) -> None:
