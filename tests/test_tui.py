@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -25,8 +24,9 @@ from lakebox.cli import cli  # noqa: E402
 from lakebox.demo import build_demo_box, create_demo_view  # noqa: E402
 from lakebox.errors import StorageError  # noqa: E402
 from lakebox.tui import BrowserApp  # noqa: E402
-from lakebox.tui.data import Ref, bar_chart, parse_tag_value, sparkline  # noqa: E402
+from lakebox.tui.model import Ref, bar_chart, parse_tag_value, sparkline  # noqa: E402
 from lakebox.tui.screens import ConfirmScreen, TagScreen  # noqa: E402
+from lakebox.tui.tabs import DataTab, StatsTab  # noqa: E402
 
 PLAYERS = Ref("feature_group", "players", 1)
 GAMES = Ref("feature_group", "games", 1)
@@ -73,22 +73,47 @@ def fresh_box(tmp_path: Path) -> Iterator[Any]:
 
 
 def run(app: BrowserApp, scenario: Callable[[Pilot[Any]], Awaitable[None]], size: tuple[int, int] = (100, 32)) -> None:
+    """Run ``scenario`` against ``app`` once the box is listed; a bug (an error that is not a
+    LakeboxError, e.g. an api method the browser calls by a name that no longer exists) fails
+    the test even though the browser only showed it as a notification."""
+
     async def main() -> None:
         async with app.run_test(size=size) as pilot:
-            await settle(pilot)
+            await until(pilot, lambda: app.catalog is not None or bool(app._notifications))
             await scenario(pilot)
+            assert app.unexpected_errors == []
 
     asyncio.run(main())
 
 
-async def settle(pilot: Pilot[Any], rounds: int = 5) -> None:
-    """Let the workers finish and their results reach the screen (a result can start workers)."""
-    await pilot.pause()
-    for _ in range(rounds):
-        if not any(worker.is_running for worker in pilot.app.workers):
-            return
-        await pilot.app.workers.wait_for_complete()
+def idle(app: BrowserApp) -> bool:
+    """No read in flight, no search waiting for its debounce, no loading indicator."""
+    return (not any(w.is_running for w in app.workers) and not app.searching
+            and not any(w.loading for w in app.screen.query("*")))
+
+
+async def settle(pilot: Pilot[Any]) -> None:
+    """Wait until the app is idle (workers done, their results on screen, animations over):
+    conditions, never a fixed time, so a loaded machine only makes it slower."""
+    await until(pilot, lambda: idle(pilot.app))
+
+
+async def until(pilot: Pilot[Any], condition: Callable[[], bool], limit_s: float = 120.0) -> None:
+    """Let the app run until ``condition()`` holds and the app is idle (``limit_s`` only stops
+    a hang; it is not a timing assertion)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit_s
+    app = pilot.app
+    while True:
         await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause()
+        if condition() and idle(app):
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"the app did not reach {condition} within {limit_s} s")
+        await asyncio.sleep(0.01)
 
 
 async def press(pilot: Pilot[Any], *keys: str) -> None:
@@ -157,11 +182,10 @@ def test_search_as_you_type_jumps_to_the_feature(box: Any) -> None:
         await press(pilot, "slash")
         assert app.focused is app.query_one("#search", Input)
         await type_text(pilot, "rating")
-        await pilot.pause(0.3)  # the search is debounced
-        await settle(pilot)
+        await until(pilot, lambda: app.query_one("#sidebar").current == "results")  # the search is debounced
         results = app.query_one("#results", OptionList)
         assert app.query_one("#sidebar").current == "results"
-        assert [(h.label, h.context) for h in app.hits][:1] == [("rating", "feature of players v1")]
+        assert [(h.label, h.context) for h in app.results.hits][:1] == [("rating", "feature of players v1")]
         await press(pilot, "down")
         assert app.focused is results
         await press(pilot, "enter")
@@ -173,9 +197,8 @@ def test_search_as_you_type_jumps_to_the_feature(box: Any) -> None:
         # nothing found, then escape: back to the tree
         await press(pilot, "slash")
         await type_text(pilot, "zzzqqq")
-        await pilot.pause(0.3)
-        await settle(pilot)
-        assert app.hits == []
+        await until(pilot, lambda: app.results.hits == [] and app.results.option_count == 1)
+        assert app.results.hits == []
         assert app.query_one("#results", OptionList).option_count == 1  # "nothing matches"
         await press(pilot, "escape")
         assert app.query_one("#sidebar").current == "assets"
@@ -195,18 +218,21 @@ def test_preview_pages_through_the_group(box: Any) -> None:
         assert rows[0][:2] == ["1", "2024-08-01 00:00:00Z"]
         assert "rows 1–50" in text_of(app, "#data-info")
         app.query_one("#preview").focus()
+        data = app.query_one(DataTab)
         await press(pilot, "n")
-        assert app.page is not None and app.page.start == 50
+        assert data.page is not None and data.page.start == 50
         assert cells(app, "#preview")[0][0] == "26"  # two snapshots per player: row 51 is player 26
         assert "rows 51–100" in text_of(app, "#data-info")
         await press(pilot, "p")
-        assert app.page is not None and app.page.start == 0
-        app.page_start = 900  # 1000 rows: jump near the end, then page onto the last page
+        assert data.page is not None and data.page.start == 0
+        total = box.get_feature_store().get_feature_group("players", 1).read(dataframe_type="arrow").num_rows
+        last = (total - 1) // 50 * 50
+        data.page_start = last - 50  # jump near the end, then page onto the last page
         await press(pilot, "n")
-        assert app.page is not None and app.page.start == 950 and not app.page.has_more
-        assert len(cells(app, "#preview")) == 50 and cells(app, "#preview")[-1][0] == "500"
+        assert data.page is not None and data.page.start == last and not data.page.has_more
+        assert len(cells(app, "#preview")) == total - last
         await press(pilot, "n")  # stays on the last page
-        assert app.page.start == 950
+        assert data.page.start == last
 
     run(app, scenario)
 
@@ -267,15 +293,17 @@ def test_view_lists_training_datasets_which_show_split_and_snapshots(box: Any) -
     async def scenario(pilot: Pilot[Any]) -> None:
         app.jump_to(VIEW, tab="datasets")
         await settle(pilot)
+        counts = box.get_feature_store().get_feature_view("attendance", 1).get_training_dataset(1)["row_counts"]
+        split = f"test {counts['test']}, train {counts['train']}"
         rows = cells(app, "#datasets-table")
-        assert rows[0][:3] == ["1", "random: test 0.2, seed 42", "test 400, train 1600"]
+        assert rows[0][:3] == ["1", "random: test 0.2, seed 42", split]
         app.query_one("#datasets-table").focus()
         await press(pilot, "enter")
         assert app.current == DATASET
         await press(pilot, "1")
         info = text_of(app, "#overview-info")
         assert "random: test 0.2, seed 42" in info
-        assert "test 400, train 1600" in info or "train 1600, test 400" in info
+        assert f"test {counts['test']}" in info and f"train {counts['train']}" in info
         snapshots = cells(app, "#schema")
         assert {r[0] for r in snapshots} == {"games", "teams"}
         await press(pilot, "2")  # Stats: the training split's statistics
@@ -306,35 +334,40 @@ def test_models_show_versions_and_metrics(box: Any) -> None:
     run(app, scenario)
 
 
-def test_experiment_trials_sort_by_any_column(box: Any) -> None:
-    trials = [
-        {"trial": 0, "status": "finished", "value": 0.71, "hparams": {"lr": 0.1, "layers": 2}, "metrics": {"accuracy": 0.71, "loss": 0.9}},
-        {"trial": 1, "status": "finished", "value": 0.93, "hparams": {"lr": 0.01, "layers": 3}, "metrics": {"accuracy": 0.93, "loss": 0.2}},
-        {"trial": 2, "status": "pruned", "value": 0.55, "hparams": {"lr": 0.3, "layers": 1}, "metrics": {"accuracy": 0.55, "loss": 1.4}},
-    ]
-    experiment = SimpleNamespace(name="tune", run=1, kind="hyperparameter_search", status="finished", metric="accuracy",
-                                 direction="max", best_val=0.93, hparams={"lr": 0.01, "layers": 3},
-                                 metrics={"accuracy": 0.93}, trials=trials, description="")
-    project = _WithExperiments(box, [experiment])
+def test_experiment_trials_sort_by_any_column(tmp_path: Path) -> None:
+    """A real grid search (lagom, one worker): its trials, best first, sorted by any column."""
+    import lagom_fns
+
+    from lakebox import experiment
+
+    project = make_box(tmp_path / "exp.lakebox", full=False, n_teams=2, n_players=4, n_games=4)
+    space = experiment.Searchspace(x=("DISCRETE", [0.0, 0.3, 0.5]))
+    experiment.lagom(lagom_fns.quadratic, experiment.HyperparameterOptConfig(
+        name="tune", searchspace=space, optimizer="gridsearch", metric="metric", direction="max", workers=1),
+        project=project, echo=False)  # metric: -0.59, -0.5, -0.54
     app = BrowserApp(project=project)
 
     async def scenario(pilot: Pilot[Any]) -> None:
         assert "Experiments (1)" in tree_labels(app.query_one("#assets", Tree))
         app.jump_to(Ref("experiment", "tune", 1), tab="trials")
         await settle(pilot)
-        assert [r[0] for r in cells(app, "#trials-table")] == ["1", "0", "2"]  # best first
+        assert [r[0] for r in cells(app, "#trials-table")] == ["1", "2", "0"]  # best first
         assert "sorted by value ↓" in text_of(app, "#trials-info")
         table = app.query_one("#trials-table", DataTable)
         table.focus()
-        table.move_cursor(column=table.get_column_index(next(k for k, c in table.columns.items() if str(c.label) == "lr")))
+        table.move_cursor(column=table.get_column_index(next(k for k, c in table.columns.items() if str(c.label) == "x")))
         await press(pilot, "s")
-        assert [r[0] for r in cells(app, "#trials-table")] == ["1", "0", "2"]  # lr 0.01, 0.1, 0.3
+        assert [r[0] for r in cells(app, "#trials-table")] == ["0", "1", "2"]  # x 0.0, 0.3, 0.5
         await press(pilot, "s")
-        assert [r[0] for r in cells(app, "#trials-table")] == ["2", "0", "1"]
+        assert [r[0] for r in cells(app, "#trials-table")] == ["2", "1", "0"]
         await press(pilot, "1")
         assert "hyperparameter_search" in text_of(app, "#overview-info")
+        assert cells(app, "#schema")[0] == ["hparam", "x", "0.3"]
 
-    run(app, scenario)
+    try:
+        run(app, scenario)
+    finally:
+        project.close()
 
 
 def test_editing_a_tag_and_the_description_asks_first(fresh_box: Any) -> None:
@@ -450,13 +483,14 @@ def test_statistics_per_feature_with_a_histogram(box: Any) -> None:
         app.jump_to(PLAYERS, tab="stats")
         await settle(pilot)
         info = text_of(app, "#stats-info")
-        if app.stats_data is None:  # a lakebox without statistics: the tab says so
+        if app.query_one(StatsTab).data is None:  # a lakebox without statistics: the tab says so
             assert "no statistics" in info
             return
-        assert "latest commit · 1000 rows" in info
+        total = box.get_feature_store().get_feature_group("players", 1).read(dataframe_type="arrow").num_rows
+        assert f"latest commit · {total} rows" in info
         rows = cells(app, "#stats-table")
         assert [r[0] for r in rows] == ["player_id", "ts", "team_id", "age", "position", "rating"]
-        assert rows[3][2] == "0" and rows[3][4:6] == ["17", "37"] and rows[3][7] == "1000"  # age: nulls, min, max, count
+        assert rows[3][2] == "0" and rows[3][4:6] == ["17", "37"] and rows[3][7] == str(total)  # age: nulls, min, max, count
         assert set(rows[3][1]) <= set(" ▁▂▃▄▅▆▇█") and rows[3][1].strip()  # a sparkline
         app.query_one("#stats-table").focus()
         await press(pilot, "down", "down", "down")  # age
@@ -465,11 +499,10 @@ def test_statistics_per_feature_with_a_histogram(box: Any) -> None:
         await press(pilot, "down")  # position: a string, its most frequent values
         assert "midfielder" in text_of(app, "#histogram")
         # time travel applies to the statistics too
-        app.choose_commit(next(c for c in app.commits_data if c.commit_id == 1)) if app.commits_data else None
         app.commit = 1
-        app._load_tab("stats", force=True)
         await settle(pilot)
-        assert "as of commit 1 · 500 rows" in text_of(app, "#stats-info")
+        day_one = box.get_feature_store().get_feature_group("players", 1).read(wallclock_time=1, dataframe_type="arrow")
+        assert f"as of commit 1 · {day_one.num_rows} rows" in text_of(app, "#stats-info")
         assert not any(n.severity == "error" for n in app._notifications)
 
     run(app, scenario)
@@ -507,29 +540,20 @@ def test_terminal_drawing_helpers() -> None:
     assert parse_tag_value("3") == 3 and parse_tag_value("x y") == "x y" and parse_tag_value('["a"]') == ["a"]
 
 
-class _WithExperiments:
-    """A project whose experiments are given (the rest is the real project)."""
-
-    def __init__(self, project: Any, experiments: list[Any]) -> None:
-        self._project = project
-        self._experiments = experiments
-
-    def get_experiments(self, name: str | None = None) -> list[Any]:
-        return [e for e in self._experiments if name is None or e.name == name]
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._project, name)
-
-
 # -- snapshots (look at tests/__snapshots__/test_tui/*.svg after --snapshot-update) ----------
 def _snapshot(box: Any, steps: Callable[[BrowserApp, Pilot[Any]], Awaitable[None]] | None = None) -> tuple[BrowserApp, Any]:
+    """The app and what to run before the screenshot: every step waits until the app is idle
+    (conditions, not time), and the search cursor does not blink (a blink's phase depends on
+    the machine's speed)."""
     app = BrowserApp(project=box)
 
     async def before(pilot: Pilot[Any]) -> None:
-        await settle(pilot)
+        app.query_one("#search", Input).cursor_blink = False
+        await until(pilot, lambda: app.catalog is not None)
         if steps is not None:
             await steps(app, pilot)
         await settle(pilot)
+        assert app.unexpected_errors == []
 
     return app, before
 
@@ -564,7 +588,7 @@ def test_snapshot_search_80x24(box: Any, snap_compare: Any) -> None:
     async def steps(app: BrowserApp, pilot: Pilot[Any]) -> None:
         await press(pilot, "slash")
         await type_text(pilot, "attendance")
-        await pilot.pause(0.3)
+        await until(pilot, lambda: app.query_one("#sidebar").current == "results")
 
     app, before = _snapshot(box, steps)
     assert snap_compare(app, terminal_size=(80, 24), run_before=before)

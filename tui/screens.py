@@ -10,41 +10,14 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from lakebox.tui.data import parse_tag_value
-
-HELP: list[tuple[str, list[tuple[str, str]]]] = [
-    ("Moving around", [
-        ("↑ ↓ ← →", "move in the tree and the tables"),
-        ("enter", "open the asset, or choose the row"),
-        ("tab", "next pane (shift+tab: previous)"),
-        ("esc", "back to the asset tree"),
-        ("1 … 6", "switch the detail tabs"),
-        ("/", "search as you type; ↓ or enter picks a result"),
-    ]),
-    ("Feature groups", [
-        ("History", "enter on a commit shows the data as of it (time travel); on the newest: the latest"),
-        ("Data", "n / p: next and previous page of rows"),
-        ("Stats", "↑ ↓ on a feature: its histogram and quantiles"),
-    ]),
-    ("Lineage", [("l", "what the asset was made from and what uses it; enter on one jumps to it")]),
-    ("Editing", [
-        ("e", "edit the description"),
-        ("t", 'set a tag; the value is JSON when it parses (3, true, ["a"]), else text'),
-        ("d", "delete a tag"),
-        ("", "every change asks first; --read-only turns editing off"),
-    ]),
-    ("Experiments", [("s", "sort the trials by the cursor's column (again: reverse)")]),
-    ("Anywhere", [
-        ("ctrl+p", "command palette, e.g. to change the theme (light or dark)"),
-        ("?", "this help"),
-        ("q", "quit"),
-    ]),
-]
+from lakebox.tui.keys import sections
+from lakebox.tui.model import parse_tag_value
+from lakebox.tui.widgets import KeyOptions, KeyScroll
 
 
 def _keys_table(rows: list[tuple[str, str]]) -> RichTable:
@@ -57,19 +30,25 @@ def _keys_table(rows: list[tuple[str, str]]) -> RichTable:
 
 
 class HelpScreen(ModalScreen[None]):
+    """Every key, built from the bindings (``keys.sections``); read-only leaves out editing."""
+
     AUTO_FOCUS = "#help-scroll"
     BINDINGS = [
         Binding("escape,q,question_mark", "dismiss(None)", "Close"),
     ]
 
+    def __init__(self, read_only: bool = False) -> None:
+        super().__init__()
+        self.read_only = read_only
+
     def compose(self) -> ComposeResult:
         with Vertical(id="help-box", classes="dialog"):
             yield Label("lakebox browser · keys", classes="dialog-title")
-            with VerticalScroll(id="help-scroll"):
-                for title, rows in HELP:
+            with KeyScroll(id="help-scroll"):
+                for title, rows in sections(self.read_only):
                     yield Label(title, classes="help-section")
                     yield Static(_keys_table(rows), classes="help-keys")
-            yield Label("esc closes · ↑ ↓ scroll", classes="dialog-hint")
+            yield Label("esc closes · ↑ ↓ j k scroll", classes="dialog-hint")
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -174,7 +153,7 @@ class UntagScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(Text(f"Delete a tag of {self.title_text}"), classes="dialog-title")
-            yield OptionList(
+            yield KeyOptions(
                 *[Option(Text(f"{k} = {json.dumps(v, default=str)}"), id=k) for k, v in self.tags.items()],
                 id="untag-list",
             )
