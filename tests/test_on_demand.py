@@ -85,6 +85,8 @@ def test_training_rows_get_the_features_and_lose_the_request_columns(view: Any) 
     assert sorted(X["distance_km"]) == sorted(expected)
     assert list(X["is_top"]) == [r >= 4.0 for r in X["rating"]]
     assert len(y) == 6
+    batch = view.get_batch_data()  # batch scoring rows get them the same way
+    assert list(batch.columns) == list(X.columns) and sorted(batch["distance_km"]) == sorted(expected)
 
 
 def test_serving_computes_the_same_values_from_request_parameters(view: Any, fs: Any) -> None:
