@@ -3,8 +3,13 @@ vectors with the request's parameters; a missing request parameter is a clear er
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -158,3 +163,17 @@ def test_untransformed_vectors_keep_on_demand_features(fs: Any, view: Any) -> No
     raw = OnDemandMixin.get_feature_vector(scaled, {"shop_id": 1}, request_parameters=request, transform=False,
                                            return_type="dict")
     assert raw["rating"] == 4.5 and raw["distance_km"] == transformed[3]
+
+
+def test_another_process_imports_the_function_by_reference(view: Any, box_path: Any) -> None:
+    script = (
+        "import json, sys, lakebox\n"
+        "fv = lakebox.connect(sys.argv[1]).get_feature_store().get_feature_view('nearby', 1)\n"
+        "print(json.dumps(fv.get_feature_vector({'shop_id': 1}, request_parameters={'req_lat': 52.5, 'req_lon': 13.3})))\n"
+    )
+    tests = str(Path(__file__).resolve().parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", script, str(box_path)], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == view.get_feature_vector({"shop_id": 1}, request_parameters={"req_lat": 52.5, "req_lon": 13.3})
