@@ -19,6 +19,7 @@ from lakebox.catalog.groups import CommitRow, GroupRow
 from lakebox.errors import NotFoundError, SchemaMismatchError, ValidationError
 from lakebox.feature import Feature
 from lakebox.frames import check_dataframe_type, from_arrow, to_arrow
+from lakebox.group_compat import GroupAliases
 from lakebox.group_history import HistoryMixin
 from lakebox.group_quality import QualityMixin
 from lakebox.names import did_you_mean
@@ -46,7 +47,7 @@ def new_table_name(name: str, version: int) -> str:
     return f"{name}_v{version}_{secrets.token_hex(4)}"
 
 
-class FeatureGroup(QualityMixin, HistoryMixin, Taggable):
+class FeatureGroup(QualityMixin, HistoryMixin, GroupAliases, Taggable):
     """A feature group. Get one from ``fs.create_feature_group`` or ``fs.get_feature_group``.
 
     A thin object: writes go through the box's write coordinator (``lakebox.write``), reads
@@ -161,18 +162,38 @@ class FeatureGroup(QualityMixin, HistoryMixin, Taggable):
         return f"FeatureGroup({self.name!r}, version={self.version}, primary_key={self.primary_key}, event_time={self.event_time!r})"
 
     # -- writing ------------------------------------------------------------------------
-    def insert(self, df: Any) -> Commit:
+    def insert(
+        self,
+        df: Any,
+        overwrite: bool = False,
+        operation: str = "upsert",
+        storage: str | None = None,
+        write_options: dict[str, Any] | None = None,
+        validation_options: dict[str, Any] | None = None,
+        wait: bool = False,
+        transformation_context: Any = None,
+        transform: bool = True,
+    ) -> Commit:
         """Write ``df`` as one commit: same (key, event time) replaces, new ones append.
 
         Returns the commit (id, time, rows inserted and updated). Bad input raises a
         ``ValidationError`` subclass and writes nothing. If the commit is written but the
         online store cannot mirror it, ``OnlineBehindError`` carries the commit.
+
+        hsfs' options: ``operation`` ("upsert" or "insert": both upsert by key and event time),
+        ``write_options`` and ``wait`` are accepted and ignored (lakebox writes synchronously,
+        in-process), ``validation_options={"run_validation": False}`` skips the expectations;
+        ``overwrite=True`` and ``storage=`` are refused (see docs/hopsworks.md). Mixed-case
+        column names are lower-cased with a warning, as hsfs does.
         """
-        data = to_arrow(df)
+        from lakebox.group_compat import check_insert_options, lowered_columns
+
+        run_validation = check_insert_options(overwrite, operation, storage, validation_options, transformation_context)
+        data = lowered_columns(to_arrow(df))
         stored = self._stored_schema()
         batch = prepare_batch(data, schema=stored, primary_key=self.primary_key, event_time=self.event_time,
                               online=self.online_enabled)
-        report = self._validate(batch)  # strict: raises before anything is written
+        report = self._validate(batch) if run_validation else None  # strict: raises before anything is written
         if stored is None:
             self._row = self._writer.ensure_table(self._row, batch.schema)
         return self._writer.insert(self._row, batch, report=report)
@@ -312,17 +333,24 @@ class FeatureGroup(QualityMixin, HistoryMixin, Taggable):
 
         return Query(self, wallclock_time=wallclock_time, exclude_until=exclude_until)
 
-    def select_all(self) -> Query:
-        """A query of every feature of this group."""
+    def select_all(self, include_primary_key: bool = True, include_event_time: bool = True) -> Query:
+        """A query of every feature of this group (hsfs: without the primary key and/or event
+        time when ``include_primary_key``/``include_event_time`` is False)."""
         from lakebox.queries import Query
 
-        return Query(self)
+        if include_primary_key and include_event_time:
+            return Query(self)
+        skip = {*([] if include_primary_key else self.primary_key),
+                *([] if include_event_time or not self.event_time else [self.event_time])}
+        return Query(self, features=[f.name for f in self.features if f.name not in skip])
 
     def select(self, features: Sequence[str]) -> Query:
-        """A query of the named features."""
+        """A query of the named features (mixed-case names are lower-cased, as in hsfs)."""
+        from lakebox.names import lower_name
         from lakebox.queries import Query
 
-        return Query(self, features=list(features) if not isinstance(features, str) else [features])
+        names = [features] if isinstance(features, str) else list(features)
+        return Query(self, features=[lower_name(n, "feature name") for n in names])
 
     def select_except(self, features: Sequence[str]) -> Query:
         """A query of every feature but the named ones."""

@@ -13,6 +13,7 @@ from lakebox.external_group import ExternalGroupsMixin
 from lakebox.feature import Feature, as_feature
 from lakebox.feature_group import FeatureGroup, check_group_compatible, new_table_name
 from lakebox.frames import check_dataframe_type, from_arrow
+from lakebox.hsfs_store import StoreAliases
 from lakebox.monitors import MonitorMixin
 from lakebox.names import check_name, check_version, did_you_mean
 from lakebox.offline.batch import check_online_keys
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from lakebox.project import Project
 
 
-class FeatureStore(MonitorMixin, ExternalGroupsMixin):
+class FeatureStore(MonitorMixin, ExternalGroupsMixin, StoreAliases):
     """The feature store of a project: ``project.get_feature_store()``."""
 
     def __init__(self, project: Project) -> None:

@@ -26,6 +26,7 @@ from lakebox.errors import LakeboxError, NotFoundError, QueryError, ValidationEr
 from lakebox.experiment import hooks
 from lakebox.frames import check_dataframe_type, from_arrow
 from lakebox.hsfs_compat import VectorAliases, ViewAliases, dataframe_type_of, time_arg
+from lakebox.ondemand import OnDemandMixin, add_on_demand  # on-demand
 from lakebox.queries import DEFAULT_FORMULATION, Query, check_engine, duck_settings, pin_resolver
 from lakebox.query import duck
 from lakebox.query.bind import bind, pins
@@ -36,7 +37,6 @@ from lakebox.timeutil import to_datetime
 from lakebox.training import materialize
 from lakebox.transformations import FittedTransformations, fit_transformations
 from lakebox.view_serving import ServingMixin, fitted_of
-from lakebox.ondemand import OnDemandMixin, add_on_demand  # on-demand
 from lakebox.view_training import IN_MEMORY, TrainingMixin, _random_split, _split_spec
 from lakebox.write import datasets as dataset_writer
 

@@ -98,6 +98,37 @@ class QualityMixin:
             )
         return report
 
+    # -- hsfs: statistics_config ----------------------------------------------------------
+    @property
+    def statistics_config(self) -> dict[str, Any]:
+        """hsfs' statistics configuration: ``{"enabled", "correlations", "histograms",
+        "exact_uniqueness", "columns"}``. lakebox computes all of them or none: only
+        ``enabled`` changes what is computed."""
+        from lakebox.hsfs_store import statistics_config_dict
+
+        stored = self._row.settings.get("statistics_config")
+        config = statistics_config_dict(stored)
+        config["enabled"] = bool(self._row.settings.get("statistics", True))
+        return config
+
+    @statistics_config.setter
+    def statistics_config(self, config: Any) -> None:
+        """Setting it (hsfs style) takes effect now; hsfs needs ``update_statistics_config()``."""
+        from lakebox.hsfs_store import statistics_config_dict
+
+        self._save_statistics_config(statistics_config_dict(config))
+
+    def update_statistics_config(self) -> Self:
+        """hsfs: persist ``fg.statistics_config`` (lakebox stores it when it is set)."""
+        return self._reload()
+
+    def _save_statistics_config(self, config: dict[str, Any]) -> None:
+        settings = dict(self._row.settings)
+        settings["statistics_config"] = dict(config)
+        settings["statistics"] = bool(config.get("enabled", True))
+        self._engines.groups.update(self.id, settings=settings)
+        self._reload()
+
     def compute_statistics(self, commit_id: int | None = None) -> Any:
         """Compute exact statistics of the group's data as of a commit (default: the latest),
         reading the group whole, and store them. Later commits extend these incrementally."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import numbers
 import re
+import warnings
 from collections.abc import Iterable
 
 from lakebox.errors import InvalidNameError, ValidationError
@@ -75,6 +76,28 @@ def check_name(name: object, what: str = "name") -> str:
             f"(for example {name.lstrip('_') or 'x'!r}).",
             name=name,
         )
+    return name
+
+
+class NameLoweredWarning(UserWarning):
+    """A mixed-case name was lower-cased (as hsfs does)."""
+
+
+def lower_name(name: object, what: str = "name") -> object:
+    """hsfs lower-cases feature, group and view names itself: ``customerID`` becomes
+    ``customerid`` with a ``NameLoweredWarning``. Other values are returned as they are (and
+    ``check_name`` judges them).
+
+    >>> lower_name("age")
+    'age'
+    """
+    if isinstance(name, str) and name != name.lower() and NAME_PATTERN.match(name.lower()):
+        warnings.warn(
+            f"The {what} {name!r} is lower-cased to {name.lower()!r}: lakebox names are lower case, as in hsfs.",
+            NameLoweredWarning,
+            stacklevel=3,
+        )
+        return name.lower()
     return name
 
 

@@ -21,7 +21,8 @@ API = (
     "deployments", "monitors",
     "external_group", "ondemand",
     "jobs",
-    "view_training", "hsfs_compat",
+    "view_training", "hsfs_compat", "hsfs_store", "group_compat",
+    "security",
 )
 INTERFACES = ("cli", "server", "tui", "client", "testing")
 # Pending edges, each named with what removes it (nothing else may be added here).
