@@ -254,7 +254,7 @@ class ExternalFeatureGroup(FeatureGroup):
             "Change the source, or copy it with to_internal() and write to that group."
         )
 
-    def insert(self, df: Any) -> Any:
+    def insert(self, df: Any = None, **kwargs: Any) -> Any:
         raise self._read_only("insert")
 
     def delete_records(self, keys: Any) -> Any:
@@ -388,9 +388,21 @@ class ExternalGroupsMixin:
         self._assets.set_keywords(asset.id, " ".join(["external", source.kind, *rows.schema.names]))
         return group
 
-    def get_external_feature_groups(self) -> list[ExternalFeatureGroup]:
-        """Every external feature group (every version)."""
-        return [ExternalFeatureGroup(self, row) for row in self._groups.list() if EXTERNAL in row.settings]  # type: ignore[arg-type]
+    def get_external_feature_group(self, name: str, version: int | None = None) -> ExternalFeatureGroup:
+        """The external group ``name`` at ``version`` (default: its latest version); hsfs' spelling."""
+        group = self.get_feature_group(name, version)  # type: ignore[attr-defined]
+        if not isinstance(group, ExternalFeatureGroup):
+            raise ValidationError(
+                f"Feature group {group.name} v{group.version} is not external; use get_feature_group({name!r})."
+            )
+        return group
+
+    def get_external_feature_groups(self, name: str | None = None) -> list[ExternalFeatureGroup]:
+        """Every external feature group, or every external version of ``name``."""
+        if name is not None:
+            check_name(name, "feature group name")
+        rows = self._groups.list(name)
+        return [ExternalFeatureGroup(self, row) for row in rows if EXTERNAL in row.settings]  # type: ignore[arg-type]
 
 
 def is_external(group: Any) -> bool:

@@ -183,6 +183,9 @@ def test_no_history_and_read_only(fs: Any, tmp_path: Path) -> None:
     with pytest.raises(lakebox.ValidationError, match="read-only"):
         ext.insert(orders().to_pandas())
     with pytest.raises(lakebox.ValidationError, match="read-only"):
+        ext.save(orders().to_pandas())  # hsfs' save of a dataframe
+    assert ext.save() is None  # hsfs' save() of an external group: registered at creation already
+    with pytest.raises(lakebox.ValidationError, match="read-only"):
         ext.delete_records(pd.DataFrame({"order_id": [1]}))
     with pytest.raises(lakebox.ValidationError, match="not served online"):
         ext.read(online=True)
@@ -221,6 +224,12 @@ def test_search_lineage_describe_and_delete(project: Any, fs: Any, tmp_path: Pat
     hits = project.search("external")
     assert [(h.kind, h.name) for h in hits] == [("feature_group", "orders")]
     assert ("feature", "amount") in [(h.kind, h.name) for h in project.search("amount")]
+    assert fs.get_external_feature_group("orders").id == ext.id
+    assert [g.version for g in fs.get_external_feature_groups("orders")] == [1]
+    plain = fs.create_feature_group("plain", primary_key=["order_id"])
+    with pytest.raises(lakebox.ValidationError, match="not external"):
+        fs.get_external_feature_group(plain.name)
+    plain.delete()
     info = ext.describe()
     assert info["external"] is True and info["source"]["kind"] == "files"
     ext.add_tag("owner", "shop-team")
