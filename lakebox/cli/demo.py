@@ -23,6 +23,7 @@ from lakebox.cli.demo_output import (
     print_tour,
     print_training,
 )
+from lakebox.cli.demo_deploy import deploy_section
 from lakebox.cli.demo_training import training_option, training_section
 from lakebox.cli.fg import commit_dict, describe
 from lakebox.cli.fv import describe_view
@@ -127,6 +128,7 @@ def demo(state: State, demo_box: Path | None, fresh: bool, days: int) -> None:
         print_serving(state, serving)
     pipelines = jobs_section(state, built)  # issue 14: a feature pipeline job, backfilled
     trained = training_section(state, built, training)  # lagom, torch.distributed, the model registry
+    deployed = deploy_section(state, built, training, trained)  # issue 13: deploy, predict, log, drift
     total_s = time.perf_counter() - started
     if state.text:
         print_next(state, path, built, tour, total_s)
@@ -147,6 +149,7 @@ def demo(state: State, demo_box: Path | None, fresh: bool, days: int) -> None:
             "serving": serving,
             "jobs": pipelines,
             "training": trained,
+            "deployment": deployed,
         },
         "",
     )

@@ -238,14 +238,25 @@ class Deployment(Taggable):
         logger = self._log()
         if logger is not None:
             numeric = self._numeric
+            logged = self._logged_features()
             logger.log_many([
-                [*key_values[i], logger.now_us(), versions[i], statuses[i], *rows[i],
+                [*key_values[i], logger.now_us(), versions[i], statuses[i],
+                 *(rows[i] if logged is None else [rows[i][j] for j in logged]),
                  _number(predictions[i]) if numeric else _text(predictions[i]), latency_ms]
                 for i in range(len(batch))
             ])  # fmt: skip
         if single:
             return {"deployment": self.name, "prediction": predictions[0], "model_version": versions[0], "status": statuses[0]}
         return {"deployment": self.name, "predictions": predictions, "model_versions": versions, "statuses": statuses}
+
+    def _logged_features(self) -> list[int] | None:
+        """Positions of the features the log keeps (a serving key that is also a feature is
+        logged once, as the key); None when it keeps them all."""
+        keys = set(self._row.serving_keys)
+        names = self.features
+        if not keys & set(names):
+            return None
+        return [i for i, n in enumerate(names) if n not in keys]
 
     def _passed(self, passed: Any, single: bool, count: int) -> list[Any] | None:
         if passed is None:

@@ -106,7 +106,7 @@ class ModelServing:
         x = view.get_training_data(td_version, dataframe_type="arrow")[0]
         features = [(f.name, type_name(f.type)) for f in x.schema]
         keys = self._serving_keys(view, serving_keys)
-        clash = sorted({n for n, _ in features} & {*LOG_COLUMNS, *keys})
+        clash = sorted({n for n, _ in features} & set(LOG_COLUMNS))  # a key that is a feature is logged once
         if clash and log:
             raise ValidationError(
                 f"The model's features {clash} clash with the prediction log's columns {[*keys, *LOG_COLUMNS]}; "
@@ -181,7 +181,7 @@ class ModelServing:
             Feature("request_time", "timestamp", "when the request arrived (UTC)"),
             Feature("model_version", "bigint", "the model version that answered"),
             Feature("status", "string", "the feature vector's status: present, missing or too_old"),
-            *[Feature(n, t, "the value the model received (transformed)") for n, t in features],
+            *[Feature(n, t, "the value the model received (transformed)") for n, t in features if n not in keys],
             Feature("prediction", prediction_type, "what the model predicted"),
             Feature("latency_ms", "double", "time to answer the request, in milliseconds"),
         ]

@@ -247,11 +247,13 @@ def create(
         raise ValidationError(f"Unknown or no metrics {unknown}; choose from {list(drift.METRICS)}.")
     thresholds = _thresholds(threshold, metrics)
     window_s = parse_window(window)
-    kind, source_name, source_version, candidates, default_reference = _source(fs, source)
+    kind, source_name, source_version, candidates, default_reference, keys = _source(fs, source)
     view, td_version = _reference(fs, reference if reference is not None else default_reference)
-    reference_columns = view.get_training_data(td_version, dataframe_type="arrow")[0].column_names
-    if features is None:
-        chosen = [c for c in reference_columns if c in candidates]
+    reference_schema = view.get_training_data(td_version, dataframe_type="arrow")[0].schema
+    reference_columns = reference_schema.names
+    if features is None:  # by default not the keys nor times: they identify rows, they do not drift
+        temporal = {f.name for f in reference_schema if pa.types.is_temporal(f.type)}
+        chosen = [c for c in reference_columns if c in candidates and c not in temporal and c not in keys]
     else:
         chosen = [features] if isinstance(features, str) else list(features)
         lacking = [f for f in chosen if f not in reference_columns or f not in candidates]
@@ -301,8 +303,8 @@ def _thresholds(threshold: Any, metrics: list[str]) -> dict[str, float]:
     raise ValidationError(f"threshold must be a number or a dict of metric -> number, got {threshold!r}.")
 
 
-def _source(fs: Any, source: Any) -> tuple[str, str, int | None, set[str], Any]:
-    """(kind, name, version, the source's feature columns, the default reference)."""
+def _source(fs: Any, source: Any) -> tuple[str, str, int | None, set[str], Any, set[str]]:
+    """(kind, name, version, the source's feature columns, the default reference, its keys)."""
     from lakebox.deployments.deployment import Deployment
 
     if isinstance(source, str):
@@ -316,10 +318,10 @@ def _source(fs: Any, source: Any) -> tuple[str, str, int | None, set[str], Any]:
             raise ValidationError(f"Deployment {source.name!r} keeps no prediction log (log=False): nothing to monitor.")
         view_name, view_version = source.feature_view
         reference = ((view_name, view_version), source.training_dataset_version)
-        return "deployment", source.name, None, set(source.features), reference
+        return "deployment", source.name, None, set(source.features), reference, set(source.serving_keys)
     if hasattr(source, "primary_key") and hasattr(source, "features") and hasattr(source, "event_time"):
         keys = {*source.primary_key, *([source.event_time] if source.event_time else [])}
-        return "feature_group", source.name, source.version, {f.name for f in source.features} - keys, None
+        return "feature_group", source.name, source.version, {f.name for f in source.features} - keys, None, keys
     raise ValidationError(f"source must be a deployment, a feature group, or the name of one; got {source!r}.")
 
 
