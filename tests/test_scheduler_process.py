@@ -34,6 +34,7 @@ def _stop(process: subprocess.Popen[str], box: Path) -> str:
     return stderr
 
 
+@pytest.mark.slow
 def test_lakebox_scheduler_runs_due_jobs_until_interrupted(tmp_path: Path) -> None:
     box, out = _box_with_a_secondly_job(tmp_path)
     process = subprocess.Popen([sys.executable, "-m", "lakebox.cli", "--box", str(box), "scheduler", "--interval",
