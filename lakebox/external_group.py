@@ -310,6 +310,7 @@ class ExternalGroupsMixin:
         statistics: bool = True,
         expectations: Sequence[Any] | None = None,
         validation: str = "strict",
+        **hsfs: Any,
     ) -> ExternalFeatureGroup:
         """Register a feature group whose rows stay in ``source`` (``lakebox.sources.files``,
         ``duckdb``, ``sqlite`` or ``postgres``) and are read at every use.
@@ -321,6 +322,10 @@ class ExternalGroupsMixin:
         """
         from lakebox.expect import Expectation
 
+        if source is None and hsfs:
+            source = _hsfs_source(hsfs)
+        elif hsfs:
+            raise ValidationError(f"create_external_feature_group got unknown argument(s) {sorted(hsfs)}.")
         if not isinstance(source, Source):
             raise ValidationError(
                 "create_external_feature_group needs source=lakebox.sources.files(...), .duckdb(...), .sqlite(...) "
@@ -403,6 +408,36 @@ class ExternalGroupsMixin:
             check_name(name, "feature group name")
         rows = self._groups.list(name)
         return [ExternalFeatureGroup(self, row) for row in rows if EXTERNAL in row.settings]  # type: ignore[arg-type]
+
+
+_HSFS_IGNORED = ("options", "online_enabled", "topic_name", "notification_topic_name", "statistics_config",
+                 "expectation_suite", "online_config", "embedding_index")
+
+
+def _hsfs_source(arguments: dict[str, Any]) -> Source:
+    """hsfs' ``data_format=`` + ``path=`` as a files source; storage connectors and SQL
+    queries against them are refused, naming lakebox's ``source=`` alternative."""
+    from pathlib import Path
+
+    from lakebox import sources
+    from lakebox.hsfs_compat import unsupported
+
+    arguments = {k: v for k, v in arguments.items() if k not in _HSFS_IGNORED}
+    path, data_format = arguments.pop("path", None), arguments.pop("data_format", None)
+    if "storage_connector" in arguments or "data_source" in arguments or "query" in arguments:
+        raise unsupported(
+            "create_external_feature_group(storage_connector=/data_source=/query=)",
+            "pass source=lakebox.sources.postgres(url, query=...), .sqlite(...), .duckdb(...) or .files(glob)",
+        )
+    if arguments:
+        raise ValidationError(f"create_external_feature_group got unknown argument(s) {sorted(arguments)}.")
+    if path is None:
+        raise ValidationError("create_external_feature_group needs source=lakebox.sources... (or hsfs' path= and data_format=).")
+    fmt = str(data_format).lower() if data_format is not None else None
+    glob = str(path)
+    if fmt is not None and not any(c in glob for c in "*?[") and Path(glob).expanduser().is_dir():
+        glob = str(Path(glob) / "**" / f"*.{'parquet' if fmt == 'parquet' else fmt}")
+    return sources.files(glob, format=fmt)
 
 
 def is_external(group: Any) -> bool:

@@ -248,3 +248,14 @@ def test_mixed_case_source_columns_are_lower_cased(fs: Any, tmp_path: Path) -> N
     clash = pa.table({"id": [1], "ID": [2]})
     with pytest.raises(lakebox.SchemaMismatchError, match="differ only in case"):
         conform(clash, sources.files(path), schema=None, primary_key=["id"], event_time=None, label="clash v1")
+
+
+def test_hsfs_spelling_path_and_data_format(fs: Any, tmp_path: Path) -> None:
+    make_source("parquet", tmp_path / "lake", orders())
+    ext = fs.create_external_feature_group("orders", version=1, data_format="PARQUET", path=str(tmp_path / "lake"),
+                                           primary_key=["order_id"], event_time="ts", statistics_config={"enabled": True})
+    assert ext.read().shape[0] == 6
+    with pytest.raises(lakebox.ValidationError, match=r"not supported by lakebox.*sources.postgres"):
+        fs.create_external_feature_group("q", query="SELECT 1", storage_connector=object(), primary_key=["a"])
+    with pytest.raises(lakebox.ValidationError, match="unknown argument"):
+        fs.create_external_feature_group("q", source=ext.source, primary_key=["a"], colour="red")
