@@ -141,3 +141,27 @@ def test_to_internal_then_time_travel(fs: Any, mixed: dict[str, Any]) -> None:
     first = copy.commits()[0]
     assert copy.read(wallclock_time=first.committed_on).shape[0] == len(mixed["prices"])
     assert fs.get_features(["prices.price"], entity_df=frame(mixed["spine"])[["pid", "ts"]]).shape[0] == len(mixed["spine"])
+
+
+def test_max_age_applies_to_external_groups_like_the_oracle(fs: Any, mixed: dict[str, Any]) -> None:
+    spine = mixed["spine"]
+    age = timedelta(hours=6)
+    got = fs.get_features(["rating", "price"], entity_df=frame(spine)[["pid", "ts"]], max_age=age, dataframe_type="arrow")
+    groups = [Group("players", ["pid"], "ts", mixed["players"]), Group("prices", ["pid"], "ts", mixed["prices"])]
+    want = expected_rows(spine, ["pid", "ts"], groups, [("players", "rating"), ("prices", "price")], "ts", max_age=age)
+    assert [tuple(r.values()) for r in got.to_pylist()] == want
+
+
+def test_a_view_over_an_external_label_group_serves_from_the_online_store(fs: Any, tmp_path: Path) -> None:
+    shops = fs.create_feature_group("shops", primary_key=["pid"], online_enabled=True)
+    shops.insert(pd.DataFrame({"pid": [1, 2], "rating": [4.5, 3.0]}))
+    labels_csv = tmp_path / "labels.csv"
+    pd.DataFrame({"pid": [1, 2, 1], "ts": ["2026-03-01 00:00:00", "2026-03-01 00:00:00", "2026-03-02 00:00:00"],
+                  "clicked": [1, 0, 0]}).to_csv(labels_csv, index=False)
+    labels = fs.create_external_feature_group("clicks", source=sources.files(labels_csv), primary_key=["pid"],
+                                              event_time="ts")
+    fv = fs.create_feature_view("ranking", query=labels.select(["clicked"]).join(shops.select(["rating"])),
+                                labels=["clicked"])
+    X, y = fv.training_data()
+    assert sorted(X["rating"]) == [3.0, 4.5, 4.5] and sorted(y["clicked"]) == [0, 0, 1]
+    assert fv.get_feature_vector({"pid": 2}) == [3.0]
