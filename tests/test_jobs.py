@@ -52,6 +52,22 @@ def test_a_file_job_is_copied_into_the_box_with_its_hash(jobs: Any, pipeline: Pa
     assert [e.number for e in again.get_executions()] == [1]
 
 
+def test_update_copies_the_edited_file_and_keeps_the_history(project: lakebox.Project, jobs: Any, pipeline: Path,
+                                                             out: Path) -> None:
+    job = jobs.create_job("edited", str(pipeline), params={"out": str(out)})
+    first_hash = job.file_hash
+    assert job.run(n=1).success
+    pipeline.write_text(pipeline.read_text().replace("hello from the job", "hello from the new job"))
+    job.update(entrypoint=str(pipeline), retries=1, description="edited once", params={"out": str(out), "n": 9})
+    assert job.file_hash != first_hash and job.retries == 1 and job.description == "edited once"
+    execution = job.run()
+    assert "hello from the new job 9" in execution.logs()
+    assert [e.number for e in jobs.get_job("edited").get_executions()] == [1, 2]
+    assert project.search("edited", kind="job")[0].description == "edited once"
+    with pytest.raises(ValidationError, match="retries"):
+        job.update(retries=-2)
+
+
 def test_a_module_entrypoint_is_imported_by_name(jobs: Any, tmp_path: Path, out: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     package = tmp_path / "mypipes"

@@ -334,6 +334,49 @@ class Job(Taggable):
         raise ValidationError(f"trigger_on takes feature groups (or 'name' / 'name:version'); {group!r} is none.")
 
     # -- lifecycle ------------------------------------------------------------------------
+    def update(
+        self,
+        entrypoint: str | None = None,
+        params: dict[str, Any] | None = None,
+        retries: int | None = None,
+        timeout: float | timedelta | None = None,
+        description: str | None = None,
+        retry_delay: float | timedelta | None = None,
+    ) -> Job:
+        """Change the job; executions from now on use the change (history is kept). A file
+        entrypoint is copied again (pass the same path after editing the file) with its new
+        hash; ``params`` replaces the defaults."""
+        from pathlib import Path
+
+        from lakebox.jobs import entry
+
+        values: dict[str, Any] = {}
+        if entrypoint is not None:
+            found = entry.parse(entrypoint)
+            target, digest = found.target, None
+            if found.kind == "file":
+                target, digest = entry.copy_into(self._project.path, self.name, Path(found.target))
+            values.update(entrypoint=str(entrypoint), kind=found.kind, target=target, function=found.function,
+                          file_hash=digest)
+        if params is not None:
+            values["params"] = json.dumps(check_params(params))
+        if retries is not None:
+            if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+                raise ValidationError(f"retries must be a non-negative integer, got {retries!r}.")
+            values["retries"] = retries
+        if timeout is not None:
+            values["timeout_s"] = _seconds(timeout, "timeout")
+        if retry_delay is not None:
+            values["retry_delay_s"] = _seconds(retry_delay, "retry_delay")
+        if description is not None:
+            if not isinstance(description, str):
+                raise ValidationError("description must be a string.")
+            values["description"] = description
+        if values:
+            self._store.update_job(self.id, values)
+        self._reload()
+        return self
+
     def delete(self) -> None:
         """Delete the job, its schedule, executions and logs (refused while an execution runs)."""
         self._store.reap(self.id)

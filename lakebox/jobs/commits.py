@@ -4,7 +4,10 @@ Every Iceberg snapshot lakebox writes records the writing process's pid
 (``lakebox.writer-pid`` in its summary, see ``lakebox.offline.table``). An execution's
 function runs alone in its worker process, so the commits of the execution are the commits
 logged while the worker lived whose snapshot names the worker's pid: no cooperation from the
-job's code, and commits made at the same time by other processes are never counted.
+job's code, and commits made at the same time by other processes are never counted. A
+snapshot that names the execution itself (``lakebox.execution-id``, from the
+``$LAKEBOX_EXECUTION_ID`` the worker and its child processes inherit, where the write path
+records it) counts too, whichever process of the execution wrote it.
 """
 
 from __future__ import annotations
@@ -21,10 +24,13 @@ log = logging.getLogger(__name__)
 
 SLACK_MS = 2_000  # clock granularity between the commit log and this process's clock
 WRITER_PID = "lakebox.writer-pid"
+EXECUTION_ID = "lakebox.execution-id"
 
 
-def made_by(store: JobStore, box_root: Path, pid: int, start: datetime, end: datetime) -> list[CommitRef]:
-    """Commits of any group logged between ``start`` and ``end`` whose writer was ``pid``."""
+def made_by(store: JobStore, box_root: Path, pid: int, start: datetime, end: datetime,
+            execution_id: int | None = None) -> list[CommitRef]:
+    """Commits of any group logged between ``start`` and ``end`` whose writer was ``pid`` (or
+    whose snapshot names ``execution_id``)."""
     candidates = store.commits_between(int(start.timestamp() * 1000) - SLACK_MS, int(end.timestamp() * 1000) + SLACK_MS)
     if not candidates:
         return []
@@ -45,7 +51,8 @@ def made_by(store: JobStore, box_root: Path, pid: int, start: datetime, end: dat
                     continue  # the group was dropped meanwhile
             snapshot = table.snapshot_by_id(row["snapshot_id"])  # type: ignore[attr-defined]
             summary = snapshot.summary if snapshot is not None else None
-            if summary is not None and summary[WRITER_PID] == str(pid):
+            if summary is not None and (summary[WRITER_PID] == str(pid) or (
+                    execution_id is not None and summary[EXECUTION_ID] == str(execution_id))):
                 found.append(CommitRef(row["group_id"], row["name"], row["version"], row["commit_id"]))
     finally:
         warehouse.close()

@@ -143,6 +143,21 @@ def _backfill(row: Any) -> BackfillRow:
     return BackfillRow(**values)
 
 
+# one fixed statement per updatable column (no SQL is built from names or values)
+_JOB_UPDATES = {
+    "entrypoint": "UPDATE jobs SET entrypoint = ? WHERE id = ?",
+    "kind": "UPDATE jobs SET kind = ? WHERE id = ?",
+    "target": "UPDATE jobs SET target = ? WHERE id = ?",
+    "function": "UPDATE jobs SET function = ? WHERE id = ?",
+    "file_hash": "UPDATE jobs SET file_hash = ? WHERE id = ?",
+    "params": "UPDATE jobs SET params = ? WHERE id = ?",
+    "retries": "UPDATE jobs SET retries = ? WHERE id = ?",
+    "retry_delay_s": "UPDATE jobs SET retry_delay_s = ? WHERE id = ?",
+    "timeout_s": "UPDATE jobs SET timeout_s = ? WHERE id = ?",
+    "description": "UPDATE jobs SET description = ? WHERE id = ?",
+}
+
+
 def lock_free(path: str | os.PathLike[str]) -> bool:
     """True when no process holds the ``flock`` on ``path`` (a missing file is free)."""
     import fcntl  # POSIX only: imported when jobs run, so `import lakebox` works everywhere
@@ -201,6 +216,12 @@ class JobStore:
 
     def jobs(self) -> list[JobRow]:
         return [_job(r) for r in self.db.query("SELECT * FROM jobs ORDER BY name")]
+
+    def update_job(self, job_id: int, values: dict[str, Any]) -> None:
+        """Set some columns of a job (names from ``_JOB_UPDATES`` only; values bound)."""
+        with self.db.write() as conn:
+            for column, value in values.items():
+                conn.execute(_JOB_UPDATES[column], (value, job_id))
 
     def delete_job(self, job_id: int) -> None:
         with self.db.write() as conn:

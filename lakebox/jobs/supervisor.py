@@ -146,7 +146,7 @@ class Supervisor:
 
     def _record_commits(self, job: JobRow, row: ExecutionRow, pid: int, started: datetime) -> None:
         try:
-            made = commit_log.made_by(self.store, self.box, pid, started, datetime.now(UTC))
+            made = commit_log.made_by(self.store, self.box, pid, started, datetime.now(UTC), row.id)
             if made:
                 self.store.record_commits(row.id, made)
                 commit_log.link_lineage(AssetStore(self.db), job.id, made, row.number)
