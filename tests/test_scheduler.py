@@ -141,6 +141,8 @@ def test_a_new_commit_of_a_group_triggers_the_job(project: lakebox.Project, job:
     assert scheduler.tick() == []
     assert job.get_executions()[0].trigger == "commit"
     assert "triggers: job hourly" in str(project.lineage(fg, direction="down"))
+    job.unschedule()
+    assert "triggers" not in str(project.lineage(fg, direction="down"))
 
 
 def test_the_background_scheduler_of_serve_starts_due_runs(project: lakebox.Project, job: Any, out: Path) -> None:

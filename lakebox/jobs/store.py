@@ -143,6 +143,11 @@ def _backfill(row: Any) -> BackfillRow:
     return BackfillRow(**values)
 
 
+# lineage edges "group triggers job" of a job (rewritten with its schedule)
+_DROP_TRIGGER_EDGES = (
+    "DELETE FROM lineage WHERE relation = 'triggers' AND dst IN (SELECT id FROM assets WHERE kind = 'job' AND ref_id = ?)"
+)
+
 # one fixed statement per updatable column (no SQL is built from names or values)
 _JOB_UPDATES = {
     "entrypoint": "UPDATE jobs SET entrypoint = ? WHERE id = ?",
@@ -448,6 +453,7 @@ class JobStore:
                 (job_id, cron, timezone, start_at, end_at, int(catch_up), now_iso()),
             )
             conn.execute("DELETE FROM job_triggers WHERE job_id = ?", (job_id,))
+            conn.execute(_DROP_TRIGGER_EDGES, (job_id,))
             for group_id in groups:
                 last = conn.execute("SELECT coalesce(max(commit_id), 0) FROM commits WHERE group_id = ?",
                                     (group_id,)).fetchone()[0]
@@ -457,6 +463,7 @@ class JobStore:
     def remove_schedule(self, job_id: int) -> bool:
         with self.db.write() as conn:
             conn.execute("DELETE FROM job_triggers WHERE job_id = ?", (job_id,))
+            conn.execute(_DROP_TRIGGER_EDGES, (job_id,))
             return conn.execute("DELETE FROM job_schedules WHERE job_id = ?", (job_id,)).rowcount == 1
 
     def schedule(self, job_id: int) -> ScheduleRow | None:
