@@ -277,6 +277,8 @@ class GroupTable:
         }
         if change.max_event_us is not None:
             properties[PREFIX + "max-event-time"] = str(change.max_event_us)
+        if os.environ.get("LAKEBOX_EXECUTION_ID"):  # a job's execution (lakebox/jobs): its commits are its own
+            properties[PREFIX + "execution-id"] = os.environ["LAKEBOX_EXECUTION_ID"]
         tx: Transaction = _Transaction(table)
         update = tx.update_snapshot(snapshot_properties=properties)
         if change.delete_files:
