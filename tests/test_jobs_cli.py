@@ -42,10 +42,13 @@ def test_create_run_show_logs(box: Path, tmp_path: Path, out: Path) -> None:
     assert ran["state"] == "succeeded" and ran["params"] == {"n": 5} and ran["number"] == 1
     assert (out / f"ran-{ran['id']}").read_text() == "5"
     assert "hello from the job 5" in lb(box, "jobs", "logs", "hello").output
+    lb(box, "jobs", "run", "hello", "--no-wait", "--param", "n=6")
+    followed = lb(box, "jobs", "logs", "hello", "--follow").output  # returns once the execution ends
+    assert "hello from the job 6" in followed and "execution 2 of job hello: succeeded" in followed
     shown = json.loads(lb(box, "-o", "json", "jobs", "show", "hello").output)
-    assert shown["description"] == "greets" and [e["state"] for e in shown["executions"]] == ["succeeded"]
+    assert shown["description"] == "greets" and [e["state"] for e in shown["executions"]] == ["succeeded"] * 2
     listed = json.loads(lb(box, "-o", "json", "jobs", "list").output)
-    assert [(j["name"], j["executions"]) for j in listed["jobs"]] == [("hello", 1)]
+    assert [(j["name"], j["executions"]) for j in listed["jobs"]] == [("hello", 2)]
     assert "succeeded" in lb(box, "jobs", "show", "hello").output
     assert "hello" in lb(box, "jobs", "list").output
 

@@ -227,8 +227,9 @@ def run(state: State, name: str, params: tuple[str, ...], wait: bool) -> None:
 @click.argument("name")
 @click.option("--execution", "number", type=click.IntRange(min=1), default=None, help="Execution number (default: last).")
 @click.option("--tail", type=click.IntRange(min=1), default=None, help="Only the last N lines.")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing what a running execution writes until it ends.")
 @pass_state
-def logs(state: State, name: str, number: int | None, tail: int | None) -> None:
+def logs(state: State, name: str, number: int | None, tail: int | None, follow: bool) -> None:
     """Print the output of an execution of job NAME (default: the latest): the function's
     prints, logging and tracebacks, and lakebox's lines about attempts and commits."""
     job = state.open().get_job_api().get_job(name)
@@ -239,7 +240,34 @@ def logs(state: State, name: str, number: int | None, tail: int | None) -> None:
         execution = executions[-1]
     else:
         execution = job.get_execution(number)
-    click.echo(execution.logs(tail), nl=False)
+    text = execution.logs(tail)
+    click.echo(text, nl=False)
+    if follow:
+        _follow(execution, len(execution.logs().encode("utf-8", errors="replace")) if tail else len(text.encode()))
+
+
+def _follow(execution: Any, offset: int) -> None:
+    """Print what the execution's log gains from byte ``offset`` on, until the execution ends."""
+    import time
+
+    delay = 0.05
+    while True:
+        done = execution.done  # read before the file: what was written before the end is printed
+        try:
+            with open(execution.log_path, "rb") as f:
+                f.seek(offset)
+                chunk = f.read()
+        except FileNotFoundError:
+            chunk = b""
+        if chunk:
+            offset += len(chunk)
+            click.echo(chunk.decode("utf-8", errors="replace"), nl=False)
+            delay = 0.05
+        elif done:
+            return
+        else:
+            time.sleep(delay)  # polling a file another process writes
+            delay = min(delay * 2, 0.5)
 
 
 @jobs.command("kill", short_help="Stop a running execution.")
