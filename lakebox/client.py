@@ -129,6 +129,7 @@ class RemoteFeatureView:
         body = {"entry": dict(entry), "passed_features": dict(passed_features) if passed_features else None,
                 "allow_missing": allow_missing}
         answer = self._project._request("POST", f"/api/v1/feature-views/{self.name}/{self.version}/vector", json=body)
+        _restore_timestamps([answer["vector"]], answer.get("timestamps", ()))
         return _shape([answer["vector"]], answer["columns"], return_type)[0] if return_type in ("list", "dict") else _shape(
             [answer["vector"]], answer["columns"], return_type
         )
@@ -147,11 +148,22 @@ class RemoteFeatureView:
             "allow_missing": allow_missing,
         }
         answer = self._project._request("POST", f"/api/v1/feature-views/{self.name}/{self.version}/vectors", json=body)
+        _restore_timestamps(answer["vectors"], answer.get("timestamps", ()))
         shaped = _shape(answer["vectors"], answer["columns"], return_type)
         return (shaped, answer["statuses"]) if return_status else shaped
 
     def __repr__(self) -> str:
         return f"RemoteFeatureView({self.name!r}, version={self.version})"
+
+
+def _restore_timestamps(vectors: list[list[Any]], positions: Sequence[int]) -> None:
+    """Timestamps travel as ISO-8601 text; give them back their type (as a local call would)."""
+    from datetime import datetime
+
+    for vector in vectors:
+        for i in positions:
+            if isinstance(vector[i], str):
+                vector[i] = datetime.fromisoformat(vector[i])
 
 
 def _shape(vectors: list[list[Any]], columns: list[str], return_type: str) -> Any:

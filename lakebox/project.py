@@ -12,6 +12,7 @@ from lakebox.catalog.db import CatalogDB
 from lakebox.deployments.mixins import ServingProjectMixin
 from lakebox.experiments import ExperimentsMixin
 from lakebox.jobs.api import JobsMixin
+from lakebox.security import SecurityMixin
 
 if TYPE_CHECKING:
     from lakebox.engines import Engines
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 _current: Project | None = None
 
 
-class Project(ServingProjectMixin, JobsMixin, ExperimentsMixin):
+class Project(ServingProjectMixin, JobsMixin, ExperimentsMixin, SecurityMixin):
     """One box, opened in this process. Use ``lakebox.connect(path)``."""
 
     def __init__(self, box: Box) -> None:

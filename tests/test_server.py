@@ -71,7 +71,7 @@ def _build(project: Any) -> None:
         )
     )
     gauges.insert(pa.table({"gid": pa.array([1, 2], pa.int64()), "v": pa.array([1.5, float("nan")], pa.float64())}))
-    query = labels.select_all().join(players.select(["age", "team_id"])).join(teams.select(["city"]), on=["team_id"])
+    query = labels.select(["label"]).join(players.select(["age", "team_id"])).join(teams.select(["city"]), on=["team_id"])
     fs.create_feature_view("attendance", version=1, query=query, labels=["label"])
     fresh = players.select(["age"]).join(activity.select(["level"]), max_age=timedelta(hours=1))
     fs.create_feature_view("fresh", version=1, query=fresh)
@@ -206,7 +206,9 @@ def test_revocation_is_effective_on_the_next_request(server: dict[str, Any]) -> 
 def test_vector_route(server: dict[str, Any]) -> None:
     response = call(server, "POST", VECTOR, json={"entry": {"pid": 1}})
     assert response.status_code == 200
-    assert response.json() == {"columns": ["age", "team_id", "city"], "vector": [21.0, 2, "Tromsø"], "status": "present"}
+    assert response.json() == {
+        "columns": ["age", "team_id", "city"], "vector": [21.0, 2, "Tromsø"], "status": "present", "timestamps": []
+    }
     local = server["project"].get_feature_store().get_feature_view("attendance", 1)
     assert response.json()["vector"] == local.get_feature_vector({"pid": 1})
     body = call(server, "POST", VECTOR, json={"entry": {"pid": 3}, "allow_missing": True}).json()

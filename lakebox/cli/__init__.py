@@ -34,6 +34,7 @@ from lakebox.cli.output import OUTPUT_FORMATS, table_data
 from lakebox.cli.serve import apikey, serve
 from lakebox.cli.state import State, max_rows_option, output_option, pass_state
 from lakebox.cli.tui import tui
+from lakebox.cli.users import audit, users
 from lakebox.errors import LakeboxError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -148,6 +149,8 @@ cli.add_command(jobs)  # issue 14 (H14a): lakebox jobs ..., lakebox scheduler
 cli.add_command(scheduler)
 cli.add_command(deployments)  # issue 13 (H13): lakebox deployments ...
 cli.add_command(monitors)  # issue 13 (H13): lakebox monitors ...
+cli.add_command(users)  # issue 15 (H15): lakebox users ...
+cli.add_command(audit)  # issue 15 (H15): lakebox audit
 
 
 def main(argv: Sequence[str] | None = None) -> None:

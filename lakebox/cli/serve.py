@@ -158,16 +158,22 @@ def apikey() -> None:
     help="What the key may do; repeat for several. read:online = feature vectors, read:offline = "
     "metadata and offline reads, admin = everything. Default: read:online and read:offline.",
 )
+@click.option("--user", "principal", metavar="USER",
+              help="The user or service the key belongs to (`lakebox users add`); its role bounds the "
+              "scopes, which default to the role's.")  # fmt: skip
+@click.option("--expires", metavar="WHEN", help="When the key stops working: 30d, 12h, 90m, 2w, or an ISO date. Default: never.")
 @output_option
 @pass_state
-def create_key(state: State, name: str, scopes: tuple[str, ...]) -> None:
+def create_key(state: State, name: str, scopes: tuple[str, ...], principal: str | None, expires: str | None) -> None:
     """Create API key NAME and print its secret, ONCE: it cannot be shown again.
 
     In text output the secret alone goes to stdout (KEY=$(lakebox apikey create ci) works)
     and the notes go to stderr.
     """
+    from lakebox.security import create_api_key
+
     project = state.open()
-    secret = project.create_api_key(name, list(scopes) if scopes else None)
+    secret = create_api_key(project, name, list(scopes) if scopes else None, principal=principal, expires=expires)
     key = next(k for k in project.get_api_keys() if k.name == name)
     warning = "Store this secret now: it is kept only as a hash and cannot be shown again."
     if not state.text:
@@ -183,13 +189,47 @@ def create_key(state: State, name: str, scopes: tuple[str, ...]) -> None:
     )
 
 
-@apikey.command("list", short_help="List keys (never their secrets).")
+@apikey.command("list", short_help="List keys (never their secrets), with their last use.")
 @output_option
 @pass_state
 def list_keys(state: State) -> None:
-    """List the API keys: name, id prefix, scopes, creation and revocation times. Secrets and
-    their hashes are never printed."""
-    state.out.api_keys([_key_dict(k) for k in state.open().get_api_keys()])
+    """List the API keys: name, id prefix, owner and role, scopes, expiry, last use (recorded
+    at most once a minute), status. Secrets and their hashes are never printed."""
+    keys = [_key_dict(k) for k in state.open().get_api_keys()]
+    if not state.text:
+        state.out.api_keys(keys)
+        return
+    columns = ["name", "prefix", "user", "scopes", "expires", "last_used", "status"]
+    rows = [
+        {"name": k["name"], "prefix": k["prefix"], "user": f"{k['principal']} ({k['role']})" if k["principal"] else "",
+         "scopes": ", ".join(k["effective_scopes"]), "expires": k["expires_at"] or "never",
+         "last_used": k["last_used_at"] or "never",
+         "status": "active" if k["active"] else ("expired" if k["revoked_at"] is None else "revoked")}
+        for k in keys
+    ]  # fmt: skip
+    if not rows:
+        state.err_console.print("No API keys. Create one with [bold]lakebox apikey create NAME[/].")
+        return
+    data = {"columns": [{"name": c, "type": "string"} for c in columns], "rows": rows, "row_count": len(rows)}
+    state.out.rows(data, title="API keys (secrets are never shown again)")
+
+
+@apikey.command("rotate", short_help="Replace a key's secret; the old one stops working at once.")
+@click.argument("name")
+@output_option
+@pass_state
+def rotate_key(state: State, name: str) -> None:
+    """Give API key NAME a new secret (same scopes, owner and expiry) and print it ONCE; the
+    old secret is refused from the next request on."""
+    project = state.open()
+    secret = project.rotate_api_key(name)
+    warning = "Store this secret now: it is kept only as a hash and cannot be shown again."
+    if not state.text:
+        state.out.result({"name": name, "secret": secret, "warning": warning}, "")
+        return
+    state.err_console.print(f"[green]✓[/] Rotated API key [bold]{escape(name)}[/]; the old secret no longer works.")
+    click.echo(secret)
+    state.err_console.print(f"[bold yellow]⚠ {warning}[/]", soft_wrap=True)
 
 
 @apikey.command("revoke", short_help="Revoke a key; effective on the next request.")
@@ -229,14 +269,9 @@ def _stop_quietly() -> Iterator[None]:
 
 def _key_dict(key: Any) -> dict[str, Any]:
     """What may be shown of a key: never its secret nor its hash."""
-    return {
-        "name": key.name,
-        "prefix": f"lbk_{key.prefix}",
-        "scopes": list(key.scopes),
-        "created_at": key.created_at,
-        "revoked_at": key.revoked_at,
-        "active": key.active,
-    }
+    from lakebox.security import key_info
+
+    return key_info(key)
 
 
 def _url_host(host: str) -> str:

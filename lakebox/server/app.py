@@ -21,9 +21,11 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
+from lakebox.catalog.audit import AuditLog
 from lakebox.catalog.keys import KeyStore
 from lakebox.errors import AuthError, LakeboxError
 from lakebox.project import Project
+from lakebox.server.admin import add_admin_routes
 from lakebox.server.auth import Authorizer, Forbidden
 from lakebox.server.deployments import deployment_router
 from lakebox.server.docs import install_docs
@@ -62,8 +64,9 @@ def create_app(
     )
     app.add_middleware(GuardMiddleware, allowed_hosts=allowed_hosts, max_body_bytes=max_body_bytes)
     _add_error_handlers(app)
-    auth = Authorizer(KeyStore(project.catalog), require_keys=require_keys)
+    auth = Authorizer(KeyStore(project.catalog), require_keys=require_keys, audit=AuditLog(project.catalog))
     lean = add_routes(app, project, auth)
+    add_admin_routes(app, project, auth)
     app.include_router(deployment_router(project, auth.dependency))  # model deployments (issue 13)
     install_docs(app, lean)
     return app

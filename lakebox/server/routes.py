@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import datetime
 from typing import Any
 
 from fastapi import Depends, FastAPI
@@ -87,7 +88,8 @@ def add_routes(app: FastAPI, project: Project, auth: Authorizer) -> list[LeanRou
             allow_missing=bool(body.get("allow_missing", False)),
             return_status=True,
         )
-        return json_response({"columns": fv.serving_columns(), "vector": vectors[0], "status": statuses[0]})
+        return json_response({"columns": fv.serving_columns(), "vector": vectors[0], "status": statuses[0],
+                              "timestamps": timestamp_columns(vectors)})  # fmt: skip
 
     async def feature_vectors(request: Request) -> Response:
         auth.check(request, "read:online")
@@ -99,7 +101,8 @@ def add_routes(app: FastAPI, project: Project, auth: Authorizer) -> list[LeanRou
             allow_missing=bool(body.get("allow_missing", False)),
             return_status=True,
         )
-        return json_response({"columns": fv.serving_columns(), "vectors": vectors, "statuses": statuses})
+        return json_response({"columns": fv.serving_columns(), "vectors": vectors, "statuses": statuses,
+                              "timestamps": timestamp_columns(vectors)})  # fmt: skip
 
     lean = [
         LeanRoute(VECTOR_PATH, "POST", "One feature vector from the online store", "online",
@@ -145,6 +148,15 @@ def parse_body(raw: bytes, model: Any) -> dict[str, Any]:
     if "allow_missing" in body and not isinstance(body["allow_missing"], bool):
         raise ValidationError("'allow_missing' must be true or false.")
     return body
+
+
+def timestamp_columns(vectors: list[list[Any]]) -> list[int]:
+    """Positions of the columns holding timestamps (sent as ISO-8601 text; the client turns
+    them back into datetimes so remote vectors equal local ones)."""
+    if not vectors:
+        return []
+    found = {i for vector in vectors for i, value in enumerate(vector) if isinstance(value, datetime)}
+    return sorted(found)
 
 
 def json_response(content: Any) -> Response:

@@ -68,12 +68,14 @@ class VectorResponse(BaseModel):
     columns: list[str]
     vector: list[Any]
     status: str = Field(description="present, missing or too_old")
+    timestamps: list[int] = Field([], description="positions of timestamp values (ISO-8601 text)")
 
 
 class VectorsResponse(BaseModel):
     columns: list[str]
     vectors: list[list[Any]]
     statuses: list[str]
+    timestamps: list[int] = Field([], description="positions of timestamp values (ISO-8601 text)")
 
 
 ERRORS: dict[int, str] = {
@@ -89,3 +91,45 @@ ERRORS: dict[int, str] = {
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for error statuses, all with the one error shape."""
     return {status: {"model": ErrorBody, "description": ERRORS[status]} for status in statuses}
+
+
+class AuditEntryInfo(BaseModel):
+    id: int
+    at: str
+    principal: str
+    project: str | None = None
+    action: str
+    object: str | None = None
+    outcome: str
+    details: dict[str, Any]
+
+
+class KeyInfo(BaseModel):
+    name: str
+    prefix: str
+    principal: str | None = None
+    role: str | None = None
+    scopes: list[str]
+    effective_scopes: list[str]
+    created_at: str
+    expires_at: str | None = None
+    last_used_at: str | None = None
+    rotated_at: str | None = None
+    revoked_at: str | None = None
+    active: bool
+
+
+class UserInfo(BaseModel):
+    name: str
+    role: str
+    scopes: list[str]
+    created_at: str
+    removed_at: str | None = None
+    active_keys: int
+
+
+class WhoAmI(BaseModel):
+    key: str | None = None
+    principal: str | None = None
+    role: str | None = None
+    scopes: list[str]
