@@ -145,6 +145,19 @@ def test_a_new_commit_of_a_group_triggers_the_job(project: lakebox.Project, job:
     assert "triggers" not in str(project.lineage(fg, direction="down"))
 
 
+def test_an_external_group_cannot_trigger_a_job(project: lakebox.Project, job: Any, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from lakebox import sources
+
+    pq.write_table(pa.table({"id": [1], "x": [1.0]}), tmp_path / "orders.parquet")
+    external = project.get_feature_store().create_external_feature_group(
+        "ext_orders", source=sources.files(str(tmp_path / "orders.parquet")), primary_key=["id"])
+    with pytest.raises(ValidationError, match="external feature group"):
+        job.schedule(trigger_on=external)
+    assert job.get_schedule() is None
+
+
 def test_the_background_scheduler_of_serve_starts_due_runs(project: lakebox.Project, job: Any, out: Path) -> None:
     from lakebox.jobs.scheduler import start_in_background
 

@@ -277,6 +277,8 @@ class Job(Taggable):
         finish = backfill.as_utc(end, "end") if end is not None else None
         if finish is not None and finish <= begin:
             raise ValidationError("A schedule's end must be after its start.")
+        if trigger_on is not None and not isinstance(trigger_on, (list, tuple)):
+            trigger_on = [trigger_on]
         groups = [self._group_id(g) for g in trigger_on or []]
         self._store.set_schedule(self.id, cron, timezone, iso(begin), iso(finish) if finish else None,
                                  bool(catch_up), groups)
@@ -323,6 +325,11 @@ class Job(Taggable):
 
     def _group_id(self, group: Any) -> int:
         groups = self._project.engines.groups
+        if getattr(group, "is_external", False):
+            raise ValidationError(
+                f"trigger_on: {group.name} is an external feature group: it has no commits to trigger on "
+                "(its source changes outside lakebox). Schedule the job with cron= instead."
+            )
         if hasattr(group, "name") and hasattr(group, "version") and hasattr(group, "id"):
             return int(group.id)
         if isinstance(group, str):
