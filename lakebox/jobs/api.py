@@ -140,6 +140,21 @@ class JobApi:
     def get_jobs(self) -> list[Job]:
         return [Job(self._project, self._store, row) for row in self._store.jobs()]
 
+    def schedule_drift_monitor(self, monitor: str, cron: str, timezone: str = "UTC", catch_up: bool = False,
+                               name: str | None = None) -> Job:
+        """Run drift monitor ``monitor`` on a cron schedule (a job ``drift_<monitor>`` running
+        ``lakebox.jobs.builtin:run_drift_monitor``; each run scores the window ending at its
+        fire time). Scheduling it again changes the schedule."""
+        self._project.get_feature_store().get_drift_monitor(monitor)  # exists? (NotFoundError names it)
+        job_name = name or f"drift_{monitor}"
+        if self._store.job(job_name) is None:
+            job = self.create_job(job_name, "lakebox.jobs.builtin:run_drift_monitor", params={"monitor": monitor},
+                                  description=f"Runs drift monitor {monitor} on a schedule.")
+        else:
+            job = self.get_job(job_name)
+        job.schedule(cron=cron, timezone=timezone, catch_up=catch_up)
+        return job
+
     def scheduler(self, clock: Callable[[], datetime] | None = None) -> Scheduler:
         """A scheduler for this box (``tick()`` starts what is due; ``run(stop)`` loops).
         ``clock``: a function returning the current time (tests inject one)."""
