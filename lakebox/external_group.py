@@ -27,7 +27,7 @@ from lakebox.catalog.groups import FeatureRow
 from lakebox.errors import AlreadyExistsError, QueryError, ValidationError
 from lakebox.feature_group import FeatureGroup
 from lakebox.frames import check_dataframe_type, from_arrow
-from lakebox.names import check_name, check_version
+from lakebox.names import check_name, check_version, lower_name
 from lakebox.sources import Source, source_from_dict
 from lakebox.sources.conform import conform
 from lakebox.sources.readers import read as read_source
@@ -338,11 +338,12 @@ class ExternalGroupsMixin:
             if not isinstance(rule, Expectation):
                 raise ValidationError(f"expectations take lakebox.expect rules (e.g. expect.not_null('age')), got {rule!r}.")
             rules.append(rule.to_dict())
-        check_name(name, "feature group name")
+        name = check_name(lower_name(name, "feature group name"), "feature group name")  # hsfs lower-cases
         if not primary_key:
             raise ValidationError(f"External feature group {name!r} needs a primary key: primary_key=['id', ...].")
         keys = [primary_key] if isinstance(primary_key, str) else list(primary_key)
-        keys = [check_name(k, "primary key column") for k in keys]
+        keys = [check_name(lower_name(k, "primary key column"), "primary key column") for k in keys]
+        event_time = lower_name(event_time, "event time column")  # type: ignore[assignment]
         if len(set(keys)) != len(keys):
             raise ValidationError(f"The primary key {keys} names a column twice.")
         if event_time is not None:

@@ -19,6 +19,7 @@ import lakebox
 import lakebox.sources as sources
 from lakebox import expect
 from lakebox.external_group import ExternalFeatureGroup
+from lakebox.names import NameLoweredWarning
 from lakebox.sources.conform import conform
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -242,7 +243,10 @@ def test_search_lineage_describe_and_delete(project: Any, fs: Any, tmp_path: Pat
 def test_mixed_case_source_columns_are_lower_cased(fs: Any, tmp_path: Path) -> None:
     path = tmp_path / "orders.csv"
     path.write_text("OrderID,TS,Amount\n1,2026-01-01 00:00:00,1.5\n2,2026-01-02 00:00:00,2.5\n")
-    ext = fs.create_external_feature_group("orders", source=sources.files(path), primary_key=["orderid"], event_time="ts")
+    with pytest.warns(NameLoweredWarning):  # hsfs code names them as the source does
+        ext = fs.create_external_feature_group("Orders", source=sources.files(path), primary_key=["OrderID"],
+                                               event_time="TS")
+    assert (ext.name, ext.primary_key, ext.event_time) == ("orders", ["orderid"], "ts")
     assert list(ext.read().columns) == ["orderid", "ts", "amount"]
     # (DuckDB itself renames columns that differ only in case; PostgreSQL can return such pairs)
     clash = pa.table({"id": [1], "ID": [2]})
