@@ -62,6 +62,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--http-requests", type=int, default=5_000)
     parser.add_argument("--http-clients", type=int, default=4)
+    parser.add_argument("--no-http", action="store_true", help="Only the in-process measurements.")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -94,32 +95,41 @@ def main() -> None:
         print(f"write-through {len(GROUPS)} x {args.keys:,} keys: lakebox {t_write:.2f} s (incl. reading Iceberg), "
               f"raw encode+putmulti {t_floor_write:.2f} s, ratio {t_write / t_floor_write:.2f}x")
 
-        query = groups["a"].select_all().join(groups["b"].select_all()).join(groups["c"].select_all())
+        def features(prefix: str) -> list[str]:
+            return [f"{prefix}_f{i}" for i in range(FEATURES)]
+
+        query = groups["a"].select(features("a")).join(groups["b"].select(features("b"))).join(
+            groups["c"].select(features("c")))  # fmt: skip
         fv = fs.create_feature_view("bench", 1, query=query)
         fv.init_serving()
         assert len(fv.serving_columns()) == 3 * FEATURES
         rng = random.Random(1)
         ids = [rng.randrange(args.keys) for _ in range(args.requests)]
 
-        # floor: same gets and decode, hand-rolled
+        # floor: same gets and decode, hand-rolled; measured interleaved with lakebox, key by
+        # key, so that both see the same machine load (a shared machine drifts within seconds)
         env = project.engines.online.env  # py-lmdb allows one handle per environment and process
         dbs = [env.open_db(db_name(groups[p].describe()["iceberg"]["table"]), create=False) for p in GROUPS]
         sign = 1 << 63
-        floor_samples = []
-        for entity in ids:
-            start = time.perf_counter()
+
+        def floor(entity: int) -> list[float]:
             with env.begin() as txn:
                 key = struct.pack(">Q", (entity + sign) & ((1 << 64) - 1))
                 row: list[float] = []
                 for db in dbs:
                     row.extend(msgpack.unpackb(txn.get(key, db=db)[8:]))
-            floor_samples.append(time.perf_counter() - start)
+            return row
 
+        assert floor(ids[0]) == fv.get_feature_vector({"entity_id": ids[0]})
+        floor_samples = []
         samples = []
         for entity in ids:
             start = time.perf_counter()
+            floor(entity)
+            middle = time.perf_counter()
             fv.get_feature_vector({"entity_id": entity})
-            samples.append(time.perf_counter() - start)
+            samples.append(time.perf_counter() - middle)
+            floor_samples.append(middle - start)
         print(f"single vector, 30 features, {args.keys:,} keys ({len(ids):,} requests):")
         report("  raw LMDB get+decode (floor)", floor_samples)
         report("  lakebox fv.get_feature_vector", samples, floor_samples)
@@ -132,6 +142,8 @@ def main() -> None:
             batch_samples.append(time.perf_counter() - start)
         report("  batch of 100 (whole call)", batch_samples)
         project.close()
+        if args.no_http:
+            return
 
         key = lakebox.connect(box).create_api_key("bench", scopes=["read:online"])
         port = free_port()

@@ -23,12 +23,24 @@ if TYPE_CHECKING:
     from lakebox.feature_store import FeatureStore
     from lakebox.queries import Query
 
+_RETURN_TYPES = frozenset(("list", "dict", "pandas", "polars", "numpy"))
 FRESHNESS_CHECK_S = 1.0  # how often a serving view compares the online watermark with the commit log
 
 
 def fitted_of(dataset: DatasetRow) -> FittedTransformations | None:
     """The transformation parameters fitted for a training dataset (None without any)."""
     return FittedTransformations.from_dict(dataset.transformations) if dataset.transformations else None
+
+
+def _plain_entries(entries: list[Any], keys: list[str]) -> bool:
+    """Every entry a plain dict holding every key (what check_entry would accept unchanged)."""
+    for entry in entries:
+        if type(entry) is not dict:
+            return False
+        for key in keys:
+            if key not in entry:
+                return False
+    return True
 
 
 class ServingMixin:
@@ -125,7 +137,10 @@ class ServingMixin:
     ) -> Any:
         """One feature vector from the online store, transformed exactly as the training data
         (``transform=False``: as stored; ``fv.transform(vector)`` applies the transformations)."""
-        result = self.get_feature_vectors(
+        # this class's own list path (the wrappers above it, aliases and on-demand features,
+        # have already handled this call): one layer instead of three on the hot path (H13)
+        result = ServingMixin.get_feature_vectors(
+            self,
             [entry],
             passed_features=[passed_features] if passed_features else None,
             return_type="list" if return_type in ("pandas", "polars", "numpy") else return_type,
@@ -164,7 +179,7 @@ class ServingMixin:
         the values before the transformation functions (``fv.transform`` applies them)."""
         from lakebox.online.serving import PRESENT, check_entry
 
-        if return_type not in ("list", "dict", "pandas", "polars", "numpy"):
+        if return_type not in _RETURN_TYPES:
             raise ValidationError(f"return_type must be list, dict, pandas, polars or numpy; got {return_type!r}.")
         serving = getattr(self, "_serving", None)
         if serving is None or (training_dataset_version is not None and serving[2] != training_dataset_version):
@@ -176,9 +191,11 @@ class ServingMixin:
         plan, fitted, _ = self._serving
         if not transform:
             fitted = None
-        if isinstance(entries, Mapping):
-            raise ValidationError("get_feature_vectors takes a list of entries; use get_feature_vector for one.")
-        entries = [check_entry(e, plan.entry_keys) for e in entries]
+        # hot path (H13, issue 13): plain dicts holding their keys skip the generic checks
+        if type(entries) is not list or not _plain_entries(entries, plan.entry_keys):
+            if isinstance(entries, Mapping):
+                raise ValidationError("get_feature_vectors takes a list of entries; use get_feature_vector for one.")
+            entries = [check_entry(e, plan.entry_keys) for e in entries]
         if passed_features is not None:
             if isinstance(passed_features, Mapping) or len(passed_features) != len(entries):
                 raise ValidationError("passed_features must be a list with one dict per entry.")
@@ -186,6 +203,10 @@ class ServingMixin:
                 if passed is not None and not isinstance(passed, Mapping):
                     raise ValidationError(f"Each passed_features item must be a dict of feature values, got {passed!r}.")
         results = plan.lookup_many(entries)
+        if fitted is None and passed_features is None and return_type == "list":
+            vectors = [values for values, status, _ in results if allow_missing or status == PRESENT]
+            if len(vectors) == len(results):  # every vector is there, already in column order
+                return (vectors, [r[1] for r in results]) if return_status else vectors
         if not allow_missing:
             bad = [(e, status, detail) for e, (_, status, detail) in zip(entries, results, strict=True) if status != PRESENT]
             if bad:

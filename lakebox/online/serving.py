@@ -16,6 +16,7 @@ decodes and list indexing: this is the path with a 100 µs p99 budget.
 from __future__ import annotations
 
 import operator
+import struct
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from datetime import timedelta
 from typing import Any
 
 import lmdb
+import msgpack
 
 from lakebox.errors import StorageError, ValidationError
 from lakebox.online.codec import EPOCH
@@ -31,6 +33,11 @@ from lakebox.online.table import OnlineTable
 from lakebox.query.plan import Plan
 
 PRESENT, MISSING, TOO_OLD = "present", "missing", "too_old"
+_EVENT = struct.Struct(">q")  # a value's prefix: its event time in UTC microseconds (online.codec)
+_unpack = msgpack.unpackb  # raw=False is msgpack's default: str values come back as str
+# an int64 key as online.codec.KeyCodec stores it: big-endian, sign bit flipped (sorts numerically)
+_pack_u64 = struct.Struct(">Q").pack
+_SIGN, _MIN_INT, _MAX_INT = 1 << 63, -(1 << 63), (1 << 63) - 1
 _ENTRY = -1
 # where an output value comes from, per fetched step row (values, event_us, keys)
 _FEATURE, _KEY, _TIME, _FROM_ENTRY = 0, 1, 2, 3
@@ -86,7 +93,42 @@ class ServingPlan:
         self._segments = _segments(self._outputs)
         self._encoders = [step.table.keys.encoder() for step in self.steps]
         self._names = [step.table.name for step in self.steps]
+        self._all_present = {step.group: PRESENT for step in self.steps}
+        self._concat = False
+        self._fast = self._compile_fast()
         del aliases
+
+    def _compile_fast(self) -> tuple[list[tuple[Any, ...]], list[tuple[int, Any, int]]] | None:
+        """The common case, decided once: every group keyed by one value of the entry (or one
+        feature of a group fetched before it), values that are plain msgpack lists (no dates,
+        times, decimals, hashed keys to decode), outputs taken from the entry or as runs of
+        feature columns. A lookup is then one get and one ``unpackb`` per group and list
+        slices into the vector. None: the view needs the general ``lookup``."""
+        steps = []
+        for step, encode in zip(self.steps, self._encoders, strict=True):
+            if len(step.key_sources) != 1 or step.table.keys.may_be_long:
+                return None
+            if any(kind != "plain" for kind in step.table.values.kinds):
+                return None
+            position, kind, ref = step.key_sources[0]
+            if position != _ENTRY and kind != _FEATURE:
+                return None
+            aged = step.max_age_us if step.max_age_us is not None and step.table.event_time is not None else None
+            plain_int = step.table.keys.kinds == ["int"]  # packed inline below, as KeyCodec packs it
+            steps.append((position, ref, encode, aged, len(step.table.values.features), step.group, plain_int))
+        segments: list[tuple[int, Any, int]] = []
+        for position, getter, width, where, refs in _segments(self._outputs, with_refs=True):
+            if getter is None:
+                if where[0] != _ENTRY:
+                    return None
+                segments.append((_ENTRY, where[2], 1))  # a value the entry carries
+            elif list(refs) == list(range(steps[position][4])):
+                segments.append((position, None, width))  # the whole row, in order
+            else:
+                segments.append((position, getter, width))
+        # the simplest views: each group's whole row once, in group order -> one concatenation
+        self._concat = [(p, g) for p, g, _ in segments] == [(i, None) for i in range(len(steps))]
+        return steps, segments
 
     def lookup(
         self, txn: lmdb.Transaction, dbs: Sequence[Any], entry: Mapping[str, Any], now_us: int
@@ -126,11 +168,74 @@ class ServingPlan:
                 vector.extend(getter(row[0]))
         return vector, status, detail
 
+    def lookup_fast(
+        self, txn: lmdb.Transaction, dbs: Sequence[Any], entry: Mapping[str, Any], now_us: int
+    ) -> tuple[list[Any], str, dict[str, str]]:
+        """``lookup`` for views ``_compile_fast`` accepted: same results, a third of the work."""
+        steps, segments = self._fast  # type: ignore[misc]
+        rows: list[Any] = []
+        detail: dict[str, str] | None = None
+        status = PRESENT
+        get = txn.get
+        for (position, ref, encode, aged, _, group, plain_int), db in zip(steps, dbs):
+            if position == _ENTRY:
+                key = entry.get(ref)
+            else:
+                row = rows[position]
+                key = None if row is None else row[ref]
+            if key is None:
+                raw = None
+            elif plain_int and type(key) is int and _MIN_INT <= key <= _MAX_INT:
+                raw = get(_pack_u64(key + _SIGN), db=db)
+            else:
+                raw = get(encode((key,)), db=db)
+            if raw is None:
+                detail = dict(self._all_present) if detail is None else detail
+                detail[group] = MISSING
+                status = MISSING
+                rows.append(None)
+                continue
+            if aged is not None and _EVENT.unpack_from(raw)[0] < now_us - aged:
+                detail = dict(self._all_present) if detail is None else detail
+                detail[group] = TOO_OLD
+                if status == PRESENT:
+                    status = TOO_OLD
+                rows.append(None)
+                continue
+            rows.append(_unpack(raw[8:]))
+        if detail is None and self._concat:
+            vector = rows[0]  # a fresh list from msgpack: ours to extend
+            for row in rows[1:]:
+                vector.extend(row)
+            return vector, status, self._all_present
+        vector = []
+        for position, getter, width in segments:
+            if position == _ENTRY:
+                vector.append(entry.get(getter))
+                continue
+            row = rows[position]
+            if row is None:
+                vector.extend([None] * width)
+            elif getter is None:
+                vector.extend(row)
+            elif width == 1:
+                vector.append(getter(row))
+            else:
+                vector.extend(getter(row))
+        return vector, status, self._all_present if detail is None else detail
+
     def lookup_many(self, entries: Sequence[Mapping[str, Any]]) -> list[tuple[list[Any], str, dict[str, str]]]:
-        now_us = int(time.time() * 1_000_000)
+        now_us = time.time_ns() // 1000
         dbs = self.store.handles(self._names)
         txn = self.store.begin_read()
         try:
+            if self._fast is not None:
+                try:
+                    if len(entries) == 1:
+                        return [self.lookup_fast(txn, dbs, entries[0], now_us)]
+                    return [self.lookup_fast(txn, dbs, entry, now_us) for entry in entries]
+                except (ValueError, TypeError, IndexError, OverflowError):
+                    pass  # a damaged value or an odd key: the general path says which, in its words
             return [self.lookup(txn, dbs, entry, now_us) for entry in entries]
         except lmdb.Error as e:
             raise StorageError(f"Online store read failed: {e}") from e
@@ -138,8 +243,9 @@ class ServingPlan:
             txn.abort()
 
 
-def _segments(outputs: Sequence[tuple[int, int, Any]]) -> list[tuple[int, Any, int, tuple[int, int, Any]]]:
-    """Runs of consecutive feature columns of one step become one ``itemgetter`` call."""
+def _segments(outputs: Sequence[tuple[int, int, Any]], with_refs: bool = False) -> list[Any]:
+    """Runs of consecutive feature columns of one step become one ``itemgetter`` call
+    (``with_refs``: each segment also carries the feature positions it takes)."""
     runs: list[list[Any]] = []
     for where in outputs:
         position, kind, ref = where
@@ -150,9 +256,10 @@ def _segments(outputs: Sequence[tuple[int, int, Any]]) -> list[tuple[int, Any, i
     segments = []
     for position, kind, refs, where in runs:
         if kind == _FEATURE:
-            segments.append((position, operator.itemgetter(*refs), len(refs), where))
+            segment = (position, operator.itemgetter(*refs), len(refs), where)
         else:
-            segments.append((position, None, 1, where))
+            segment = (position, None, 1, where)
+        segments.append((*segment, refs) if with_refs else segment)
     return segments
 
 
