@@ -51,6 +51,7 @@ class OnDemandFeature:
     inputs: tuple[str, ...]
     request: tuple[str, ...]
     type: str
+    mode: str = "python"  # python: called once per row; pandas: once per batch with Series
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.function(*args, **kwargs)
@@ -65,10 +66,15 @@ class OnDemandFeature:
         return tuple(i for i in self.inputs if i not in self.request)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"function": self.reference, "inputs": list(self.inputs), "request": list(self.request), "type": self.type}
+        return {"function": self.reference, "inputs": list(self.inputs), "request": list(self.request), "type": self.type,
+                "mode": self.mode}
 
     def compute(self, rows: Sequence[Mapping[str, Any]]) -> pa.Array:
         """The feature for each row (a mapping holding every input), as an Arrow array."""
+        if self.mode == "pandas":
+            import pandas as pd
+
+            return self.compute_frame(pd.DataFrame({n: [row[n] for row in rows] for n in self.inputs}))
         values = []
         for row in rows:
             try:
@@ -87,17 +93,46 @@ class OnDemandFeature:
             ) from e
 
 
+    def compute_frame(self, frame: Any) -> pa.Array:
+        """``mode="pandas"``: one call with a pandas Series per input (a batch of training rows,
+        or the one row of a feature vector); the function returns a Series or array."""
+        try:
+            result = self.function(**{name: frame[name] for name in self.inputs})
+        except Exception as e:  # the user's code: say which feature failed
+            raise ValidationError(
+                f"On-demand feature {self.name} ({self.reference}) failed on a batch of {len(frame)} row(s): "
+                f"{type(e).__name__}: {e}"
+            ) from e
+        values = getattr(result, "to_numpy", lambda: result)()
+        if len(values) != len(frame):
+            raise ValidationError(
+                f"On-demand feature {self.name} (mode='pandas') returned {len(values)} values for {len(frame)} rows."
+            )
+        try:
+            return pa.array(values, parse_type(self.type), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
+            raise ValidationError(
+                f"On-demand feature {self.name} returned values that are not {self.type}: {e}. "
+                "Return that type, or declare returns= to match."
+            ) from e
+
+
 def on_demand(
     function: Callable[..., Any] | None = None,
     *,
     name: str | None = None,
     request: Sequence[str] = (),
     returns: str = "double",
+    mode: str = "python",
 ) -> Any:
     """Make ``function`` an on-demand feature named ``name`` (default: the function's name),
     whose parameters named in ``request`` are request parameters and the others features of
     the view it is attached to (``fv.attach_on_demand``). ``returns`` is a lakebox type
-    (``double``, ``bigint``, ``string``, ``boolean``, ``timestamp``, ...)."""
+    (``double``, ``bigint``, ``string``, ``boolean``, ``timestamp``, ...). ``mode="python"``
+    calls it once per row with plain values; ``mode="pandas"`` (hsfs' name) once per batch
+    with a pandas Series per input — training rows in one call, a feature vector as one row."""
+    if mode not in ("python", "pandas"):
+        raise ValidationError(f"on_demand mode must be 'python' or 'pandas', got {mode!r}.")
 
     def wrap(fn: Callable[..., Any]) -> OnDemandFeature:
         if not callable(fn):
@@ -118,7 +153,7 @@ def on_demand(
             type_name(parse_type(returns))
         except Exception as e:
             raise ValidationError(f"On-demand feature {feature_name}: returns={returns!r} is not a lakebox type.") from e
-        feature = OnDemandFeature(fn, feature_name, inputs, wanted, returns)
+        feature = OnDemandFeature(fn, feature_name, inputs, wanted, returns, mode)
         with _lock:
             _registry[feature.reference] = feature
         return feature
@@ -143,9 +178,10 @@ def resolve(spec: Mapping[str, Any], name: str) -> OnDemandFeature:
                 "Define it in an importable module (not __main__ or a notebook cell), or import that module first."
             ) from e
         found = target if isinstance(target, OnDemandFeature) else on_demand(target, name=name,
-                                                                             request=spec["request"], returns=spec["type"])
+                                                                             request=spec["request"], returns=spec["type"],
+                                                                             mode=spec.get("mode", "python"))
     if found.name != name:
-        found = OnDemandFeature(found.function, name, found.inputs, found.request, found.type)
+        found = OnDemandFeature(found.function, name, found.inputs, found.request, found.type, found.mode)
     return found
 
 
@@ -181,9 +217,12 @@ def add_to_table(features: Sequence[OnDemandFeature], table: pa.Table, what: str
             f"The on-demand features of {what} need the column(s) {missing} in the training rows; the view's query "
             f"has {table.column_names}. Select them in the query (request parameters too: the rows record them)."
         )
-    rows = table.select(needed).to_pylist()
+    inputs = table.select(needed)
+    rows = inputs.to_pylist() if any(f.mode == "python" for f in features) else []
+    frame = inputs.to_pandas() if any(f.mode == "pandas" for f in features) else None
     for feature in features:
-        table = table.append_column(pa.field(feature.name, parse_type(feature.type)), feature.compute(rows))
+        values = feature.compute_frame(frame) if feature.mode == "pandas" else feature.compute(rows)
+        table = table.append_column(pa.field(feature.name, parse_type(feature.type)), values)
     request = {r for f in features for r in f.request}
     return table.drop_columns([c for c in table.column_names if c in request])
 
@@ -257,7 +296,7 @@ class OnDemandMixin:
             if feature.name in known or feature.name in self.labels:
                 raise ValidationError(f"{label} already has a column named {feature.name!r}; name the on-demand feature otherwise.")
             for name in feature.features:
-                if name not in known:
+                if name not in outputs:  # not another on-demand feature: each reads the view's own columns
                     raise ValidationError(
                         f"On-demand feature {feature.name} reads {name!r}, which is neither a feature of {label} "
                         f"({outputs}) nor a request parameter (request=[...])."

@@ -177,3 +177,25 @@ def test_another_process_imports_the_function_by_reference(view: Any, box_path: 
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == view.get_feature_vector({"shop_id": 1}, request_parameters={"req_lat": 52.5, "req_lon": 13.3})
+
+
+@on_demand(request=["req_lat"], returns="double", mode="pandas")
+def lat_gap(lat: Any, req_lat: Any) -> Any:
+    return (lat - req_lat).abs()
+
+
+def test_pandas_mode_computes_batches_with_the_same_code(fs: Any, view: Any) -> None:
+    fresh = fs.create_feature_view("nearby", version=3, query=view.query, labels=["clicked"])
+    fresh.attach_on_demand(lat_gap, distance_km)
+    X, _ = fresh.training_data()
+    assert list(X.columns) == ["lat", "lon", "rating", "lat_gap", "distance_km"]
+    assert sorted(round(v, 6) for v in X["lat_gap"]) == sorted(
+        round(abs(a - b), 6) for a, b in [(52.52, 52.50), (52.52, 52.00), (48.14, 48.10), (48.14, 48.00),
+                                          (50.11, 50.00), (50.11, 51.00)])
+    vector = fresh.get_feature_vector({"shop_id": 2}, request_parameters={"req_lat": 48.0, "req_lon": 11.0})
+    assert vector[3] == pytest.approx(0.14) and vector[4] == distance_km(48.14, 11.58, 48.0, 11.0)
+    with pytest.raises(lakebox.ValidationError, match="mode"):
+        on_demand(name="x", mode="spark")(lambda a: a)
+    with pytest.raises(lakebox.ValidationError, match="neither a feature"):  # on-demand inputs are the view's columns
+        fs.create_feature_view("nearby", version=4, query=view.query, labels=["clicked"]).attach_on_demand(
+            lat_gap, on_demand(name="chained", returns="double")(lambda lat_gap: lat_gap))
