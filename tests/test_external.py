@@ -263,3 +263,20 @@ def test_hsfs_spelling_path_and_data_format(fs: Any, tmp_path: Path) -> None:
         fs.create_external_feature_group("q", query="SELECT 1", storage_connector=object(), primary_key=["a"])
     with pytest.raises(lakebox.ValidationError, match="unknown argument"):
         fs.create_external_feature_group("q", source=ext.source, primary_key=["a"], colour="red")
+
+
+def test_the_planner_reads_a_pin_of_rows_without_a_snapshot() -> None:
+    """The planner's contract for external groups: a ``Pin`` with rows and no snapshot is not
+    empty, and DuckDB reads exactly those rows (no planner pass knows about sources)."""
+    from lakebox.query import duck
+    from lakebox.query.bind import bind
+    from lakebox.query.build import QuerySpec, query_plan
+    from lakebox.query.refs import GroupRef, Pin
+
+    rows = orders(4)
+    ref = GroupRef(id=1, name="orders", version=1, table_name="t", identifier="ns.t", schema=rows.schema,
+                   primary_key=("order_id",), event_time="ts")
+    pin = Pin(snapshot_id=None, exact=rows)
+    assert not pin.empty and Pin(snapshot_id=None).empty
+    plan = bind(query_plan(QuerySpec(ref=ref)), lambda r, when: pin)
+    assert duck.execute(plan).to_pylist() == rows.sort_by([("order_id", "ascending"), ("ts", "ascending")]).to_pylist()
