@@ -28,7 +28,7 @@ from lakebox.offline.batch import check_nulls, check_online_keys, prepare_batch
 from lakebox.offline.table import GroupTable
 from lakebox.query.filter import Col
 from lakebox.tags import Taggable
-from lakebox.timeutil import iso, to_millis
+from lakebox.timeutil import iso, localize_times, to_millis
 from lakebox.types import conform_column
 from lakebox.write.coordinator import Writer
 from lakebox.write.online import online_uid
@@ -173,6 +173,7 @@ class FeatureGroup(QualityMixin, HistoryMixin, GroupAliases, Taggable):
         wait: bool = False,
         transformation_context: Any = None,
         transform: bool = True,
+        timezone: str | None = None,
     ) -> Commit:
         """Write ``df`` as one commit: same (key, event time) replaces, new ones append.
 
@@ -185,11 +186,18 @@ class FeatureGroup(QualityMixin, HistoryMixin, GroupAliases, Taggable):
         in-process), ``validation_options={"run_validation": False}`` skips the expectations;
         ``overwrite=True`` and ``storage=`` are refused (see docs/hopsworks.md). Mixed-case
         column names are lower-cased with a warning, as hsfs does.
+
+        Naive timestamps are in ``timezone`` (an IANA name such as ``"Europe/Oslo"``; default
+        UTC, with a ``NaiveTimestampWarning`` once per group and column, as hsfs reads them);
+        ``timestamps = "strict"`` in lakebox.toml refuses them unless ``timezone`` is given. An
+        event time may be int epoch milliseconds or a date (midnight UTC).
         """
         from lakebox.group_compat import check_insert_options, lowered_columns
 
         run_validation = check_insert_options(overwrite, operation, storage, validation_options, transformation_context)
-        data = lowered_columns(to_arrow(df))
+        strict = self._engines.box.settings().get("timestamps") == "strict"
+        data = localize_times(lowered_columns(to_arrow(df)), event_time=self.event_time, timezone=timezone,
+                              strict=strict, warn_key=(str(self._engines.box.root), self.id))
         stored = self._stored_schema()
         batch = prepare_batch(data, schema=stored, primary_key=self.primary_key, event_time=self.event_time,
                               online=self.online_enabled)

@@ -72,8 +72,13 @@ class QualityMixin:
     def validate(self, df: Any) -> Any:
         """Check a dataframe against the group's expectations without writing (a report)."""
         from lakebox.expect import validate
+        from lakebox.group_compat import lowered_columns
+        from lakebox.timeutil import localize_times
 
-        batch = prepare_batch(to_arrow(df), schema=self._stored_schema(), primary_key=self.primary_key,
+        strict = self._engines.box.settings().get("timestamps") == "strict"
+        data = localize_times(lowered_columns(to_arrow(df)), event_time=self.event_time, strict=strict,
+                              warn_key=(str(self._engines.box.root), self.id))
+        batch = prepare_batch(data, schema=self._stored_schema(), primary_key=self.primary_key,
                               event_time=self.event_time)
         return validate(batch, self.expectations)
 

@@ -74,17 +74,6 @@ BAD_INPUTS: dict[str, tuple[Callable[[], Any], type[lakebox.LakeboxError], str]]
         lakebox.SchemaMismatchError,
         "'ts'",
     ),
-    "naive event time": (lambda: _naive(players([5])), lakebox.TimezoneError, "'ts' holds naive timestamps"),
-    "naive pandas event time": (
-        lambda: _naive(players([5])).to_pandas(),
-        lakebox.TimezoneError,
-        "tz_localize",
-    ),
-    "naive polars event time": (
-        lambda: pl.from_arrow(_naive(players([5]))),
-        lakebox.TimezoneError,
-        "replace_time_zone",
-    ),
     "duplicate key and event time": (
         lambda: players([5, 6, 5], ages=[1.0, 2.0, 3.0]),
         lakebox.DuplicateKeyError,
@@ -128,7 +117,7 @@ def test_bad_insert_raises_and_writes_nothing(filled: Any, project: lakebox.Proj
 
 @pytest.mark.parametrize(
     "case",
-    ["null primary key", "null event time", "missing key column", "naive event time", "duplicate key and event time", "empty arrow table"],
+    ["null primary key", "null event time", "missing key column", "duplicate key and event time", "empty arrow table"],
 )
 def test_bad_first_insert_creates_no_table(players_fg: Any, project: lakebox.Project, case: str) -> None:
     make, error, _ = BAD_INPUTS[case]
@@ -207,6 +196,36 @@ def test_bad_delete_records_writes_nothing(filled: Any, project: lakebox.Project
     with pytest.raises(error):
         filled.delete_records(keys)
     assert group_state(filled, project.path) == before
+
+
+# Naive timestamps (issue 18): UTC as in hsfs, with a warning; a strict box refuses them.
+NAIVE = {
+    "arrow": (lambda: _naive(players([5])), "'ts' holds naive timestamps"),
+    "pandas": (lambda: _naive(players([5])).to_pandas(), "tz_localize"),
+    "polars": (lambda: pl.from_arrow(_naive(players([5]))), "replace_time_zone"),
+}
+
+
+@pytest.mark.parametrize("kind", list(NAIVE))
+def test_naive_event_time_in_a_strict_box_is_refused(filled: Any, project: lakebox.Project, box_path: Path,
+                                                      kind: str) -> None:
+    toml = box_path / "lakebox.toml"
+    toml.write_text(toml.read_text() + '\ntimestamps = "strict"\n')
+    make, message = NAIVE[kind]
+    before = group_state(filled, project.path)
+    with pytest.raises(lakebox.TimezoneError, match=message):
+        filled.insert(make())
+    assert group_state(filled, project.path) == before
+
+
+@pytest.mark.parametrize("kind", list(NAIVE))
+def test_naive_event_time_is_utc_with_a_warning(filled: Any, kind: str) -> None:
+    from lakebox.timeutil import NaiveTimestampWarning
+
+    make, _ = NAIVE[kind]
+    with pytest.warns(NaiveTimestampWarning, match="'ts'"):
+        filled.insert(make())
+    assert day(1) in filled.read(dataframe_type="arrow").column("ts").to_pylist()
 
 
 def test_bad_read_arguments(filled: Any) -> None:

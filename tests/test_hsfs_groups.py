@@ -191,3 +191,29 @@ def test_get_transformation_functions_lists_builtins_and_udfs(fs: Any) -> None:
     with pytest.raises(lakebox.NotFoundError, match="min_max_scaler"):
         fs.get_transformation_function("min_max_scaller")
     assert fs.create_transformation_function(scaled_amount, version=1).save() is None
+
+
+# -- 9. timestamps as hsfs reads them -------------------------------------------------------------
+
+
+def test_epoch_millisecond_and_date_event_times(fs: Any) -> None:
+    # hsfs: "event_time ... can be of type timestamp, date, or bigint (epoch milliseconds)"
+    ms = fs.create_feature_group("ms", version=1, primary_key=["id"], event_time="ts")
+    ms.insert(pd.DataFrame({"id": [1, 2], "ts": [1672531200000, 1672534800000], "v": [1.0, 2.0]}))
+    assert list(ms.read()["ts"]) == [pd.Timestamp("2023-01-01T00:00Z"), pd.Timestamp("2023-01-01T01:00Z")]
+    days = fs.create_feature_group("days", version=1, primary_key=["id"], event_time="day")
+    days.insert(pd.DataFrame({"id": [1], "day": [pd.Timestamp("2023-03-04").date()], "v": [1.0]}))
+    assert list(days.read()["day"]) == [pd.Timestamp("2023-03-04T00:00Z")]
+
+
+def test_naive_timestamps_with_a_timezone(fs: Any) -> None:
+    fg = fs.create_feature_group("local", version=1, primary_key=["id"], event_time="ts")
+    frame = pd.DataFrame({"id": [1], "ts": [pd.Timestamp("2023-06-01 12:00")], "v": [1.0]})
+    fg.insert(frame, timezone="Europe/Oslo")  # summer time: UTC+2, no warning
+    assert list(fg.read()["ts"]) == [pd.Timestamp("2023-06-01T10:00Z")]
+    from lakebox.timeutil import NaiveTimestampWarning
+
+    with pytest.warns(NaiveTimestampWarning):
+        fg.insert(frame.assign(id=[2]))
+    assert list(fg.read()["ts"])[1] == pd.Timestamp("2023-06-01T12:00Z")
+    fg.insert(frame.assign(id=[3]))  # warned once per group and column

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pandas as pd
@@ -18,7 +18,7 @@ from pit_oracle import Group, match
 from plans import register_all
 
 import lakebox
-from lakebox.errors import InvalidNameError, NotFoundError, QueryError, TimezoneError
+from lakebox.errors import InvalidNameError, NotFoundError, QueryError
 from lakebox.offline import reader
 from lakebox.queries import Query
 
@@ -408,8 +408,9 @@ def test_query_errors(g: dict[str, Any]) -> None:
         players.select_all().filter(teams.city == "c10").read()
     with pytest.raises(QueryError, match="isin"):
         players.age.isin([])
-    with pytest.raises(TimezoneError):
-        players.filter(players.ts > datetime(2024, 1, 1))
+    # a naive filter time means UTC (issue 18, as in hsfs)
+    naive = players.filter(players.ts > datetime(2024, 1, 1))
+    assert naive.read().equals(players.filter(players.ts > datetime(2024, 1, 1, tzinfo=UTC)).read())
     with pytest.raises(QueryError):
         players.filter(players.age > object())
     with pytest.raises(QueryError):

@@ -92,18 +92,16 @@ def test_time_before_the_first_commit_reads_empty(history: Any) -> None:
     assert fg.as_of("2000-01-01T00:00:00Z").read().empty
 
 
-def test_naive_wallclock_is_refused(history: Any) -> None:
+def test_a_naive_wallclock_means_utc(history: Any) -> None:
+    # issue 18: as in hsfs, a time argument without a zone is UTC (and a date its midnight UTC)
     fg, commits = history
-    naive = commits[1].committed_on.replace(tzinfo=None)
-    for value in (naive, naive.isoformat(), pd.Timestamp(naive), naive.date()):
-        with pytest.raises(lakebox.TimezoneError):
-            fg.read(wallclock_time=value)
-    with pytest.raises(lakebox.TimezoneError):
-        fg.as_of(naive).read()
-    with pytest.raises(lakebox.TimezoneError):
-        fg.as_of(commits[2].committed_on, exclude_until=naive).read()
-    with pytest.raises(lakebox.TimezoneError):
-        fg.commit_details(wallclock_time=naive)
+    aware = commits[1].committed_on
+    naive = aware.astimezone(UTC).replace(tzinfo=None)
+    want = fg.read(wallclock_time=aware)
+    for value in (naive, naive.isoformat(), pd.Timestamp(naive)):
+        pd.testing.assert_frame_equal(fg.read(wallclock_time=value), want)
+    pd.testing.assert_frame_equal(fg.as_of(naive).read(), fg.as_of(aware).read())
+    assert fg.commit_details(wallclock_time=naive) == fg.commit_details(wallclock_time=aware)
 
 
 def test_as_of_pins_a_query(history: Any) -> None:
@@ -283,8 +281,9 @@ def test_rollback_counts_only_rows_that_change(players_fg: Any) -> None:
     assert (commit.rows_inserted, commit.rows_updated, commit.rows_deleted) == (0, 1, 0)
 
 
-def test_a_naive_time_is_refused_even_before_the_first_insert(fs: Any) -> None:
+def test_a_bad_time_is_refused_even_before_the_first_insert(fs: Any) -> None:
     group = fs.create_feature_group("empty", version=1, primary_key=["pid"])
     assert len(group.read(wallclock_time="2026-01-01T00:00:00Z")) == 0
-    with pytest.raises(lakebox.TimezoneError):
-        group.read(wallclock_time=datetime(2026, 1, 1))
+    assert len(group.read(wallclock_time=datetime(2026, 1, 1))) == 0  # naive: UTC (issue 18)
+    with pytest.raises(lakebox.ValidationError):
+        group.read(wallclock_time="yesterday")
