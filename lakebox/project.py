@@ -11,6 +11,7 @@ from lakebox.box import Box, default_path
 from lakebox.catalog.db import CatalogDB
 from lakebox.deployments.mixins import ServingProjectMixin
 from lakebox.experiments import ExperimentsMixin
+from lakebox.files_api import DatasetMixin
 from lakebox.jobs.api import JobsMixin
 from lakebox.security import SecurityMixin
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 _current: Project | None = None
 
 
-class Project(ServingProjectMixin, JobsMixin, ExperimentsMixin, SecurityMixin):
+class Project(ServingProjectMixin, JobsMixin, ExperimentsMixin, SecurityMixin, DatasetMixin):
     """One box, opened in this process. Use ``lakebox.connect(path)``."""
 
     def __init__(self, box: Box) -> None:

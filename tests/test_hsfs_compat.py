@@ -216,3 +216,30 @@ def test_batch_scoring_and_transform(fv: Any) -> None:
 
 def test_lakebox_is_importable_under_its_own_name_only() -> None:
     assert lakebox.connect is not None
+
+
+# -- 12. project.get_dataset_api() --------------------------------------------------------------
+
+
+def test_dataset_api_upload_download_list(project: Any, tmp_path: Path) -> None:
+    # hopsworks DatasetApi: upload(local_path, upload_path) -> remote path; download(path) -> local path
+    api = project.get_dataset_api()
+    (tmp_path / "model.pkl").write_bytes(b"weights")
+    (tmp_path / "predictor").mkdir()
+    (tmp_path / "predictor" / "predict.py").write_text("class Predict: ...\n")
+    assert api.upload(str(tmp_path / "model.pkl"), "Resources") == "Resources/model.pkl"
+    assert api.upload(str(tmp_path / "predictor"), "/Resources/models") == "Resources/models/predictor"
+    assert api.exists("Resources/model.pkl") and not api.exists("Resources/other.pkl")
+    assert api.list("Resources") == ["Resources/model.pkl", "Resources/models"]
+    with pytest.raises(lakebox.AlreadyExistsError):
+        api.upload(str(tmp_path / "model.pkl"), "Resources")
+    api.upload(str(tmp_path / "model.pkl"), "Resources", overwrite=True)
+    out = tmp_path / "out"
+    out.mkdir()
+    assert Path(api.download("Resources/model.pkl", str(out))).read_bytes() == b"weights"
+    assert api.mkdir("Resources/empty") == "Resources/empty" and api.list("Resources/empty") == []
+    api.remove("Resources/models")
+    assert api.list("Resources") == ["Resources/empty", "Resources/model.pkl"]
+    with pytest.raises(ValidationError, match=r"\.\."):
+        api.exists("../catalog.db")
+    assert (project.path / "artifacts" / "files" / "Resources" / "model.pkl").is_file(), "kept in the box"
