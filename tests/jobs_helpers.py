@@ -42,6 +42,13 @@ def hang(out, **params):
     while True:
         time.sleep(0.1)
 
+def stubborn(out, **params):
+    import signal
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    Path(out, f"started-{os.getpid()}").write_text(str(os.getpid()))
+    while True:
+        time.sleep(0.1)
+
 def windowed(out, window_start, window_end, fail_on=None, **params):
     Path(out, "windows.txt").open("a").write(f"{window_start.isoformat()} {window_end.isoformat()}\\n")
     if fail_on is not None and window_start.isoformat().startswith(fail_on):

@@ -171,6 +171,15 @@ def test_wait_false_returns_at_once_and_kill_records_killed(jobs: Any, pipeline:
     assert [e.state for e in job.get_executions()] == ["killed"]
 
 
+def test_kill_escalates_when_the_job_ignores_sigterm(jobs: Any, pipeline: Path, out: Path) -> None:
+    job = jobs.create_job("stubborn", f"{pipeline}:stubborn", params={"out": str(out)})
+    execution = job.run(wait=False)
+    wait_until(lambda: list(out.glob("started-*")), "the job to start")
+    pid = int(next(out.glob("started-*")).read_text())
+    assert execution.kill().state == "killed"  # SIGTERM is ignored: SIGKILL follows after a grace
+    wait_until(lambda: not _alive(pid), "the stubborn job's process to end")
+
+
 def test_a_job_process_killed_mid_run_is_recorded_as_killed(jobs: Any, pipeline: Path, out: Path) -> None:
     job = jobs.create_job("victim", f"{pipeline}:hang", params={"out": str(out)}, retries=2, retry_delay=0.01)
     execution = job.run(wait=False)

@@ -52,12 +52,14 @@ class Supervisor:
         self._kill_worker()
 
     def _kill_worker(self) -> None:
+        """SIGTERM to the worker's process group, and SIGKILL if it is still there after a grace."""
         worker = self.worker
-        if worker is not None and worker.poll() is None:
-            try:
-                os.killpg(worker.pid, signal.SIGTERM)  # the worker leads its own process group
-            except ProcessLookupError:
-                pass
+        if worker is None or worker.poll() is not None:
+            return
+        _signal_group(worker.pid, signal.SIGTERM)  # the worker leads its own process group
+        timer = threading.Timer(KILL_GRACE_S, lambda: worker.poll() is None and _signal_group(worker.pid, signal.SIGKILL))
+        timer.daemon = True
+        timer.start()
 
     def run(self) -> int:
         row = self.store.execution(self.execution_id)
@@ -122,11 +124,7 @@ class Supervisor:
             timed_out = True
             say(f"timed out after {job.timeout_s:g} s; stopping the job")
             self._kill_worker()
-            try:
-                self.worker.wait(timeout=KILL_GRACE_S)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.worker.pid, signal.SIGKILL)
-                self.worker.wait()
+            self.worker.wait()
         code = self.worker.returncode
         self._record_commits(job, row, self.worker.pid, started)
         if self.stop.is_set() or self.store.execution(row.id).kill_requested:
@@ -153,6 +151,13 @@ class Supervisor:
                 say("commits: " + ", ".join(f"{c.group_name} v{c.group_version} #{c.commit_id}" for c in made))
         except Exception as e:  # noqa: BLE001 - lineage is derived; the execution's state matters more
             say(f"could not record the commits this attempt made: {e}")
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 def _context(row: ExecutionRow) -> dict[str, Any]:
