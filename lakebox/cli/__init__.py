@@ -25,6 +25,8 @@ from lakebox.cli.experiments import experiments, models
 from lakebox.cli.external import fg_external, fg_import
 from lakebox.cli.features import features
 from lakebox.cli.fg import fg
+from lakebox.cli.flags import in_cli_terms
+from lakebox.cli.formats import plural
 from lakebox.cli.fv import fv, td
 from lakebox.cli.jobs import jobs, scheduler
 from lakebox.cli.labs import labs
@@ -32,7 +34,7 @@ from lakebox.cli.monitors import monitors
 from lakebox.cli.online import online
 from lakebox.cli.output import OUTPUT_FORMATS, table_data
 from lakebox.cli.serve import apikey, serve
-from lakebox.cli.state import State, max_rows_option, output_option, pass_state
+from lakebox.cli.state import TIME_OR_COMMIT, State, max_rows_option, output_option, pass_state
 from lakebox.cli.tui import tui
 from lakebox.cli.users import audit, users
 from lakebox.errors import LakeboxError
@@ -47,7 +49,7 @@ class LakeboxGroup(click.Group):
         try:
             return super().invoke(ctx)
         except LakeboxError as err:
-            ctx.ensure_object(State).out.error(err)
+            ctx.ensure_object(State).out.error(in_cli_terms(err, ctx.find_root().command))
             ctx.exit(1)
 
 
@@ -104,7 +106,7 @@ def init(state: State, path: Path | None) -> None:
     groups = project.get_feature_store().get_feature_groups()
     data = {"path": str(project.path), "created": not existed, "feature_groups": len(groups)}
     if existed:
-        message = f"A box already exists at [bold]{escape(str(project.path))}[/] ({len(groups)} feature groups); left unchanged."
+        message = f"A box already exists at [bold]{escape(str(project.path))}[/] ({plural(len(groups), 'feature group')}); left unchanged."
     else:
         message = f"[green]✓[/] Created an empty box at [bold]{escape(str(project.path))}[/]."
     state.out.result(data, message)
@@ -114,14 +116,16 @@ def init(state: State, path: Path | None) -> None:
 @click.argument("query")
 @click.option(
     "--as-of",
+    type=TIME_OR_COMMIT,
     default=None,
     help="Read every feature group as it was at this commit time (ISO-8601 with an offset, e.g. "
-    "2026-01-01T12:00:00Z). Commit ids are per group, so a time is the only way to pin them all.",
+    "2026-01-01T12:00:00Z). A commit id is refused here: ids are per group and a query may read "
+    "several (find a commit's time with `lakebox fg commits NAME`).",
 )
 @max_rows_option
 @output_option
 @pass_state
-def sql(state: State, query: str, as_of: str | None, max_rows: int) -> None:
+def sql(state: State, query: str, as_of: int | str | None, max_rows: int) -> None:
     """Run one read-only SQL SELECT (DuckDB dialect) over the feature groups.
 
     Each group is a table named name_version (players_1), and its latest version is also

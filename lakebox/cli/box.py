@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from lakebox.box import TOML_NAME
+from lakebox.cli.formats import plural
 from lakebox.cli.state import State, output_option, pass_state
 from lakebox.errors import StorageError
 
@@ -103,7 +104,7 @@ def backup(state: State, paths: tuple[Path, ...]) -> None:
         report = run(_box(state, box), dest)
     data = report.to_dict()
     state.out.result(data, f"[green]✓[/] Backed up {escape(data['source'])} to [bold]{escape(data['destination'])}[/] "
-                           f"({len(data['tables'])} tables, {data['files']:,} files, {data['bytes'] / 2**20:.1f} MiB).")
+                           f"({plural(len(data['tables']), 'table')}, {plural(data['files'], 'file')}, {data['bytes'] / 2**20:.1f} MiB).")
 
 
 @click.group("box", short_help="The box as a whole: relocate.")
@@ -128,7 +129,7 @@ def relocate(state: State, path: Path | None) -> None:
     if not data["tables"] and data["origin"] == data["current"]:
         message = "The box has not moved: nothing to rewrite."
     else:
-        message = f"[green]✓[/] Rewrote the metadata of {len(data['tables'])} table(s) for {escape(data['current'])}."
+        message = f"[green]✓[/] Rewrote the metadata of {plural(len(data['tables']), 'table')} for {escape(data['current'])}."
     state.out.result(data, message)
 
 

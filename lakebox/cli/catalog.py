@@ -10,6 +10,7 @@ from rich.markup import escape
 
 from lakebox.catalog.assets import KINDS as SEARCH_KINDS
 from lakebox.cli.state import State, output_option, pass_state
+from lakebox.jsonpolicy import dumps
 
 LINEAGE_KINDS = tuple(k for k in SEARCH_KINDS if k != "feature")
 TAG_KINDS = {
@@ -159,7 +160,7 @@ def tag_add(state: State, kind: str, name: str, key: str, value: str, version: i
     parsed = parse_value(value)
     asset.add_tag(key, parsed)
     data = {**_described(kind, asset), "key": key, "value": parsed, "tags": asset.get_tags()}
-    shown = escape(json.dumps(parsed, ensure_ascii=False))
+    shown = escape(dumps(parsed))
     state.out.result(data, f"[green]✓[/] {escape(asset.name)} v{asset.version}: tag {escape(key)} = {shown}")
 
 

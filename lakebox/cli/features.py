@@ -8,7 +8,7 @@ import click
 
 from lakebox.cli.files import FORMATS, read_file
 from lakebox.cli.output import table_data
-from lakebox.cli.state import State, max_rows_option, output_option, pass_state
+from lakebox.cli.state import TIME_OR_COMMIT, State, max_rows_option, output_option, pass_state
 
 
 @click.command("features", short_help="Point-in-time features by name (the planner).")
@@ -39,8 +39,10 @@ from lakebox.cli.state import State, max_rows_option, output_option, pass_state
 )
 @click.option(
     "--as-of",
+    type=TIME_OR_COMMIT,
     default=None,
-    help="Read every group as it was at this commit time (ISO-8601 with an offset). Default: now.",
+    help="Read every group as it was: a commit time (ISO-8601 with an offset, e.g. 2026-01-01T12:00:00Z) "
+    "or a commit id (an integer; each group at its own commit of that number). Default: now.",
 )
 @click.option("--sql", "show_sql", is_flag=True, help="Print the SQL the planner compiles instead of running it.")
 @max_rows_option
@@ -52,7 +54,7 @@ def features(
     entity_file: Path | None,
     fmt: str,
     event_time: str | None,
-    as_of: str | None,
+    as_of: int | str | None,
     show_sql: bool,
     max_rows: int,
 ) -> None:

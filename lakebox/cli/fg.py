@@ -20,6 +20,7 @@ from rich.progress import (
 )
 
 from lakebox.cli.files import FORMATS, detect_format, read_file
+from lakebox.cli.formats import number, plural
 from lakebox.cli.output import table_data
 from lakebox.cli.state import TIME_OR_COMMIT, State, output_option, pass_state
 from lakebox.errors import TimezoneError
@@ -175,7 +176,7 @@ def ingest(
         name, version, primary_key=list(primary_key) or None, event_time=event_time, description=description
     )
     try:
-        with state.busy(f"Committing {table.num_rows:,} rows to {group.name} v{group.version}…"):
+        with state.busy(f"Committing {plural(table.num_rows, 'row')} to {group.name} v{group.version}…"):
             commit = group.insert(table)
     except Exception as err:
         if created:  # an ingest that fails leaves nothing behind, not even an empty group
@@ -198,9 +199,9 @@ def ingest(
     }
     message = (
         f"[green]✓[/] {group.name} v{group.version}: commit {commit.commit_id}, "
-        f"{commit.rows_inserted:,} rows inserted, {commit.rows_updated:,} updated"
+        f"{plural(commit.rows_inserted, 'row')} inserted, {number(commit.rows_updated)} updated"
         + (" (group created)" if created else "")
-        + f". Read {table.num_rows:,} rows from {escape(file.name)} in {read_s:.1f} s."
+        + f". Read {plural(table.num_rows, 'row')} from {escape(file.name)} in {read_s:.1f} s."
     )
     state.out.result(data, message)
 
@@ -247,9 +248,9 @@ def maintain(
     expired = report["expired_commits"]
     policy = group.retention
     if policy:
-        rule = f"retention: keep the last {policy.get('keep_last') or 1} commit(s)"
+        rule = f"retention: keep the last {plural(policy.get('keep_last') or 1, 'commit')}"
         if policy.get("max_age_s") is not None:
-            rule += f" and every commit younger than {policy['max_age_s'] / 86400:g} day(s)"
+            rule += f" and every commit younger than {plural(policy['max_age_s'] / 86400, 'day')}"
     else:
         rule = "no retention policy: the whole history is kept"
     compacted = (
@@ -257,8 +258,8 @@ def maintain(
     )
     message = (
         f"[green]✓[/] {group.name} v{group.version}: "
-        + (f"expired {len(expired)} commit(s) {expired}" if expired else "no commit expired")
-        + f", {compacted}, deleted {report['deleted_files']} unreferenced file(s).\n  {rule}."
+        + (f"expired {plural(len(expired), 'commit')} {expired}" if expired else "no commit expired")
+        + f", {compacted}, deleted {plural(report['deleted_files'], 'unreferenced file')}.\n  {rule}."
     )
     state.out.result(data, message)
 

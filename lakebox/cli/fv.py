@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich.markup import escape
 
+from lakebox.cli.formats import number as count_text
 from lakebox.cli.output import split_summary
 from lakebox.cli.state import State, output_option, pass_state
 
@@ -114,7 +115,7 @@ def create_dataset(
             description=description,
         )
     info = describe_dataset(fview, number)
-    counts = ", ".join(f"{split} {rows:,}" for split, rows in info["row_counts"].items())
+    counts = ", ".join(f"{split} {count_text(rows)}" for split, rows in info["row_counts"].items())
     read = ", ".join(f"{s['group']} v{s['version']} @ commit {s['commit_id']}" for s in info["snapshots"])
     message = (
         f"[green]✓[/] {escape(fview.name)} v{fview.version}: training dataset [bold]v{number}[/] "

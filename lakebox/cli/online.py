@@ -9,6 +9,7 @@ import click
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from lakebox.cli.formats import plural
 from lakebox.cli.state import State, output_option, pass_state
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ def rebuild(state: State, names: tuple[str, ...]) -> None:
                 progress.update(
                     task,
                     completed=1,
-                    description=f"{escape(group.name)} v{group.version}: {results[-1]['keys']:,} keys",
+                    description=f"{escape(group.name)} v{group.version}: {plural(results[-1]['keys'], 'key')}",
                 )
     else:
         for group in groups:
@@ -86,8 +87,8 @@ def rebuild(state: State, names: tuple[str, ...]) -> None:
     if not results:
         message = "No online-enabled feature groups: nothing to rebuild."
     else:
-        listed = ", ".join(f"{r['name']} v{r['version']} ({r['keys']:,} keys)" for r in results)
-        message = f"[green]✓[/] Rebuilt {len(results)} online table(s): {escape(listed)}."
+        listed = ", ".join(f"{r['name']} v{r['version']} ({plural(r['keys'], 'key')})" for r in results)
+        message = f"[green]✓[/] Rebuilt {plural(len(results), 'online table')}: {escape(listed)}."
     state.out.result({"rebuilt": results}, message)
 
 

@@ -51,6 +51,15 @@ class State:
         """Open an existing box (never creates one: a typo in ``--box`` must not make a box)."""
         where = Path(path if path is not None else self.box_path).expanduser()
         if not (where / TOML_NAME).is_file():
+            nearby = boxes_in(Path.cwd()) if path is None and self.box is None else []
+            if nearby:
+                names = " or ".join(f"--box {p.name}" for p in nearby[:3])
+                raise StorageError(
+                    f"No box at {where.resolve()}, but this directory has {nearby[0].name if len(nearby) == 1 else 'boxes'}"
+                    f": pass {names} (or export LAKEBOX_HOME={nearby[0].resolve()}).",
+                    path=str(where),
+                    found=[str(p) for p in nearby],
+                )
             raise StorageError(
                 f"No box at {where.resolve()}: run `lakebox init {where}` first, or pass --box PATH "
                 "(default: $LAKEBOX_HOME or ./.lakebox).",
@@ -83,6 +92,14 @@ class State:
                 yield
         else:
             yield
+
+
+def boxes_in(folder: Path) -> list[Path]:
+    """The boxes (``*.lakebox`` directories with a ``lakebox.toml``) directly in ``folder``."""
+    try:
+        return sorted(p for p in folder.glob("*.lakebox") if (p / TOML_NAME).is_file())
+    except OSError:
+        return []
 
 
 pass_state = click.make_pass_decorator(State, ensure=True)
