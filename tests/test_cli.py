@@ -301,10 +301,25 @@ def test_ingest_naive_csv_is_refused_and_writes_nothing(box: Path, tmp_path: Pat
     path.write_text("player_id,ts,rating\n1,2026-01-01T10:00:00,71.5\n2,2026-01-01 11:00:00,64.0\n")
     result = run("--box", box, "fg", "ingest", "naive", path, "-k", "player_id", "-e", "ts", code=1)
     assert_one_line_error(result, "timezone_error")
-    assert "offset" in result.stderr
+    assert "offset" in result.stderr and "--timezone" in result.stderr
     error = run_json("--box", box, "fg", "ingest", "naive", path, "-k", "player_id", "-e", "ts", code=1)
     assert error["error"] == "timezone_error" and error["details"]["column"] == "ts"
     assert run_json("--box", box, "fg", "list") == {"feature_groups": []}
+
+
+def test_ingest_naive_csv_with_a_timezone(box: Path, tmp_path: Path) -> None:
+    path = tmp_path / "local.csv"
+    path.write_text("player_id,ts,rating\n1,2026-07-01T10:00:00,71.5\n2,2026-07-01 11:00:00,64.0\n")
+    args = ("--box", box, "fg", "ingest", "local", path, "-k", "player_id", "-e", "ts")
+    bad = run(*args, "--timezone", "Mars/Olympus", code=1)
+    assert_one_line_error(bad, "timezone_error")
+    assert run_json("--box", box, "fg", "list") == {"feature_groups": []}
+    done = run_json(*args, "--timezone", "Europe/Oslo")
+    assert done["commit"]["rowsInserted"] == 2
+    rows = run_json("--box", box, "fg", "head", "local")["rows"]
+    assert [r["ts"] for r in rows] == ["2026-07-01T08:00:00Z", "2026-07-01T09:00:00Z"]  # Oslo is UTC+2 in July
+    utc = run_json("--box", box, "fg", "ingest", "local", path, "--timezone", "UTC")
+    assert utc["commit"]["rowsInserted"] == 2
 
 
 def test_ingest_a_new_group_needs_a_primary_key(box: Path, tmp_path: Path) -> None:

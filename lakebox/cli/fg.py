@@ -131,6 +131,13 @@ def commits(state: State, name: str, version: int | None) -> None:
 )
 @click.option("--description", default="", help="Description of the group, used when it is created.")
 @click.option(
+    "--timezone",
+    metavar="ZONE",
+    default=None,
+    help="The time zone of naive timestamps (no offset) in FILE: UTC or an IANA name such as Europe/Oslo. "
+    "Without it, naive timestamps are refused rather than guessed.",
+)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(FORMATS),
@@ -148,18 +155,21 @@ def ingest(
     event_time: str | None,
     version: int | None,
     description: str,
+    timezone: str | None,
     fmt: str,
 ) -> None:
     """Insert a Parquet or CSV FILE into feature group NAME as one commit.
 
     The group is created if it does not exist (its schema comes from the file). Rows whose
     primary key and event time already exist replace the stored ones; others are appended.
-    CSV timestamps need an offset (2026-01-01T10:00:00+02:00 or ...Z): lakebox refuses naive
-    times instead of guessing a zone. Nothing is written if anything fails.
+    Timestamps need an offset (2026-01-01T10:00:00+02:00 or ...Z), or --timezone to say which
+    zone naive ones are in: lakebox refuses naive times instead of guessing a zone. Nothing is
+    written if anything fails.
 
     \b
     Example:
       lakebox fg ingest players players.csv --primary-key player_id --event-time ts
+      lakebox fg ingest readings local.csv -k sensor_id -e ts --timezone Europe/Oslo
     """
     fs = state.open().get_feature_store()
     existing = fs.get_feature_groups(name)  # checks the name before the file is read
@@ -171,13 +181,23 @@ def ingest(
     started = time.perf_counter()
     table = _read_with_progress(state, file, kind)
     read_s = time.perf_counter() - started
+    import pyarrow as pa
+
+    naive = [f.name for f in table.schema if pa.types.is_timestamp(f.type) and f.type.tz is None]
+    if naive and timezone is None:
+        raise TimezoneError(
+            f"Column {naive[0]!r} of {file.name} holds naive timestamps (no offset). Say which zone they are in "
+            "with --timezone (e.g. --timezone UTC or --timezone Europe/Oslo), or write every timestamp with an "
+            "offset, e.g. 2026-01-01T10:00:00Z or 2026-01-01T12:00:00+02:00.",
+            column=naive[0],
+        )
 
     group = fs.get_or_create_feature_group(
         name, version, primary_key=list(primary_key) or None, event_time=event_time, description=description
     )
     try:
         with state.busy(f"Committing {plural(table.num_rows, 'row')} to {group.name} v{group.version}…"):
-            commit = group.insert(table)
+            commit = group.insert(table, timezone=timezone)
     except Exception as err:
         if created:  # an ingest that fails leaves nothing behind, not even an empty group
             group.delete()

@@ -2,7 +2,7 @@
 
 The CLI shows a progress bar from the callbacks; this module only reads. CSV timestamps with
 an offset (``2026-01-01T10:00:00+02:00`` or ``...Z``) become UTC instants; naive ones stay
-naive, and lakebox's insert refuses them with a ``TimezoneError`` (it never guesses a zone).
+naive, and ``lakebox fg ingest`` refuses them unless ``--timezone`` names their zone.
 """
 
 from __future__ import annotations
