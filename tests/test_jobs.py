@@ -13,7 +13,7 @@ import pytest
 from jobs_helpers import wait_until, write_jobs
 
 import lakebox
-from lakebox.errors import ConflictError, NotFoundError, ValidationError
+from lakebox.errors import AlreadyExistsError, ConflictError, NotFoundError, ValidationError
 
 
 @pytest.fixture
@@ -108,7 +108,7 @@ def test_bad_definitions_are_refused_and_nothing_is_written(jobs: Any, pipeline:
     with pytest.raises(NotFoundError, match="No job named 'a'"):
         jobs.get_job("a")
     jobs.create_job("a", str(pipeline))
-    with pytest.raises(ConflictError, match="exists already"):
+    with pytest.raises(AlreadyExistsError, match="exists already"):
         jobs.create_job("a", str(pipeline))
 
 

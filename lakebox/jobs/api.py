@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from lakebox.catalog.assets import AssetStore
-from lakebox.errors import ConflictError, NotFoundError, ValidationError
+from lakebox.errors import AlreadyExistsError, ConflictError, NotFoundError, ValidationError
 from lakebox.jobs.store import JobRow, JobStore, iso, parse_time
 from lakebox.tags import Taggable
 
@@ -114,7 +114,7 @@ class JobApi:
         if not isinstance(description, str):
             raise ValidationError("description must be a string.")
         if self._store.job(name) is not None:
-            raise ConflictError(f"A job named {name!r} exists already; get it with job_api.get_job({name!r}).")
+            raise AlreadyExistsError(f"A job named {name!r} exists already; get it with job_api.get_job({name!r}).")
         if schedule is not None:
             from lakebox.jobs import cron
 
