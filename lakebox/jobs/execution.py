@@ -166,7 +166,10 @@ class Execution:
                 f"Execution {row.number} of job {self.job_name} runs on host {row.host}; kill it from there."
             )
         self._store.request_kill(row.id)
-        if row.pid is not None and not lock_free(self._store.lock_path(row)):
+        # The supervisor's pid is recorded once it runs; one that starts later sees the request
+        # itself. Signal only a pid recorded for this execution while its lock is held.
+        row = self._store.execution(row.id)
+        if row.state == ACTIVE and row.pid is not None and not lock_free(self._store.lock_path(row)):
             try:
                 os.kill(row.pid, signal.SIGTERM)
             except ProcessLookupError:

@@ -267,7 +267,7 @@ class JobStore:
                 "INSERT INTO job_executions (job_id, number, state, trigger, claim, params, backfill_id, window_start,"
                 " window_end, pid, host, lock_file, log, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (job_id, number, ACTIVE, trigger, claim, json.dumps(params), backfill_id,
-                 window[0] if window else None, window[1] if window else None, os.getpid(), HOST, lock_file, log,
+                 window[0] if window else None, window[1] if window else None, None, HOST, lock_file, log,
                  now_iso()),
             )
             execution_id = int(cursor.lastrowid or 0)

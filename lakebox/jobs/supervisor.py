@@ -115,7 +115,8 @@ class Supervisor:
             [sys.executable, "-m", "lakebox.jobs.worker"], env=env, stdin=subprocess.DEVNULL, process_group=0
         )
         self.store.set_attempt(row.id, attempt, self.worker.pid)
-        if self.stop.is_set():
+        if self.stop.is_set() or self.store.execution(row.id).kill_requested:
+            self.stop.set()  # a kill requested before this process's pid was known to the killer
             self._kill_worker()
         timed_out = False
         try:
