@@ -6,8 +6,9 @@ JSON errors turned back into the same ``LakeboxError`` subclasses the local API 
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from lakebox import errors
@@ -48,6 +49,7 @@ class RemoteProject(RemoteServingMixin):
         self.url = url.rstrip("/")
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, verify=client_context(verify))
+        self._stream_timeout = httpx.Timeout(timeout, read=max(timeout, 300.0))  # big frames take a while
 
     def get_feature_store(self) -> RemoteFeatureStore:
         return RemoteFeatureStore(self)
@@ -65,10 +67,30 @@ class RemoteProject(RemoteServingMixin):
         self.close()
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        with self._translate():
+            response = self._http.request(method, path, **kwargs)
+        if response.status_code >= 400:
+            _raise_for(response)
+        return response.json()
+
+    def _arrow(self, method: str, path: str, timeout: float | None = None, **kwargs: Any) -> Any:
+        """An Arrow IPC answer as a table, read batch by batch as the bytes arrive."""
+        import pyarrow as pa
+
+        with self._translate(), self._http.stream(method, path, timeout=timeout or self._stream_timeout, **kwargs) as response:
+            if response.status_code >= 400:
+                response.read()
+                _raise_for(response)
+            source = _ByteStream(response.iter_bytes(1 << 20))
+            with pa.ipc.open_stream(pa.PythonFile(source, mode="r")) as reader:
+                return pa.Table.from_batches(list(reader), schema=reader.schema)
+
+    @contextlib.contextmanager
+    def _translate(self) -> Iterator[None]:
         import httpx
 
         try:
-            response = self._http.request(method, path, **kwargs)
+            yield
         except httpx.TimeoutException as e:
             raise errors.StorageError(f"The lakebox server at {self.url} did not answer in time.") from e
         except httpx.ConnectError as e:
@@ -80,20 +102,6 @@ class RemoteProject(RemoteServingMixin):
             raise errors.StorageError(f"Cannot reach the lakebox server at {self.url}: {e}") from e
         except httpx.HTTPError as e:
             raise errors.StorageError(f"Cannot reach the lakebox server at {self.url}: {e}") from e
-        if response.status_code < 400:
-            return response.json()
-        try:
-            body = response.json()
-            code, message = body.get("error", ""), body.get("message", response.text)
-        except ValueError:
-            code, message = "", response.text[:200]
-        if response.status_code in (401, 403):
-            cls: type[errors.LakeboxError] = errors.AuthError
-        elif response.status_code == 404:
-            cls = errors.NotFoundError
-        else:
-            cls = _BY_CODE.get(code, errors.StorageError if response.status_code >= 500 else errors.LakeboxError)
-        raise cls(f"{message} (HTTP {response.status_code})", status=response.status_code)
 
     def __repr__(self) -> str:
         return f"RemoteProject({self.url!r})"
@@ -107,8 +115,91 @@ class RemoteFeatureStore:
         info = self._project._request("GET", f"/api/v1/feature-views/{name}", params={"version": version} if version else None)
         return RemoteFeatureView(self._project, info)
 
-    def get_feature_group(self, name: str, version: int | None = None) -> dict[str, Any]:
-        return self._project._request("GET", f"/api/v1/feature-groups/{name}", params={"version": version} if version else None)
+    def get_feature_group(self, name: str, version: int | None = None) -> RemoteFeatureGroup:
+        info = self._project._request("GET", f"/api/v1/feature-groups/{name}", params={"version": version} if version else None)
+        return RemoteFeatureGroup(self._project, info)
+
+    def get_features(
+        self,
+        features: Sequence[str],
+        entity_df: Any = None,
+        event_time: str | None = None,
+        as_of: Any = None,
+        max_age: Any = None,
+        dataframe_type: str = "pandas",
+    ) -> Any:
+        """``fs.get_features`` on the server (needs ``read:offline``): the same frame as locally."""
+        from lakebox.frames import from_arrow, to_arrow
+        from lakebox.server.arrowio import MEDIA_TYPE, encode
+
+        params: dict[str, Any] = {"feature": list(features)}
+        if event_time is not None:
+            params["event_time"] = event_time
+        if as_of is not None:
+            params["as_of"] = _time_param(as_of)
+        if max_age is not None:
+            params["max_age_s"] = max_age.total_seconds() if hasattr(max_age, "total_seconds") else float(max_age)
+        body = encode(to_arrow(entity_df)) if entity_df is not None else b""
+        table = self._project._arrow("POST", "/api/v1/features", params=params, content=body,
+                                     headers={"Content-Type": MEDIA_TYPE})  # fmt: skip
+        return from_arrow(table, dataframe_type)
+
+
+class RemoteFeatureGroup:
+    """A feature group on a server: its metadata, ``read`` (``read:offline``) and ``insert``
+    (``write``), frames travelling as Arrow IPC."""
+
+    def __init__(self, project: RemoteProject, info: dict[str, Any]) -> None:
+        self._project = project
+        self._info = info
+        self.name: str = info["name"]
+        self.version: int = info["version"]
+        self.primary_key: list[str] = info["primary_key"]
+        self.event_time: str | None = info["event_time"]
+        self.online_enabled: bool = info["online_enabled"]
+        self.description: str | None = info.get("description")
+        self.features: list[dict[str, Any]] = info["features"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self._info)
+
+    def __getitem__(self, key: str) -> Any:  # the metadata dict this call returned before
+        return self._info[key]
+
+    def read(self, wallclock_time: Any = None, dataframe_type: str = "pandas", limit: int | None = None,
+             offset: int = 0) -> Any:  # fmt: skip
+        """The group's rows now or as of a commit time / id, as ``fg.read`` returns them."""
+        from lakebox.frames import from_arrow
+
+        params: dict[str, Any] = {"offset": offset}
+        if wallclock_time is not None:
+            params["wallclock_time"] = _time_param(wallclock_time)
+        if limit is not None:
+            params["limit"] = limit
+        table = self._project._arrow("GET", f"/api/v1/feature-groups/{self.name}/{self.version}/data", params=params)
+        return from_arrow(table, dataframe_type)
+
+    def insert(self, df: Any, part_bytes: int = 32 * 1024 * 1024) -> dict[str, Any]:
+        """Insert a frame (one commit, the server validates as a local insert does); returns
+        the commit. Frames over ``part_bytes`` encoded go as a chunked upload, still one commit."""
+        from lakebox.frames import to_arrow
+        from lakebox.server.arrowio import MEDIA_TYPE, encode
+
+        table = to_arrow(df)
+        path = f"/api/v1/feature-groups/{self.name}/{self.version}/insert"
+        headers = {"Content-Type": MEDIA_TYPE}
+        timeout = self._project._stream_timeout
+        if table.nbytes <= part_bytes:
+            return self._project._request("POST", path, content=encode(table), headers=headers, timeout=timeout)
+        upload = self._project._request("POST", "/api/v1/uploads")["upload_id"]
+        rows = max(1, int(table.num_rows * part_bytes / max(table.nbytes, 1)))
+        for part, start in enumerate(range(0, table.num_rows, rows)):
+            self._project._request("PUT", f"/api/v1/uploads/{upload}/parts/{part}",
+                                   content=encode(table.slice(start, rows)), headers=headers, timeout=timeout)  # fmt: skip
+        return self._project._request("POST", path, params={"upload_id": upload}, timeout=timeout)
+
+    def __repr__(self) -> str:
+        return f"RemoteFeatureGroup({self.name!r}, version={self.version})"
 
 
 class RemoteFeatureView:
@@ -152,8 +243,43 @@ class RemoteFeatureView:
         shaped = _shape(answer["vectors"], answer["columns"], return_type)
         return (shaped, answer["statuses"]) if return_status else shaped
 
+    def get_training_data(self, training_dataset_version: int, dataframe_type: str = "pandas") -> tuple[Any, ...]:
+        """The frames ``fv.get_training_data(version)`` returns locally (``read:offline``)."""
+        from lakebox.frames import from_arrow
+
+        path = f"/api/v1/feature-views/{self.name}/{self.version}/training-data/{int(training_dataset_version)}"
+        info = self._project._request("GET", path)
+        return tuple(
+            from_arrow(self._project._arrow("GET", f"{path}/{i}"), dataframe_type) if present else None
+            for i, present in enumerate(info["present"])
+        )
+
+    def get_batch_data(self, start_time: Any = None, end_time: Any = None, dataframe_type: str = "pandas",
+                       transformed: bool = True) -> Any:  # fmt: skip
+        """``fv.get_batch_data(start_time, end_time)`` on the server (``read:offline``)."""
+        from lakebox.frames import from_arrow
+
+        params: dict[str, Any] = {"transformed": transformed}
+        if start_time is not None:
+            params["start_time"] = _time_param(start_time)
+        if end_time is not None:
+            params["end_time"] = _time_param(end_time)
+        table = self._project._arrow("GET", f"/api/v1/feature-views/{self.name}/{self.version}/batch-data", params=params)
+        return from_arrow(table, dataframe_type)
+
     def __repr__(self) -> str:
         return f"RemoteFeatureView({self.name!r}, version={self.version})"
+
+
+def _time_param(value: Any) -> str:
+    """A commit id or a time as query-string text (datetimes as ISO-8601)."""
+    if isinstance(value, bool):
+        raise errors.ValidationError(f"Expected a time or a commit id, got {value!r}.")
+    if isinstance(value, int):
+        return str(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
 
 
 def _restore_timestamps(vectors: list[list[Any]], positions: Sequence[int]) -> None:
@@ -180,3 +306,47 @@ def _shape(vectors: list[list[Any]], columns: list[str], return_type: str) -> An
     from lakebox.frames import from_arrow
 
     return from_arrow(pa.Table.from_pylist([dict(zip(columns, v, strict=True)) for v in vectors]), return_type)
+
+
+def _raise_for(response: Any) -> None:
+    """The server's JSON error as the LakeboxError subclass the local API would raise."""
+    try:
+        body = response.json()
+        code, message = body.get("error", ""), body.get("message", response.text)
+    except ValueError:
+        code, message = "", response.text[:200]
+    if response.status_code in (401, 403):
+        cls: type[errors.LakeboxError] = errors.AuthError
+    elif response.status_code == 404:
+        cls = errors.NotFoundError
+    else:
+        cls = _BY_CODE.get(code, errors.StorageError if response.status_code >= 500 else errors.LakeboxError)
+    raise cls(f"{message} (HTTP {response.status_code})", status=response.status_code)
+
+
+class _ByteStream:
+    """A readable file object over an iterator of byte chunks (for pyarrow's stream reader)."""
+
+    closed = False
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buffer = bytearray()
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._buffer) < size:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                break
+            self._buffer += chunk
+        if size < 0:
+            size = len(self._buffer)
+        out = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return out
+
+    def close(self) -> None:
+        self.closed = True

@@ -27,6 +27,7 @@ from lakebox.errors import AuthError, LakeboxError
 from lakebox.project import Project
 from lakebox.server.admin import add_admin_routes
 from lakebox.server.auth import Authorizer, Forbidden
+from lakebox.server.data import MAX_UPLOAD_BYTES, UPLOAD_PATHS, add_data_routes
 from lakebox.server.deployments import deployment_router
 from lakebox.server.docs import install_docs
 from lakebox.server.guard import GuardMiddleware, error_response
@@ -62,11 +63,15 @@ def create_app(
         redoc_url=None,
         openapi_url="/openapi.json",
     )
-    app.add_middleware(GuardMiddleware, allowed_hosts=allowed_hosts, max_body_bytes=max_body_bytes)
+    app.add_middleware(
+        GuardMiddleware, allowed_hosts=allowed_hosts, max_body_bytes=max_body_bytes, upload_paths=UPLOAD_PATHS,
+        max_upload_bytes=MAX_UPLOAD_BYTES,
+    )  # fmt: skip
     _add_error_handlers(app)
     auth = Authorizer(KeyStore(project.catalog), require_keys=require_keys, audit=AuditLog(project.catalog))
     lean = add_routes(app, project, auth)
     add_admin_routes(app, project, auth)
+    add_data_routes(app, project, auth)
     app.include_router(deployment_router(project, auth.dependency))  # model deployments (issue 13)
     install_docs(app, lean)
     return app

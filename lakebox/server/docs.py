@@ -127,7 +127,12 @@ def build_openapi(app: FastAPI, lean: list[LeanRoute]) -> dict[str, Any]:
     for path, operations in schema.get("paths", {}).items():
         for operation in operations.values():
             operation["security"] = [] if path in PUBLIC_PATHS else SECURITY
-            for status, answer in operation.get("responses", {}).items():
+            answers = operation.setdefault("responses", {})
+            # What the guards and the protocol may answer on any route (bad Host, sizes, busy):
+            common = [400, 413, 422, 431, 503, *([] if path in PUBLIC_PATHS else [401, 403]), *([404] if "{" in path else [])]
+            for status in common:
+                answers.setdefault(str(status), {"description": ERRORS[status]})
+            for status, answer in answers.items():
                 if status[:1] in ("4", "5"):  # every error has the one shape, whichever router made it
                     answer["content"] = error
     return schema

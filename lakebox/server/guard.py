@@ -28,10 +28,19 @@ class _TooLarge(Exception):
 class GuardMiddleware:
     """Host allow-list (one Host header, a listed name) and the body size limit."""
 
-    def __init__(self, app: Any, allowed_hosts: Sequence[str], max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: Any,
+        allowed_hosts: Sequence[str],
+        max_body_bytes: int,
+        upload_paths: Sequence[str] = (),
+        max_upload_bytes: int = 0,
+    ) -> None:
         self.app = app
         self.hosts = {h.lower() for h in allowed_hosts}
         self.max_body_bytes = max_body_bytes
+        self.upload_paths = tuple(upload_paths)  # routes taking frames: up to max_upload_bytes
+        self.max_upload_bytes = max(max_upload_bytes, max_body_bytes)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -50,15 +59,16 @@ class GuardMiddleware:
             )
             await response(scope, receive, send)
             return
+        path = scope.get("path", "")
+        upload = scope.get("method") in ("POST", "PUT") and any(p in path for p in self.upload_paths)
+        limit = self.max_upload_bytes if upload else self.max_body_bytes
         lengths = [value for name, value in scope["headers"] if name == b"content-length"]
-        too_large = error_response(
-            413, "payload_too_large", f"Request bodies are limited to {self.max_body_bytes} bytes."
-        )
-        if lengths and (len(lengths) > 1 or not lengths[0].isdigit() or int(lengths[0]) > self.max_body_bytes):
+        hint = " Send bigger frames in parts: POST /api/v1/uploads (see /docs)." if upload else ""
+        too_large = error_response(413, "payload_too_large", f"Request bodies are limited to {limit} bytes here.{hint}")
+        if lengths and (len(lengths) > 1 or not lengths[0].isdigit() or int(lengths[0]) > limit):
             await too_large(scope, receive, send)
             return
         received = 0
-        limit = self.max_body_bytes
 
         async def limited_receive() -> Any:
             nonlocal received

@@ -85,6 +85,8 @@ ERRORS: dict[int, str] = {
     404: "no such asset or version",
     413: "request body over the size limit",
     422: "invalid parameters or body",
+    431: "request line and headers too large",
+    503: "too many open connections",
 }
 
 
@@ -133,3 +135,21 @@ class WhoAmI(BaseModel):
     principal: str | None = None
     role: str | None = None
     scopes: list[str]
+
+
+class CommitInfo(BaseModel):
+    commit_id: int | None = Field(description="None when the insert changed nothing")
+    rows_inserted: int
+    rows_updated: int
+    rows_deleted: int
+    committed_on: str | None = None
+
+
+class TrainingDataInfo(BaseModel):
+    parts: int = Field(description="how many frames fv.get_training_data returns")
+    present: list[bool] = Field(description="False where the local call returns None")
+
+
+class UploadInfo(BaseModel):
+    upload_id: str
+    max_part_bytes: int
