@@ -36,6 +36,7 @@ from lakebox.tags import Taggable
 from lakebox.timeutil import to_datetime
 from lakebox.training import materialize
 from lakebox.transformations import FittedTransformations, fit_transformations
+from lakebox.view_logging import LoggingMixin
 from lakebox.view_serving import ServingMixin, fitted_of
 from lakebox.view_training import IN_MEMORY, TrainingMixin, _random_split, _split_spec
 from lakebox.write import datasets as dataset_writer
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 SPLITS = ("train", "validation", "test")
 
 
-class FeatureView(VectorAliases, OnDemandMixin, TrainingMixin, ServingMixin, ViewAliases, Taggable):  # on-demand: first, it wraps serving
+class FeatureView(VectorAliases, OnDemandMixin, TrainingMixin, ServingMixin, LoggingMixin, ViewAliases, Taggable):  # on-demand: first, it wraps serving
     """A feature view; create with ``fs.create_feature_view``."""
 
     _asset_kind = "feature_view"

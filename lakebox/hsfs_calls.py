@@ -46,7 +46,7 @@ CALLS: list[Call] = [
          "without a version: the latest (hsfs: version 1 with a warning)"),
     Call("fs.get_feature_groups(name)", "same", f"{FS}.get_feature_groups"),
     Call("fs.create_feature_view(...)", "same", f"{FS}.create_feature_view",
-         "inference/training helper columns and logging_enabled are refused"),
+         "inference/training helper columns are refused"),
     Call("fs.get_or_create_feature_view(...)", "same", f"{FS}.get_or_create_feature_view"),
     Call("fs.get_feature_view(name, version)", "same", f"{FS}.get_feature_view"),
     Call("fs.get_feature_views(name)", "same", f"{FS}.get_feature_views"),
@@ -114,8 +114,11 @@ CALLS: list[Call] = [
          "features are names; transformation_functions maps feature -> function name"),
     Call("fv.add_tag / get_tags / delete_tag", "same", f"{FV}.add_tag"),
     Call("fv.delete()", "same", f"{FV}.delete"),
-    Call("fv.enable_logging / log / read_log / materialize_log / pause_logging / resume_logging", "not applicable",
-         None, "feature logging is not in lakebox yet; deployments log their predictions"),
+    Call("fv.enable_logging / log / read_log / materialize_log / pause_logging / resume_logging / delete_log",
+         "different", f"{FV}.log",
+         "logs untransformed features + predicted_<label> into the group {view}_{version}_log, batched like the "
+         "deployments' prediction logs; read_log(transformed=True) transforms on read"),
+    Call("fs.create_feature_view(logging_enabled=True)", "same", f"{FS}.create_feature_view"),
     Call("fv.get_batch_query() / find_neighbors()", "not applicable", None, "use fv.query.to_sql()"),
     # transformations
     Call("from hopsworks import udf; @udf(return_type, drop=, mode=)", "different", "lakebox.udf:udf",

@@ -300,7 +300,7 @@ def _vector_options(call: str, on_demand: bool, context: Any, logging_data: bool
     if context is not None:
         raise unsupported(f"fv.{call}(transformation_context=...)", "lakebox transformation functions take no context")
     if logging_data:
-        raise unsupported(f"fv.{call}(logging_data=True)", "feature logging is not available in lakebox yet")
+        raise unsupported(f"fv.{call}(logging_data=True)", "log served vectors with fv.log(untransformed_features, predictions=...)")
     unknown = sorted(k for k in kwargs if k not in _VECTOR_IGNORED)
     if unknown:
         raise ValidationError(f"fv.{call}() got unexpected argument(s) {unknown}.")

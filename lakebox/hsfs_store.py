@@ -117,12 +117,13 @@ def _adapt_view(native: Callable[..., Any]) -> Callable[..., Any]:
             if kwargs.pop(option, None):
                 raise unsupported(f"fs.create_feature_view({option}=[...])",
                                   "select those columns as features, or read them with fs.get_features")
-        if kwargs.pop("logging_enabled", False):
-            raise unsupported("fs.create_feature_view(logging_enabled=True)",
-                              "feature logging is not available in lakebox yet; model deployments log predictions")
+        logging_enabled = bool(kwargs.pop("logging_enabled", False))
         if "transformation_functions" in kwargs:
             kwargs["transformation_functions"] = transformation_spec(kwargs["transformation_functions"])
-        return native(self, lower_name(name, "feature view name"), *args, **kwargs)
+        view = native(self, lower_name(name, "feature view name"), *args, **kwargs)
+        if logging_enabled:
+            view.enable_logging()
+        return view
 
     return create_feature_view
 

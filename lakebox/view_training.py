@@ -215,7 +215,7 @@ class TrainingMixin:
         ``engine="spark", spark=session`` computes them on Spark and returns a Spark DataFrame."""
         _hsfs_extras("get_batch_data", spine, inference_helper_columns, transformation_context, kwargs)
         if logging_data:
-            raise unsupported("fv.get_batch_data(logging_data=True)", "feature logging is not available in lakebox yet")
+            raise unsupported("fv.get_batch_data(logging_data=True)", "log served vectors with fv.log(untransformed_features, predictions=...)")
         primary_key = primary_key or bool(kwargs.pop("primary_keys", False))
         check_engine(engine, spark)
         version = None

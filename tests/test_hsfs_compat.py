@@ -243,3 +243,32 @@ def test_dataset_api_upload_download_list(project: Any, tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match=r"\.\."):
         api.exists("../catalog.db")
     assert (project.path / "artifacts" / "files" / "Resources" / "model.pkl").is_file(), "kept in the box"
+
+
+# -- 11. feature logging ------------------------------------------------------------------------
+
+
+def test_feature_logging(fs: Any, fg: Any, project: Any) -> None:
+    # hsfs: create_feature_view(logging_enabled=True); fv.log(untransformed_features, predictions=, model=)
+    fv = fs.create_feature_view("logged_fv", version=1, query=fg.select(["amount", "category", "fraud"]),
+                                labels=["fraud"], logging_enabled=True)
+    assert fv.logging_enabled
+    fv.train_test_split(test_size=0.25, seed=1)
+    model = project.get_model_registry().python.create_model("fraud", feature_view=fv)
+    vectors = fv.get_feature_vectors(entry=[{"cc_num": 1}, {"cc_num": 2}], transform=False)
+    fv.log(vectors, predictions=[0, 1], model=model)
+    batch = fv.get_batch_data(transformed=False)
+    fv.log(batch, predictions=pd.Series([0] * len(batch)))
+    logged = fv.read_log()
+    assert len(logged) == 2 + len(batch)
+    assert {"log_id", "log_time", "amount", "category", "predicted_fraud", "model_name"} <= set(logged.columns)
+    assert list(fv.read_log(model=model)["predicted_fraud"]) == [0, 1]
+    fv.pause_logging()
+    fv.log(vectors, predictions=[1, 1])
+    fv.resume_logging()
+    fv.materialize_log()
+    assert len(fv.read_log()) == 2 + len(batch), "nothing logged while paused"
+    with pytest.raises(ValidationError, match="one prediction per logged row"):
+        fv.log(vectors, predictions=[1])
+    fv.delete_log()
+    assert not fv.logging_enabled

@@ -21,7 +21,7 @@ API = (
     "deployments", "monitors",
     "external_group", "ondemand",
     "jobs",
-    "view_training", "hsfs_compat", "hsfs_store", "group_compat",
+    "view_training", "view_logging", "hsfs_compat", "hsfs_store", "group_compat", "files_api",
     "security",
 )
 INTERFACES = ("cli", "server", "tui", "client", "testing")
