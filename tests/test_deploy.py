@@ -258,3 +258,22 @@ def test_log_group_schema_is_declared(world: World) -> None:
                       "outcome": [1.0]})  # fmt: skip
     deployment.log_outcomes(table)
     assert world.fs.get_feature_group("scores_outcomes", 1).read()["outcome"].tolist() == [1.0]
+
+
+def test_fast_lookup_agrees_with_the_general_path(world: World) -> None:
+    """The compiled fast lookup (online/serving.py) returns what the general one does: values,
+    status and per-group detail, for present, missing and joined-through-a-feature keys."""
+    view = world.view
+    view.init_serving(world.td_version)
+    plan = view._serving[0]
+    assert plan._fast is not None  # this view (int keys, plain values, a join through team_id) takes it
+    entries = [{"pid": p} for p in (0, 1, 57, 199, 200, -5, 10**12)]
+    store = world.project.engines.online
+    fast = plan.lookup_many(entries)
+    txn = store.begin_read()
+    try:
+        general = [plan.lookup(txn, store.handles(plan._names), e, 0) for e in entries]
+    finally:
+        txn.abort()
+    assert fast == general
+    assert [r[1] for r in fast] == ["present"] * 4 + ["missing"] * 3
