@@ -14,7 +14,7 @@ from lakebox.cli.reference import render
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 LINK = re.compile(r"\]\(([^)\s]+)\)")
-USER_PAGES = ("concepts.md", "cli.md", "teaching.md", "interop.md")
+USER_PAGES = ("concepts.md", "cli.md", "teaching.md", "interop.md", "tui.md")
 
 
 def test_cli_reference_is_current() -> None:
