@@ -107,7 +107,8 @@ class FeatureView(VectorAliases, OnDemandMixin, TrainingMixin, ServingMixin, Log
     @property
     def features(self) -> list[str]:
         """Output columns of the query that are not labels."""
-        return [c for c in self.query.features if c not in self._row.labels]
+        return [c for c in self.query.features if c not in self._row.labels and c not in self.request_parameters] + [
+            f.name for f in self.on_demand_features]  # on-demand
 
     @property
     def primary_key(self) -> list[str]:

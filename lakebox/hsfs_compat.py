@@ -253,10 +253,9 @@ class VectorAliases:
         _vector_options("get_feature_vector", on_demand_features, transformation_context, logging_data, kwargs)
         if entry is None:
             raise ValidationError("get_feature_vector needs entry={primary key: value}.")
+        extra: dict[str, Any] = {"request_parameters": request_parameters} if request_parameters is not None else {}
         if not transform:
-            return self._untransformed("get_feature_vector", request_parameters).get_feature_vector(
-                self, entry, passed_features, return_type, allow_missing, training_dataset_version, transform=False)
-        extra = {"request_parameters": request_parameters} if request_parameters is not None else {}
+            extra["transform"] = False
         return super().get_feature_vector(  # type: ignore[misc]
             entry, passed_features, return_type, allow_missing, training_dataset_version, **extra)
 
@@ -275,23 +274,11 @@ class VectorAliases:
         entry = entries if entry is None else entry
         if entry is None:
             raise ValidationError("get_feature_vectors needs entry=[{primary key: value}, ...].")
+        extra: dict[str, Any] = {"request_parameters": request_parameters} if request_parameters is not None else {}
         if not transform:
-            return self._untransformed("get_feature_vectors", request_parameters).get_feature_vectors(
-                self, entry, passed_features, return_type, allow_missing, training_dataset_version, return_status,
-                transform=False)
-        extra = {"request_parameters": request_parameters} if request_parameters is not None else {}
+            extra["transform"] = False
         return super().get_feature_vectors(  # type: ignore[misc]
             entry, passed_features, return_type, allow_missing, training_dataset_version, return_status, **extra)
-
-    def _untransformed(self, call: str, request_parameters: Any) -> Any:
-        """The serving class itself: untransformed vectors skip the on-demand wrapper, so they
-        are refused for a view with on-demand features (which need the wrapper)."""
-        from lakebox.view_serving import ServingMixin
-
-        if getattr(self, "on_demand_features", None) or request_parameters:
-            raise unsupported(f"fv.{call}(transform=False) on a view with on-demand features",
-                              "get transformed vectors, or the untransformed rows with get_batch_data(transformed=False)")
-        return ServingMixin
 
 
 def _vector_options(call: str, on_demand: bool, context: Any, logging_data: bool, kwargs: dict[str, Any]) -> None:
