@@ -21,6 +21,7 @@ from lakebox.cli.box import backup, box, doctor
 from lakebox.cli.catalog import lineage, search, tag
 from lakebox.cli.demo import demo
 from lakebox.cli.deployments import deployments
+from lakebox.cli.env import env
 from lakebox.cli.experiments import experiments, models
 from lakebox.cli.external import fg_external, fg_import
 from lakebox.cli.features import features
@@ -155,6 +156,7 @@ cli.add_command(deployments)  # issue 13 (H13): lakebox deployments ...
 cli.add_command(monitors)  # issue 13 (H13): lakebox monitors ...
 cli.add_command(users)  # issue 15 (H15): lakebox users ...
 cli.add_command(audit)  # issue 15 (H15): lakebox audit
+cli.add_command(env)  # issue 15 (H15): lakebox env show|check|diff|export
 
 
 def main(argv: Sequence[str] | None = None) -> None:
