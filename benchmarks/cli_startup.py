@@ -1,0 +1,98 @@
+"""How fast lakebox starts: ``import lakebox`` and ``lakebox fg list`` against their floors.
+
+Floors, run side by side in the same process tree: ``python -c "import sqlite3"`` plus reading
+the feature groups from the box's catalog with plain sqlite3 (the least any ``fg list`` must
+do), and a bare ``python -c pass``. Targets (issue 16): ``import lakebox`` under 300 ms, and
+``lakebox fg list`` on the demo box within 2x of the sqlite3 floor. Each figure is the median
+of ``--repeat`` runs, as wall time and as CPU time (user + sys of the child): on a loaded
+machine the CPU time is the steadier of the two. It also lists which heavy modules
+``fg list`` imported (pyiceberg's catalog, pandas, sqlglot, polars should be absent).
+
+Run: .venv/bin/python benchmarks/cli_startup.py [--box demo.lakebox] [--repeat 7]
+(without --box it builds a small demo box in a temporary folder first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PYTHON = sys.executable
+HEAVY = ("pyiceberg.catalog.sql", "pandas", "sqlglot", "polars", "duckdb", "pyarrow", "fastapi", "textual", "torch")
+
+
+def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the child) of one run; fails loudly if the command fails."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed:\n{done.stdout}\n{done.stderr}")
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def median(argv: list[str], repeat: int, env: dict[str, str] | None = None) -> tuple[float, float]:
+    runs = [timed(argv, env) for _ in range(repeat)]
+    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+
+
+def build_box(folder: Path) -> Path:
+    import lakebox
+    from lakebox.demo import build_demo_box
+
+    path = folder / "demo.lakebox"
+    with lakebox.connect(path) as project:
+        build_demo_box(project, days=2, n_players=50, n_games=100)
+    return path
+
+
+def heavy_imports(box: Path) -> list[str]:
+    code = (
+        "import sys\nfrom lakebox.cli import main\n"
+        f"try:\n    main(['--box', {str(box)!r}, 'fg', 'list'])\nexcept SystemExit:\n    pass\n"
+        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)"
+    )
+    done = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True)
+    return [m for m in done.stderr.strip().splitlines()[-1].split(",") if m] if done.stderr.strip() else []
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--box", type=Path, default=None, help="A box to list (default: build a small demo box).")
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        box = args.box or build_box(Path(tmp))
+        catalog = box / "catalog.db"
+        lakebox_cli = str(Path(PYTHON).parent / "lakebox")
+        env = {**os.environ, "COLUMNS": "120"}
+        floor_sql = (
+            f"import sqlite3; db = sqlite3.connect('file:{catalog}?mode=ro', uri=True); "
+            "print(db.execute('SELECT name, version FROM feature_groups ORDER BY name, version').fetchall())"
+        )
+        rows = [
+            ("python -c pass", median([PYTHON, "-c", "pass"], args.repeat)),
+            ("floor: import sqlite3 + read the catalog", median([PYTHON, "-c", floor_sql], args.repeat)),
+            ("import lakebox", median([PYTHON, "-c", "import lakebox"], args.repeat)),
+            ("lakebox fg list", median([lakebox_cli, "--box", str(box), "fg", "list"], args.repeat, env)),
+        ]
+        floor = dict(rows)["floor: import sqlite3 + read the catalog"]
+        print(f"{'command':45} {'wall ms':>9} {'cpu ms':>8} {'x floor (cpu)':>14}")
+        for name, (wall, cpu) in rows:
+            print(f"{name:45} {wall * 1000:9.0f} {cpu * 1000:8.0f} {cpu / floor[1]:14.1f}")
+        imported = heavy_imports(box)
+        print("\ntargets: import lakebox < 300 ms; fg list within 2x of the floor")
+        print(f"heavy modules imported by `fg list`: {', '.join(imported) or 'none'}")
+
+
+if __name__ == "__main__":
+    main()
