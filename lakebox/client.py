@@ -37,16 +37,25 @@ class RemoteProject(RemoteServingMixin):
     """A box served by ``lakebox serve``; offers feature views' online API."""
 
     def __init__(
-        self, url: str, api_key: str | None = None, timeout: float = 10.0, verify: bool | str | os.PathLike[str] = True
+        self,
+        url: str,
+        api_key: str | None = None,
+        timeout: float = 10.0,
+        verify: bool | str | os.PathLike[str] = True,
+        project: str | None = None,
     ) -> None:
         """``verify``: for ``https://`` URLs, True checks the server's certificate against the
         system's CAs, a path trusts that PEM certificate (a box's self-signed ``tls/cert.pem``),
-        False checks nothing (anyone on the path could impersonate the server)."""
+        False checks nothing (anyone on the path could impersonate the server). ``project``: one
+        project of a server started with ``lakebox serve --home DIR``."""
         import httpx
 
         from lakebox.server.tls import client_context
 
         self.url = url.rstrip("/")
+        # `lakebox serve --home`: this project's routes are under /api/v1/projects/{project}
+        self.project = project
+        self._prefix = f"/api/v1/projects/{project}" if project else "/api/v1"
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, verify=client_context(verify))
         self._stream_timeout = httpx.Timeout(timeout, read=max(timeout, 300.0))  # big frames take a while
@@ -68,7 +77,7 @@ class RemoteProject(RemoteServingMixin):
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         with self._translate():
-            response = self._http.request(method, path, **kwargs)
+            response = self._http.request(method, self._route(path), **kwargs)
         if response.status_code >= 400:
             _raise_for(response)
         return response.json()
@@ -77,13 +86,17 @@ class RemoteProject(RemoteServingMixin):
         """An Arrow IPC answer as a table, read batch by batch as the bytes arrive."""
         import pyarrow as pa
 
-        with self._translate(), self._http.stream(method, path, timeout=timeout or self._stream_timeout, **kwargs) as response:
+        with self._translate(), self._http.stream(method, self._route(path), timeout=timeout or self._stream_timeout,
+                                                  **kwargs) as response:  # fmt: skip
             if response.status_code >= 400:
                 response.read()
                 _raise_for(response)
             source = _ByteStream(response.iter_bytes(1 << 20))
             with pa.ipc.open_stream(pa.PythonFile(source, mode="r")) as reader:
                 return pa.Table.from_batches(list(reader), schema=reader.schema)
+
+    def _route(self, path: str) -> str:
+        return self._prefix + path[len("/api/v1"):] if path.startswith("/api/v1/") else path
 
     @contextlib.contextmanager
     def _translate(self) -> Iterator[None]:

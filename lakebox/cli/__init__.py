@@ -33,6 +33,7 @@ from lakebox.cli.jobs import jobs, scheduler
 from lakebox.cli.labs import labs
 from lakebox.cli.monitors import monitors
 from lakebox.cli.online import online
+from lakebox.cli.projects import projects
 from lakebox.cli.output import OUTPUT_FORMATS, table_data
 from lakebox.cli.serve import apikey, serve
 from lakebox.cli.state import TIME_OR_COMMIT, State, max_rows_option, output_option, pass_state
@@ -157,6 +158,7 @@ cli.add_command(monitors)  # issue 13 (H13): lakebox monitors ...
 cli.add_command(users)  # issue 15 (H15): lakebox users ...
 cli.add_command(audit)  # issue 15 (H15): lakebox audit
 cli.add_command(env)  # issue 15 (H15): lakebox env show|check|diff|export
+cli.add_command(projects)  # issue 15 (H15): lakebox projects list|create
 
 
 def main(argv: Sequence[str] | None = None) -> None:

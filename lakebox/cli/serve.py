@@ -47,6 +47,12 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Serve without API keys. Loopback-only development: refused with a non-loopback --host.",
 )
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Serve every box in this folder as a project, under /api/v1/projects/NAME/... (NAME: the box's folder "
+    "name without .lakebox). Each project keeps its own keys, users and audit log. Instead of BOX.",
+)
 @click.option("--tls-cert", type=click.Path(dir_okay=False, path_type=Path), help="PEM certificate: serve HTTPS (with --tls-key).")
 @click.option("--tls-key", type=click.Path(dir_okay=False, path_type=Path), help="PEM private key of --tls-cert.")
 @click.option(
@@ -67,6 +73,7 @@ def serve(
     tls_cert: Path | None,
     tls_key: Path | None,
     tls_self_signed: bool,
+    home: Path | None,
 ) -> None:
     """Serve BOX (default: --box, $LAKEBOX_HOME or ./.lakebox) over HTTP until Ctrl+C.
 
@@ -105,6 +112,11 @@ def serve(
         raise click.UsageError("--tls-self-signed and --tls-cert/--tls-key exclude each other.")
     if bool(tls_cert) != bool(tls_key):
         raise click.UsageError("--tls-cert and --tls-key go together.")
+    if home is not None:
+        if box is not None:
+            raise click.UsageError("Give BOX or --home DIR, not both.")
+        _serve_home(state, home, host, port, allowed_hosts, no_auth, tls_cert, tls_key, tls_self_signed)
+        return
     project = state.open(box)
     active = [k for k in project.get_api_keys() if k.active]
     err = state.err_console
@@ -138,6 +150,33 @@ def serve(
     start_in_background(project)
     with _stop_quietly():
         run_server(project, host=host, port=port, allowed_hosts=list(allowed_hosts) or None, no_auth=no_auth, tls=tls)
+    err.print("Stopped.")
+
+
+def _serve_home(state: State, home: Path, host: str, port: int, allowed_hosts: tuple[str, ...], no_auth: bool,
+                tls_cert: Path | None, tls_key: Path | None, tls_self_signed: bool) -> None:  # fmt: skip
+    from lakebox.server.app import PLAINTEXT_WARNING, is_loopback
+    from lakebox.server.app import serve as run_server
+    from lakebox.server.projects import find_boxes
+    from lakebox.server.tls import fingerprint, self_signed
+
+    err = state.err_console
+    tls: tuple[Path, Path] | None = (tls_cert, tls_key) if tls_cert and tls_key else None
+    if tls_self_signed:
+        cert, key, created = self_signed(home / ".lakebox-tls", [host, *allowed_hosts])
+        tls = (cert, key)
+        err.print(f"{'Created' if created else 'Using'} the self-signed certificate {escape(str(cert))}.", soft_wrap=True)
+    if tls is not None:
+        err.print(f"TLS certificate SHA-256 fingerprint: [bold]{fingerprint(tls[0])}[/]", soft_wrap=True)
+    elif not is_loopback(host):
+        err.print(f"[bold yellow]⚠ {escape(PLAINTEXT_WARNING % host)}[/]", soft_wrap=True)
+    names = [name for name, _ in find_boxes(home)]
+    url = f"{'https' if tls else 'http'}://{_url_host(host)}:{port}"
+    err.print(f"Serving {len(names)} project(s) of [bold]{escape(str(home))}[/] at [bold]{url}/api/v1/projects/NAME[/]: "
+              f"{escape(', '.join(names)) or 'none'} (Ctrl+C to stop).", soft_wrap=True)  # fmt: skip
+    with _stop_quietly():
+        run_server(None, host=host, port=port, allowed_hosts=list(allowed_hosts) or None, no_auth=no_auth, tls=tls,
+                   home=home)  # fmt: skip
     err.print("Stopped.")
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -33,6 +34,7 @@ from lakebox.server.docs import install_docs
 from lakebox.server.guard import GuardMiddleware, error_response
 from lakebox.server.protocol import Limits, raise_fd_limit, uvicorn_config
 from lakebox.server.routes import VECTOR_PATH, VECTORS_PATH, add_routes
+from lakebox.server.schemas import Health
 from lakebox.server.tls import check_pair
 
 log = logging.getLogger(__name__)
@@ -105,7 +107,7 @@ def is_loopback(host: str) -> bool:
 
 
 def serve(
-    project: Project,
+    project: Project | None,
     host: str = "127.0.0.1",
     port: int = 8765,
     allowed_hosts: Sequence[str] | None = None,
@@ -113,17 +115,26 @@ def serve(
     log_level: str = "warning",
     limits: Limits | None = None,
     tls: tuple[str | Path, str | Path] | None = None,
+    home: str | Path | None = None,
 ) -> None:
     """Run the server in this process (blocks). Refuses unsafe configurations.
 
-    ``tls=(cert, key)`` serves HTTPS with that PEM certificate and key (see
-    ``lakebox.server.tls.self_signed`` for a box's own). Without TLS, a non-loopback bind
-    sends keys and data in clear text: a warning says so.
+    ``home=DIR`` (with ``project=None``) serves every box under DIR as a project under
+    ``/api/v1/projects/{project}/...`` (see ``server/projects.py``). ``tls=(cert, key)``
+    serves HTTPS with that PEM certificate and key (see ``lakebox.server.tls.self_signed``
+    for a box's own). Without TLS, a non-loopback bind sends keys and data in clear text: a
+    warning says so.
     """
     import uvicorn
 
-    keys = KeyStore(project.catalog)
-    if not is_loopback(host) and not keys.any_active():
+    opened: list[Project] = []
+    if home is not None:
+        app, opened = create_home_app(Path(home), allowed_hosts=["*"], require_keys=not no_auth)
+        catalogs = [p.catalog for p in opened]
+    else:
+        assert project is not None, "serve() needs a project or home="
+        catalogs = [project.catalog]
+    if not is_loopback(host) and not any(KeyStore(c).any_active() for c in catalogs):
         raise AuthError(
             f"Refusing to bind {host}: no API keys exist, so anyone who can reach this address could read the "
             "box. Create one with `lakebox apikey create NAME`, or bind 127.0.0.1."
@@ -140,7 +151,42 @@ def serve(
     if available - 256 < limits.max_connections:
         limits = Limits(**{**limits.__dict__, "max_connections": max(16, available - 256)})
     hosts = list(allowed_hosts) if allowed_hosts else [*LOOPBACK_HOSTS, *([] if is_loopback(host) else [host])]
-    app = create_app(project, allowed_hosts=hosts, require_keys=not no_auth)
+    if home is not None:
+        app = GuardMiddleware(app, allowed_hosts=hosts, max_body_bytes=MAX_BODY_BYTES, upload_paths=UPLOAD_PATHS,
+                              max_upload_bytes=MAX_UPLOAD_BYTES)  # fmt: skip
+    else:
+        assert project is not None
+        app = create_app(project, allowed_hosts=hosts, require_keys=not no_auth)
     options = {"ssl_certfile": str(tls[0]), "ssl_keyfile": str(tls[1])} if tls is not None else {}
     config = uvicorn_config(app, host, port, limits, log_level=log_level, loop="uvloop", **options)
-    uvicorn.Server(config).run()
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        for each in opened:
+            each.close()
+
+
+def create_home_app(home: Path, allowed_hosts: Sequence[str] = LOOPBACK_HOSTS, require_keys: bool = True) -> tuple[Any, list[Project]]:
+    """The ASGI app serving every box under ``home`` as a project, and the opened projects."""
+    import lakebox
+    from lakebox.server.projects import build, prefixed_openapi
+
+    root = FastAPI(title="lakebox", version="1", docs_url=None, redoc_url=None, openapi_url="/openapi.json",
+                   description="Projects of a lakebox home: each project's routes are under /api/v1/projects/{project}; "
+                   "a key works in the project that issued it.")  # fmt: skip
+    _add_error_handlers(root)
+
+    @root.get("/health", tags=["health"], response_model=Health)
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    def make(project: Project) -> FastAPI:
+        # the outer GuardMiddleware checks Host and sizes; the project's own accepts any Host
+        return create_app(project, allowed_hosts=["*"], require_keys=require_keys)
+
+    dispatcher, projects = build(home, make, lakebox.connect, root, require_keys)
+    install_docs(root, [])
+    if dispatcher.apps:
+        template = next(iter(dispatcher.apps.values()))
+        root.openapi = lambda: prefixed_openapi(template.openapi(), root)  # type: ignore[method-assign]
+    return dispatcher, projects

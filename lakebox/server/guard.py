@@ -53,7 +53,7 @@ class GuardMiddleware:
             return
         host = hosts[0].decode("latin-1").lower()
         name = host if host.endswith("]") else host.rsplit(":", 1)[0]
-        if name not in self.hosts:
+        if name not in self.hosts and "*" not in self.hosts:
             response = error_response(
                 400, "invalid_host", f"Host {host!r} is not allowed; start the server with --allowed-host to add it."
             )
