@@ -271,6 +271,31 @@ def test_commits_of_other_processes_meanwhile_are_not_the_executions(project: la
     assert execution.commits == [{"feature_group": "shared", "version": 1, "commit_id": 3}]
 
 
+CHILD_WRITER = """
+import subprocess
+import sys
+
+WRITE = (
+    "import lakebox, pyarrow as pa; fs = lakebox.connect().get_feature_store(); "
+    "fs.get_or_create_feature_group('child_written', version=1, primary_key=['id'], statistics=False)"
+    ".insert(pa.table({'id': [1], 'x': [1.0]}))"
+)
+
+
+def main():
+    subprocess.run([sys.executable, "-c", WRITE], check=True)  # the write happens in a child process
+"""
+
+
+@pytest.mark.slow
+def test_commits_made_by_a_child_process_of_the_job_are_the_executions(jobs: Any, tmp_path: Path) -> None:
+    path = tmp_path / "child_writer.py"
+    path.write_text(CHILD_WRITER)
+    execution = jobs.create_job("child_writer", str(path)).run()
+    assert execution.state == "succeeded", execution.logs()
+    assert execution.commits == [{"feature_group": "child_written", "version": 1, "commit_id": 1}]
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
