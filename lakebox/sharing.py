@@ -1,0 +1,135 @@
+"""Sharing feature groups read-only between the projects of one home (issue 15).
+
+Projects of a home are the boxes in one folder (``lakebox serve --home DIR``): project
+``shop`` is the box ``DIR/shop.lakebox`` (or ``DIR/shop``). The owner grants read access
+(``fg.share_with("lab")``, recorded in its own catalog and audit log); the other project
+opens the group with ``fs.get_shared_feature_group("shop", "orders", 1)``. Every read checks
+the grant in the owner's catalog, so revoking (``fg.revoke_share("lab")``) takes effect on the
+next read; a shared group has no write methods at all.
+"""
+
+from __future__ import annotations
+
+import weakref
+from pathlib import Path
+from typing import Any
+
+from lakebox.box import TOML_NAME
+from lakebox.catalog.shares import ShareStore
+from lakebox.errors import AuthError, NotFoundError, ValidationError
+
+KIND = "feature_group"
+
+
+def project_name(folder: Path) -> str:
+    """A box directory's project name: its name without a ``.lakebox`` suffix."""
+    return folder.name[: -len(".lakebox")] if folder.name.endswith(".lakebox") else folder.name
+
+
+def sibling_box(own: Path, project: str) -> Path:
+    """The box of project ``project`` in the same home as the box ``own``."""
+    for candidate in (own.parent / f"{project}.lakebox", own.parent / project):
+        if (candidate / TOML_NAME).is_file():
+            return candidate
+    raise NotFoundError(
+        f"No project {project!r} next to {str(own)!r}: projects of a home are boxes in one folder "
+        f"({str(own.parent / (project + '.lakebox'))!r})."
+    )
+
+
+class ShareMixin:
+    """``share_with``, ``revoke_share`` and ``get_shares`` on a feature group."""
+
+    _engines: Any
+    name: str
+    version: int
+
+    def share_with(self, project: str, access: str = "read") -> None:
+        """Let project ``project`` (a box in the same folder) read this group; never write it."""
+        if project == project_name(Path(self._engines.box.root)):
+            raise ValidationError(f"{project!r} is this group's own project: no need to share it.")
+        ShareStore(self._engines.catalog).grant(KIND, self.name, self.version, project, access)
+
+    def revoke_share(self, project: str) -> None:
+        """Stop sharing with ``project``: its next read is refused."""
+        ShareStore(self._engines.catalog).revoke(KIND, self.name, self.version, project)
+
+    def get_shares(self) -> list[dict[str, Any]]:
+        """The projects this group is shared with, and how."""
+        return ShareStore(self._engines.catalog).list(KIND, self.name, self.version)
+
+
+class SharedStoreMixin:
+    """``fs.get_shared_feature_group(project, name, version)``."""
+
+    _project: Any
+
+    def get_shared_feature_group(self, project: str, name: str, version: int | None = None) -> SharedFeatureGroup:
+        """A group another project of the same home shares with this one (read-only)."""
+        import lakebox
+
+        own = Path(self._project.path)
+        owner = lakebox.connect(sibling_box(own, project))
+        try:
+            group = owner.get_feature_store().get_feature_group(name, version)
+            shared = SharedFeatureGroup(owner, group, project, project_name(own))
+            shared.check()
+        except BaseException:
+            owner.close()
+            raise
+        return shared
+
+
+class SharedFeatureGroup:
+    """A feature group of another project, readable while the owner shares it."""
+
+    def __init__(self, owner: Any, group: Any, owner_name: str, reader: str) -> None:
+        self._owner = owner
+        self._group = group
+        self._shares = ShareStore(owner.catalog)
+        self.project = owner_name
+        self._reader = reader
+        self.name: str = group.name
+        self.version: int = group.version
+        self.primary_key: list[str] = group.primary_key
+        self.event_time: str | None = group.event_time
+        self.features = group.features
+        self._closer = weakref.finalize(self, owner.close)
+
+    def check(self) -> None:
+        """Refuse unless the owner shares this group with the reading project now."""
+        if self._shares.access(KIND, self.name, self.version, self._reader) is None:
+            raise AuthError(
+                f"Project {self.project!r} does not share feature group {self.name} v{self.version} with "
+                f"{self._reader!r} (or revoked it); the owner runs fg.share_with({self._reader!r})."
+            )
+
+    def read(self, wallclock_time: Any = None, dataframe_type: str = "pandas", limit: int | None = None,
+             offset: int = 0) -> Any:  # fmt: skip
+        """The shared group's rows, as ``fg.read`` of the owner returns them."""
+        self.check()
+        return self._group.read(wallclock_time=wallclock_time, dataframe_type=dataframe_type, limit=limit, offset=offset)
+
+    def as_of(self, wallclock_time: Any = None, exclude_until: Any = None) -> Any:
+        """Rows as of a commit time; the changes in between with ``exclude_until``."""
+        self.check()
+        return self._group.as_of(wallclock_time, exclude_until=exclude_until).read()
+
+    def commit_details(self) -> dict[int, dict[str, Any]]:
+        self.check()
+        return self._group.commit_details()
+
+    def __getattr__(self, attribute: str) -> Any:
+        if attribute in ("insert", "delete_records", "rollback", "delete", "save", "compact", "enable_online",
+                         "set_expectations", "add_tag", "delete_tag", "update_description"):  # fmt: skip
+            raise AuthError(
+                f"Feature group {self.name} v{self.version} belongs to project {self.project!r} and is shared "
+                f"read-only: {attribute}() is for its owner."
+            )
+        raise AttributeError(attribute)
+
+    def close(self) -> None:
+        self._closer()
+
+    def __repr__(self) -> str:
+        return f"SharedFeatureGroup({self.project!r}::{self.name!r}, version={self.version})"

@@ -1,0 +1,60 @@
+"""Sharing a feature group read-only between two projects of one home: the grantee reads the
+same rows (now and as of a commit), cannot write, is refused at once after revocation; grants
+and revocations are audited."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+import lakebox
+from lakebox.errors import AlreadyExistsError, AuthError, NotFoundError, ValidationError
+
+
+def test_share_read_revoke(tmp_path: Path) -> None:
+    shop = lakebox.connect(tmp_path / "shop.lakebox")
+    lab = lakebox.connect(tmp_path / "lab.lakebox")
+    try:
+        orders = shop.get_feature_store().create_feature_group("orders", version=1, primary_key=["oid"])
+        orders.insert(pa.table({"oid": pa.array([1, 2], pa.int64()), "amount": pa.array([9.5, 3.0])}))
+        first = max(orders.commit_details())
+        orders.insert(pa.table({"oid": pa.array([3], pa.int64()), "amount": pa.array([1.0])}))
+        fs = lab.get_feature_store()
+        with pytest.raises(AuthError, match="does not share"):
+            fs.get_shared_feature_group("shop", "orders", 1)
+        orders.share_with("lab")
+        assert [s["grantee"] for s in orders.get_shares()] == ["lab"]
+        with pytest.raises(AlreadyExistsError):
+            orders.share_with("lab")
+        with pytest.raises(ValidationError, match="read"):
+            orders.share_with("other", access="write")
+        with pytest.raises(ValidationError, match="own project"):
+            orders.share_with("shop")
+
+        shared = fs.get_shared_feature_group("shop", "orders", 1)
+        pd.testing.assert_frame_equal(shared.read(), orders.read())
+        pd.testing.assert_frame_equal(shared.read(wallclock_time=first), orders.read(wallclock_time=first))
+        assert shared.primary_key == ["oid"] and shared.commit_details() == orders.commit_details()
+        with pytest.raises(AuthError, match="read-only"):
+            shared.insert(pd.DataFrame({"oid": [4], "amount": [1.0]}))
+        with pytest.raises(AuthError, match="read-only"):
+            shared.delete_records(pd.DataFrame({"oid": [1]}))
+        assert len(orders.read()) == 3
+
+        orders.revoke_share("lab")
+        with pytest.raises(AuthError, match="revoked"):
+            shared.read()
+        with pytest.raises(NotFoundError):
+            orders.revoke_share("lab")
+        with pytest.raises(NotFoundError, match="No project 'nope'"):
+            fs.get_shared_feature_group("nope", "orders", 1)
+        shared.close()
+
+        actions = [(e.action, e.details.get("grantee")) for e in shop.get_audit_log(action="share")]
+        assert actions == [("share.revoke", "lab"), ("share.grant", "lab")]
+    finally:
+        shop.close()
+        lab.close()
