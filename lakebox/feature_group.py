@@ -199,6 +199,10 @@ class FeatureGroup(QualityMixin, HistoryMixin, GroupAliases, ShareMixin, Taggabl
         strict = self._engines.box.settings().get("timestamps") == "strict"
         data = localize_times(lowered_columns(to_arrow(df)), event_time=self.event_time, timezone=timezone,
                               strict=strict, warn_key=(str(self._engines.box.root), self.id))
+        if self._row.settings.get("on_demand"):  # hsfs' on-demand transformations, computed at insert
+            from lakebox.udf import apply_on_demand
+
+            data = apply_on_demand(data, self._row.settings["on_demand"])
         stored = self._stored_schema()
         batch = prepare_batch(data, schema=stored, primary_key=self.primary_key, event_time=self.event_time,
                               online=self.online_enabled)

@@ -75,6 +75,22 @@ class GroupAliases:
         def set_expectations(self, expectations: Sequence[Any], validation: str | None = None) -> Self: ...
         def _stored_schema(self) -> Any: ...
         def _create_table(self, schema: pa.Schema) -> None: ...
+        def _reload(self) -> Self: ...
+        _row: Any
+        _engines: Any
+        id: int
+
+    # -- on-demand transformations (hsfs: computed from other features at insert time) -------
+    @property
+    def transformation_functions(self) -> list[dict[str, Any]]:
+        """The group's on-demand functions: ``[{"function", "features", "output"}]``."""
+        return [dict(item) for item in self._row.settings.get("on_demand", [])]
+
+    def _save_on_demand(self, spec: list[dict[str, Any]]) -> None:
+        settings = dict(self._row.settings)
+        settings["on_demand"] = spec
+        self._engines.groups.update(self.id, settings=settings)
+        self._reload()
 
     def show(self, n: int, online: bool = False) -> Any:
         """The first ``n`` rows (pandas), from the offline store or, with ``online``, online."""

@@ -129,6 +129,10 @@ CALLS: list[Call] = [
          "lakebox.builtin_transformations:label_encoder",
          "`from lakebox.builtin_transformations import ...`, or the hsfs import after install_hopsworks_alias()"),
     Call("transformation_functions=[min_max_scaler('amount'), ...]", "same", "lakebox.udf:transformation_spec"),
+    Call("fs.create_feature_group(transformation_functions=[fn('a', 'b')]) (on-demand)", "different",
+         "lakebox.udf:apply_on_demand",
+         "computed from the inserted columns at insert time and stored (output column = function name); for "
+         "request-time features attach @lakebox.on_demand functions to the view"),
     # model registry
     Call("mr.python / sklearn / torch / tensorflow / llm .create_model(...)", "same",
          "lakebox.hsfs_compat:FrameworkRegistry.create_model", "model_schema is accepted, not stored"),

@@ -6,7 +6,8 @@ spells differently, this mixin wraps them when ``FeatureStore`` is defined
 calls the original: ``statistics_config=`` (bool, dict or object), ``expectation_suite=`` (a
 Great Expectations suite or its JSON, translated to ``lakebox.expect`` rules), lists of
 ``@udf``/built-in objects in ``transformation_functions=``, mixed-case names (lower-cased with
-a warning, as hsfs does), and the options that tune Hopsworks' own services (accepted and
+a warning, as hsfs does), on-demand ``transformation_functions=`` of a group (computed at
+insert), and the options that tune Hopsworks' own services (accepted and
 ignored: ``time_travel_format``, ``partition_key``, ``stream``, ``parents``, ``topic_name``,
 ``notification_topic_name``, ``online_config``, ``offline_backfill_every_hr``,
 ``hudi_precombine_key``). Options lakebox has no capability for fail naming the alternative.
@@ -68,9 +69,11 @@ def _group_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
         if kwargs.get(option) not in (None, "", [], {}):
             raise unsupported(f"fs.create_feature_group({option}=...)", alternative)
         kwargs.pop(option, None)
-    if kwargs.pop("transformation_functions", None):
-        raise unsupported("fs.create_feature_group(transformation_functions=[...]) (on-demand transformations)",
-                          "attach @lakebox.on_demand features to the feature view (fv.attach_on_demand)")
+    functions = kwargs.pop("transformation_functions", None)
+    if functions:
+        from lakebox.udf import on_demand_spec
+
+        kwargs["_on_demand"] = on_demand_spec(functions)
     if "statistics_config" in kwargs:
         config = kwargs.pop("statistics_config")
         kwargs["statistics"] = statistics_enabled(config)
@@ -100,9 +103,12 @@ def _adapt_create_group(native: Callable[..., Any]) -> Callable[..., Any]:
     def create_feature_group(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
         kwargs = _group_kwargs({"name": name, **kwargs})
         config = kwargs.pop("_statistics_config", None)
+        on_demand = kwargs.pop("_on_demand", None)
         group = native(self, kwargs.pop("name"), *args, **kwargs)
         if config is not None:
             group._save_statistics_config(config)
+        if on_demand:
+            group._save_on_demand(on_demand)
         return group
 
     return create_feature_group

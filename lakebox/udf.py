@@ -215,7 +215,7 @@ def udf(return_type: Any, drop: str | Sequence[str] | None = None, mode: str = "
         made = HopsworksUdf(func, return_type, func.__name__, drop=drop, mode=mode)
         if len(made._arguments) == 1:
             _register(made)
-            _UDFS[made.function_name] = made
+        _UDFS[made.function_name] = made
         return made
 
     return wrap
@@ -299,3 +299,50 @@ def transformation_spec(value: Any) -> dict[str, str]:
     raise ValidationError(
         f"transformation_functions must be a list such as [min_max_scaler('amount')] or a dict, got {type(value).__name__}."
     )
+
+
+# -- on-demand transformations on a feature group (hsfs: create_feature_group(transformation_functions=)) --
+def on_demand_spec(value: Any) -> list[dict[str, Any]]:
+    """hsfs' on-demand ``transformation_functions=[fn("a", "b"), ...]`` of a feature group as
+    stored settings: ``[{"function", "features", "output"}]`` (the output column is named after
+    the function, as hsfs names a one-output on-demand feature)."""
+    items = [value] if isinstance(value, HopsworksUdf) else list(value or [])
+    out = []
+    for item in items:
+        if not isinstance(item, HopsworksUdf) or item.func is None:
+            raise ValidationError(f"A feature group's transformation_functions take @udf functions, got {item!r}.")
+        if len(item.return_types) != 1:
+            from lakebox.hsfs_compat import unsupported
+
+            raise unsupported(f"on-demand function {item.function_name} with several outputs", "return one feature")
+        out.append({"function": item.function_name, "features": list(item.transformation_features),
+                    "output": item.function_name})
+    return out
+
+
+def apply_on_demand(table: pa.Table, spec: Sequence[Mapping[str, Any]]) -> pa.Table:
+    """``table`` with the on-demand features of ``spec`` computed from their input columns (at
+    insert time, by the @udf functions defined in this process)."""
+    import pandas as pd
+
+    for item in spec:
+        made = _UDFS.get(item["function"])
+        if made is None or made.func is None:
+            raise ValidationError(
+                f"The feature group computes {item['output']!r} with the @udf function {item['function']!r}, which "
+                "is not defined in this process: import the module that defines it before inserting."
+            )
+        missing = [f for f in item["features"] if f not in table.column_names]
+        if missing:
+            raise ValidationError(f"On-demand feature {item['output']!r} needs the column(s) {missing} in the insert.")
+        if item["output"] in table.column_names:
+            continue  # computed by the caller already
+        inputs = [pd.Series(table.column(f).to_pylist()) for f in item["features"]]
+        if made.execution_mode == "python":
+            result: Any = [made.func(*row) for row in zip(*(s.tolist() for s in inputs), strict=True)]
+        else:
+            result = made.func(*inputs)
+        values = result.tolist() if hasattr(result, "tolist") else list(result)
+        output_type = _OUTPUT_TYPES.get(made.return_types[0])
+        table = table.append_column(item["output"], pa.array(values, type=output_type, from_pandas=True))
+    return table

@@ -217,3 +217,20 @@ def test_naive_timestamps_with_a_timezone(fs: Any) -> None:
         fg.insert(frame.assign(id=[2]))
     assert list(fg.read()["ts"])[1] == pd.Timestamp("2023-06-01T12:00Z")
     fg.insert(frame.assign(id=[3]))  # warned once per group and column
+
+
+@udf(float)
+def price_per_unit(amount: pd.Series, quantity: pd.Series) -> pd.Series:
+    return amount / quantity
+
+
+def test_on_demand_functions_of_a_group_are_computed_at_insert(fs: Any) -> None:
+    # hsfs: create_feature_group(transformation_functions=[fn("a", "b")]) adds the column `fn`
+    fg = fs.create_feature_group("orders", version=1, primary_key=["id"], online_enabled=True,
+                                 transformation_functions=[price_per_unit("amount", "quantity")])
+    assert fg.transformation_functions == [
+        {"function": "price_per_unit", "features": ["amount", "quantity"], "output": "price_per_unit"}]
+    fg.insert(pd.DataFrame({"id": [1, 2], "amount": [10.0, 9.0], "quantity": [4, 3]}))
+    assert list(fg.read()["price_per_unit"]) == [2.5, 3.0]
+    fv = fs.create_feature_view("orders_fv", version=1, query=fg.select(["price_per_unit"]))
+    assert fv.get_feature_vector({"id": 2}) == [3.0]
