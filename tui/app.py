@@ -243,6 +243,8 @@ class BrowserApp(EditingMixin, App[None]):
         """Show ``ref`` in the detail pane; ``tab`` picks the tab (default: keep the current
         one when this kind has it, else Overview)."""
         self.query_one("#detail", ContentSwitcher).current = "asset"
+        if self.catalog is not None:
+            ref = self.catalog.find(ref)  # a search hit or lineage node: the tree's own Ref
         if ref == self.current:
             if tab is not None and tab in self.detail.tab_ids:
                 self.detail.activate(tab)

@@ -16,7 +16,7 @@ from textual.widget import Widget
 from textual.widgets import Label, TabbedContent, TabPane
 
 from lakebox.tui.model import KIND_TITLES, Ref
-from lakebox.tui.tabs import ALL_TABS, TABS_BY_KIND
+from lakebox.tui.tabs import ALL_TABS, EXTERNAL_TABS, TABS_BY_KIND
 from lakebox.tui.widgets import TabView
 
 
@@ -64,6 +64,8 @@ class AssetDetail(Widget):
         """The tabs of the current asset's kind, in order (the digit keys pick them)."""
         if self.current is None:
             return ()
+        if self.current.external:
+            return EXTERNAL_TABS
         return TABS_BY_KIND.get(self.current.kind, ("overview",))
 
     @property
@@ -82,17 +84,20 @@ class AssetDetail(Widget):
             return
         tabs = self.query_one("#tabs", TabbedContent)
         wanted = self.tab_ids
-        for tab_id in self.ALL_TAB_IDS:
-            if tab_id in wanted:
-                tabs.show_tab(tab_id)
-            else:
-                tabs.hide_tab(tab_id)
-        title = Content.assemble((KIND_TITLES.get(ref.kind, ref.kind) + " ", "dim"), (ref.short, "bold"))
+        kind = ("external " if ref.external else "") + KIND_TITLES.get(ref.kind, ref.kind)
+        title = Content.assemble((kind + " ", "dim"), (ref.short, "bold"))
         self.query_one("#asset-title", Label).update(title)
         previous = tabs.active
         target = self.wanted_tab if self.wanted_tab in wanted else previous if previous in wanted else "overview"
         self.wanted_tab = None
+        # Show the new tabs and switch before hiding the old ones: hiding the active tab makes
+        # the tab bar pick a neighbour, by a message that would arrive after our choice.
+        for tab_id in wanted:
+            tabs.show_tab(tab_id)
         self.activate(target)
+        for tab_id in self.ALL_TAB_IDS:
+            if tab_id not in wanted:
+                tabs.hide_tab(tab_id)
 
     # -- switching --------------------------------------------------------------------------
     def activate(self, tab_id: str, focus: bool | None = None) -> None:

@@ -13,9 +13,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-KINDS = ("feature_group", "feature_view", "training_dataset", "experiment", "model")
+KINDS = ("feature_group", "feature_view", "training_dataset", "experiment", "model", "deployment", "job", "monitor")
 KIND_TITLES = {
     "feature_group": "feature group",
+    "deployment": "deployment",
+    "job": "job",
+    "monitor": "drift monitor",
     "feature_view": "feature view",
     "training_dataset": "training dataset",
     "experiment": "experiment",
@@ -38,6 +41,10 @@ class Ref:
     name: str
     version: int | None = None
     parent: str | None = None
+    # An external feature group (rows in a source, no history): the same asset as the plain
+    # Ref of search hits and lineage nodes, so it takes no part in equality.
+    external: bool = field(default=False, compare=False)
+    note: str = field(default="", compare=False)  # shown after the label, e.g. "2 alerts"
 
     @property
     def key(self) -> str:
@@ -46,15 +53,24 @@ class Ref:
     @property
     def short(self) -> str:
         """The label in the asset tree."""
+        return f"{self._short} · {self.note}" if self.note else self._short
+
+    @property
+    def _short(self) -> str:
         if self.kind == "training_dataset":
             return f"{self.view_name} v{self.view_version} · td {self.version}"
         if self.kind == "experiment":
             return f"{self.name} run {self.version}" if self.version is not None else self.name
+        if self.external:
+            return f"{self.name} v{self.version} · external"
         return f"{self.name} v{self.version}" if self.version is not None else self.name
 
     @property
     def title(self) -> str:
-        return f"{KIND_TITLES.get(self.kind, self.kind)} {self.short}"
+        kind = KIND_TITLES.get(self.kind, self.kind)
+        if self.external:
+            return f"external {kind} {self.name} v{self.version}"
+        return f"{kind} {self.short}"
 
     @property
     def view_name(self) -> str:
@@ -78,6 +94,9 @@ class Catalog:
     datasets: list[Ref] = field(default_factory=list)
     experiments: list[Ref] | None = None
     models: list[Ref] | None = None
+    deployments: list[Ref] | None = None
+    jobs: list[Ref] | None = None
+    monitors: list[Ref] | None = None
     errors: list[Exception] = field(default_factory=list)
 
     def branches(self) -> list[tuple[str, list[Ref] | None]]:
@@ -87,10 +106,20 @@ class Catalog:
             ("Training datasets", self.datasets),
             ("Experiments", self.experiments),
             ("Models", self.models),
+            ("Deployments", self.deployments),
+            ("Jobs", self.jobs),
+            ("Drift monitors", self.monitors),
         ]
 
     def refs(self) -> list[Ref]:
         return [ref for _, refs in self.branches() for ref in refs or []]
+
+    def find(self, ref: Ref) -> Ref:
+        """The catalog's own Ref for ``ref`` (which knows whether a group is external)."""
+        for known in self.refs():
+            if known == ref:
+                return known
+        return ref
 
 
 @dataclass

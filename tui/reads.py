@@ -47,12 +47,16 @@ class Reads:
         def experiment(self, ref: Ref) -> Any: ...
         def model(self, ref: Ref) -> Model: ...
         def tags(self, ref: Ref) -> dict[str, Any]: ...
+        def _external_overview(self, ref: Ref) -> Overview: ...
+        def _deployment_overview(self, ref: Ref) -> Overview: ...
+        def _job_overview(self, ref: Ref) -> Overview: ...
+        def _monitor_overview(self, ref: Ref) -> Overview: ...
 
     # -- overview ---------------------------------------------------------------------------
     def overview(self, ref: Ref) -> Overview:
         with self._lock:
             if ref.kind == "feature_group":
-                return self._group_overview(ref)
+                return self._external_overview(ref) if ref.external else self._group_overview(ref)
             if ref.kind == "feature_view":
                 return self._view_overview(ref)
             if ref.kind == "training_dataset":
@@ -61,6 +65,12 @@ class Reads:
                 return self._experiment_overview(ref)
             if ref.kind == "model":
                 return self._model_overview(ref)
+            if ref.kind == "deployment":
+                return self._deployment_overview(ref)
+            if ref.kind == "job":
+                return self._job_overview(ref)
+            if ref.kind == "monitor":
+                return self._monitor_overview(ref)
             raise ValueError(f"unknown asset kind {ref.kind!r}")
 
     def _group_overview(self, ref: Ref) -> Overview:

@@ -24,7 +24,7 @@ class AssetTree(KeyTree):
 
     def show_catalog(self, catalog: Catalog) -> bool:
         """Draw ``catalog``; False (and nothing redrawn) when it lists what is shown already."""
-        if self.catalog is not None and self.catalog.branches() == catalog.branches():
+        if self.catalog is not None and _labels(self.catalog) == _labels(catalog):
             self.catalog = catalog
             return False
         cursor = self.cursor_node.data if self.cursor_node is not None else None
@@ -58,6 +58,12 @@ class AssetTree(KeyTree):
         else:
             self.call_after_refresh(lambda: setattr(self, "cursor_line", node.line))
         return True
+
+
+def _labels(catalog: Catalog) -> list[tuple[str, list[tuple[str, str]] | None]]:
+    """What the tree shows of a catalog (Ref equality ignores the labels' notes)."""
+    return [(title, [(ref.key, ref.short) for ref in refs] if refs is not None else None)
+            for title, refs in catalog.branches()]
 
 
 class SearchResults(KeyOptions):

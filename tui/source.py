@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from lakebox.errors import NotFoundError
 from lakebox.tui.model import KINDS, Catalog, Hit, Lineage, LineageNode, ReadOnlyError, Ref, as_int, version_of
 from lakebox.tui.reads import Reads
+from lakebox.tui.reads_ops import OpsReads
 
 if TYPE_CHECKING:
     from lakebox.feature_group import FeatureGroup
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 WATCHED_FILES = ("catalog.db", "catalog.db-wal")
 
 
-class Source(Reads):
+class Source(Reads, OpsReads):
     """The browser's view of one box. ``opener`` returns the project (called in a worker)."""
 
     def __init__(self, opener: Callable[[], Project], read_only: bool = False) -> None:
@@ -74,7 +75,9 @@ class Source(Reads):
             project = self.project
             fs = self.fs
             catalog = Catalog(name=project.name)
-            catalog.groups = [Ref("feature_group", g.name, g.version) for g in _sorted(fs.get_feature_groups())]
+            external = {(g.name, g.version) for g in fs.get_external_feature_groups()}
+            catalog.groups = [Ref("feature_group", g.name, g.version, external=(g.name, g.version) in external)
+                              for g in _sorted(fs.get_feature_groups())]
             views = _sorted(fs.get_feature_views())
             catalog.views = [Ref("feature_view", v.name, v.version) for v in views]
             for view in views:
@@ -92,6 +95,22 @@ class Source(Reads):
                 catalog.errors.append(e)
             try:
                 catalog.models = [Ref("model", m.name, m.version) for m in _sorted(self.registry.get_models())]
+            except Exception as e:
+                catalog.errors.append(e)
+            try:
+                catalog.deployments = sorted(
+                    (Ref("deployment", d.name) for d in self.project.get_model_serving().get_deployments()),
+                    key=lambda r: r.name)
+            except Exception as e:
+                catalog.errors.append(e)
+            try:
+                catalog.jobs = sorted((Ref("job", j.name) for j in self.project.get_job_api().get_jobs()),
+                                      key=lambda r: r.name)
+            except Exception as e:
+                catalog.errors.append(e)
+            try:
+                catalog.monitors = [Ref("monitor", m.name, m.version, note=_alerts(m.alerts()))
+                                    for m in _sorted(fs.get_drift_monitors())]
             except Exception as e:
                 catalog.errors.append(e)
             return catalog
@@ -124,6 +143,12 @@ class Source(Reads):
             return self.experiment(ref)
         if ref.kind == "model":
             return self.model(ref)
+        if ref.kind == "deployment":
+            return self.deployment(ref)
+        if ref.kind == "job":
+            return self.job(ref)
+        if ref.kind == "monitor":
+            return self.monitor(ref)
         raise ValueError(f"unknown asset kind {ref.kind!r}")
 
     def tags(self, ref: Ref) -> dict[str, Any]:
@@ -217,6 +242,10 @@ class Source(Reads):
 # -- helpers ------------------------------------------------------------------------------
 def _sorted(items: Iterable[Any]) -> list[Any]:
     return sorted(items, key=lambda x: (x.name, x.version))
+
+
+def _alerts(alerts: list[Any]) -> str:
+    return f"⚠ {len(alerts)} alert{'' if len(alerts) == 1 else 's'}" if alerts else ""
 
 
 def _asset_ref(asset: Any) -> Ref | None:
