@@ -122,13 +122,13 @@ def test_predict_over_http_equals_in_process_and_errors_are_json(served: tuple[W
         assert "requestBody" in route and {"200", "403", "404", "500"} <= set(route["responses"])
     # keys: none -> 401, a read-only key -> 403 naming the scope
     reader = project.create_api_key("reader", ["read:online"])
-    no_key = httpx.post(f"{server.url}{PREDICT.format('scores')}", json={"entry": {"pid": 1}})
+    no_key = httpx.post(f"{server.url}{PREDICT.format('scores')}", json={"entry": {"pid": 1}}, timeout=60)
     assert (no_key.status_code, no_key.json()["error"]) == (401, "auth_error")
     wrong = httpx.post(f"{server.url}{PREDICT.format('scores')}", json={"entry": {"pid": 1}},
-                       headers={"Authorization": f"Bearer {reader}"})  # fmt: skip
+                       headers={"Authorization": f"Bearer {reader}"}, timeout=60)  # fmt: skip
     assert wrong.status_code == 403 and "'predict'" in wrong.json()["message"]
     # the remote client: same answers, same error classes
-    with lakebox.connect(server.url, api_key=secret) as remote:
+    with lakebox.connect(server.url, api_key=secret, timeout=60) as remote:
         deployment = remote.get_model_serving().get_deployment("scores")
         assert deployment.predict({"pid": 3}) == local.predict({"pid": 3})
         assert deployment.predict([{"pid": 4}]) == local.predict([{"pid": 4}])
@@ -138,7 +138,7 @@ def test_predict_over_http_equals_in_process_and_errors_are_json(served: tuple[W
             remote.get_model_serving().get_deployment("toy").predict({"pid": 2})
         with pytest.raises(NotFoundError):
             remote.get_model_serving().get_deployment("nope")
-    with lakebox.connect(server.url, api_key=reader) as remote, pytest.raises(AuthError):
+    with lakebox.connect(server.url, api_key=reader, timeout=60) as remote, pytest.raises(AuthError):
         remote.get_model_serving().get_deployment("scores").predict({"pid": 1})
 
 
@@ -146,7 +146,7 @@ def test_predict_over_http_equals_in_process_and_errors_are_json(served: tuple[W
 def test_traffic_change_reaches_a_running_server(served: tuple[World, Server, str], project: Any) -> None:
     _, server, secret = served
     entries = [{"pid": p} for p in range(200)]
-    with lakebox.connect(server.url, api_key=secret) as remote:
+    with lakebox.connect(server.url, api_key=secret, timeout=60) as remote:
         deployment = remote.get_model_serving().get_deployment("scores")
         assert set(deployment.predict(entries)["model_versions"]) == {1}
         project.get_model_serving().get_deployment("scores").set_traffic({1: 80, 2: 20})
@@ -166,14 +166,16 @@ def test_prediction_log_is_flushed_on_shutdown_and_sigkill_loses_only_the_window
     # shutdown: nothing reaches the 1,000-row / 1-hour thresholds, SIGTERM still writes all 7
     server = Server(box_path, env={"LAKEBOX_PREDICTION_LOG_ROWS": "1000", "LAKEBOX_PREDICTION_LOG_SECONDS": "3600"})
     for pid in range(7):
-        assert httpx.post(f"{server.url}{PREDICT.format('scores')}", json={"entry": {"pid": pid}}, headers=auth).status_code == 200
+        assert httpx.post(f"{server.url}{PREDICT.format('scores')}", json={"entry": {"pid": pid}}, headers=auth,
+                          timeout=120).status_code == 200  # the first loads the model
     assert _log_rows(box_path, "scores_predictions") == 0  # still queued
     assert "Traceback" not in server.stop(signal.SIGTERM)
     assert _log_rows(box_path, "scores_predictions") == 7
     # SIGKILL: batches of 10; 25 requests -> 2 batches written, the 5 queued rows are the lost window
     server = Server(box_path, env={"LAKEBOX_PREDICTION_LOG_ROWS": "10", "LAKEBOX_PREDICTION_LOG_SECONDS": "3600"})
     for pid in range(25):
-        assert httpx.post(f"{server.url}{PREDICT.format('scores')}", json={"entry": {"pid": pid}}, headers=auth).status_code == 200
+        assert httpx.post(f"{server.url}{PREDICT.format('scores')}", json={"entry": {"pid": pid}}, headers=auth,
+                          timeout=120).status_code == 200  # the first loads the model
     deadline = time.monotonic() + 60
     while _log_rows(box_path, "scores_predictions") < 7 + 20:  # wait for the two full batches
         assert time.monotonic() < deadline

@@ -33,6 +33,7 @@ PREDICTION_TYPES = ("double", "string")
 ENV_ROWS, ENV_SECONDS, ENV_QUEUE = "LAKEBOX_PREDICTION_LOG_ROWS", "LAKEBOX_PREDICTION_LOG_SECONDS", "LAKEBOX_PREDICTION_LOG_QUEUE"
 
 _loggers: dict[tuple[Path, str, int], RowLogger] = {}
+_owners: dict[tuple[Path, str, int], Any] = {}  # each logger's own project of its box
 _loggers_lock = threading.Lock()
 
 
@@ -226,7 +227,14 @@ class ModelServing:
         with _loggers_lock:
             found = _loggers.get(key)
             if found is None:
-                group = self.feature_store.get_feature_group(row.log_group, 1)
+                # the logger holds its own project of the box, so the engines it writes through
+                # stay open until it is done, even after the caller's project is closed
+                from lakebox.box import Box
+                from lakebox.project import Project
+
+                own = Project(Box.open(self._project.path))
+                _owners[key] = own
+                group = own.get_feature_store().get_feature_group(row.log_group, 1)
                 schema = pa.schema([pa.field(f.name, parse_type(f.type)) for f in group.features])
                 found = RowLogger(
                     group.insert, schema, name=f"{row.name}_predictions",
@@ -250,8 +258,11 @@ class ModelServing:
         if row.log_group is not None:
             with _loggers_lock:
                 logger = _loggers.pop((Path(self._project.path), row.log_group, row.id), None)
+                own = _owners.pop((Path(self._project.path), row.log_group, row.id), None)
             if logger is not None:
                 logger.close()
+            if own is not None:
+                own.close()
 
     def insert_outcomes(self, deployment: Deployment, outcomes: Any, event_time: str) -> Any:
         from lakebox.frames import to_arrow
