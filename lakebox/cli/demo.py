@@ -225,7 +225,8 @@ def _training(built: DemoBox) -> dict[str, Any]:
     )
     info = view.get_training_dataset(version)
     x_train, x_test, y_train, y_test = view.get_training_data(version)
-    sample = x_train.head(SHOW_TRAINING_ROWS).join(y_train.head(SHOW_TRAINING_ROWS)).round(4)  # shown, not used
+    sample = x_train.head(SHOW_TRAINING_ROWS).join(y_train.head(SHOW_TRAINING_ROWS))  # shown, not used
+    sample = sample.round({c: 4 for c in sample.select_dtypes("number").columns})  # keys and times as they are
     return {
         "view": view,
         "feature_view": {
