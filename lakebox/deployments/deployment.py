@@ -260,6 +260,16 @@ class Deployment(Taggable):
             return None
         return [i for i, n in enumerate(names) if n not in keys]
 
+    def warm(self) -> Deployment:
+        """Load now what the first request would: the view's serving plan and the predictor of
+        every version the traffic routes to (a server does this at startup)."""
+        self._refresh()
+        self._prepare()
+        assert self._router is not None
+        for version in self._router.versions:
+            self._predictor(version)
+        return self
+
     def _passed(self, passed: Any, single: bool, count: int) -> list[Any] | None:
         if passed is None:
             return None

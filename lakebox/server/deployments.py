@@ -11,6 +11,7 @@ errors have the same JSON shape ``{"error", "message", "details"}`` (a failing m
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -20,7 +21,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from lakebox.errors import ValidationError
+from lakebox.errors import LakeboxError, ValidationError
+
+log = logging.getLogger(__name__)
 
 PREDICT_PATH = "/api/v1/deployments/{name}/predict"
 MAX_ENTRIES = 10_000
@@ -63,6 +66,11 @@ def deployment_router(project: Any, scope: Callable[..., Any]) -> APIRouter:
 
     @asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:
+        for deployment in serving.get_deployments():  # the first request should not load the model
+            try:
+                deployment.warm()
+            except LakeboxError as e:  # a broken deployment answers its own requests with the error
+                log.warning("deployment %s is not ready: %s", deployment.name, e.message)
         yield
         serving.flush_logs()  # a graceful shutdown (SIGTERM, Ctrl+C) writes every queued prediction
 
