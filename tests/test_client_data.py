@@ -85,6 +85,9 @@ def test_get_features_with_an_entity_frame_equals_local(server: dict[str, Any]) 
         pd.testing.assert_frame_equal(rfs.get_features(["age"]), fs.get_features(["age"]))
         with pytest.raises(NotFoundError, match="nope"):
             rfs.get_features(["nope"])
+        for hostile in ("read_csv('/etc/passwd')", "players.age; SELECT 1", "x FROM read_text('/etc/hostname')"):
+            with pytest.raises((NotFoundError, ValidationError)):  # names are names, never SQL nor file reads
+                rfs.get_features([hostile])
 
 
 def test_training_and_batch_data_equal_local(server: dict[str, Any]) -> None:

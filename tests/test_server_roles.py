@@ -30,11 +30,13 @@ ROUTES: dict[str, tuple[str, str, dict[str, Any] | None]] = {
     "keys": ("GET", "/api/v1/api-keys", None),
     "whoami": ("GET", "/api/v1/whoami", None),
     "deployments": ("GET", "/api/v1/deployments", None),
+    "read": ("GET", "/api/v1/feature-groups/players/1/data", None),
+    "insert": ("POST", "/api/v1/feature-groups/players/1/insert", None),  # body: one row, Arrow IPC
 }
 ALLOWED: dict[str, set[str]] = {
     "owner": set(ROUTES),
-    "editor": {"groups", "group", "views", "vector", "vectors", "whoami", "deployments"},
-    "viewer": {"groups", "group", "views", "vector", "vectors", "whoami", "deployments"},
+    "editor": {"groups", "group", "views", "vector", "vectors", "whoami", "deployments", "read", "insert"},
+    "viewer": {"groups", "group", "views", "vector", "vectors", "whoami", "deployments", "read"},
     "serving": {"views", "vector", "vectors", "whoami", "deployments"},
 }
 
@@ -62,6 +64,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
 def call(server: dict[str, Any], route: tuple[str, str, dict[str, Any] | None], secret: str | None) -> httpx.Response:
     method, path, body = route
     headers = {"Authorization": f"Bearer {secret}"} if secret else {}
+    if path.endswith("/insert"):
+        from lakebox.server.arrowio import MEDIA_TYPE, encode
+
+        row = pa.table({"pid": pa.array([2], pa.int64()), "age": pa.array([30.0])})
+        return httpx.post(server["base"] + path, headers={**headers, "Content-Type": MEDIA_TYPE}, content=encode(row),
+                          timeout=30)  # fmt: skip
     return httpx.request(method, server["base"] + path, headers=headers, json=body, timeout=10)
 
 
