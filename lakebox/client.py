@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from lakebox import errors
@@ -82,8 +82,10 @@ class RemoteProject(RemoteServingMixin):
             _raise_for(response)
         return response.json()
 
-    def _arrow(self, method: str, path: str, timeout: float | None = None, **kwargs: Any) -> Any:
-        """An Arrow IPC answer as a table, read batch by batch as the bytes arrive."""
+    def _arrow(self, method: str, path: str, timeout: float | None = None,
+               progress: Callable[[int, int | None], None] | None = None, **kwargs: Any) -> Any:  # fmt: skip
+        """An Arrow IPC answer as a table, read batch by batch as the bytes arrive;
+        ``progress(rows_so_far, total_rows)`` is called after each batch."""
         import pyarrow as pa
 
         with self._translate(), self._http.stream(method, self._route(path), timeout=timeout or self._stream_timeout,
@@ -92,8 +94,16 @@ class RemoteProject(RemoteServingMixin):
                 response.read()
                 _raise_for(response)
             source = _ByteStream(response.iter_bytes(1 << 20))
+            total = response.headers.get("x-rows")
+            expected = int(total) if total and total.isdigit() else None
+            batches, rows = [], 0
             with pa.ipc.open_stream(pa.PythonFile(source, mode="r")) as reader:
-                return pa.Table.from_batches(list(reader), schema=reader.schema)
+                for batch in reader:
+                    batches.append(batch)
+                    rows += batch.num_rows
+                    if progress is not None:
+                        progress(rows, expected)
+                return pa.Table.from_batches(batches, schema=reader.schema)
 
     def _route(self, path: str) -> str:
         return self._prefix + path[len("/api/v1"):] if path.startswith("/api/v1/") else path
@@ -180,8 +190,9 @@ class RemoteFeatureGroup:
         return self._info[key]
 
     def read(self, wallclock_time: Any = None, dataframe_type: str = "pandas", limit: int | None = None,
-             offset: int = 0) -> Any:  # fmt: skip
-        """The group's rows now or as of a commit time / id, as ``fg.read`` returns them."""
+             offset: int = 0, progress: Callable[[int, int | None], None] | None = None) -> Any:  # fmt: skip
+        """The group's rows now or as of a commit time / id, as ``fg.read`` returns them;
+        ``progress(rows_so_far, total_rows)`` after each record batch received."""
         from lakebox.frames import from_arrow
 
         params: dict[str, Any] = {"offset": offset}
@@ -189,7 +200,8 @@ class RemoteFeatureGroup:
             params["wallclock_time"] = _time_param(wallclock_time)
         if limit is not None:
             params["limit"] = limit
-        table = self._project._arrow("GET", f"/api/v1/feature-groups/{self.name}/{self.version}/data", params=params)
+        table = self._project._arrow("GET", f"/api/v1/feature-groups/{self.name}/{self.version}/data", params=params,
+                                     progress=progress)  # fmt: skip
         return from_arrow(table, dataframe_type)
 
     def insert(self, df: Any, part_bytes: int = 32 * 1024 * 1024) -> dict[str, Any]:
@@ -268,7 +280,7 @@ class RemoteFeatureView:
         )
 
     def get_batch_data(self, start_time: Any = None, end_time: Any = None, dataframe_type: str = "pandas",
-                       transformed: bool = True) -> Any:  # fmt: skip
+                       transformed: bool = True, progress: Callable[[int, int | None], None] | None = None) -> Any:  # fmt: skip
         """``fv.get_batch_data(start_time, end_time)`` on the server (``read:offline``)."""
         from lakebox.frames import from_arrow
 
@@ -277,7 +289,8 @@ class RemoteFeatureView:
             params["start_time"] = _time_param(start_time)
         if end_time is not None:
             params["end_time"] = _time_param(end_time)
-        table = self._project._arrow("GET", f"/api/v1/feature-views/{self.name}/{self.version}/batch-data", params=params)
+        table = self._project._arrow("GET", f"/api/v1/feature-views/{self.name}/{self.version}/batch-data", params=params,
+                                     progress=progress)  # fmt: skip
         return from_arrow(table, dataframe_type)
 
     def __repr__(self) -> str:

@@ -71,6 +71,9 @@ def test_read_equals_local_now_and_as_of_a_commit(server: dict[str, Any]) -> Non
         pd.testing.assert_frame_equal(group.read(wallclock_time=first), local.read(wallclock_time=first))
         assert group.read(dataframe_type="arrow").equals(local.read(dataframe_type="arrow"))
         pd.testing.assert_frame_equal(group.read(limit=2, offset=1), local.read(limit=2, offset=1))
+        seen: list[tuple[int, int | None]] = []
+        group.read(progress=lambda rows, total: seen.append((rows, total)))
+        assert seen and seen[-1] == (len(local.read()), len(local.read()))
 
 
 def test_get_features_with_an_entity_frame_equals_local(server: dict[str, Any]) -> None:
