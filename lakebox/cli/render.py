@@ -119,19 +119,18 @@ def highlight(snippet: str) -> Text:
 
 
 def render_search(hits: Sequence[Mapping[str, Any]], title: str | None = None) -> Table:
-    """A rich table of search hits, best first."""
+    """A rich table of search hits, best first (the version follows the name: ``players v1``)."""
     table = Table(title=title, title_justify="left")
     table.add_column("kind", no_wrap=True)
     table.add_column("name", no_wrap=True, style="bold")
-    table.add_column("version", justify="right")
-    table.add_column("parent")
-    table.add_column("score", justify="right")
-    table.add_column("snippet", overflow="ellipsis", min_width=24)  # the match needs room to read
+    table.add_column("parent", overflow="ellipsis")
+    table.add_column("score", justify="right", no_wrap=True)
+    table.add_column("snippet", overflow="ellipsis", min_width=20)  # the match needs room to read
     for hit in hits:
+        name = escape(hit["name"]) + ("" if hit["version"] is None else f" v{hit['version']}")
         table.add_row(
             escape(hit["kind"]),
-            escape(hit["name"]),
-            "-" if hit["version"] is None else str(hit["version"]),
+            name,
             escape(hit["parent"] or ""),
             f"{hit['score']:.3g}",
             highlight(hit["snippet"]),

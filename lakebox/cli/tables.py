@@ -20,6 +20,7 @@ from collections.abc import Iterable
 
 from rich.console import Console, RenderableType
 from rich.measure import Measurement
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
@@ -53,20 +54,33 @@ def piped(console: Console) -> bool:
     return not console.is_terminal and not os.environ.get("COLUMNS")
 
 
-OPTIONAL = ("description",)
+OPTIONAL = ("description", "parent")
 """Columns a table drops (saying so in its caption) when even its narrowest layout does not fit:
 what they hold is shown by the ``show`` commands and in ``-o json``."""
 
 
+def overflows(console: Console, table: Table) -> bool:
+    """Whether ``table`` rendered at the console's width has a line wider than the console
+    (rich would then crop it: the right-hand columns would be cut off)."""
+    lines = Segment.split_lines(console.render(table, console.options))
+    return any(Segment.get_line_length(line) > console.width for line in lines)
+
+
 def fit(console: Console, table: Table) -> Table:
-    """Drop the optional columns of ``table`` while its narrowest layout is wider than the console."""
+    """Make ``table`` fit the console without cropping: drop optional columns (with a caption
+    saying so), and if it still does not fit, let text columns shrink below their headers
+    (long words then end in ``…``)."""
     dropped = []
-    while Measurement.get(console, console.options.update_width(WIDEST), table).minimum > console.width:
+    while overflows(console, table):
         optional = [c for c in table.columns if str(c.header) in OPTIONAL]
         if not optional:
             break
         table.columns.remove(optional[-1])
         dropped.append(str(optional[-1].header))
+    if overflows(console, table):
+        for column in table.columns:
+            if not column.no_wrap:
+                column.min_width = None
     if dropped:
         note = f"{', '.join(dropped)} hidden at this width: widen the terminal or use -o json"
         table.caption = f"{table.caption}; {note}" if table.caption else note
