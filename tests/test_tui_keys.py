@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+import lakebox
+
 pytest.importorskip("textual")
 
 from test_tui import PLAYERS, make_box, press, run, settle, tree_labels, type_text, until  # noqa: E402
@@ -168,6 +170,23 @@ WRITER = textwrap.dedent("""
 """)
 
 
+def test_the_tree_follows_writes_without_r(fresh_box: Any) -> None:
+    """The watcher sees any commit to the box (here from this process, through another
+    Project); the next test does it from another process."""
+    app = BrowserApp(project=fresh_box, watch_interval=0.05)
+
+    async def scenario(pilot: Pilot[Any]) -> None:
+        await press(pilot, "j", "j", "2")
+        assert app.current == PLAYERS and app.detail.active == "data"
+        with lakebox.connect(fresh_box.path) as other:
+            other.get_feature_store().create_feature_group("late", version=1, primary_key=["id"])
+        await until(pilot, lambda: "late v1" in tree_labels(app.query_one("#assets", Tree)))
+        assert app.current == PLAYERS and app.detail.active == "data"  # the place is kept
+
+    run(app, scenario)
+
+
+@pytest.mark.slow
 def test_the_tree_follows_another_process_writing(fresh_box: Any) -> None:
     app = BrowserApp(project=fresh_box, watch_interval=0.1)
 

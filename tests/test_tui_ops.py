@@ -40,6 +40,7 @@ PREDICTOR = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # runs a job twice (two processes), deploys a model, runs a monitor
 def test_external_groups_jobs_and_monitors_in_the_tree(tmp_path: Path) -> None:
     project = make_box(tmp_path / "ops.lakebox", full=True, n_teams=4, n_players=20, n_games=40)
     try:

@@ -116,6 +116,7 @@ class TabView(Widget):
         self.stale = True
         self._generation = 0
         self._refocus: Widget | None = None
+        self._shown: Any = None  # the value on screen (a silent refresh that reads the same skips drawing)
 
     # -- staleness and loading ---------------------------------------------------------------
     def watch_current(self) -> None:
@@ -153,7 +154,7 @@ class TabView(Widget):
             focused = self.app.focused
             self._refocus = focused if focused is not None and self in focused.ancestors else None
             self.loading = True
-        self._read(self.request(), self._generation)
+        self._read(self.request(), self._generation, silent)
 
     def request(self) -> Callable[[], Any]:
         raise NotImplementedError
@@ -162,7 +163,7 @@ class TabView(Widget):
         raise NotImplementedError
 
     @work(thread=True, exclusive=True, group="read", exit_on_error=False)
-    def _read(self, fetch: Callable[[], Any], generation: int) -> None:
+    def _read(self, fetch: Callable[[], Any], generation: int, silent: bool) -> None:
         worker = get_current_worker()
         try:
             value, error = fetch(), None
@@ -171,11 +172,11 @@ class TabView(Widget):
         if worker.is_cancelled:
             return
         try:
-            self.app.call_from_thread(self._deliver, generation, value, error)
+            self.app.call_from_thread(self._deliver, generation, value, error, silent)
         except RuntimeError:  # the app is closing
             pass
 
-    def _deliver(self, generation: int, value: Any, error: BaseException | None) -> None:
+    def _deliver(self, generation: int, value: Any, error: BaseException | None, silent: bool = False) -> None:
         if generation != self._generation:
             return  # a newer request is on its way
         self.loading = False
@@ -187,7 +188,10 @@ class TabView(Widget):
             self.stale = True
             self.post_message(LoadFailed(error))
             return
+        if silent and value == self._shown:
+            return  # a background refresh read what is on screen: keep the cursor and expansion as they are
         try:
+            self._shown = value
             self.show(value)
         except Exception as e:  # a value the browser cannot draw: say so, keep running
             self.post_message(LoadFailed(e))
