@@ -10,6 +10,7 @@ next read; a shared group has no write methods at all.
 
 from __future__ import annotations
 
+import functools
 import weakref
 from pathlib import Path
 from typing import Any
@@ -60,9 +61,69 @@ class ShareMixin:
 
 
 class SharedStoreMixin:
-    """``fs.get_shared_feature_group(project, name, version)``."""
+    """``fs.get_shared_feature_group(project, name, version)``, and features of shared groups
+    in ``fs.get_features`` (``"shop::orders.amount"``): the owner's planner computes their
+    point-in-time join on the same spine, in the owner's box, and their columns are added to
+    the local result (``get_features`` keeps the spine's row order, one row per spine row)."""
 
     _project: Any
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        native = cls.__dict__.get("get_features")
+        if native is None or getattr(native, "__shared_aware__", False):
+            return
+
+        @functools.wraps(native)
+        def get_features(self: Any, features: Any, *args: Any, **options: Any) -> Any:
+            if isinstance(features, (list, tuple)) and any(isinstance(f, str) and "::" in f for f in features):
+                return self._features_across_projects(native, list(features), *args, **options)
+            return native(self, features, *args, **options)
+
+        get_features.__shared_aware__ = True  # type: ignore[attr-defined]
+        cls.get_features = get_features  # type: ignore[attr-defined]
+
+    def _features_across_projects(
+        self,
+        native: Any,
+        features: list[str],
+        entity_df: Any = None,
+        event_time: str | None = None,
+        as_of: Any = None,
+        max_age: Any = None,
+        dataframe_type: str = "pandas",
+        engine: str = "duckdb",
+        **rest: Any,
+    ) -> Any:
+        import lakebox
+        from lakebox.frames import from_arrow, to_arrow
+
+        if entity_df is None:
+            raise ValidationError(
+                "Features of another project ('shop::orders.amount') need an entity_df: the spine both "
+                "projects join on."
+            )
+        if engine != "duckdb" or rest:
+            raise ValidationError(f"Features of another project are computed with engine='duckdb' only (got {engine!r}).")
+        spine = to_arrow(entity_df)
+        local = [f for f in features if "::" not in f]
+        options = {"event_time": event_time, "as_of": as_of, "max_age": max_age, "dataframe_type": "arrow"}
+        result = native(self, local, entity_df=spine, **options) if local else spine
+        own = Path(self._project.path)
+        by_project: dict[str, list[str]] = {}
+        for feature in features:
+            if "::" in feature:
+                project, _, name = feature.partition("::")
+                by_project.setdefault(project, []).append(name)
+        for project, names in by_project.items():
+            owner = lakebox.connect(sibling_box(own, project))
+            try:
+                pinned = [_check_shared(owner, project, project_name(own), name) for name in names]
+                part = owner.get_feature_store().get_features(pinned, entity_df=spine, **options)
+            finally:
+                owner.close()
+            result = _add_columns(result, part, spine.column_names, project)
+        return from_arrow(result, dataframe_type)
 
     def get_shared_feature_group(self, project: str, name: str, version: int | None = None) -> SharedFeatureGroup:
         """A group another project of the same home shares with this one (read-only)."""
@@ -133,3 +194,47 @@ class SharedFeatureGroup:
 
     def __repr__(self) -> str:
         return f"SharedFeatureGroup({self.project!r}::{self.name!r}, version={self.version})"
+
+
+def _check_shared(owner: Any, owner_name: str, reader: str, name: str) -> str:
+    """``group[:version].feature`` of project ``owner_name``, refused unless shared with
+    ``reader``; returned pinned to the group's version that was checked."""
+    group_part, dot, feature = name.rpartition(".")
+    if not dot or not group_part or not feature:
+        raise ValidationError(
+            f"{owner_name}::{name}: name the group of another project's feature, as "
+            f"'{owner_name}::GROUP.FEATURE' or '{owner_name}::GROUP:VERSION.FEATURE'."
+        )
+    group_name, _, version_text = group_part.partition(":")
+    version = int(version_text) if version_text.isascii() and version_text.isdigit() else None
+    if version_text and version is None:
+        raise ValidationError(f"{owner_name}::{name}: the version after ':' must be an integer.")
+    group = owner.get_feature_store().get_feature_group(group_name, version)
+    if ShareStore(owner.catalog).access(KIND, group.name, group.version, reader) is None:
+        raise AuthError(
+            f"Project {owner_name!r} does not share feature group {group.name} v{group.version} with {reader!r} "
+            f"(or revoked it); the owner runs fg.share_with({reader!r})."
+        )
+    return f"{group.name}:{group.version}.{feature}"
+
+
+def _add_columns(result: Any, part: Any, spine_columns: list[str], project: str) -> Any:
+    """Append ``part``'s feature columns to ``result``; both are one row per spine row, in
+    the spine's order (checked on the spine's columns)."""
+    from lakebox.errors import QueryError
+
+    if part.num_rows != result.num_rows or any(
+        c in part.column_names and c in result.column_names and not part.column(c).equals(result.column(c))
+        for c in spine_columns
+    ):
+        raise QueryError(f"The features of project {project!r} did not come back one row per spine row, in order.")
+    for name in part.column_names:
+        if name in spine_columns:
+            continue
+        if name in result.column_names:
+            raise ValidationError(
+                f"Feature {name!r} of project {project!r} has the name of another requested feature; "
+                "request one of them."
+            )
+        result = result.append_column(part.schema.field(name), part.column(name))
+    return result

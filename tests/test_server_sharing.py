@@ -58,3 +58,43 @@ def test_share_read_revoke(tmp_path: Path) -> None:
     finally:
         shop.close()
         lab.close()
+
+
+def test_point_in_time_join_across_projects(tmp_path: Path) -> None:
+    from helpers import TS, day
+
+    shop = lakebox.connect(tmp_path / "shop.lakebox")
+    lab = lakebox.connect(tmp_path / "lab.lakebox")
+    try:
+        orders = shop.get_feature_store().create_feature_group("orders", version=1, primary_key=["pid"], event_time="ts")
+        orders.insert(pa.table({"pid": pa.array([1, 1, 2], pa.int64()), "ts": pa.array([day(1), day(3), day(2)], TS),
+                                "amount": pa.array([10.0, 30.0, 20.0])}))  # fmt: skip
+        fs = lab.get_feature_store()
+        players = fs.create_feature_group("players", version=1, primary_key=["pid"], event_time="ts")
+        players.insert(pa.table({"pid": pa.array([1, 2], pa.int64()), "ts": pa.array([day(1), day(1)], TS),
+                                 "age": pa.array([20.0, 30.0])}))  # fmt: skip
+        spine = pd.DataFrame({"pid": [1, 2, 1, 3], "ts": pd.to_datetime([day(2), day(1), day(4), day(4)], utc=True)})
+        with pytest.raises(AuthError, match="does not share"):
+            fs.get_features(["age", "shop::orders.amount"], entity_df=spine, event_time="ts")
+        orders.share_with("lab")
+        got = fs.get_features(["age", "shop::orders.amount"], entity_df=spine, event_time="ts")
+        # the owner's own point-in-time join on the same spine, and ours, side by side
+        theirs = shop.get_feature_store().get_features(["orders.amount"], entity_df=spine, event_time="ts")
+        ours = fs.get_features(["age"], entity_df=spine, event_time="ts")
+        assert list(got.columns) == ["pid", "ts", "age", "amount"]
+        pd.testing.assert_series_equal(got["amount"], theirs["amount"])
+        pd.testing.assert_series_equal(got["age"], ours["age"])
+        assert got["amount"].isna().tolist() == [False, True, False, True]  # never a value from the future
+        assert got["amount"][0] == 10.0 and got["amount"][2] == 30.0
+        only_shared = fs.get_features(["shop::orders:1.amount"], entity_df=spine, event_time="ts")
+        pd.testing.assert_series_equal(only_shared["amount"], theirs["amount"])
+        with pytest.raises(ValidationError, match="entity_df"):
+            fs.get_features(["shop::orders.amount"])
+        with pytest.raises(ValidationError, match="GROUP.FEATURE"):
+            fs.get_features(["shop::amount"], entity_df=spine, event_time="ts")
+        orders.revoke_share("lab")
+        with pytest.raises(AuthError, match="revoked"):
+            fs.get_features(["age", "shop::orders.amount"], entity_df=spine, event_time="ts")
+    finally:
+        shop.close()
+        lab.close()
