@@ -46,6 +46,11 @@ def test_deployments_cli(project: Any, box_path: Path, tmp_path: Path) -> None:
     assert "serves model score_model" in run(box_path, "deployments", "show", "scores").stdout
     error = run(box_path, "deployments", "predict", "scores", "-e", "pid=99999", code=1)
     assert "Deployment 'scores'" in error.output and "Traceback" not in error.output
+    split = run_json(box_path, "deployments", "traffic", "scores", "1=80", "2=20")
+    assert split["traffic"] == {"1": 80.0, "2": 20.0}
+    assert project.get_model_serving().get_deployment("scores").predict([{"pid": p} for p in range(50)])["model_versions"] != [1] * 50
+    assert "v2: 100%" in run(box_path, "deployments", "traffic", "scores", "2").stdout
+    assert "VERSION=PERCENT" in run(box_path, "deployments", "traffic", "scores", "x=1", code=1).output
     run(box_path, "deployments", "delete", "scores")
     assert run_json(box_path, "deployments", "list") == {"deployments": []}
     assert "No deployment named" in run(box_path, "deployments", "show", "scores", code=1).output

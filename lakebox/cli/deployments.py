@@ -13,7 +13,7 @@ from lakebox.cli.state import State, output_option, pass_state
 from lakebox.errors import ValidationError
 
 
-@click.group("deployments", short_help="Model deployments: list, show, predict, delete.")
+@click.group("deployments", short_help="Model deployments: list, show, predict, traffic, delete.")
 def deployments() -> None:
     """Model deployments: a registered model served behind the online store. A deployment looks
     an entry's features up online, transforms them as for training, predicts and logs the
@@ -140,6 +140,37 @@ def predict(state: State, name: str, entry_values: tuple[str, ...], allow_missin
     rows = [{**e, "prediction": p, "model_version": v, "status": s}
             for e, p, v, s in zip(entries, answer["predictions"], answer["model_versions"], answer["statuses"], strict=True)]  # fmt: skip
     state.out.rows(table(rows, [*deployment.serving_keys, "prediction", "model_version", "status"]), title=f"Predictions of {name}")
+
+
+@deployments.command("traffic", short_help="Split traffic between model versions, or serve one.")
+@click.argument("name")
+@click.argument("shares", nargs=-1, required=True, metavar="VERSION=PERCENT...")
+@output_option
+@pass_state
+def traffic(state: State, name: str, shares: tuple[str, ...]) -> None:
+    """Route deployment NAME's requests: 1=90 2=10 sends 10 % of the keys (always the same
+    keys) to version 2; a single VERSION (2, or 2=100) serves that version to every key.
+    Running servers pick it up on their next request.
+
+    \b
+    Example:
+      lakebox deployments traffic attendance 1=90 2=10
+    """
+    split: dict[int, float] = {}
+    for share in shares:
+        version, sep, percent = share.partition("=")
+        try:
+            split[int(version)] = float(percent) if sep else 100.0
+        except ValueError:
+            raise ValidationError(f"{share!r}: write VERSION=PERCENT, e.g. 2=10.") from None
+    deployment = state.open().get_model_serving().get_deployment(name)
+    if len(split) == 1:
+        deployment.set_model_version(next(iter(split)))
+    else:
+        deployment.set_traffic(split)
+    text = ", ".join(f"v{v}: {s:g}%" for v, s in sorted(deployment.traffic.items()))
+    state.out.result({"name": name, "traffic": {str(k): v for k, v in deployment.traffic.items()}},
+                     f"[green]✓[/] {escape(name)} now serves {escape(text)}.")
 
 
 @deployments.command("delete", short_help="Delete a deployment (its log stays).")
