@@ -31,15 +31,18 @@ def _walk(command: click.Command, ctx: click.Context) -> Iterator[tuple[str, cli
             sub = command.get_command(ctx, name)
             if sub is None or sub.hidden:
                 continue
-            yield from _walk(sub, click.Context(sub, info_name=name, parent=ctx, terminal_width=WIDTH,
-                                                max_content_width=WIDTH))
+            yield from _walk(
+                sub, click.Context(sub, info_name=name, parent=ctx, terminal_width=WIDTH, max_content_width=WIDTH)
+            )
 
 
 def render(root: click.Command | None = None) -> str:
     """The whole reference as Markdown: a contents list, then each command's help."""
     if root is None:
         from lakebox.cli import cli as root
-    top = click.Context(root, info_name="lakebox", terminal_width=WIDTH, max_content_width=WIDTH)
+    # the root's own settings (-h/--help): contexts built by hand do not apply context_settings
+    settings = {k: v for k, v in root.context_settings.items() if k == "help_option_names"}
+    top = click.Context(root, info_name="lakebox", terminal_width=WIDTH, max_content_width=WIDTH, **settings)
     entries = list(_walk(root, top))
     lines = [HEADER, "## Commands", ""]
     for path, ctx in entries[1:]:
