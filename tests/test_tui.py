@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
 pytest.importorskip("textual")
 
@@ -20,11 +19,10 @@ from textual.widgets import DataTable, Input, OptionList, Static, TabbedContent,
 
 import lakebox  # noqa: E402
 from lakebox import expect  # noqa: E402
-from lakebox.cli import cli  # noqa: E402
 from lakebox.demo import build_demo_box, create_demo_view  # noqa: E402
 from lakebox.errors import StorageError  # noqa: E402
 from lakebox.tui import BrowserApp  # noqa: E402
-from lakebox.tui.model import Ref, bar_chart, parse_tag_value, sparkline  # noqa: E402
+from lakebox.tui.model import Ref  # noqa: E402
 from lakebox.tui.screens import ConfirmScreen, TagScreen  # noqa: E402
 from lakebox.tui.tabs import DataTab, StatsTab  # noqa: E402
 
@@ -520,24 +518,6 @@ def test_help_and_quit(box: Any) -> None:
         assert not app.is_running
 
     run(app, scenario)
-
-
-def test_cli_has_a_tui_command(tmp_path: Path) -> None:
-    runner = CliRunner()
-    result = runner.invoke(cli, ["tui", "--help"])
-    assert result.exit_code == 0 and "--read-only" in result.output
-    result = runner.invoke(cli, ["tui", str(tmp_path / "missing")])
-    assert result.exit_code == 1
-    assert "No box at" in result.output
-    assert not (tmp_path / "missing").exists()  # never creates a box
-
-
-def test_terminal_drawing_helpers() -> None:
-    assert sparkline([0, 1, 2, 4, 8]) == " ▁▂▄█"
-    assert len(sparkline(list(range(20)), 10)) == 10
-    assert bar_chart([1, 0, 4], height=2, col_width=1) == ["  █", "▄ █"]  # 1/4 of two rows: half a row
-    assert bar_chart([1, 0, 400], height=2, col_width=2)[-1] == "▁▁  ██"  # a non-zero bin never vanishes
-    assert parse_tag_value("3") == 3 and parse_tag_value("x y") == "x y" and parse_tag_value('["a"]') == ["a"]
 
 
 # -- snapshots (look at tests/__snapshots__/test_tui/*.svg after --snapshot-update) ----------

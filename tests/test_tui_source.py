@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from test_tui import DATASET, GAMES, PLAYERS, VIEW, make_box
 
+from lakebox.cli import cli
 from lakebox.errors import NotFoundError
-from lakebox.tui.model import ReadOnlyError, Ref
+from lakebox.tui.model import ReadOnlyError, Ref, bar_chart, parse_tag_value, sparkline
 from lakebox.tui.source import Source
 
 SCORES = Ref("feature_group", "scores", 1)
@@ -118,3 +120,21 @@ def test_edits_and_read_only(tmp_path: Path) -> None:
         assert source.tags(PLAYERS) == {}
     finally:
         project.close()
+
+
+def test_cli_has_a_tui_command(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(cli, ["tui", "--help"])
+    assert result.exit_code == 0 and "--read-only" in result.output
+    result = runner.invoke(cli, ["tui", str(tmp_path / "missing")])
+    assert result.exit_code == 1
+    assert "No box at" in result.output
+    assert not (tmp_path / "missing").exists()  # never creates a box
+
+
+def test_terminal_drawing_helpers() -> None:
+    assert sparkline([0, 1, 2, 4, 8]) == " ▁▂▄█"
+    assert len(sparkline(list(range(20)), 10)) == 10
+    assert bar_chart([1, 0, 4], height=2, col_width=1) == ["  █", "▄ █"]  # 1/4 of two rows: half a row
+    assert bar_chart([1, 0, 400], height=2, col_width=2)[-1] == "▁▁  ██"  # a non-zero bin never vanishes
+    assert parse_tag_value("3") == 3 and parse_tag_value("x y") == "x y" and parse_tag_value('["a"]') == ["a"]
