@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
-
-import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING
 
 from lakebox.errors import ValidationError
+
+if TYPE_CHECKING:
+    import pyarrow as pa  # imported where a file is read: `import lakebox.cli` stays light
 
 FORMATS = ("auto", "parquet", "csv")
 CSV_BLOCK_BYTES = 4 << 20
@@ -51,6 +51,9 @@ def read_file(path: Path, fmt: str = "auto", progress: Progress | None = None) -
 
 
 def read_parquet(path: Path, progress: Progress | None = None) -> pa.Table:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     try:
         with pq.ParquetFile(path) as pf:
             total = int(pf.metadata.num_rows)
@@ -73,6 +76,9 @@ def read_parquet(path: Path, progress: Progress | None = None) -> pa.Table:
 
 def read_csv(path: Path, progress: Progress | None = None) -> pa.Table:
     """Stream the CSV in blocks; the progress unit is bytes of the (possibly compressed) file."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
     total = path.stat().st_size
     delimiter = "\t" if ".tsv" in [s.lower() for s in path.suffixes] else ","
     try:

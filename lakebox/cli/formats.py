@@ -10,11 +10,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
-from typing import Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from lakebox.jsonpolicy import iso_utc
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 def number(value: int | float) -> str:
