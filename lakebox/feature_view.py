@@ -31,6 +31,7 @@ from lakebox.queries import DEFAULT_FORMULATION, Query, check_engine, duck_setti
 from lakebox.query import duck
 from lakebox.query.bind import bind, pins
 from lakebox.query.filter import Condition
+from lakebox.sharing import ViewShareMixin
 from lakebox.stats import compute_statistics
 from lakebox.tags import Taggable
 from lakebox.timeutil import to_datetime
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
 SPLITS = ("train", "validation", "test")
 
 
-class FeatureView(VectorAliases, OnDemandMixin, TrainingMixin, ServingMixin, LoggingMixin, ViewAliases, Taggable):  # on-demand: first, it wraps serving
+class FeatureView(VectorAliases, OnDemandMixin, TrainingMixin, ServingMixin, LoggingMixin, ViewAliases, ViewShareMixin, Taggable):  # on-demand: first, it wraps serving
     """A feature view; create with ``fs.create_feature_view``."""
 
     _asset_kind = "feature_view"

@@ -20,6 +20,7 @@ from lakebox.catalog.shares import ShareStore
 from lakebox.errors import AuthError, NotFoundError, ValidationError
 
 KIND = "feature_group"
+VIEW_KIND = "feature_view"
 
 
 def project_name(folder: Path) -> str:
@@ -39,25 +40,39 @@ def sibling_box(own: Path, project: str) -> Path:
 
 
 class ShareMixin:
-    """``share_with``, ``revoke_share`` and ``get_shares`` on a feature group."""
+    """``share_with``, ``revoke_share`` and ``get_shares`` on a feature group (or view)."""
 
-    _engines: Any
+    _share_kind = KIND
     name: str
     version: int
 
+    def _share_engines(self) -> Any:
+        return self._engines  # type: ignore[attr-defined]
+
     def share_with(self, project: str, access: str = "read") -> None:
-        """Let project ``project`` (a box in the same folder) read this group; never write it."""
-        if project == project_name(Path(self._engines.box.root)):
-            raise ValidationError(f"{project!r} is this group's own project: no need to share it.")
-        ShareStore(self._engines.catalog).grant(KIND, self.name, self.version, project, access)
+        """Let project ``project`` (a box in the same folder) read this asset; never write it."""
+        engines = self._share_engines()
+        if project == project_name(Path(engines.box.root)):
+            raise ValidationError(f"{project!r} is this asset's own project: no need to share it.")
+        ShareStore(engines.catalog).grant(self._share_kind, self.name, self.version, project, access)
 
     def revoke_share(self, project: str) -> None:
         """Stop sharing with ``project``: its next read is refused."""
-        ShareStore(self._engines.catalog).revoke(KIND, self.name, self.version, project)
+        ShareStore(self._share_engines().catalog).revoke(self._share_kind, self.name, self.version, project)
 
     def get_shares(self) -> list[dict[str, Any]]:
-        """The projects this group is shared with, and how."""
-        return ShareStore(self._engines.catalog).list(KIND, self.name, self.version)
+        """The projects this asset is shared with, and how."""
+        return ShareStore(self._share_engines().catalog).list(self._share_kind, self.name, self.version)
+
+
+class ViewShareMixin(ShareMixin):
+    """Sharing on a feature view: the other project reads its training data, batch data and
+    feature vectors."""
+
+    _share_kind = VIEW_KIND
+
+    def _share_engines(self) -> Any:  # a view reaches its engines through its store
+        return self._store.engines  # type: ignore[attr-defined]
 
 
 class SharedStoreMixin:
@@ -82,6 +97,22 @@ class SharedStoreMixin:
 
         get_features.__shared_aware__ = True  # type: ignore[attr-defined]
         cls.get_features = get_features  # type: ignore[attr-defined]
+
+    def get_shared_feature_view(self, project: str, name: str, version: int | None = None) -> SharedFeatureView:
+        """A feature view another project of the same home shares with this one (read-only:
+        training data, batch data, feature vectors)."""
+        import lakebox
+
+        own = Path(self._project.path)
+        owner = lakebox.connect(sibling_box(own, project))
+        try:
+            view = owner.get_feature_store().get_feature_view(name, version)
+            shared = SharedFeatureView(owner, view, project, project_name(own))
+            shared.check()
+        except BaseException:
+            owner.close()
+            raise
+        return shared
 
     def _features_across_projects(
         self,
@@ -194,6 +225,48 @@ class SharedFeatureGroup:
 
     def __repr__(self) -> str:
         return f"SharedFeatureGroup({self.project!r}::{self.name!r}, version={self.version})"
+
+
+class SharedFeatureView:
+    """A feature view of another project, readable while the owner shares it."""
+
+    READS = ("get_training_data", "get_batch_data", "get_feature_vector", "get_feature_vectors", "get_training_datasets")
+
+    def __init__(self, owner: Any, view: Any, owner_name: str, reader: str) -> None:
+        self._owner = owner
+        self._view = view
+        self._shares = ShareStore(owner.catalog)
+        self.project = owner_name
+        self._reader = reader
+        self.name: str = view.name
+        self.version: int = view.version
+        self.labels: list[str] = view.labels
+        self.features: list[str] = view.features
+        self._closer = weakref.finalize(self, owner.close)
+
+    def check(self) -> None:
+        if self._shares.access(VIEW_KIND, self.name, self.version, self._reader) is None:
+            raise AuthError(
+                f"Project {self.project!r} does not share feature view {self.name} v{self.version} with "
+                f"{self._reader!r} (or revoked it); the owner runs fv.share_with({self._reader!r})."
+            )
+
+    def __getattr__(self, attribute: str) -> Any:
+        if attribute in SharedFeatureView.READS:
+            self.check()
+            return getattr(self._view, attribute)
+        if attribute.startswith("_"):
+            raise AttributeError(attribute)
+        raise AuthError(
+            f"Feature view {self.name} v{self.version} belongs to project {self.project!r} and is shared read-only: "
+            f"{attribute} is for its owner (shared: {', '.join(SharedFeatureView.READS)})."
+        )
+
+    def close(self) -> None:
+        self._closer()
+
+    def __repr__(self) -> str:
+        return f"SharedFeatureView({self.project!r}::{self.name!r}, version={self.version})"
 
 
 def _check_shared(owner: Any, owner_name: str, reader: str, name: str) -> str:

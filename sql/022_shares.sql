@@ -4,7 +4,7 @@
 
 CREATE TABLE shares (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind        TEXT    NOT NULL CHECK (kind IN ('feature_group')),
+    kind        TEXT    NOT NULL CHECK (kind IN ('feature_group', 'feature_view')),
     name        TEXT    NOT NULL,
     version     INTEGER NOT NULL,
     grantee     TEXT    NOT NULL,              -- the other project's name

@@ -98,3 +98,33 @@ def test_point_in_time_join_across_projects(tmp_path: Path) -> None:
     finally:
         shop.close()
         lab.close()
+
+
+def test_a_shared_view_gives_training_and_batch_data_read_only(tmp_path: Path) -> None:
+    shop = lakebox.connect(tmp_path / "shop.lakebox")
+    lab = lakebox.connect(tmp_path / "lab.lakebox")
+    try:
+        fs = shop.get_feature_store()
+        orders = fs.create_feature_group("orders", version=1, primary_key=["oid"], online_enabled=True)
+        orders.insert(pa.table({"oid": pa.array([1, 2, 3, 4], pa.int64()), "amount": pa.array([9.5, 3.0, 1.0, 2.0]),
+                                "fraud": pa.array([0, 1, 0, 1], pa.int64())}))  # fmt: skip
+        view = fs.create_feature_view("fraud", version=1, query=orders.select(["amount", "fraud"]), labels=["fraud"])
+        view.create_training_dataset(test_size=0.5, seed=1)
+        with pytest.raises(AuthError, match="does not share"):
+            lab.get_feature_store().get_shared_feature_view("shop", "fraud", 1)
+        view.share_with("lab")
+        shared = lab.get_feature_store().get_shared_feature_view("shop", "fraud", 1)
+        for mine, theirs in zip(shared.get_training_data(1), view.get_training_data(1), strict=True):
+            pd.testing.assert_frame_equal(mine, theirs)
+        pd.testing.assert_frame_equal(shared.get_batch_data(), view.get_batch_data())
+        assert shared.get_feature_vector({"oid": 2}) == view.get_feature_vector({"oid": 2})
+        with pytest.raises(AuthError, match="read-only"):
+            shared.create_training_dataset()
+        view.revoke_share("lab")
+        with pytest.raises(AuthError, match="revoked"):
+            shared.get_batch_data()
+        shared.close()
+        assert [e.object for e in shop.get_audit_log(action="share.grant")] == ["feature_view:fraud:1"]
+    finally:
+        shop.close()
+        lab.close()
