@@ -46,11 +46,10 @@ def make_box(path: Path, full: bool = True, **sizes: int) -> Any:
         expectations=[expect.not_null("score"), expect.between("score", 0, 100)], validation="warn")
     checked.insert(pd.DataFrame({"id": [1, 2, 3], "score": [10.0, 55.5, 99.0]}))
     checked.insert(pd.DataFrame({"id": [4, 5], "score": [120.0, None]}))  # kept, with a failed report
-    if hasattr(project, "get_model_registry"):
-        registry = project.get_model_registry()
-        registry.create_model("attendance_model", metrics={"rmse": 1234.5}, description="Predicts attendance.",
-                              training_dataset=(view, 1))
-        registry.create_model("attendance_model", metrics={"rmse": 1100.0}, training_dataset=(view, 1))
+    registry = project.get_model_registry()
+    registry.create_model("attendance_model", metrics={"rmse": 1234.5}, description="Predicts attendance.",
+                          training_dataset=(view, 1))
+    registry.create_model("attendance_model", metrics={"rmse": 1100.0}, training_dataset=(view, 1))
     return project
 
 
@@ -314,8 +313,6 @@ def test_view_lists_training_datasets_which_show_split_and_snapshots(box: Any) -
 
 
 def test_models_show_versions_and_metrics(box: Any) -> None:
-    if not hasattr(box, "get_model_registry"):
-        pytest.skip("this lakebox has no model registry")
     app = BrowserApp(project=box)
 
     async def scenario(pilot: Pilot[Any]) -> None:
