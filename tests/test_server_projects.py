@@ -40,7 +40,8 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             keys[name] = project.create_api_key(f"{name}_key", scopes=["read:online", "read:offline"])
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    with running(CLI, "serve", "--home", str(folder), "--port", str(port), folder=folder, base=base) as proc:
+    with running(CLI, "serve", "--home", str(folder), "--port", str(port), "--default-project", "lab", folder=folder,
+                 base=base) as proc:  # fmt: skip
         yield {"base": base, "keys": keys, "folder": folder, **proc}
 
 
@@ -78,7 +79,10 @@ def test_project_listing_unknown_projects_and_the_root(home: dict[str, Any]) -> 
     assert get(home, "/api/v1/projects", None).status_code == 401
     missing = get(home, "/api/v1/projects/nope/feature-groups", "shop")
     assert missing.status_code == 404 and missing.json()["error"] == "not_found"
-    assert get(home, "/api/v1/feature-groups", "shop").status_code == 404  # no default project
+    assert get(home, "/api/v1/feature-groups", "shop").status_code == 401  # the default project is lab
+    assert get(home, "/api/v1/feature-groups", "lab").json()[0]["name"] == "players"
+    with lakebox.connect(home["base"], api_key=home["keys"]["lab"]) as remote:  # the single-box form
+        assert remote.get_feature_store().get_feature_view("ages", 1).get_feature_vector({"pid": 2}) == [2.0]
     assert get(home, "/health", None).json() == {"status": "ok"}
     paths = get(home, "/openapi.json", None).json()["paths"]
     assert "/api/v1/projects/{project}/feature-views/{name}/{version}/vector" in paths and "/health" in paths

@@ -53,6 +53,8 @@ if TYPE_CHECKING:
     help="Serve every box in this folder as a project, under /api/v1/projects/NAME/... (NAME: the box's folder "
     "name without .lakebox). Each project keeps its own keys, users and audit log. Instead of BOX.",
 )
+@click.option("--default-project", metavar="NAME",
+              help="With --home: also serve project NAME on the single-box routes /api/v1/...")  # fmt: skip
 @click.option("--tls-cert", type=click.Path(dir_okay=False, path_type=Path), help="PEM certificate: serve HTTPS (with --tls-key).")
 @click.option("--tls-key", type=click.Path(dir_okay=False, path_type=Path), help="PEM private key of --tls-cert.")
 @click.option(
@@ -74,6 +76,7 @@ def serve(
     tls_key: Path | None,
     tls_self_signed: bool,
     home: Path | None,
+    default_project: str | None,
 ) -> None:
     """Serve BOX (default: --box, $LAKEBOX_HOME or ./.lakebox) over HTTP until Ctrl+C.
 
@@ -115,8 +118,10 @@ def serve(
     if home is not None:
         if box is not None:
             raise click.UsageError("Give BOX or --home DIR, not both.")
-        _serve_home(state, home, host, port, allowed_hosts, no_auth, tls_cert, tls_key, tls_self_signed)
+        _serve_home(state, home, host, port, allowed_hosts, no_auth, tls_cert, tls_key, tls_self_signed, default_project)
         return
+    if default_project is not None:
+        raise click.UsageError("--default-project goes with --home.")
     project = state.open(box)
     active = [k for k in project.get_api_keys() if k.active]
     err = state.err_console
@@ -154,7 +159,8 @@ def serve(
 
 
 def _serve_home(state: State, home: Path, host: str, port: int, allowed_hosts: tuple[str, ...], no_auth: bool,
-                tls_cert: Path | None, tls_key: Path | None, tls_self_signed: bool) -> None:  # fmt: skip
+                tls_cert: Path | None, tls_key: Path | None, tls_self_signed: bool,
+                default_project: str | None) -> None:  # fmt: skip
     from lakebox.server.app import PLAINTEXT_WARNING, is_loopback
     from lakebox.server.app import serve as run_server
     from lakebox.server.projects import find_boxes
@@ -176,7 +182,7 @@ def _serve_home(state: State, home: Path, host: str, port: int, allowed_hosts: t
               f"{escape(', '.join(names)) or 'none'} (Ctrl+C to stop).", soft_wrap=True)  # fmt: skip
     with _stop_quietly():
         run_server(None, host=host, port=port, allowed_hosts=list(allowed_hosts) or None, no_auth=no_auth, tls=tls,
-                   home=home)  # fmt: skip
+                   home=home, default_project=default_project)  # fmt: skip
     err.print("Stopped.")
 
 

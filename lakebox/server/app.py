@@ -24,7 +24,7 @@ from starlette.requests import ClientDisconnect
 
 from lakebox.catalog.audit import AuditLog
 from lakebox.catalog.keys import KeyStore
-from lakebox.errors import AuthError, LakeboxError
+from lakebox.errors import AuthError, LakeboxError, NotFoundError
 from lakebox.project import Project
 from lakebox.server.admin import add_admin_routes
 from lakebox.server.auth import Authorizer, Forbidden
@@ -116,11 +116,13 @@ def serve(
     limits: Limits | None = None,
     tls: tuple[str | Path, str | Path] | None = None,
     home: str | Path | None = None,
+    default_project: str | None = None,
 ) -> None:
     """Run the server in this process (blocks). Refuses unsafe configurations.
 
     ``home=DIR`` (with ``project=None``) serves every box under DIR as a project under
-    ``/api/v1/projects/{project}/...`` (see ``server/projects.py``). ``tls=(cert, key)``
+    ``/api/v1/projects/{project}/...`` (see ``server/projects.py``); ``default_project``
+    also serves one of them on the single-box routes ``/api/v1/...``. ``tls=(cert, key)``
     serves HTTPS with that PEM certificate and key (see ``lakebox.server.tls.self_signed``
     for a box's own). Without TLS, a non-loopback bind sends keys and data in clear text: a
     warning says so.
@@ -130,6 +132,10 @@ def serve(
     opened: list[Project] = []
     if home is not None:
         app, opened = create_home_app(Path(home), allowed_hosts=["*"], require_keys=not no_auth)
+        if default_project is not None:
+            if default_project not in app.apps:
+                raise NotFoundError(f"No project {default_project!r} in {str(home)!r}; see `lakebox projects list`.")
+            app.default_project = default_project
         catalogs = [p.catalog for p in opened]
     else:
         assert project is not None, "serve() needs a project or home="

@@ -57,6 +57,7 @@ class ProjectsApp:
         self.apps = apps
         self.default = default
         self.verify = verify  # project -> KeyStore.verify of its catalog
+        self.default_project: str | None = None  # serves the unprefixed /api/v1/... routes when set
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -68,6 +69,9 @@ class ProjectsApp:
             return
         match = _PROJECT_PATH.match(path)
         if match is None:
+            if self.default_project is not None and path.startswith("/api/v1/"):
+                await self.apps[self.default_project](scope, receive, send)
+                return
             await self.default(scope, receive, send)
             return
         name, rest = match[1], match[2] or "/"
