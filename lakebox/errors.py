@@ -22,7 +22,9 @@ class LakeboxError(Exception):
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of this error (used by the CLI's ``--output json`` and the server)."""
-        return {"error": self.code, "message": self.message, "details": _jsonable(self.details)}
+        from lakebox.jsonpolicy import jsonable  # the one JSON policy (NaN -> null, times ISO UTC, bytes base64)
+
+        return {"error": self.code, "message": self.message, "details": jsonable(self.details)}
 
 
 class NotFoundError(LakeboxError):
@@ -134,13 +136,3 @@ class AuthError(LakeboxError):
 class BoxMovedWarning(UserWarning):
     """The box was copied or moved: lakebox reads it correctly, but other engines reading its
     Iceberg metadata would read the original location until ``lakebox box relocate`` runs."""
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from lakebox import jsonpolicy
 from lakebox.catalog.db import CatalogDB
 from lakebox.errors import NotFoundError, QueryError, ValidationError
 
@@ -246,7 +247,7 @@ class AssetStore:
             conn.execute(
                 "INSERT INTO lineage (src, dst, relation, details) VALUES (?,?,?,?)"
                 " ON CONFLICT (src, dst, relation) DO UPDATE SET details = excluded.details",
-                (src, dst, relation, json.dumps(dict(details or {}), default=str)),
+                (src, dst, relation, jsonpolicy.dumps(dict(details or {}))),
             )
 
     def downstream_of(self, asset_id: int, relation: str) -> list[Asset]:

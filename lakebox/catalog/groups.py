@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from lakebox import jsonpolicy
 from lakebox.catalog.db import CatalogDB
 from lakebox.errors import AlreadyExistsError
 
@@ -237,7 +238,7 @@ class GroupStore:
                 "INSERT INTO validation_reports (group_id, commit_id, created_at, success, mode, report)"
                 " VALUES (?,?,?,?,?,?)",
                 (group_id, commit_id, datetime.now(UTC).isoformat(timespec="milliseconds"), int(success), mode,
-                 json.dumps(report, default=str)),
+                 jsonpolicy.dumps(report)),
             )
 
     def reports(self, group_id: int) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from lakebox import jsonpolicy
 from lakebox.catalog.db import CatalogDB
 from lakebox.catalog.owners import alive
 from lakebox.errors import AlreadyExistsError, ConflictError, LakeboxError, StorageError
@@ -265,7 +266,7 @@ class ViewStore:
                 conn.execute(
                     "INSERT INTO lineage (src, dst, relation, details) VALUES (?,?,?,?)"
                     " ON CONFLICT (src, dst, relation) DO UPDATE SET details = excluded.details",
-                    (src, asset["id"], relation, json.dumps(details, default=str)),
+                    (src, asset["id"], relation, jsonpolicy.dumps(details)),
                 )
         found = self._by_id(dataset_id)
         assert found is not None
