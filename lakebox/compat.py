@@ -55,7 +55,7 @@ def install_hopsworks_alias(force: bool = False) -> list[str]:
     """Register the alias modules (see the module docstring); returns their names. Idempotent."""
     from lakebox import builtin_transformations as builtins
     from lakebox import udf as udf_module
-    from lakebox.feature import Feature
+    from lakebox.hsfs_compat import hsfs_feature as Feature  # noqa: N812 - hsfs' class name
 
     if not force:
         for real in ("hopsworks", "hsfs", "hsml"):

@@ -291,3 +291,17 @@ def _vector_options(call: str, on_demand: bool, context: Any, logging_data: bool
     unknown = sorted(k for k in kwargs if k not in _VECTOR_IGNORED)
     if unknown:
         raise ValidationError(f"fv.{call}() got unexpected argument(s) {unknown}.")
+
+
+def hsfs_feature(name: str, type: str | None = None, description: str | None = None, primary: bool = False,
+                 partition: bool = False, hudi_precombine_key: bool = False, online_type: str | None = None,
+                 default_value: Any = None, **kwargs: Any) -> Any:
+    """hsfs' ``Feature(name, type, description, primary, ...)`` as a lakebox ``Feature`` (the name
+    lower-cased as hsfs does; partition/online options ignored; the key is the group's
+    ``primary_key``, so ``primary`` only marks it)."""
+    from lakebox.feature import Feature
+    from lakebox.names import lower_name
+
+    if default_value is not None:
+        raise unsupported("Feature(default_value=...)", "fill the column before inserting")
+    return Feature(str(lower_name(name, "feature name")), type or "string", description or "", primary=primary)

@@ -43,6 +43,10 @@ def test_the_hopsworks_alias_is_opt_in_and_never_shadows_the_real_sdk() -> None:
         from lakebox.udf import udf as our_udf
 
         assert (label_encoder, TransformationStatistics, udf) == (ours, our_statistics, our_udf)
+        from hsfs.feature import Feature  # type: ignore[import-not-found]
+
+        feature = Feature("amount", type="double", description="in EUR", partition=False, online_type="DOUBLE")
+        assert (feature.name, feature.type, feature.description) == ("amount", "double", "in EUR")
         assert compat.install_hopsworks_alias(), "idempotent"
     finally:
         compat.uninstall_hopsworks_alias()
