@@ -241,9 +241,12 @@ class RemoteFeatureView:
         passed_features: Mapping[str, Any] | None = None,
         return_type: str = "list",
         allow_missing: bool = False,
+        request_parameters: Mapping[str, Any] | None = None,
     ) -> Any:
         body = {"entry": dict(entry), "passed_features": dict(passed_features) if passed_features else None,
                 "allow_missing": allow_missing}
+        if request_parameters is not None:  # on-demand features' inputs
+            body["request_parameters"] = dict(request_parameters)
         answer = self._project._request("POST", f"/api/v1/feature-views/{self.name}/{self.version}/vector", json=body)
         _restore_timestamps([answer["vector"]], answer.get("timestamps", ()))
         return _shape([answer["vector"]], answer["columns"], return_type)[0] if return_type in ("list", "dict") else _shape(
@@ -257,12 +260,15 @@ class RemoteFeatureView:
         return_type: str = "list",
         allow_missing: bool = False,
         return_status: bool = False,
+        request_parameters: Sequence[Mapping[str, Any]] | None = None,
     ) -> Any:
-        body = {
+        body: dict[str, Any] = {
             "entries": [dict(e) for e in entries],
             "passed_features": [dict(p) for p in passed_features] if passed_features else None,
             "allow_missing": allow_missing,
         }
+        if request_parameters is not None:  # on-demand features' inputs, one per entry
+            body["request_parameters"] = [dict(p) for p in request_parameters]
         answer = self._project._request("POST", f"/api/v1/feature-views/{self.name}/{self.version}/vectors", json=body)
         _restore_timestamps(answer["vectors"], answer.get("timestamps", ()))
         shaped = _shape(answer["vectors"], answer["columns"], return_type)

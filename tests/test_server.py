@@ -296,6 +296,9 @@ def test_a_body_over_1_mib_gets_413(server: dict[str, Any]) -> None:
         (VECTORS, b'{"entries": [1, 2]}'),
         (VECTORS, b'{"entries": [{"pid": 1}], "passed_features": [{}, {}]}'),
         (VECTORS, b'{"entry": {"pid": 1}}'),
+        (VECTOR, b'{"entry": {"pid": 1}, "request_parameters": 5}'),
+        (VECTORS, b'{"entries": [{"pid": 1}], "request_parameters": {"x": 1}}'),
+        (VECTOR, b'{"entry": {"pid": 1}, "request_parameters": {"not_a_parameter": 1}}'),
         ("/api/v1/feature-views/attendance/one/vector", b'{"entry": {"pid": 1}}'),
     ],
 )

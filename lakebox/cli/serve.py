@@ -101,6 +101,8 @@ def serve(
       * /health, /docs, /redoc and /openapi.json answer without a key: they describe the
         API, never the box's data (the docs are served offline, without a CDN).
 
+    It also runs scheduled jobs (see `lakebox jobs schedule`).
+
     \b
     Example:
       lakebox apikey create my_app --scope read:online

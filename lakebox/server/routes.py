@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from lakebox import jsonpolicy
 from lakebox.errors import ValidationError
 from lakebox.project import Project
 from lakebox.server.auth import Authorizer
@@ -82,11 +82,13 @@ def add_routes(app: FastAPI, project: Project, auth: Authorizer) -> list[LeanRou
         auth.check(request, "read:online")
         body = parse_body(await request.body(), VectorRequest)
         fv = view(request.path_params["name"], path_version(request.path_params["version"]))
+        extra = {"request_parameters": [body["request_parameters"]]} if body.get("request_parameters") is not None else {}
         vectors, statuses = fv.get_feature_vectors(
             [body["entry"]],
             passed_features=[body["passed_features"]] if body.get("passed_features") else None,
             allow_missing=bool(body.get("allow_missing", False)),
             return_status=True,
+            **extra,
         )
         return json_response({"columns": fv.serving_columns(), "vector": vectors[0], "status": statuses[0],
                               "timestamps": timestamp_columns(vectors)})  # fmt: skip
@@ -95,11 +97,13 @@ def add_routes(app: FastAPI, project: Project, auth: Authorizer) -> list[LeanRou
         auth.check(request, "read:online")
         body = parse_body(await request.body(), VectorsRequest)
         fv = view(request.path_params["name"], path_version(request.path_params["version"]))
+        extra = {"request_parameters": body["request_parameters"]} if body.get("request_parameters") is not None else {}
         vectors, statuses = fv.get_feature_vectors(
             body["entries"],
             passed_features=body.get("passed_features"),
             allow_missing=bool(body.get("allow_missing", False)),
             return_status=True,
+            **extra,
         )
         return json_response({"columns": fv.serving_columns(), "vectors": vectors, "statuses": statuses,
                               "timestamps": timestamp_columns(vectors)})  # fmt: skip
@@ -145,6 +149,11 @@ def parse_body(raw: bytes, model: Any) -> dict[str, Any]:
         ok = isinstance(passed, list) and all(isinstance(p, dict) for p in passed) if "entries" in body else isinstance(passed, dict)
         if not ok:
             raise ValidationError("'passed_features' must be an object (a list of objects for 'entries').")
+    if body.get("request_parameters") is not None:
+        given = body["request_parameters"]
+        ok = isinstance(given, list) and all(isinstance(p, dict) for p in given) if "entries" in body else isinstance(given, dict)
+        if not ok:
+            raise ValidationError("'request_parameters' must be an object (a list of objects for 'entries').")
     if "allow_missing" in body and not isinstance(body["allow_missing"], bool):
         raise ValidationError("'allow_missing' must be true or false.")
     return body
@@ -160,31 +169,13 @@ def timestamp_columns(vectors: list[list[Any]]) -> list[int]:
 
 
 def json_response(content: Any) -> Response:
+    """JSON by the one policy (``lakebox.jsonpolicy``: NaN -> null, times ISO-8601 UTC ``Z``,
+    bytes base64); the plain encoder first, as most vectors need nothing more."""
     try:
-        text = json.dumps(content, default=_json_default, allow_nan=False)
+        text = json.dumps(content, default=jsonpolicy.default, allow_nan=False)
     except ValueError:  # NaN or infinity among the values: JSON has no such numbers, send null
-        text = json.dumps(_finite(content), default=_json_default, allow_nan=False)
+        text = jsonpolicy.dumps(content)
     return Response(text, media_type="application/json")
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
-
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if hasattr(value, "item"):
-        return value.item()
-    if isinstance(value, bytes):
-        return value.hex()
-    return str(value)
 
 
 def group_info(group: Any) -> dict[str, Any]:

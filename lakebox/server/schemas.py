@@ -55,6 +55,7 @@ class VectorRequest(BaseModel):
     entry: dict[str, Any]
     passed_features: dict[str, Any] | None = None
     allow_missing: bool = False
+    request_parameters: dict[str, Any] | None = Field(None, description="inputs of on-demand features")
 
 
 class VectorsRequest(BaseModel):
@@ -62,6 +63,7 @@ class VectorsRequest(BaseModel):
     entries: list[dict[str, Any]] = Field(max_length=MAX_BATCH)
     passed_features: list[dict[str, Any]] | None = None
     allow_missing: bool = False
+    request_parameters: list[dict[str, Any]] | None = Field(None, description="inputs of on-demand features, per entry")
 
 
 class VectorResponse(BaseModel):
