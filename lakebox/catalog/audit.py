@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from lakebox import jsonpolicy
 from lakebox.catalog.db import CatalogDB
 
 FAILED_AUTH_PER_MINUTE = 60
@@ -54,7 +55,7 @@ def record(
     """Append an entry inside the caller's write transaction."""
     conn.execute(
         "INSERT INTO audit_log (at, principal, project, action, object, outcome, details) VALUES (?,?,?,?,?,?,?)",
-        (now_iso(), principal, project, action, object, outcome, json.dumps(details, default=str)),
+        (now_iso(), principal, project, action, object, outcome, jsonpolicy.dumps(details)),
     )
 
 
