@@ -333,7 +333,7 @@ def create_demo_view(demo: DemoBox, version: int = 1) -> FeatureView:
     training split of each training dataset.
     """
     games, teams = demo.groups["games"], demo.groups["teams"]
-    query = games.select(["game_id", "ts", "home_team_id", "away_team_id", "attendance"]).join(
+    query = games.select(["home_team_id", "away_team_id", "attendance"]).join(
         teams.select(["budget", "stadium_capacity"]), left_on=["home_team_id"], right_on=["team_id"], prefix="home_"
     )
     return demo.project.get_feature_store().create_feature_view(

@@ -91,7 +91,7 @@ def deploy_demo(project: Project, view: FeatureView, model_name: str, metric: st
     monitor = fs.create_drift_monitor(MONITOR, source=deployment, window="7d",
                                       description="lakebox demo: drift of the attendance model's inputs")  # fmt: skip
     calm = monitor.run()
-    raw = view.query.read(dataframe_type="arrow") if SHIFTED_FEATURE in deployment.features else None
+    raw = view.get_batch_data(primary_key=True, transformed=False, dataframe_type="arrow") if SHIFTED_FEATURE in deployment.features else None
     shifted_entries: list[dict[str, Any]] = []
     passed: list[dict[str, Any]] = []
     if raw is not None:

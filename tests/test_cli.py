@@ -161,7 +161,7 @@ def test_demo_json_then_refused_unless_fresh(tmp_path: Path) -> None:
         assert len(trained["distributed"]["ranks"]) == 2 and trained["feature_groups"] == ["games", "teams"]
         assert [m["name"] for m in trained["models"]] == ["attendance_model"] * 2
     keys = run_json("--box", path, "apikey", "list")["api_keys"]
-    assert [k["active"] for k in keys] == [False]  # the demo's key was revoked after use
+    assert keys and not any(k["active"] for k in keys)  # the demo's keys (vectors, predictions) were revoked after use
 
     refused = run("demo", "--box", path, code=1)
     assert_one_line_error(refused, "already_exists")
@@ -377,7 +377,8 @@ def test_fv_list_and_show(demo_box: Path) -> None:
 
     shown = run_json("--box", demo_box, "fv", "show", "attendance", "--version", "1")
     roles = {c["name"]: (c["role"], c["transformation"]) for c in shown["columns"]}
-    assert roles["game_id"] == ("primary key", None) and roles["ts"] == ("event time", None)
+    # the demo view selects model features only; its key and event time are helper columns (issue 18, hsfs)
+    assert "game_id" not in roles and roles["home_team_id"] == ("feature", None)
     assert roles["attendance"] == ("label", None) and roles["home_budget"] == ("feature", "standard_scaler")
     assert shown["groups"] == [{"name": "games", "version": 1}, {"name": "teams", "version": 1}]
     assert [d["version"] for d in shown["training_datasets"]][:1] == [1]

@@ -160,7 +160,7 @@ def test_demo_view_joins_each_game_with_its_home_team(demo: DemoBox) -> None:
     view = create_demo_view(demo)
     assert (view.name, view.version, view.labels) == (VIEW_NAME, 1, ["attendance"])
     assert view.transformation_functions == {"home_budget": "standard_scaler"}
-    assert view.features == ["game_id", "ts", "home_team_id", "away_team_id", "home_budget", "home_stadium_capacity"]
+    assert view.features == ["home_team_id", "away_team_id", "home_budget", "home_stadium_capacity"]
     x, y = view.training_data(primary_key=True)
     teams = demo.groups["teams"].read().set_index("team_id")
     games = pd.concat(demo.data.games, ignore_index=True).set_index("game_id")
