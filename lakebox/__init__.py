@@ -5,6 +5,8 @@
 >>> fs = project.get_feature_store()                  # doctest: +SKIP
 """
 
+from typing import TYPE_CHECKING
+
 from lakebox.errors import (
     AlreadyExistsError,
     AuthError,
@@ -23,8 +25,12 @@ from lakebox.errors import (
     TimezoneError,
     ValidationError,
 )
-from lakebox.feature import Feature
-from lakebox.project import Project, connect
+
+if TYPE_CHECKING:  # loaded on first use (module __getattr__ below): `import lakebox` stays light
+    from lakebox.feature import Feature
+    from lakebox.project import Project, connect
+
+_LAZY = {"Feature": "lakebox.feature", "Project": "lakebox.project", "connect": "lakebox.project"}
 
 
 def register_transformation_function(*args: object, **kwargs: object) -> None:
@@ -61,9 +67,16 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    """``lakebox.expect``, ``lakebox.stats``, ``lakebox.experiment`` and ``lakebox.sources``
-    load on first use (they pull in DuckDB, sqlglot or torch helpers; ``import lakebox``
-    stays fast), as does the ``@lakebox.on_demand`` decorator."""
+    """``lakebox.connect``, ``Project`` and ``Feature`` (pyarrow and the engines), and
+    ``lakebox.expect``, ``lakebox.stats``, ``lakebox.experiment`` and ``lakebox.sources`` (DuckDB,
+    sqlglot, torch helpers) load on first use, so ``import lakebox`` stays fast; so does the
+    ``@lakebox.on_demand`` decorator."""
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # later lookups are plain attribute reads
+        return value
     if name in ("expect", "stats", "experiment", "sources"):
         import importlib
 
