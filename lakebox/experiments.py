@@ -21,6 +21,7 @@ from lakebox.catalog.assets import Asset, AssetStore
 from lakebox.catalog.experiments import ExperimentRow, ExperimentStore
 from lakebox.errors import LakeboxError, NotFoundError, ValidationError
 from lakebox.experiment import port
+from lakebox.experiment.context import TENSORBOARD_DIR
 from lakebox.experiment.record import RUN_LOG, TRIAL_LOG
 from lakebox.tags import Taggable
 
@@ -124,6 +125,11 @@ class Experiment(Taggable):
         return self._project.artifacts / self._row.location
 
     @property
+    def tensorboard_dir(self) -> Path:
+        """The run's TensorBoard event files (``experiment.log_scalar``): ``<path>/tensorboard/``."""
+        return self.path / TENSORBOARD_DIR
+
+    @property
     def files(self) -> dict[str, Path]:
         """Files the function returned, copied into the box: ``{key: path}``."""
         root = self._project.artifacts
@@ -204,10 +210,10 @@ def get_experiment(name: str, run: int | None = None, project: Any = None) -> Ex
         runs = [r.run for r in store.list(name)]
         if runs:
             raise NotFoundError(f"Experiment {name!r} has no run {run}; it has runs {runs}.")
-        from lakebox.names import closest
+        from lakebox.names import did_you_mean
 
-        hint = closest(name, store.names())
-        raise NotFoundError(f"No experiment named {name!r}" + (f"; did you mean {hint}?" if hint else "."))
+        hint = did_you_mean(name, store.names())
+        raise NotFoundError(f"No experiment named {name!r}" + (hint or "; `lakebox experiments list` shows the recorded runs."))
     return Experiment(project, row)
 
 

@@ -78,9 +78,10 @@ def ablation(dataset_factory: Any, model_factory: Any = None, scale: float = 1.0
 
     x_train, x_test, y_train, y_test = dataset_factory()
     columns = list(x_train.columns)
-    a = np.column_stack([x_train.to_numpy(dtype=float), np.ones(len(x_train))])
+    numeric = [c for c in columns if c not in ("pid", "ts")]  # the key and event time are features too (hsfs)
+    a = np.column_stack([x_train[numeric].to_numpy(dtype=float), np.ones(len(x_train))])
     coef, *_ = np.linalg.lstsq(a, y_train.to_numpy(dtype=float).ravel(), rcond=None)
-    b = np.column_stack([x_test.to_numpy(dtype=float), np.ones(len(x_test))])
+    b = np.column_stack([x_test[numeric].to_numpy(dtype=float), np.ones(len(x_test))])
     predicted = b @ coef
     actual = y_test.to_numpy(dtype=float).ravel()
     r2 = 1.0 - float(((actual - predicted) ** 2).sum() / ((actual - actual.mean()) ** 2).sum())
@@ -140,3 +141,77 @@ def distributed_fails(lr: float = 0.1) -> dict[str, Any]:
     tensor = torch.ones(1)
     dist.all_reduce(tensor)  # rank 0 waits here for rank 1, which never comes
     return {"metric": tensor.item()}
+
+
+def killed_once() -> dict[str, Any]:
+    """Rank 1 of the first attempt dies by SIGKILL (no traceback, no result); the restarted group succeeds."""
+    import signal
+
+    import torch
+    import torch.distributed as dist
+
+    attempt = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
+    print(f"rank {experiment.rank()} attempt {attempt}")
+    if attempt == 0 and experiment.rank() == 1:
+        os.kill(os.getpid(), signal.SIGKILL)
+    tensor = torch.tensor([float(experiment.rank() + 1)])
+    dist.all_reduce(tensor)
+    return {"all_reduce": tensor.item(), "attempt": float(attempt)}
+
+
+def environment_seen() -> dict[str, Any]:
+    """What a rank or a trial worker sees of its placement (device variables, ranks)."""
+    names = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "CUDA_VISIBLE_DEVICES", "LAKEBOX_DEVICE",
+             "MASTER_ADDR", "GROUP_RANK")
+    print("env " + " ".join(f"{n}={os.environ.get(n)}" for n in names))
+    return {"metric": 1.0, "env": {n: os.environ.get(n) for n in names}, "device": str(experiment.device())}
+
+
+def environment_and_sum() -> dict[str, Any]:
+    """The 2-node test: every rank's environment, and the all_reduce of rank + 1."""
+    import torch
+    import torch.distributed as dist
+
+    seen = environment_seen()
+    tensor = torch.tensor([float(experiment.rank() + 1)])
+    dist.all_reduce(tensor)
+    print(f"sum={tensor.item()}")
+    return {**seen, "sum": tensor.item()}
+
+
+def meets_peer(x: int, marker_dir: str) -> dict[str, Any]:
+    """Each lagom process's first trial waits until the other process has started one too, so
+    that both take trials from the shared study (a condition, not a sleep)."""
+    import time
+
+    folder = Path(marker_dir)
+    mine = folder / str(os.getppid())  # the parent of a trial worker is its lagom process
+    if not mine.exists():  # only a process's first trial waits for the peer's first
+        mine.touch()
+        deadline = time.monotonic() + 60
+        while len(list(folder.iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    return {"metric": float(x)}
+
+
+def hangs_on_three(x: int) -> dict[str, Any]:
+    """Trial x=3 hangs while $LAKEBOX_TEST_HANG is set (the process running it gets killed)."""
+    import time
+
+    while x == 3 and os.environ.get("LAKEBOX_TEST_HANG"):
+        time.sleep(0.1)
+    return {"metric": float(x)}
+
+
+def environment_seen_x(x: int) -> dict[str, Any]:
+    return {**environment_seen(), "metric": float(x)}
+
+
+def logs_scalars(steps: int = 3, x: float = 1.0) -> dict[str, Any]:
+    """Writes ``loss`` = x / (step + 1) to TensorBoard at each step (rank r adds r)."""
+    for step in range(steps):
+        experiment.log_scalar("loss", x / (step + 1) + experiment.rank(), step)
+    writer = experiment.summary_writer()
+    if writer is not None:
+        writer.add_text("note", f"rank {experiment.rank()}")
+    return {"metric": x}

@@ -242,9 +242,10 @@ def test_ablation_over_features_and_components(project: lakebox.Project, fs: Any
     result = experiment.lagom(fns.ablation, config, **QUIET)
     by = {t["hparams"]["ablated"]: t for t in result.trials}
     assert set(by) == {None, "age", "noise", "dropout", "head"}
-    assert by[None]["outputs"]["columns"] == ["age", "noise"]
-    assert by["age"]["outputs"]["columns"] == ["noise"]
-    assert by["noise"]["outputs"]["columns"] == ["age"]
+    # the view's key and event time are features too (as in hsfs); only age and noise are left out
+    assert by[None]["outputs"]["columns"] == ["pid", "ts", "age", "noise"]
+    assert by["age"]["outputs"]["columns"] == ["pid", "ts", "noise"]
+    assert by["noise"]["outputs"]["columns"] == ["pid", "ts", "age"]
     assert by["dropout"]["outputs"]["components"] == ["encoder", "head"]
     assert by[None]["outputs"]["components"] == ["dropout", "encoder", "head"]
     ablation = result.ablation

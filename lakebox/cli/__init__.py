@@ -37,6 +37,7 @@ from lakebox.cli.projects import projects
 from lakebox.cli.output import OUTPUT_FORMATS, table_data
 from lakebox.cli.serve import apikey, serve
 from lakebox.cli.state import TIME_OR_COMMIT, State, max_rows_option, output_option, pass_state
+from lakebox.cli.train import train
 from lakebox.cli.tui import tui
 from lakebox.cli.users import audit, users
 from lakebox.errors import LakeboxError
@@ -151,6 +152,7 @@ cli.add_command(tui)
 cli.add_command(labs)
 cli.add_command(experiments)
 cli.add_command(models)
+cli.add_command(train)  # issue 12 (H12): lakebox train (data parallel on torch's launcher)
 cli.add_command(jobs)  # issue 14 (H14a): lakebox jobs ..., lakebox scheduler
 cli.add_command(scheduler)
 cli.add_command(deployments)  # issue 13 (H13): lakebox deployments ...

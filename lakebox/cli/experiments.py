@@ -92,6 +92,31 @@ def show_experiment(
     state.out.experiment(data)
 
 
+@experiments.command("tensorboard", short_help="Print the tensorboard --logdir line of an experiment's runs.")
+@click.argument("name")
+@click.option("--run", "run_number", type=click.IntRange(min=1), default=None,
+              help="Only this run (default: every run of NAME, one TensorBoard run each).")
+@pass_state
+def tensorboard(state: State, name: str, run_number: int | None) -> None:
+    """Print the command that shows the TensorBoard event files of experiment NAME (written by
+    experiment.log_scalar or experiment.summary_writer() inside lagom; one folder per trial or
+    rank). TensorBoard is an optional extra: pip install 'lakebox[tensorboard]'.
+
+    \b
+    Example:
+      lakebox experiments tensorboard attendance_torch_ddp
+      $(lakebox experiments tensorboard attendance_torch_ddp)   # start it
+    """
+    import shlex
+
+    from lakebox.experiments import get_experiment
+
+    project = state.open()
+    run = get_experiment(name, run_number, project=project)  # NotFoundError with a did-you-mean hint
+    folder = run.tensorboard_dir if run_number is not None else run.path.parent
+    click.echo(f"tensorboard --logdir {shlex.quote(str(folder))}")
+
+
 def describe_run(run: Experiment, details: bool = False) -> dict[str, Any]:
     """A recorded run as plain data (``experiments list`` and ``show``)."""
     data = {

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
         Searchspace,
         TorchDistributedConfig,
     )
-    from lakebox.experiment.context import EarlyStopped, Reporter, report
+    from lakebox.experiment.context import EarlyStopped, Reporter, log_scalar, report, summary_writer
     from lakebox.experiment.distributed import (
         all_reduce_mean,
         device,
@@ -58,7 +58,7 @@ if TYPE_CHECKING:
 _EXPORTS = {
     **dict.fromkeys(
         ("AblationConfig", "Config", "HyperparameterOptConfig", "Searchspace", "TorchDistributedConfig"), "config"),
-    **dict.fromkeys(("EarlyStopped", "Reporter", "report"), "context"),
+    **dict.fromkeys(("EarlyStopped", "Reporter", "log_scalar", "report", "summary_writer"), "context"),
     **dict.fromkeys(("all_reduce_mean", "device", "is_distributed", "is_main", "prepare_model", "rank", "shard",
                      "world_size"), "distributed"),
     **dict.fromkeys(("ExperimentError", "SearchspaceError", "SignatureError"), "errors"),
@@ -98,10 +98,12 @@ __all__ = [
     "is_distributed",
     "is_main",
     "lagom",
+    "log_scalar",
     "prepare_model",
     "rank",
     "report",
     "shard",
+    "summary_writer",
     "world_size",
 ]
 

@@ -134,12 +134,10 @@ def omit_submodule(model: Any, path: str) -> None:
         )
     names = [name for name, _ in model.named_modules() if name]
     if path not in names:
-        from lakebox.names import closest
+        from lakebox.names import did_you_mean
 
         raise NotFoundError(
-            f"The model has no component {path!r}; its named submodules are {names[:20]}"
-            + (f" (did you mean {closest(path, names)}?)" if closest(path, names) else "")
-            + "."
+            f"The model has no component {path!r}{did_you_mean(path, names)} Its named submodules are {names[:20]}."
         )
     parent_path, _, leaf = path.rpartition(".")
     parent = model.get_submodule(parent_path) if parent_path else model

@@ -252,6 +252,15 @@ class HyperparameterOptConfig(_Common):
     num_trials: int | None = None
     metric: str | None = "metric"
     workers: int | None = None
+    gpus: int | Sequence[int | str] | None = None
+    """GPUs for the trial workers, one each (``CUDA_VISIBLE_DEVICES``): a count or device ids;
+    default: every GPU of the machine (and as many workers), none on a CPU machine."""
+    study: str | None = None
+    """An Optuna study name: the search lives in ``storage`` and several processes (or machines)
+    running the same search share it; a killed search resumes where it stopped."""
+    storage: Any = None
+    """Where the study lives: a database URL (``sqlite:///path.db``, ``postgresql://...``), an
+    Optuna storage object (e.g. ``JournalStorage``); default with ``study``: the box's SQLite file."""
     early_stopping: str = "auto"
     early_stopping_min_trials: int = 3
     """Median stopping: trials that must finish before any is stopped."""
@@ -289,6 +298,14 @@ class HyperparameterOptConfig(_Common):
             value = getattr(self, attr)
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ValidationError(f"{attr} must be an integer >= {low}, got {value!r}.")
+        _check_gpus(self.gpus)
+        if self.study is not None and (not isinstance(self.study, str) or not _RUN_NAME.match(self.study)):
+            raise ValidationError(f"study must be a name of 1-100 letters, digits, '_', '.' or '-', got {self.study!r}.")
+        if self.storage is not None and isinstance(self.storage, str) and "://" not in self.storage:
+            raise ValidationError(
+                f"storage must be a database URL such as 'sqlite:///studies.db' or 'postgresql://host/db', or an "
+                f"Optuna storage object; got {self.storage!r}."
+            )
         if self.optimizer != "gridsearch" and self.num_trials is None:
             raise ValidationError(f"optimizer={self.optimizer!r} needs num_trials= (how many trials to run).")
         if self.optimizer == "gridsearch":
@@ -315,6 +332,8 @@ class AblationConfig(_Common):
     components: Sequence[str] = field(default_factory=tuple)
     metric: str | None = "metric"
     workers: int | None = None
+    gpus: int | Sequence[int | str] | None = None
+    """GPUs for the trial workers, one each (see ``HyperparameterOptConfig.gpus``)."""
     baseline: bool = True
     retries: int = 1
 
@@ -336,47 +355,124 @@ class AblationConfig(_Common):
             raise ValidationError(f"workers must be an integer >= 1, got {self.workers!r}.")
         if not self.metric:
             raise ValidationError("An ablation needs metric=, the name of the returned metric to compare.")
+        _check_gpus(self.gpus)
 
 
 @dataclass(kw_only=True)
 class TorchDistributedConfig(_Common):
-    """Data-parallel training: ``world_size`` processes with ``torch.distributed`` initialised.
+    """Data-parallel training on torch's own launcher (``torch.distributed.run``, torch elastic).
 
-    ``backend="auto"`` picks NCCL when there is a CUDA device per rank, else gloo. The
-    rendezvous listens on 127.0.0.1 only (torch.distributed has no authentication). Each rank
-    gets ``torch.set_num_threads(threads_per_rank)`` (default: cores // world_size, at least 1);
-    ``timeout_s`` bounds rendezvous and collectives so a stuck rank fails instead of hanging.
+    On one machine (the default) lagom starts ``nproc_per_node`` ranks (``world_size`` is the
+    same number; default: one per GPU, else 2 CPU ranks) with ``torch.distributed``
+    initialised: ``backend="auto"`` picks NCCL when there is a CUDA device per rank (rank *r*
+    uses ``cuda:<local rank>``), else gloo. On several machines, start the same lagom call (or
+    ``lakebox train``) on each with ``nnodes``, ``rdzv_endpoint`` (``host:port`` of the
+    rendezvous) and ``node_rank`` (0 records the run; the others join it): a static rendezvous
+    (global rank 0 on node 0), or with ``elastic=True`` torch's c10d rendezvous (global ranks in
+    order of arrival). ``max_restarts`` restarts the whole group after a rank dies. ``timeout_s`` bounds the
+    rendezvous and collectives so a stuck rank fails instead of hanging. Each rank gets
+    ``torch.set_num_threads(threads_per_rank)`` (default: cores // ranks on this machine).
     Rank 0's returned dict is the result; numeric metrics are averaged over the ranks.
     """
 
     world_size: int | None = None
+    nproc_per_node: int | None = None
+    nnodes: int = 1
+    node_rank: int | None = None
+    rdzv_endpoint: str | None = None
+    max_restarts: int = 0
+    elastic: bool = False
     backend: str = "auto"
     timeout_s: float | None = 120.0
     threads_per_rank: int | None = None
 
     kind = "distributed"
 
+    _FIELDS = ("world_size", "nproc_per_node", "nnodes", "node_rank", "rdzv_endpoint", "max_restarts", "elastic",
+               "backend", "threads_per_rank")
+
     def __init__(self, name: str | None = None, hparams: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
-        world_size = kwargs.pop("world_size", None)
-        backend = kwargs.pop("backend", "auto")
-        threads = kwargs.pop("threads_per_rank", None)
+        own = {key: kwargs.pop(key) for key in self._FIELDS if key in kwargs}
         kwargs.setdefault("timeout_s", 120.0)
         _Common.__init__(self, name=name, hparams=hparams, **kwargs)
-        self.world_size, self.backend, self.threads_per_rank = world_size, backend, threads
+        self.world_size = own.get("world_size")
+        self.nproc_per_node = own.get("nproc_per_node")
+        self.nnodes = own.get("nnodes", 1)
+        self.node_rank = own.get("node_rank")
+        self.rdzv_endpoint = own.get("rdzv_endpoint")
+        self.max_restarts = own.get("max_restarts", 0)
+        self.elastic = own.get("elastic", False)
+        self.backend = own.get("backend", "auto")
+        self.threads_per_rank = own.get("threads_per_rank")
         self.__post_init__()
 
     def __post_init__(self) -> None:
         self._check_common()
-        if self.world_size is not None and (
-            not isinstance(self.world_size, int) or isinstance(self.world_size, bool) or self.world_size < 1
-        ):
-            raise ValidationError(f"world_size must be an integer >= 1 (the number of processes), got {self.world_size!r}.")
+        for attr, low in (("world_size", 1), ("nproc_per_node", 1), ("nnodes", 1), ("node_rank", 0),
+                          ("max_restarts", 0), ("threads_per_rank", 1)):
+            value = getattr(self, attr)
+            if value is None and attr in ("world_size", "nproc_per_node", "node_rank", "threads_per_rank"):
+                continue
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValidationError(f"{attr} must be an integer >= {low}, got {value!r}.")
         if self.backend not in BACKENDS:
             raise ValidationError(f"backend must be one of {list(BACKENDS)}, got {self.backend!r}.")
-        if self.threads_per_rank is not None and (not isinstance(self.threads_per_rank, int) or self.threads_per_rank < 1):
-            raise ValidationError(f"threads_per_rank must be an integer >= 1, got {self.threads_per_rank!r}.")
+        if not isinstance(self.elastic, bool):
+            raise ValidationError(f"elastic must be True or False, got {self.elastic!r}.")
         if self.timeout_s is None:
             raise ValidationError("A distributed run needs timeout_s (seconds), so a stuck rank fails instead of hanging.")
+        if self.nnodes > 1:
+            if not self.rdzv_endpoint:
+                raise ValidationError(
+                    f"nnodes={self.nnodes} needs rdzv_endpoint='host:port': the address every node can reach, where "
+                    "the rendezvous runs (on the node with node_rank=0), e.g. rdzv_endpoint='10.0.0.1:29400'."
+                )
+            if self.node_rank is None:
+                raise ValidationError(
+                    f"nnodes={self.nnodes} needs node_rank: 0 on the machine that records the run in its box, "
+                    f"1..{self.nnodes - 1} on the others."
+                )
+            if self.node_rank >= self.nnodes:
+                raise ValidationError(f"node_rank must be in 0..{self.nnodes - 1} (nnodes={self.nnodes}), got {self.node_rank}.")
+        elif self.node_rank not in (None, 0):
+            raise ValidationError(f"node_rank={self.node_rank} needs nnodes > 1 (a run on several machines).")
+        if self.rdzv_endpoint is not None:
+            _endpoint(self.rdzv_endpoint)
+        if self.world_size is not None and self.nproc_per_node is not None and self.world_size != self.nproc_per_node * self.nnodes:
+            raise ValidationError(
+                f"world_size={self.world_size} disagrees with nproc_per_node={self.nproc_per_node} x nnodes={self.nnodes}; "
+                "give one of them."
+            )
+        if self.world_size is not None and self.nproc_per_node is None and self.world_size % self.nnodes:
+            raise ValidationError(f"world_size={self.world_size} does not split evenly over nnodes={self.nnodes}.")
+
+    @property
+    def joins(self) -> bool:
+        """True on a node that joins a run another node records (node_rank > 0)."""
+        return self.nnodes > 1 and (self.node_rank or 0) > 0
+
+    def ranks_per_node(self, default: int) -> int:
+        if self.nproc_per_node is not None:
+            return self.nproc_per_node
+        if self.world_size is not None:
+            return self.world_size // self.nnodes
+        return default
+
+
+def _check_gpus(gpus: Any) -> None:
+    if gpus is None:
+        return
+    if isinstance(gpus, bool) or (isinstance(gpus, int) and gpus < 0):
+        raise ValidationError(f"gpus must be a count >= 0 or a list of device ids, got {gpus!r}.")
+    if not isinstance(gpus, int) and (isinstance(gpus, str) or not all(isinstance(g, (int, str)) for g in gpus)):
+        raise ValidationError(f"gpus must be a count >= 0 or a list of device ids, got {gpus!r}.")
+
+
+def _endpoint(text: str) -> tuple[str, int]:
+    host, sep, port = str(text).rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValidationError(f"rdzv_endpoint must be 'host:port' (e.g. '10.0.0.1:29400'), got {text!r}.")
+    return host.strip("[]"), int(port)
 
 
 def _jsonable(value: Any) -> Any:

@@ -45,6 +45,9 @@ class TrialContext:
     stop_requested: bool = False
     datasets: list[dict[str, Any]] = field(default_factory=list)
     models: list[dict[str, Any]] = field(default_factory=list)
+    logdir: str | None = None
+    """Where this trial's (or rank's) TensorBoard event files go, under the run's folder."""
+    writer: Any = None
 
 
 _current: TrialContext | None = None
@@ -98,6 +101,57 @@ def report(metric: float, step: int | None = None) -> None:
     if context.send_report is not None and math.isfinite(value) and context.send_report(value, step):
         context.stop_requested = True
         raise EarlyStopped(f"trial {context.trial} was stopped early at step {step}")
+
+
+TENSORBOARD_DIR = "tensorboard"
+
+
+def summary_writer() -> Any:
+    """The trial's ``torch.utils.tensorboard.SummaryWriter``, writing under the run's folder
+    (``tensorboard/``; ``tensorboard/trial_<n>`` for a search or ablation, ``tensorboard/rank_<r>``
+    for a data-parallel run); None outside ``lagom``. Needs ``pip install 'lakebox[tensorboard]'``."""
+    context = _current
+    if context is None or context.logdir is None:
+        return None
+    if context.writer is None:
+        try:
+            import tensorboard  # noqa: F401  (torch's writer needs it, and says so less clearly)
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError as e:
+            from lakebox.errors import MissingDependencyError
+
+            raise MissingDependencyError(
+                "experiment.log_scalar writes TensorBoard event files, which needs torch and tensorboard: "
+                "pip install 'lakebox[tensorboard]'", package="tensorboard",
+            ) from e
+        context.writer = SummaryWriter(log_dir=context.logdir)
+    return context.writer
+
+
+def log_scalar(name: str, value: float, step: int | None = None) -> None:
+    """Write ``value`` of ``name`` at ``step`` to the run's TensorBoard event files; outside
+    ``lagom`` it does nothing. ``lakebox experiments tensorboard NAME`` prints the logdir.
+
+    >>> log_scalar("loss", 0.25, step=1)  # outside lagom: no effect
+    """
+    if not isinstance(name, str) or not name:
+        raise ValidationError(f"experiment.log_scalar needs a name, got {name!r}.")
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as e:
+        raise ValidationError(f"experiment.log_scalar({name!r}, ...) needs a number, got {value!r}.") from e
+    writer = summary_writer()
+    if writer is not None:
+        writer.add_scalar(name, number, step)
+
+
+def close_writer(context: TrialContext) -> None:
+    """Flush and close the trial's writer (at the end of the trial)."""
+    if context.writer is not None:
+        try:
+            context.writer.close()
+        finally:
+            context.writer = None
 
 
 class Reporter:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -52,12 +51,16 @@ def is_main() -> bool:
 
 
 def device() -> Any:
-    """This rank's device: ``cuda:<local rank>`` under NCCL, else the CPU."""
+    """This process's device: ``cuda:<local rank>`` in a rank under NCCL, the GPU lagom gave a
+    trial worker (``cuda:0`` of its ``CUDA_VISIBLE_DEVICES``), else the CPU."""
     import torch
 
     dist = _dist()
     if dist is not None and dist.get_backend() == "nccl":
         return torch.device("cuda", local_rank())
+    assigned = os.environ.get("LAKEBOX_DEVICE")
+    if assigned and assigned.startswith("cuda") and torch.cuda.is_available():
+        return torch.device(assigned)
     return torch.device("cpu")
 
 
@@ -154,13 +157,10 @@ def resolve_backend(requested: str, world_size: int) -> str:
     return requested
 
 
-def init_process_group(spec: dict[str, Any], channel: Any) -> Callable[[], None]:
-    """Initialise ``torch.distributed`` for one rank; returns the clean-up to call afterwards.
-
-    Rank 0 listens on 127.0.0.1 only (a socket it binds itself and hands to the TCPStore, so
-    torch never listens on every interface) and sends its port to the caller, which passes it
-    to the other ranks.
-    """
+def init_from_launcher(backend: str, timeout_s: float, threads: int | None) -> str:
+    """Initialise ``torch.distributed`` in a rank that torch's launcher started (``RANK``,
+    ``LOCAL_RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``/``MASTER_PORT`` in the environment);
+    returns the backend. Under NCCL rank *r* of a node uses ``cuda:<LOCAL_RANK>``."""
     try:
         import torch
         import torch.distributed as dist
@@ -168,30 +168,22 @@ def init_process_group(spec: dict[str, Any], channel: Any) -> Callable[[], None]
         raise MissingDependencyError(
             "TorchDistributedConfig needs torch; install it with: pip install 'lakebox[train]'", package="torch"
         ) from e
-    rank_, size = spec["rank"], spec["world_size"]
-    torch.set_num_threads(spec["threads"])
-    backend = resolve_backend(spec["backend"], size)
+    if threads:
+        torch.set_num_threads(threads)
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", os.environ.get("WORLD_SIZE", "1")))
+    backend = resolve_backend(backend, local_world)
     if backend == "nccl":
-        torch.cuda.set_device(rank_)
-    timeout = timedelta(seconds=float(spec["timeout_s"]))
-    if rank_ == 0:
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(max(128, size))
-        port = listener.getsockname()[1]
-        channel.send(("port", port))
-        # the store owns the listening socket from here on (detach: Python must never close it)
-        store = dist.TCPStore("127.0.0.1", port, size, True, timeout, master_listen_fd=listener.detach())
+        torch.cuda.set_device(local_rank())
+        os.environ["LAKEBOX_DEVICE"] = f"cuda:{local_rank()}"
+    timeout = timedelta(seconds=float(timeout_s))
+    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE", "").lower() == "true":
+        # The launcher's store outlives a restart of the group (torch shares the rendezvous store), so
+        # keys of the previous attempt (a dead rank's address) are still there: give each attempt its own
+        # prefix, or a restarted rank 0 may dial the dead rank's old port.
+        store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), is_master=False, timeout=timeout)
+        prefixed = dist.PrefixStore(f"lakebox/attempt_{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}", store)
+        dist.init_process_group(backend, store=prefixed, rank=int(os.environ["RANK"]),
+                                world_size=int(os.environ["WORLD_SIZE"]), timeout=timeout)
     else:
-        port = spec["port"]
-        store = dist.TCPStore("127.0.0.1", port, size, False, timeout)
-    os.environ.update(
-        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank_), WORLD_SIZE=str(size), LOCAL_RANK=str(rank_)
-    )
-    dist.init_process_group(backend, store=store, rank=rank_, world_size=size, timeout=timeout)
-
-    def cleanup() -> None:
-        if dist.is_initialized():
-            dist.destroy_process_group()
-
-    return cleanup
+        dist.init_process_group(backend, init_method="env://", timeout=timeout)
+    return backend

@@ -38,13 +38,16 @@ class ScriptFunction:
         return obj  # type: ignore[no-any-return]
 
 
-def dumps(fn: Callable[..., Any], what: str) -> bytes:
-    """Pickle ``fn`` for the workers, or raise ``SignatureError`` saying how to make it sendable."""
+def dumps(fn: Callable[..., Any], what: str, by_script: bool = False) -> bytes:
+    """Pickle ``fn`` for the workers, or raise ``SignatureError`` saying how to make it sendable.
+
+    ``by_script``: the receiving processes are not spawned by multiprocessing (torch's launcher
+    starts them), so a function of the started script is found by running the script file."""
     qualname = getattr(fn, "__qualname__", "")
     if getattr(fn, "__module__", None) == "__main__":
         main = sys.modules.get("__main__")
         script = getattr(fn, "__globals__", {}).get("__file__")
-        in_main = main is not None and getattr(main, qualname, None) is fn
+        in_main = main is not None and getattr(main, qualname, None) is fn and not by_script
         if not in_main and script and os.path.isfile(script) and "<" not in qualname:
             return pickle.dumps(ScriptFunction(os.path.abspath(script), qualname))
         if not getattr(main, "__file__", None):

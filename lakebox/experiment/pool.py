@@ -95,7 +95,7 @@ class Pool:
     def wait(self, timeout: float | None) -> list[tuple[str, Worker, Any]]:
         """Block until something happens; returns ``(kind, worker, data)`` events in order.
 
-        kinds: the worker's messages (``ready``, ``report``, ``port``, ``result``, ``fatal``)
+        kinds: the worker's messages (``ready``, ``report``, ``result``, ``fatal``)
         with their tuple, and ``exit`` with the exit code once a process is gone (after all its
         messages). Output lines go to ``on_log`` directly.
         """

@@ -6,6 +6,7 @@ launcher) while ``recording`` records the run through the box's recording port.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -19,12 +20,13 @@ from lakebox.experiment.config import (
     TorchDistributedConfig,
     _Common,
 )
+from lakebox.experiment.errors import ExperimentError
 from lakebox.experiment.functions import dumps as serialise
-from lakebox.experiment.launching import run_distributed
+from lakebox.experiment.launching import join_distributed, run_distributed
 from lakebox.experiment.optimizer import FixedTrials, OptunaSearch
 from lakebox.experiment.record import Result
 from lakebox.experiment.recording import Run
-from lakebox.experiment.scheduling import run_trials
+from lakebox.experiment.scheduling import gpus_of, run_trials
 
 
 def lagom(
@@ -33,7 +35,7 @@ def lagom(
     project: Any = None,
     *,
     echo: bool | Callable[[str], None] = True,
-) -> Result:
+) -> Result | None:
     """Run ``train_fn`` as ``config`` says, in worker processes, and record the run in the box.
 
     Args:
@@ -47,7 +49,8 @@ def lagom(
         echo: print worker output live, each line prefixed by its worker (``[w0] ...``), to
             stdout (True), nowhere (False), or to a callable taking each line.
 
-    Returns a ``Result`` (``best_hp``, ``best_val``, ``metrics``, ``trials``, ``experiment``).
+    Returns a ``Result`` (``best_hp``, ``best_val``, ``metrics``, ``trials``, ``experiment``);
+    on a node that joins a multi-node run (``node_rank > 0``) None, once its ranks finished.
     Raises ``ExperimentError`` (with ``.result``) when the run, or every trial, failed.
 
     >>> result = lagom(train, HyperparameterOptConfig(searchspace=sp, num_trials=8, metric="acc"))  # doctest: +SKIP
@@ -57,35 +60,52 @@ def lagom(
             "config must be a Config, HyperparameterOptConfig, AblationConfig or TorchDistributedConfig, "
             f"got {type(config).__name__}."
         )
-    recorder = port.recorder(project)
+    joins = isinstance(config, TorchDistributedConfig) and config.joins
+    recorder = _joining_recorder(project, config) if joins else port.recorder(project)
     dataset, view = _dataset_spec(recorder, config)
     fixed = config.fixed_hparams()
     names = list(fixed) + (config.searchspace.names if isinstance(config, HyperparameterOptConfig) else [])
     plan = signature.plan(train_fn, names, dataset is not None, config.model_factory is not None)
-    fn_bytes = serialise(train_fn, "The training function")
-    model_bytes = serialise(config.model_factory, "model_factory") if config.model_factory is not None else None
+    by_script = isinstance(config, TorchDistributedConfig)  # torch's launcher starts the ranks, not multiprocessing
+    fn_bytes = serialise(train_fn, "The training function", by_script)
+    model_bytes = (serialise(config.model_factory, "model_factory", by_script)
+                   if config.model_factory is not None else None)
     trials_spec: list[dict[str, Any]] = []
     if isinstance(config, AblationConfig):
         features = _ablation_features(config, view)
         trials_spec = ablation_trials(features, list(config.components), config.baseline)
     function = f"{getattr(train_fn, '__module__', '?')}.{getattr(train_fn, '__qualname__', repr(train_fn))}"
     name = config.name or _default_name(train_fn)
+    if joins:  # another node records the run: start this node's ranks, return when they are done
+        assert isinstance(config, TorchDistributedConfig)
+        code = join_distributed(config, fn_bytes, plan, dataset, model_bytes, fixed, recorder, echo, name)
+        if code != 0:
+            raise ExperimentError(
+                f"This node's ranks of {name} (node_rank {config.node_rank}) failed (torch's launcher exited with code "
+                f"{code}); their output is above, and the run's record is on node 0."
+            )
+        return None
     run = Run(recorder, config, name, function, echo, fixed)
     try:
         if isinstance(config, TorchDistributedConfig):
             run_distributed(run, config, fn_bytes, plan, dataset, model_bytes, fixed)
         else:
             if isinstance(config, HyperparameterOptConfig):
-                source: Any = OptunaSearch(config)
-                workers = config.workers or os.cpu_count() or 1
+                source: Any = OptunaSearch(config, recorder.box, name)
+                workers = config.workers or len(gpus_of(config)) or os.cpu_count() or 1
             elif isinstance(config, AblationConfig):
                 source = FixedTrials({"ablated": t["ablated"], "ablation_kind": t["kind"]} for t in trials_spec)
-                workers = config.workers or os.cpu_count() or 1
+                workers = config.workers or len(gpus_of(config)) or os.cpu_count() or 1
             else:
                 source = FixedTrials([{}])
                 workers = 1
+            if getattr(source, "shared", False):
+                run.note(f"Optuna study {source.study_name!r} in {_masked(source.storage)}: {source.remaining()} of "
+                         f"{source.total} trial(s) left" + (f", {source.resumed} re-queued" if source.resumed else ""))
             try:
                 run_trials(run, config, source, min(workers, max(1, source.total)), fn_bytes, plan, dataset, model_bytes, fixed)
+                if not run.trials and getattr(source, "shared", False):
+                    _study_best(run, source, fixed)
             finally:
                 source.close()
     except BaseException as e:
@@ -94,13 +114,40 @@ def lagom(
     return run.finish()
 
 
+def _joining_recorder(project: Any, config: _Common) -> port.Recorder | None:
+    """A joining node needs a box only for the dataset factory (the box on a shared filesystem, or a copy)."""
+    if config.feature_view is None:
+        return None
+    return port.recorder(project)
+
+
+def _study_best(run: Run, source: OptunaSearch, fixed: dict[str, Any]) -> None:
+    """This process found the shared study's trials all taken: the run reports the study's best."""
+    best = source.study_best()
+    if best is None:
+        return
+    run.note(f"study {source.study_name!r} has no trial left for this process; its best so far: trial "
+             f"{best['number']} ({run.config.metric} = {best['value']})")
+    metrics = {run.config.metric: best["value"]} if run.config.metric else {}
+    run.extra["_best"] = {"hparams": {**fixed, **best["hparams"]}, "metrics": metrics, "value": best["value"],
+                          "files": {}, "trial": None}
+
+
+def _masked(storage: Any) -> str:
+    """A storage for the log: a URL without its password."""
+    url = storage if isinstance(storage, str) else getattr(storage, "url", None)
+    if isinstance(url, str):
+        return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
+    return type(storage).__name__
+
+
 def _default_name(fn: Any) -> str:
     raw = getattr(fn, "__name__", "experiment")
     cleaned = "".join(c if c.isalnum() or c in "_.-" else "_" for c in raw).strip(".") or "experiment"
     return cleaned[:100]
 
 
-def _dataset_spec(recorder: port.Recorder, config: _Common) -> tuple[dict[str, Any] | None, Any]:
+def _dataset_spec(recorder: port.Recorder | None, config: _Common) -> tuple[dict[str, Any] | None, Any]:
     spec = config.feature_view
     if spec is None:
         return None, None
@@ -112,6 +159,7 @@ def _dataset_spec(recorder: port.Recorder, config: _Common) -> tuple[dict[str, A
         name, version = spec.name, spec.version
     else:
         raise ValidationError(f"feature_view must be a FeatureView, a view name or (name, version); got {spec!r}.")
+    assert recorder is not None
     view = recorder.feature_view(name, version)
     versions = [d["version"] for d in view.get_training_datasets()]
     td = config.training_dataset_version
@@ -134,14 +182,12 @@ def _ablation_features(config: AblationConfig, view: Any) -> list[str]:
     available = [f for f in view.features if f not in hidden]
     if config.features is None:
         return available
-    from lakebox.names import closest
+    from lakebox.names import did_you_mean
 
     for feature in config.features:
         if feature not in available:
-            hint = closest(feature, available)
             raise NotFoundError(
                 f"Feature view {view.name} v{view.version} has no feature {feature!r} to leave out"
-                + (f"; did you mean {hint}?" if hint else "")
-                + f" Its features are {available}."
+                f"{did_you_mean(feature, available)} Its features are {available}."
             )
     return list(config.features)

@@ -16,6 +16,7 @@ from typing import Any
 from lakebox.catalog.experiments import now
 from lakebox.experiment import signature
 from lakebox.experiment.config import AblationConfig, Config, _Common
+from lakebox.experiment.context import TENSORBOARD_DIR
 from lakebox.experiment.errors import ExperimentError
 from lakebox.experiment.pool import Pool, fatal
 from lakebox.experiment.recording import Run, Trial
@@ -35,6 +36,42 @@ def worker_env(box: str, processes: int, threads: int | None = None) -> dict[str
     return env
 
 
+def visible_gpus() -> list[str]:
+    """The GPUs this machine offers trial workers: ``CUDA_VISIBLE_DEVICES`` if set, else the CUDA
+    devices torch sees (torch is only imported where an NVIDIA driver is present)."""
+    given = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if given is not None:
+        return [d.strip() for d in given.split(",") if d.strip() and d.strip() != "-1"]
+    if not os.path.exists("/proc/driver/nvidia/gpus"):
+        return []
+    try:
+        import torch
+    except ImportError:
+        return []
+    return [str(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+
+
+def gpus_of(config: _Common) -> list[str]:
+    """The GPUs a config's trials share out: its ``gpus`` (a count or device ids; 0 or [] for
+    none), else what the machine offers (``visible_gpus``)."""
+    given = getattr(config, "gpus", None)
+    if given is None:
+        return visible_gpus()
+    if isinstance(given, int):
+        available = visible_gpus()
+        return available[:given] if available else [str(i) for i in range(given)]
+    return [str(g) for g in given]
+
+
+def device_env(worker: int, gpus: list[str]) -> dict[str, str]:
+    """A trial worker's device: GPU ``gpus[worker]`` alone (``CUDA_VISIBLE_DEVICES``), which it
+    holds while it runs trials and gives back when it exits; no GPUs: the CPU."""
+    if not gpus:
+        return {}
+    gpu = gpus[worker % len(gpus)]
+    return {"CUDA_VISIBLE_DEVICES": gpu, "LAKEBOX_DEVICE": "cuda:0"}
+
+
 def run_trials(
     run: Run, config: _Common, source: Any, workers: int, fn_bytes: bytes, plan: signature.CallPlan,
     dataset: dict[str, Any] | None, model_bytes: bytes | None, fixed: dict[str, Any],
@@ -42,7 +79,11 @@ def run_trials(
     metric = config.metric
     needs_metric = metric is not None and not isinstance(config, Config)
     env = worker_env(run.recorder.box, workers)
+    gpus = gpus_of(config)
+    if gpus:
+        run.note(f"GPUs {gpus}: one per worker (CUDA_VISIBLE_DEVICES)")
     ablation = isinstance(config, AblationConfig)
+    many = not isinstance(config, Config)  # a search or an ablation: one TensorBoard run per trial
 
     def payload(trial: Trial) -> dict[str, Any]:
         ablated = trial.hparams.get("ablated") if ablation else None
@@ -54,6 +95,7 @@ def run_trials(
         return {
             "trial": trial.number, "hparams": hparams, "plan": plan, "context": run.context,
             "artifacts_root": str(run.artifacts), "files_dir": str(run.trial_folder(trial.number) / "files"),
+            "tensorboard_dir": str(run.folder / TENSORBOARD_DIR / (f"trial_{trial.number}" if many else "")),
             "dataset": data, "model": model, "metric": metric, "report": True,
         }
 
@@ -63,14 +105,14 @@ def run_trials(
     startup_failures = 0
     try:
         for i in range(workers):
-            pool.start(i, env)
+            pool.start(i, {**env, **device_env(i, gpus)})
         run.note(f"{run.row.name} run {run.row.run}: {config.kind}, {source.total} trial(s) on {workers} worker(s)")
         run.capture_environment()  # while the workers start
         while True:
             if not exhausted or retry:
                 free = sorted(set(range(workers)) - {w.id for w in pool.alive()})
                 for worker_id in free:
-                    pool.start(worker_id, env)
+                    pool.start(worker_id, {**env, **device_env(worker_id, gpus)})
             for w in sorted(pool.alive(), key=lambda w: w.id):
                 if not w.idle:
                     continue

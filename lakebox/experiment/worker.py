@@ -6,8 +6,9 @@ reads line by line and sends to the caller, so prints, logging, warnings and C-l
 the function all arrive live and in order. Messages (tuples) on the connection:
 
 worker -> caller: ``("ready", pid)``, ``("log", line)``, ``("report", trial, step, value)``
-(answered with ``("reply", stop)``), ``("port", port)`` (rank 0 of a distributed run),
-``("result", dict)``, ``("fatal", traceback)`` (the function could not be loaded).
+(answered with ``("reply", stop)``), ``("result", dict)``, ``("fatal", traceback)`` (the
+function could not be loaded). The ranks of a data-parallel run reuse ``OutputCapture`` and
+``run_task`` under torch's launcher (``lakebox.experiment.node``).
 caller -> worker: ``("task", dict)``, ``("reply", bool)``, ``("stop",)``.
 """
 
@@ -138,11 +139,11 @@ def main(conn: Connection, worker_id: int, fn_bytes: bytes, env: dict[str, str])
     capture.flush()
 
 
-def run_task(fn: Any, task: dict[str, Any], channel: Channel, worker_id: int) -> dict[str, Any]:
-    """Call the function once for a trial and describe what happened (never raises)."""
+def run_task(
+    fn: Any, task: dict[str, Any], channel: Any, worker_id: int, rank: int = 0, world_size: int = 1
+) -> dict[str, Any]:
+    """Call the function once for a trial (or a rank) and describe what happened (never raises)."""
     trial = task["trial"]
-    dist = task.get("distributed")
-    rank = dist["rank"] if dist else 0
 
     def send_report(value: float, step: int) -> bool:
         channel.send(("report", trial, step, value))
@@ -160,19 +161,15 @@ def run_task(fn: Any, task: dict[str, Any], channel: Channel, worker_id: int) ->
         worker=worker_id,
         box=info["box"],
         rank=rank,
-        world_size=dist["world_size"] if dist else 1,
+        world_size=world_size,
         send_report=send_report if task.get("report", True) else None,
+        logdir=task.get("tensorboard_dir"),
     )
     started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
     start = time.perf_counter()
     status, error, out = "finished", None, None
-    cleanup = None
     context.set_current(ctx)
     try:
-        if dist:
-            from lakebox.experiment.distributed import init_process_group
-
-            cleanup = init_process_group(dist, channel)
         dataset = model = None
         if task.get("dataset") is not None:
             from lakebox.experiment.ablation import DatasetFactory
@@ -192,11 +189,10 @@ def run_task(fn: Any, task: dict[str, Any], channel: Channel, worker_id: int) ->
         print(error, file=sys.stderr, end="", flush=True)
     finally:
         context.set_current(None)
-        if cleanup is not None and status == "finished":  # a failed rank leaves its peers to the caller
-            try:
-                cleanup()
-            except BaseException as e:  # a broken process group must not hide the result
-                print(f"destroying the process group failed: {e}", file=sys.stderr, flush=True)
+        try:
+            context.close_writer(ctx)
+        except Exception as e:  # event files are a side channel: never fail the trial for them
+            print(f"closing the TensorBoard writer failed: {e}", file=sys.stderr, flush=True)
     duration = time.perf_counter() - start
     if ctx.stop_requested and status == "finished":
         status = "pruned"
@@ -206,7 +202,7 @@ def run_task(fn: Any, task: dict[str, Any], channel: Channel, worker_id: int) ->
     if status == "finished":
         try:
             metrics, paths, outputs = split_result(out, task.get("metric"))
-            if rank == 0 and paths:
+            if rank == 0 and paths and task.get("files_dir"):
                 files = copy_files(paths, Path(task["artifacts_root"]), Path(task["files_dir"]))
                 outputs.update({k: v for k, v in paths.items() if k not in files})
         except Exception:
