@@ -110,7 +110,11 @@ def list_labs(state: State) -> None:
     found = available()
     rows = [lab.to_dict() for lab in found]
     data = {
-        "columns": [{"name": "number", "type": "int"}, {"name": "name", "type": "string"}, {"name": "title", "type": "string"}],
+        "columns": [
+            {"name": "number", "type": "int"},
+            {"name": "name", "type": "string"},
+            {"name": "title", "type": "string"},
+        ],
         "rows": rows,
         "row_count": len(rows),
     }

@@ -133,8 +133,7 @@ def _groups(features: Any) -> list[tuple[Any, list[str]]]:
             source, names = pair
         except (TypeError, ValueError):
             raise TypeError(
-                "features must be {feature_group: [names]} or [(feature_group, [names]), ...]; "
-                f"got an item {pair!r}."
+                f"features must be {{feature_group: [names]}} or [(feature_group, [names]), ...]; got an item {pair!r}."
             ) from None
         out.append((source, [names] if isinstance(names, str) else list(names)))
     return out
@@ -144,9 +143,7 @@ def _oracle_group(source: Any, name: str) -> Group:
     if isinstance(source, Group):
         return source
     frame = _frame(source.read())
-    return Group(
-        name=name, keys=list(source.primary_key), event_time=source.event_time, rows=frame.to_dict("records")
-    )
+    return Group(name=name, keys=list(source.primary_key), event_time=source.event_time, rows=frame.to_dict("records"))
 
 
 def _spine_time(spine: pd.DataFrame, event_time: str | None) -> str | None:
@@ -208,15 +205,19 @@ def assert_pit_correct(
     for i, row in enumerate(rows):
         for c in spine_cols:
             if not _same(got.at[i, c], row[c], rel):
-                diffs.append(f"  row {i}: spine column {c} = {_plain(got.at[i, c])!r}, the spine has {_plain(row[c])!r}")
+                diffs.append(
+                    f"  row {i}: spine column {c} = {_plain(got.at[i, c])!r}, the spine has {_plain(row[c])!r}"
+                )
         for group, names in groups:
             hit = match(row, group, when, max_age)
             for n in names:
                 want = hit[n] if hit is not None else None
                 have = got.at[i, n]
                 if not _same(have, want, rel):
-                    diffs.append(f"  row {i} {_spine_text(row, group, when)}: {n} = {_plain(have)!r}, "
-                                 f"expected {_plain(want)!r}{_leak_hint(row, group, when, n, have, rel)}")
+                    diffs.append(
+                        f"  row {i} {_spine_text(row, group, when)}: {n} = {_plain(have)!r}, "
+                        f"expected {_plain(want)!r}{_leak_hint(row, group, when, n, have, rel)}"
+                    )
     if diffs:
         shown = "\n".join(diffs[:_SHOWN]) + (f"\n  ... and {len(diffs) - _SHOWN} more" if len(diffs) > _SHOWN else "")
         raise AssertionError(f"The join is not point-in-time correct in {len(diffs)} cell(s):\n{shown}")
