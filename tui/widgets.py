@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import work
 from textual.binding import Binding, BindingType
@@ -208,11 +209,16 @@ class TabView(Widget):
 
 
 def fill(widget: DataTable[Any], table: Table) -> None:
-    """Replace a DataTable's columns and rows (cells as plain Text: data is never markup)."""
+    """Replace a DataTable's columns and rows (cells as plain Text: data is never markup).
+
+    The column widths are given (the widest cell), not left to DataTable, which measures them
+    when its message queue next runs dry: a frame drawn before that shows header-wide columns."""
     widget.clear(columns=True)
     if not table.columns:
         return
-    widget.add_columns(*table.columns)
+    for i, label in enumerate(table.columns):
+        width = max([cell_len(label), *(cell_len(row[i]) for row in table.rows)])
+        widget.add_column(label, width=width)
     right = table.numeric
     widget.add_rows(
         [Text(cell, justify="right" if i in right else "left") for i, cell in enumerate(row)] for row in table.rows
