@@ -103,45 +103,10 @@ class FixedTrials:
         return len(self._trials)
 
     def ask(self) -> tuple[int, dict[str, Any]] | None:
-        for _ in range(MAX_GIVEN_BACK):
-            if self.remaining() <= 0:
-                return None
-            trial = self.study.ask()
-            params = {p.name: _suggest(trial, p) for p in self.space.params}
-            if self.shared and not self._keep(trial, params):
-                continue
-            number = self._asked
-            self._asked += 1
-            self._trials[number] = trial
-            self._steps[number] = set()
-            return number, params
-        return None
-
-    def _params_of(self, trial: Any) -> dict[str, Any]:
-        """A trial's parameters; for a queued one that has not suggested them yet, its queued ones."""
-        if trial.params:
-            return dict(trial.params)
-        fixed = self.study._storage.get_trial_system_attrs(trial._trial_id).get("fixed_params")
-        return dict(fixed or {})
-
-    def _keep(self, trial: Any, params: dict[str, Any]) -> bool:
-        """Claim a trial of the shared study, or give it back unused: when another process took the
-        last one first, when the queue is empty in a grid search, or when an earlier trial already
-        has these parameters (two processes may queue the same grid point at the same moment)."""
-        state = self._optuna.trial.TrialState
-        trial.set_user_attr(OWNER, f"{socket.gethostname()}:{os.getpid()}")
-        trials = self.study.get_trials(deepcopy=False)
-        earlier = [t for t in trials if t.number < trial.number and self._counted(t)]
-        queued = "fixed_params" in self.study._storage.get_trial_system_attrs(trial._trial_id)
-        # the lowest-numbered trial of a parameter set is its copy; queued ones are numbered when queued
-        waiting = self._optuna.trial.TrialState.WAITING
-        copies = [t for t in trials if t.number < trial.number and (self._counted(t) or t.state == waiting)]
-        duplicate = any(self._params_of(t) == params for t in copies)
-        if len(earlier) >= self.total or (self.grid and not queued) or duplicate:
-            trial.set_user_attr(SURPLUS, True)
-            self.study.tell(trial, state=state.FAIL)
-            return False
-        return True
+        if self._next >= len(self._trials):
+            return None
+        self._next += 1
+        return self._next - 1, dict(self._trials[self._next - 1])
 
     def report(self, number: int, step: int, value: float) -> bool:
         return False
@@ -243,25 +208,45 @@ class OptunaSearch:
         return max(0, self.total - taken)
 
     def ask(self) -> tuple[int, dict[str, Any]] | None:
-        if self.remaining() <= 0:
-            return None
-        state = self._optuna.trial.TrialState
-        trial = self.study.ask()
-        if self.shared:
-            trial.set_user_attr(OWNER, f"{socket.gethostname()}:{os.getpid()}")
-            queued = "fixed_params" in self.study._storage.get_trial_system_attrs(trial._trial_id)
-            before = sum(1 for t in self.study.get_trials(deepcopy=False) if t.number < trial.number and self._counted(t))
-            if before >= self.total or (self.grid and not queued):
-                # another process took the last trial first: give this one back unused
-                trial.set_user_attr(SURPLUS, True)
-                self.study.tell(trial, state=state.FAIL)
+        for _ in range(MAX_GIVEN_BACK):
+            if self.remaining() <= 0:
                 return None
-        params = {p.name: _suggest(trial, p) for p in self.space.params}
-        number = self._asked
-        self._asked += 1
-        self._trials[number] = trial
-        self._steps[number] = set()
-        return number, params
+            trial = self.study.ask()
+            params = {p.name: _suggest(trial, p) for p in self.space.params}
+            if self.shared and not self._keep(trial, params):
+                continue
+            number = self._asked
+            self._asked += 1
+            self._trials[number] = trial
+            self._steps[number] = set()
+            return number, params
+        return None
+
+    def _params_of(self, trial: Any) -> dict[str, Any]:
+        """A trial's parameters; for a queued one that has not suggested them yet, its queued ones."""
+        if trial.params:
+            return dict(trial.params)
+        fixed = self.study._storage.get_trial_system_attrs(trial._trial_id).get("fixed_params")
+        return dict(fixed or {})
+
+    def _keep(self, trial: Any, params: dict[str, Any]) -> bool:
+        """Claim a trial of the shared study, or give it back unused: when another process took the
+        last one first, when the queue is empty in a grid search, or when an earlier trial already
+        has these parameters (two processes may queue the same grid point at the same moment)."""
+        state = self._optuna.trial.TrialState
+        trial.set_user_attr(OWNER, f"{socket.gethostname()}:{os.getpid()}")
+        trials = self.study.get_trials(deepcopy=False)
+        earlier = [t for t in trials if t.number < trial.number and self._counted(t)]
+        queued = "fixed_params" in self.study._storage.get_trial_system_attrs(trial._trial_id)
+        # the lowest-numbered trial of a parameter set is its copy; queued ones are numbered when queued
+        waiting = self._optuna.trial.TrialState.WAITING
+        copies = [t for t in trials if t.number < trial.number and (self._counted(t) or t.state == waiting)]
+        duplicate = any(self._params_of(t) == params for t in copies)
+        if len(earlier) >= self.total or (self.grid and not queued) or duplicate:
+            trial.set_user_attr(SURPLUS, True)
+            self.study.tell(trial, state=state.FAIL)
+            return False
+        return True
 
     def report(self, number: int, step: int, value: float) -> bool:
         trial = self._trials[number]
