@@ -450,30 +450,20 @@ class FeatureView(VectorAliases, OnDemandMixin, TrainingMixin, ServingMixin, Log
     ) -> int:
         """Record an in-memory split as a training dataset version: metadata only, no files and
         no pins (hsfs' in-memory training dataset). Returns its version."""
-        views = self._store._views
-        ref = self._view_ref()
-        self._cleanup_datasets()
-        row = views.reserve_dataset(
-            self.id, location_of=lambda version: dataset_writer.location(ref, version), data_format=IN_MEMORY,
-            description=description, spec=spec, snapshots=snapshots,
+        first = next(iter(splits.values()))
+        upstream = [(self._asset().id, "materializes", {"spec": spec})]
+        for item in snapshots:
+            group = self._store.get_feature_group(item["group"], item["version"])
+            upstream.append((group._asset().id, "read_snapshot", {"commit_id": item["commit_id"]}))
+        dataset = dataset_writer.record(
+            self._store._views, self._store._project._box.artifacts, self._group_table, self._view_ref(),
+            data_format=IN_MEMORY, description=description, spec=spec, snapshots=snapshots,
             transformations=fitted.to_dict() if fitted is not None else {},
+            columns={"schema": materialize.schema_to_json(_canonical(first).schema), "splits": list(splits)},
+            statistics={n: compute_statistics(t).to_dict() for n, t in splits.items()} if statistics else {},
+            row_counts={n: t.num_rows for n, t in splits.items()},
+            upstream=upstream,
         )
-        try:
-            first = next(iter(splits.values()))
-            upstream = [(self._asset().id, "materializes", {"spec": spec})]
-            for item in snapshots:
-                group = self._store.get_feature_group(item["group"], item["version"])
-                upstream.append((group._asset().id, "read_snapshot", {"commit_id": item["commit_id"]}))
-            dataset = views.complete_dataset(
-                row.id,
-                columns={"schema": materialize.schema_to_json(_canonical(first).schema), "splits": list(splits)},
-                statistics={n: compute_statistics(t).to_dict() for n, t in splits.items()} if statistics else {},
-                row_counts={n: t.num_rows for n, t in splits.items()},
-                upstream=upstream,
-            )
-        except BaseException:
-            views.discard_dataset(row.id)
-            raise
         return dataset.version
 
     def _xy(self, table: pa.Table, dataframe_type: str, primary_key: bool, event_time: bool) -> tuple[Any, Any]:

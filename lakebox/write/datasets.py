@@ -130,6 +130,49 @@ def create(
             _in_flight.discard(row.id)
 
 
+def record(
+    views: ViewStore,
+    artifacts: Path,
+    tables: TableResolver,
+    view: ViewRef,
+    *,
+    data_format: str,
+    description: str,
+    spec: dict[str, Any],
+    snapshots: list[dict[str, Any]],
+    transformations: dict[str, Any],
+    columns: dict[str, Any],
+    statistics: dict[str, Any],
+    row_counts: dict[str, int],
+    upstream: Sequence[tuple[int, str, dict[str, Any]]] = (),
+) -> DatasetRow:
+    """Record a training dataset that has no files (hsfs' in-memory splits): steps 1 and 5
+    only, with the row marked in flight meanwhile, so that a ``cleanup_orphans`` of another
+    thread never takes it for an orphan; a failure removes the row."""
+    cleanup_orphans(views, artifacts, tables, view)
+    row = views.reserve_dataset(
+        view.id,
+        location_of=lambda version: location(view, version),
+        data_format=data_format,
+        description=description,
+        spec=spec,
+        snapshots=snapshots,
+        transformations=transformations,
+    )
+    with _in_flight_lock:
+        _in_flight.add(row.id)
+    try:
+        return views.complete_dataset(
+            row.id, columns=columns, statistics=statistics, row_counts=row_counts, upstream=upstream
+        )
+    except BaseException:
+        views.discard_dataset(row.id)
+        raise
+    finally:
+        with _in_flight_lock:
+            _in_flight.discard(row.id)
+
+
 def drop(views: ViewStore, artifacts: Path, tables: TableResolver, view: ViewRef, dataset: DatasetRow) -> bool:
     """Delete a ready dataset: hidden first (state ``deleting``), then its pins and files,
     then its row. False if it was not ready (already gone, or being deleted by another caller)."""
