@@ -91,18 +91,7 @@ def create(
     a split into its statistics dict; ``upstream`` are the lineage edges into the dataset.
     """
     materialize.check_format(data_format)
-    cleanup_orphans(views, artifacts, tables, view)
-    row = views.reserve_dataset(
-        view.id,
-        location_of=lambda version: location(view, version),
-        data_format=data_format,
-        description=description,
-        spec=spec,
-        snapshots=snapshots,
-        transformations=transformations,
-    )
-    with _in_flight_lock:
-        _in_flight.add(row.id)
+    row = _reserve(views, artifacts, tables, view, data_format, description, spec, snapshots, transformations)
     try:
         folder = artifacts / row.location
         tmp = _tmp_folder(folder)
@@ -149,18 +138,7 @@ def record(
     """Record a training dataset that has no files (hsfs' in-memory splits): steps 1 and 5
     only, with the row marked in flight meanwhile, so that a ``cleanup_orphans`` of another
     thread never takes it for an orphan; a failure removes the row."""
-    cleanup_orphans(views, artifacts, tables, view)
-    row = views.reserve_dataset(
-        view.id,
-        location_of=lambda version: location(view, version),
-        data_format=data_format,
-        description=description,
-        spec=spec,
-        snapshots=snapshots,
-        transformations=transformations,
-    )
-    with _in_flight_lock:
-        _in_flight.add(row.id)
+    row = _reserve(views, artifacts, tables, view, data_format, description, spec, snapshots, transformations)
     try:
         return views.complete_dataset(
             row.id, columns=columns, statistics=statistics, row_counts=row_counts, upstream=upstream
@@ -205,6 +183,34 @@ def cleanup_orphans(views: ViewStore, artifacts: Path, tables: TableResolver, vi
 
 
 # -- internals --------------------------------------------------------------------------------
+def _reserve(
+    views: ViewStore,
+    artifacts: Path,
+    tables: TableResolver,
+    view: ViewRef,
+    data_format: str,
+    description: str,
+    spec: dict[str, Any],
+    snapshots: list[dict[str, Any]],
+    transformations: dict[str, Any],
+) -> DatasetRow:
+    """Step 1: undo orphans, then reserve the next version as a ``pending`` row this process
+    marks in flight (the caller discards the mark when it is done)."""
+    cleanup_orphans(views, artifacts, tables, view)
+    row = views.reserve_dataset(
+        view.id,
+        location_of=lambda version: location(view, version),
+        data_format=data_format,
+        description=description,
+        spec=spec,
+        snapshots=snapshots,
+        transformations=transformations,
+    )
+    with _in_flight_lock:
+        _in_flight.add(row.id)
+    return row
+
+
 def _tmp_folder(folder: Path) -> Path:
     tmp = folder.with_name(f".{folder.name}.tmp")
     if tmp.exists():  # left by a killed creator of this same version, which is ours now
