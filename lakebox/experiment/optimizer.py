@@ -9,9 +9,10 @@ the study from inside ``tell``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -162,16 +163,21 @@ class OptunaSearch:
         else:
             self.study_name, self.storage = None, None
             self.study = optuna.create_study(direction=direction, sampler=sampler, pruner=pruner)
+        url = self.storage if isinstance(self.storage, str) else getattr(self.storage, "url", None)
+        self._lock_path = (f"{url.removeprefix('sqlite:///')}.lakebox-lock"
+                           if isinstance(url, str) and url.startswith("sqlite:///") and os.name == "posix" else None)
         self.grid = config.optimizer == "gridsearch"
         if self.grid:
             grid = self.space.grid(config.grid_points)
             self.total = min(len(grid), config.num_trials or len(grid))
-            for point in grid[: self.total]:
-                self.study.enqueue_trial(point, skip_if_exists=self.shared)
+            with self._claiming():  # two processes must not queue the same grid twice
+                for point in grid[: self.total]:
+                    self.study.enqueue_trial(point, skip_if_exists=self.shared)
         else:
             assert config.num_trials is not None
             self.total = config.num_trials
-        self.resumed = self._requeue_abandoned() if self.shared else 0
+        with self._claiming():
+            self.resumed = self._requeue_abandoned() if self.shared else 0
         self._asked = 0
         self._trials: dict[int, Any] = {}
         self._steps: dict[int, set[int]] = {}
@@ -208,6 +214,27 @@ class OptunaSearch:
         return max(0, self.total - taken)
 
     def ask(self) -> tuple[int, dict[str, Any]] | None:
+        with self._claiming():
+            return self._ask()
+
+    @contextlib.contextmanager
+    def _claiming(self) -> Iterator[None]:
+        """On SQLite, one process at a time asks for and claims a trial (a file lock beside the
+        database): SQLite has no row locks, so two processes could otherwise pop the same queued
+        trial. Databases with row locks (PostgreSQL, MySQL) need none."""
+        if self._lock_path is None:
+            yield
+            return
+        import fcntl
+
+        with open(self._lock_path, "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _ask(self) -> tuple[int, dict[str, Any]] | None:
         for _ in range(MAX_GIVEN_BACK):
             if self.remaining() <= 0:
                 return None
