@@ -234,3 +234,21 @@ def test_the_demo_goes_on_without_torch_or_scikit_learn(tmp_path: Path, monkeypa
     data = run_json("demo", "--box", path, "--fresh", "--no-training")
     assert data["training"] == {"skipped": "--no-training", "deleted": []}
     assert run_json("--box", path, "models", "list") == {"models": []}
+
+
+# -- lakebox train ---------------------------------------------------------------------------------
+def test_train_runs_a_function_data_parallel_and_records_it(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    path = tmp_path / "box"
+    lakebox.connect(path).close()
+    target = f"{Path(fns.__file__)}:distributed_step"
+    data = run_json("--box", path, "train", target, "--name", "cli_ddp", "--hparams", '{"lr": 0.1}',
+                    "--nproc-per-node", "2")
+    assert data["name"] == "cli_ddp" and data["status"] == "finished"
+    assert [r["all_reduce"] for r in data["ranks"]] == [3.0, 3.0]
+    (recorded,) = lakebox.connect(path).get_experiments("cli_ddp")
+    assert recorded.kind == "distributed" and "[w1] rank 1/2: all_reduce=3.0" in recorded.logs()
+    bad = run("--box", path, "train", target, "--hparams", "{lr}", code=1)
+    assert "--hparams must be a JSON object" in bad.stderr
+    joins = run("--box", path, "train", target, "--nnodes", "2", code=1)
+    assert "needs --rdzv-endpoint" in joins.stderr
