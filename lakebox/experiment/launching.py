@@ -40,6 +40,7 @@ MONITOR_INTERVAL_S = 0.1
 SHUTDOWN_TIMEOUT_S = 5
 _RANK_LINE = re.compile(r"^\[w(\d+)\] ?(.*)$")
 _ROOT_RANK = re.compile(r"Root Cause \(first observed failure\):.*?rank\s*:\s*(\d+).*?exitcode\s*:\s*(-?\d+)[^\n]*", re.S)
+_FAILURE_ENTRY = re.compile(r"rank\s*:\s*(\d+) \(local_rank: \d+\)\s*\n\s*exitcode\s*:\s*(-?\d+)")
 _PEER_FAILURE = re.compile(
     r"Connection (closed|reset) by peer|Broken pipe|DistBackendError|DistNetworkError|Socket Timeout|"
     r"timed out|ProcessGroupGloo|NCCL (error|communicator)|TCPStore|sendBytes|recvBytes",
@@ -235,11 +236,14 @@ def _root_cause(outcome: dict[int, dict[str, Any]], world: int, launcher: str, c
     for rank, error in failed:
         if not _PEER_FAILURE.search(error):
             return rank, error
+    # a rank that wrote no result died (a signal, os._exit): that is the cause of the peers' errors
+    exits = {int(r): int(code) for r, code in _FAILURE_ENTRY.findall(launcher)}
     match = _ROOT_RANK.search(launcher)
-    if match and int(match.group(1)) < world:
-        rank = int(match.group(1))
-        if rank not in outcome or outcome[rank].get("status") == "finished":
-            return rank, f"rank {rank} died ({_exit(int(match.group(2)))}); the launcher said:\n{match.group(0)}"
+    suspects = ([int(match.group(1))] if match else []) + sorted(exits) + list(range(world))
+    for rank in suspects:
+        if rank < world and rank not in outcome:
+            how = _exit(exits[rank]) if rank in exits else "no result"
+            return rank, f"rank {rank} died ({how}); the launcher said:\n" + "\n".join(launcher.strip().splitlines()[-25:])
     if failed:
         return failed[0]
     tail = "\n".join(launcher.strip().splitlines()[-20:])
