@@ -660,7 +660,7 @@ def test_lineage(demo_box: Path) -> None:
     }
     if TRAINING:  # the demo's training section
         expected |= {("training_dataset", "input", "experiment"), ("training_dataset", "trained_on", "model")}
-    assert relations == expected
+    assert relations >= expected  # (later demo steps, e.g. deployments and monitors, add their own edges)
     assert run_json("--box", demo_box, "lineage", "games", "--direction", "up")["edges"] == []
     assert "No lineage recorded" in run("--box", demo_box, "lineage", "players").stdout
     ambiguous = run("--box", demo_box, "lineage", "attendance", code=1)
