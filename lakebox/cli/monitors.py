@@ -83,7 +83,7 @@ def run(state: State, names: tuple[str, ...], run_all: bool, at: str | None, fai
 
 @monitors.command("history", short_help="Past runs of a monitor.")
 @click.argument("name")
-@click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
+@click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True, help="Show at most this many runs.")
 @output_option
 @pass_state
 def history(state: State, name: str, limit: int) -> None:
@@ -99,7 +99,7 @@ def history(state: State, name: str, limit: int) -> None:
 
 @monitors.command("alerts", short_help="Drift alert events, newest first.")
 @click.option("--monitor", default=None, help="Only this monitor's alerts.")
-@click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
+@click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True, help="Show at most this many alerts.")
 @output_option
 @pass_state
 def alerts(state: State, monitor: str | None, limit: int) -> None:

@@ -80,7 +80,7 @@ def list_users(state: State) -> None:
 @click.option("--user", "principal", help="Who did it (a principal or key name; 'local' for in-process use).")
 @click.option("--object", "object_", metavar="OBJECT", help="e.g. feature_group:players or key:ci (a prefix).")
 @click.option("--since", help="How far back: 1d, 12h, 30m, 2w, or an ISO date.")
-@click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
+@click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True, help="Show at most this many entries, newest first.")
 @output_option
 @pass_state
 def audit(state: State, action: str | None, principal: str | None, object_: str | None, since: str | None,
