@@ -39,6 +39,7 @@ def _group(root: Path) -> tuple[lakebox.Project, object]:
     return project, project.get_feature_store().get_feature_group("m", 1)
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 def test_backup_while_another_process_writes_is_a_consistent_prefix(tmp_path: Path) -> None:
     root = tmp_path / "box"
     project = lakebox.connect(root)

@@ -249,6 +249,7 @@ def test_failed_calls_leave_no_files_behind(filled: Any, project: lakebox.Projec
 
 
 # -- refused before writing (issue 17): nothing a later step would refuse reaches a commit ------
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 @pytest.mark.parametrize("name", ["__lakebox_row", "__lakebox_anything", "_change_type", "_commit_id", "_commit_time"])
 def test_reserved_column_names_are_refused(filled: Any, players_fg: Any, project: lakebox.Project, name: str) -> None:
     before = group_state(filled, project.path)

@@ -145,6 +145,7 @@ def _open_fds() -> int:
     return len(list(Path("/proc/self/fd").iterdir()))
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts file descriptors via /proc")
 def test_open_and_close_many_times_leaks_no_file_descriptors(box_path: Path) -> None:
     import gc

@@ -485,6 +485,7 @@ def _good(rule: str) -> pa.Table:
     return _rows(3) if rule == "row_count_between" else _rows()
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 @pytest.mark.parametrize("rule", sorted(EXPECTATIONS))
 def test_strict_validation_refuses_a_failing_batch_and_writes_nothing(project: lakebox.Project, rule: str) -> None:
     expectation, bad = EXPECTATIONS[rule]
@@ -513,6 +514,7 @@ def test_strict_validation_refuses_a_failing_batch_and_writes_nothing(project: l
         assert failed.failed_rows and failed.sample  # which rows, and a sample of them
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 @pytest.mark.parametrize("rule", sorted(EXPECTATIONS))
 def test_warn_validation_writes_and_keeps_the_report(project: lakebox.Project, rule: str) -> None:
     expectation, bad = EXPECTATIONS[rule]

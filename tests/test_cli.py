@@ -83,6 +83,7 @@ def test_read_commands_never_create_a_box(tmp_path: Path) -> None:
 
 
 # -- demo ------------------------------------------------------------------------------------
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 def test_demo_tours_time_travel_commits_sql_training_and_serving(demo_run: tuple[Path, Result]) -> None:
     out = demo_run[1].stdout
     for heading in (
@@ -118,6 +119,7 @@ def test_demo_tours_time_travel_commits_sql_training_and_serving(demo_run: tuple
     assert "↑ trained_on: training dataset attendance v1" in trained and "feature group games v1" in trained
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 def test_demo_json_then_refused_unless_fresh(tmp_path: Path) -> None:
     path = tmp_path / "g.lakebox"
     data = run_json("--box", path, "demo")  # the global --box is the demo's box

@@ -222,6 +222,7 @@ def test_an_empty_box(tmp_path: Path) -> None:
 
 
 # -- the demo's training section -------------------------------------------------------------------
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 def test_the_demo_goes_on_without_torch_or_scikit_learn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import lakebox.demo_training
 
@@ -237,6 +238,7 @@ def test_the_demo_goes_on_without_torch_or_scikit_learn(tmp_path: Path, monkeypa
 
 
 # -- lakebox train ---------------------------------------------------------------------------------
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 def test_train_runs_a_function_data_parallel_and_records_it(tmp_path: Path) -> None:
     pytest.importorskip("torch")
     path = tmp_path / "box"

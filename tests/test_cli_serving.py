@@ -105,6 +105,7 @@ def server(served_box: Path, tmp_path: Path) -> Iterator[Server]:
     stop(running)
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 def test_serve_with_a_key_from_the_cli(served_box: Path, server: Server) -> None:
     created = lakebox_cli("--box", served_box, "-o", "json", "apikey", "create", "app", "--scope", "read:online")
     assert created.returncode == 0, created.stderr

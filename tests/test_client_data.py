@@ -61,6 +61,7 @@ def remote(server: dict[str, Any], key: str = "reader") -> Any:
     return lakebox.connect(server["base"], api_key=server["keys"][key])
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 def test_read_equals_local_now_and_as_of_a_commit(server: dict[str, Any]) -> None:
     local = server["project"].get_feature_store().get_feature_group("players", 1)
     with remote(server) as r:

@@ -63,6 +63,7 @@ def _finish(children: list[subprocess.Popen[str]]) -> list[str]:
     return [out for out, _ in results]
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 @pytest.mark.parametrize("declared", [True, False], ids=["declared-schema", "schema-from-first-insert"])
 def test_parallel_writers_all_land(tmp_path: Path, declared: bool) -> None:
     box = tmp_path / "busy.lakebox"
@@ -94,6 +95,7 @@ def test_parallel_writers_all_land(tmp_path: Path, declared: bool) -> None:
         assert [f.name for f in fg.features] == ["k", "ts", "v", "s"]
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 def test_parallel_get_or_create_returns_one_group(tmp_path: Path) -> None:
     box = tmp_path / "race.lakebox"
     lakebox.connect(box).close()

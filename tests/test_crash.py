@@ -67,6 +67,7 @@ def _check_history(box: Path, at_least: int, checked: int = 0) -> int:
         return len(ids)
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 def test_sigkill_during_inserts_leaves_whole_commits(tmp_path: Path) -> None:
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)
@@ -152,6 +153,7 @@ def _check_history_counts(box: Path, counts: list[int]) -> None:
         assert [c.rows_inserted for c in fg.commits()] == counts
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 def test_readers_never_see_half_a_commit(tmp_path: Path) -> None:
     box = tmp_path / "read.lakebox"
     with lakebox.connect(box) as project:

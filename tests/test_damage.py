@@ -122,6 +122,7 @@ def _cases() -> list[object]:
     return cases
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 @pytest.mark.parametrize(("name", "how"), _cases())
 def test_damage_is_a_typed_error_or_recovered_and_doctor_repairs_it(template: Path, tmp_path: Path, name: str, how: str) -> None:
     root = tmp_path / "box"

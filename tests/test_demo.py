@@ -241,6 +241,7 @@ def test_search_and_lineage_over_the_demo(demo: DemoBox) -> None:
 
 
 # -- the training section: lagom, torch.distributed, the model registry -----------------------------
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 def test_demo_training_registers_the_best_model_with_lineage_to_the_groups(demo: DemoBox) -> None:
     pytest.importorskip("torch")
     pytest.importorskip("sklearn")

@@ -87,6 +87,7 @@ def test_diff_against_a_recorded_run(tmp_path: Path) -> None:
     assert pyenv.diff(current, current)["same"]
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 def test_env_diff_of_an_experiment_run(tmp_path: Path) -> None:
     from lakebox import experiment
 

@@ -13,6 +13,7 @@ EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.py"
 NEEDS_TORCH = {"experiments"}  # examples that train with torch (the `train` extra)
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_example_runs(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     if path.stem in NEEDS_TORCH:

@@ -233,6 +233,7 @@ def test_interrupting_lagom_stops_the_workers_and_records_it(project: lakebox.Pr
 
 
 # -- ablation -----------------------------------------------------------------------------------
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 def test_ablation_over_features_and_components(project: lakebox.Project, fs: Any) -> None:
     view = training_view(fs)
     config = AblationConfig(

@@ -25,6 +25,7 @@ torch = pytest.importorskip("torch")
 TESTS = str(Path(__file__).parent)
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 def test_two_gloo_ranks_all_reduce_and_ddp_step(project: lakebox.Project, capsys: Any) -> None:
     result = experiment.lagom(fns.distributed_step, TorchDistributedConfig("ddp", {"lr": 0.1}, world_size=2))
     ranks = result.ranks
@@ -67,12 +68,14 @@ def test_max_restarts_recovers_from_a_rank_killed_once(project: lakebox.Project)
     assert "[w0] rank 0 attempt 0" in log and "[w1] rank 1 attempt 1" in log
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 def test_a_killed_rank_without_restarts_fails_the_run(project: lakebox.Project) -> None:
     with pytest.raises(ExperimentError, match="rank 1 failed") as info:
         experiment.lagom(fns.killed_once, TorchDistributedConfig("no_restarts", world_size=2), echo=False)
     assert "killed by SIGKILL" in info.value.traceback
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 def test_nccl_without_gpus_is_refused(project: lakebox.Project) -> None:
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA devices")
@@ -145,6 +148,7 @@ def test_two_nodes_on_loopback_record_one_run_with_every_ranks_log(project: lake
     assert run.logs(trial=1).startswith("env RANK=1")
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 def test_each_rank_sees_its_own_local_rank(project: lakebox.Project) -> None:
     result = experiment.lagom(fns.environment_seen, TorchDistributedConfig("placement", world_size=2), echo=False)
     envs = [t["outputs"]["env"] for t in result.trials]

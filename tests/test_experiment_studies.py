@@ -132,6 +132,7 @@ def test_study_arguments_are_checked() -> None:
         HyperparameterOptConfig(searchspace=space, num_trials=2, gpus=-1)
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 def test_each_trial_worker_gets_its_own_gpu(project: lakebox.Project) -> None:
     config = HyperparameterOptConfig(
         name="gpus", searchspace=Searchspace(x=("INTEGER", [1, 4])), optimizer="gridsearch", metric="metric",
@@ -144,6 +145,7 @@ def test_each_trial_worker_gets_its_own_gpu(project: lakebox.Project) -> None:
     assert {t["outputs"]["env"]["LAKEBOX_DEVICE"] for t in result.trials} == {"cuda:0"}
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 def test_trial_workers_on_a_cpu_machine_see_no_gpu(project: lakebox.Project, monkeypatch: Any) -> None:
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     if Path("/proc/driver/nvidia/gpus").exists():

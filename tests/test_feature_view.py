@@ -270,6 +270,7 @@ def test_transformations_are_fitted_on_the_train_split_only(fs: Any, groups: dic
 FORMATS = ["parquet", "csv", "tsv", "json", "arrow", "npy"]
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 @pytest.mark.parametrize("data_format", FORMATS)
 def test_training_dataset_round_trips_in_every_format(fs: Any, groups: dict[str, Any], data_format: str) -> None:
     query = _numeric_query(groups) if data_format == "npy" else _query(groups)
@@ -323,6 +324,7 @@ def _nullable_groups(fs: Any) -> tuple[Any, Any]:
 NULL_FORMATS = ["parquet", "arrow", "json", "csv", "tsv"]
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 @pytest.mark.parametrize("data_format", NULL_FORMATS)
 def test_nulls_round_trip(fs: Any, data_format: str) -> None:
     """Null and "" stay apart in every text format (csv once read nulls back as "")."""

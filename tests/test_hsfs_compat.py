@@ -129,6 +129,7 @@ def test_an_in_memory_version_reads_back_recomputed(fv: Any) -> None:
     assert fv.get_training_dataset_files(version) == {}, "no files: it lives in memory"
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 @pytest.mark.parametrize(
     "start, end",
     [

@@ -71,6 +71,7 @@ def sockets(server: dict[str, Any], n: int) -> list[socket.socket]:
 
 
 # -- bodies ---------------------------------------------------------------------------------------
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 @pytest.mark.parametrize(
     "body",
     [

@@ -202,6 +202,7 @@ def test_commit_ids_are_consecutive(players_fg: Any) -> None:
     assert sorted(players_fg.commit_details()) == ids
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 @pytest.mark.parametrize(
     "keys",
     [

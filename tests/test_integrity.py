@@ -235,6 +235,7 @@ print("read", flush=True)
 """
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 def test_a_truncated_online_file_is_a_storage_error_not_sigbus(box_path: Path) -> None:
     _box_with_group(box_path, online=True, keys=20_000)
     data = box_path / "online" / "data.mdb"

@@ -171,6 +171,7 @@ def test_wait_false_returns_at_once_and_kill_records_killed(jobs: Any, pipeline:
     assert [e.state for e in job.get_executions()] == ["killed"]
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 def test_kill_escalates_when_the_job_ignores_sigterm(jobs: Any, pipeline: Path, out: Path) -> None:
     job = jobs.create_job("stubborn", f"{pipeline}:stubborn", params={"out": str(out)})
     execution = job.run(wait=False)
@@ -216,6 +217,7 @@ def test_deleting_a_running_job_is_refused(jobs: Any, pipeline: Path, out: Path)
     assert jobs.get_jobs() == []
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 def test_commits_made_by_an_execution_are_recorded_with_lineage(project: lakebox.Project, jobs: Any,
                                                                  tmp_path: Path) -> None:
     from datetime import UTC, datetime

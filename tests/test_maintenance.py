@@ -171,6 +171,7 @@ for n, marker in ((1, "compacting"), (2, "vacuuming")):
 """
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 def test_a_writer_commits_while_compaction_and_cleanup_run_in_another_process(group, tmp_path: Path) -> None:
     import json
     import subprocess

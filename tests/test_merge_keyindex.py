@@ -31,7 +31,10 @@ KEY_TYPES: dict[str, tuple[pa.DataType, Any]] = {
 }
 
 
-def _writers(root: Path, key_type: pa.DataType = pa.int64(), count: int = 2) -> list[GroupTable]:
+INT64 = pa.int64()
+
+
+def _writers(root: Path, key_type: pa.DataType = INT64, count: int = 2) -> list[GroupTable]:
     """``count`` independent writers of one table, as separate processes would hold them."""
     (root / "warehouse").mkdir()
     (root / "locks").mkdir()

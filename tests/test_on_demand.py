@@ -165,6 +165,7 @@ def test_untransformed_vectors_keep_on_demand_features(fs: Any, view: Any) -> No
     assert raw["rating"] == 4.5 and raw["distance_km"] == transformed[3]
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 def test_another_process_imports_the_function_by_reference(view: Any, box_path: Any) -> None:
     script = (
         "import json, sys, lakebox\n"

@@ -99,6 +99,7 @@ def test_killed_insert_is_caught_up_by_read_online(online_box: dict[str, Any]) -
     assert fg.online_lag() == 0
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 @pytest.mark.parametrize("op", ["delete", "rollback"])
 def test_killed_delete_or_rollback_is_caught_up(online_box: dict[str, Any], op: str) -> None:
     fs, fg = online_box["fs"], online_box["fg"]

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pytest
 from helpers import TS, day
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -109,12 +110,14 @@ def _run(ops: list[tuple[str, Any]], timed: bool) -> None:
             _check(fg)
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 @SETTINGS
 @given(st.lists(TIMED_OPS, min_size=1, max_size=6))
 def test_online_equals_latest_offline_with_event_time(ops: list[tuple[str, Any]]) -> None:
     _run(ops, timed=True)
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 @SETTINGS
 @given(st.lists(PLAIN_OPS, min_size=1, max_size=5))
 def test_online_equals_offline_without_event_time(ops: list[tuple[str, Any]]) -> None:

@@ -322,6 +322,7 @@ def _portable_cases(g: dict[str, Any]) -> dict[str, Query]:
     }
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 @pytest.mark.parametrize(
     "name",
     [

@@ -50,6 +50,7 @@ def get(home: dict[str, Any], path: str, key: str | None) -> httpx.Response:
     return httpx.get(home["base"] + path, headers=headers, timeout=10)
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 def test_projects_list_and_create(home: dict[str, Any]) -> None:
     listed = json.loads(lakebox_cli("projects", "list", "--home", str(home["folder"]), "-o", "json").stdout)
     assert [r["project"] for r in listed["rows"]] == ["lab", "shop"]

@@ -73,6 +73,7 @@ def call(server: dict[str, Any], route: tuple[str, str, dict[str, Any] | None], 
     return httpx.request(method, server["base"] + path, headers=headers, json=body, timeout=10)
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 @pytest.mark.parametrize("route", list(ROUTES))
 @pytest.mark.parametrize("role", [*ALLOWED, None], ids=[*ALLOWED, "no-key"])
 def test_role_by_route(server: dict[str, Any], role: str | None, route: str) -> None:

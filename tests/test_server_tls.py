@@ -121,6 +121,7 @@ def test_a_mismatched_certificate_and_key_are_refused_before_binding(tmp_path: P
         lakebox.connect("https://127.0.0.1:1", verify=tmp_path / "missing.pem")
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 def test_a_public_bind_without_tls_warns_about_clear_text(tmp_path: Path) -> None:
     box = tmp_path / "nokeys.lakebox"
     lakebox.connect(box).close()

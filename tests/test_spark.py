@@ -147,6 +147,7 @@ def _box(tmp_path: Path) -> Any:
     return project
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 def test_spines_of_every_kind_and_fs_sql(spark: Any, tmp_path: Path) -> None:
     import polars as pl
 
@@ -168,6 +169,7 @@ def test_spines_of_every_kind_and_fs_sql(spark: Any, tmp_path: Path) -> None:
         assert not [t for t in spark.catalog.listTables() if t.name.startswith("lb_")], "no temp views are left behind"
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 def test_training_and_batch_data_on_spark_equal_duckdb(spark: Any, tmp_path: Path) -> None:
     with _box(tmp_path) as project:
         fs = project.get_feature_store()

@@ -125,6 +125,7 @@ def test_only_single_select_statements(league: Any, statement: str, tmp_path: Pa
     assert _sql(league, "SELECT count(*) FROM players_1") == [(3,)]
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 @pytest.mark.parametrize(
     "source",
     [

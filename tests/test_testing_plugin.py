@@ -53,6 +53,7 @@ def test_plugin_is_registered_by_entry_point() -> None:
     assert found, "reinstall lakebox (pip install -e .) so its pytest11 entry point is registered"
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 def test_box_fixture_factory_and_group_assertion(pytester: pytest.Pytester) -> None:
     result = _run(pytester, """
 def test_box(lakebox_box, lakebox_feature_group):
@@ -83,6 +84,7 @@ def test_time_travel_in_assertion(lakebox_feature_group):
     result.assert_outcomes(passed=3)
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 def test_pit_assertion_accepts_the_planner_and_catches_leakage(pytester: pytest.Pytester) -> None:
     result = _run(pytester, """
 def test_pit(lakebox_box, lakebox_feature_group):
@@ -111,6 +113,7 @@ def test_row_count(lakebox_feature_group):
     result.assert_outcomes(passed=3)
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 def test_reproducible_after_new_commits(pytester: pytest.Pytester) -> None:
     result = _run(pytester, """
 def test_repro(lakebox_box, lakebox_feature_group):

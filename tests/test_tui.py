@@ -146,6 +146,7 @@ def tree_labels(tree: Tree[Any]) -> list[str]:
 
 
 # -- behaviour -------------------------------------------------------------------------------
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 def test_tree_lists_assets_by_kind_and_opens_a_group(box: Any) -> None:
     app = BrowserApp(project=box)
 
@@ -172,6 +173,7 @@ def test_tree_lists_assets_by_kind_and_opens_a_group(box: Any) -> None:
     run(app, scenario)
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 def test_search_as_you_type_jumps_to_the_feature(box: Any) -> None:
     app = BrowserApp(project=box)
 
@@ -234,6 +236,7 @@ def test_preview_pages_through_the_group(box: Any) -> None:
     run(app, scenario)
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 def test_choosing_an_old_commit_previews_the_data_as_of_it(box: Any) -> None:
     app = BrowserApp(project=box)
 
@@ -284,6 +287,7 @@ def test_lineage_tree_and_enter_jumps_to_the_asset(box: Any) -> None:
     run(app, scenario)
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 def test_view_lists_training_datasets_which_show_split_and_snapshots(box: Any) -> None:
     app = BrowserApp(project=box)
 
@@ -329,6 +333,7 @@ def test_models_show_versions_and_metrics(box: Any) -> None:
     run(app, scenario)
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 def test_experiment_trials_sort_by_any_column(tmp_path: Path) -> None:
     """A real grid search (lagom, one worker): its trials, best first, sorted by any column."""
     import lagom_fns
@@ -365,6 +370,7 @@ def test_experiment_trials_sort_by_any_column(tmp_path: Path) -> None:
         project.close()
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 def test_editing_a_tag_and_the_description_asks_first(fresh_box: Any) -> None:
     app = BrowserApp(project=fresh_box)
     group = fresh_box.get_feature_store().get_feature_group("players", 1)

@@ -45,6 +45,7 @@ def fresh_box(tmp_path: Path) -> Iterator[Any]:
     project.close()
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 def test_digits_and_j_k_work_wherever_the_focus_is(box: Any) -> None:
     app = BrowserApp(project=box)
 
@@ -99,6 +100,7 @@ def _footer(app: BrowserApp) -> dict[str, str]:
     return {key.key: key.description for key in app.screen.query(FooterKey)}
 
 
+@pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 def test_read_only_hides_the_editing_keys_from_the_footer_and_the_help(box: Any) -> None:
     for read_only in (False, True):
         app = BrowserApp(project=box, read_only=read_only)

@@ -33,8 +33,8 @@ from lakebox.cli.jobs import jobs, scheduler
 from lakebox.cli.labs import labs
 from lakebox.cli.monitors import monitors
 from lakebox.cli.online import online
-from lakebox.cli.projects import projects
 from lakebox.cli.output import OUTPUT_FORMATS, table_data
+from lakebox.cli.projects import projects
 from lakebox.cli.serve import apikey, serve
 from lakebox.cli.state import TIME_OR_COMMIT, State, max_rows_option, output_option, pass_state
 from lakebox.cli.train import train

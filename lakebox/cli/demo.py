@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
+from lakebox.cli.demo_deploy import deploy_section
 from lakebox.cli.demo_output import (
     commit_list,
     print_catalog,
@@ -23,7 +24,6 @@ from lakebox.cli.demo_output import (
     print_tour,
     print_training,
 )
-from lakebox.cli.demo_deploy import deploy_section
 from lakebox.cli.demo_training import training_option, training_section
 from lakebox.cli.fg import commit_dict, describe
 from lakebox.cli.fv import describe_view
