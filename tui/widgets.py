@@ -10,7 +10,7 @@ the visible one, in a thread worker; a newer request drops the result of an olde
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -112,6 +112,20 @@ class TabView(Widget):
     current: reactive[Ref | None] = reactive(None, init=False)
     commit: reactive[int | None] = reactive(None, init=False)
 
+    # Each tab defines ``request() -> fetch`` (a callable the worker thread runs: it reads the
+    # box) and ``show(value)`` (draws what ``fetch`` returned, on the UI thread).
+    if TYPE_CHECKING:
+
+        def request(self) -> Callable[[], Any]: ...
+
+        def show(self, value: Any) -> None: ...
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        missing = [name for name in ("request", "show") if not callable(getattr(cls, name, None))]
+        if cls.TAB_ID and missing:
+            raise TypeError(f"Tab {cls.__name__} must define {', '.join(missing)}.")
+
     def __init__(self) -> None:
         super().__init__(id=f"{self.TAB_ID}-view")
         self.stale = True
@@ -156,12 +170,6 @@ class TabView(Widget):
             self._refocus = focused if focused is not None and self in focused.ancestors else None
             self.loading = True
         self._read(self.request(), self._generation, silent)
-
-    def request(self) -> Callable[[], Any]:
-        raise NotImplementedError
-
-    def show(self, value: Any) -> None:
-        raise NotImplementedError
 
     @work(thread=True, exclusive=True, group="read", exit_on_error=False)
     def _read(self, fetch: Callable[[], Any], generation: int, silent: bool) -> None:

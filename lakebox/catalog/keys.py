@@ -99,10 +99,13 @@ def _digest(salt: bytes, secret: str) -> bytes:
     return hashlib.sha256(salt + secret.encode()).digest()
 
 
-_COLUMNS = (
-    "k.name, k.prefix, k.salt, k.hash, k.scopes, k.created_at, k.revoked_at, k.expires_at, k.last_used_at, "
-    "k.rotated_at, p.name AS principal, p.role AS role, p.removed_at AS principal_removed_at"
+_KEYS = (
+    "SELECT k.name, k.prefix, k.salt, k.hash, k.scopes, k.created_at, k.revoked_at, k.expires_at, k.last_used_at, "
+    "k.rotated_at, p.name AS principal, p.role AS role, p.removed_at AS principal_removed_at "
+    "FROM api_keys k LEFT JOIN principals p ON p.id = k.principal_id"
 )
+_ALL_KEYS = _KEYS + " ORDER BY k.id"
+_KEY_BY_PREFIX = _KEYS + " WHERE k.prefix = ?"
 
 
 def _key(row: sqlite3.Row) -> ApiKey:
@@ -171,7 +174,7 @@ class KeyStore:
         return int(row[0]), str(row[1])
 
     def list(self) -> list[ApiKey]:
-        rows = self.db.query(f"SELECT {_COLUMNS} FROM api_keys k LEFT JOIN principals p ON p.id = k.principal_id ORDER BY k.id")
+        rows = self.db.query(_ALL_KEYS)
         return [_key(r) for r in rows]
 
     def any_active(self) -> bool:
@@ -212,7 +215,7 @@ class KeyStore:
         if len(parts) != 3 or parts[0] != PREFIX:
             raise AuthError("The API key is malformed.")
         rows = self.db.query(
-            f"SELECT {_COLUMNS} FROM api_keys k LEFT JOIN principals p ON p.id = k.principal_id WHERE k.prefix = ?",
+            _KEY_BY_PREFIX,
             (parts[1],),
         )
         # Always hash, so a wrong prefix costs the same as a wrong secret.

@@ -18,6 +18,7 @@ that names the deployment and the model version (never a stack trace over HTTP).
 
 from __future__ import annotations
 
+import abc
 import importlib.util
 import itertools
 import warnings
@@ -41,7 +42,7 @@ class PredictorError(LakeboxError):
     http_status = 500
 
 
-class Predictor:
+class Predictor(abc.ABC):
     """A loaded model version: ``predict(frame) -> list`` (one value per row)."""
 
     kind = "predictor"
@@ -51,8 +52,9 @@ class Predictor:
         self.version = version
         self.source = source
 
+    @abc.abstractmethod
     def _raw(self, frame: Any) -> Any:
-        raise NotImplementedError
+        """The model's own output for ``frame`` (each kind of predictor calls its model)."""
 
     def predict(self, frame: Any) -> list[Any]:
         try:
