@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import socket
-import statistics
 import struct
 import subprocess
 import sys
@@ -30,30 +28,17 @@ from pathlib import Path
 import lmdb
 import msgpack
 import pyarrow as pa
-from online_data import FEATURES, GROUPS, make_group  # sibling module, shared with peers/feast_online.py
+from online_data import (  # sibling module, shared with peers/feast_online.py
+    FEATURES,
+    GROUPS,
+    free_port,
+    make_group,
+    report,
+)
 
 import lakebox
 from lakebox.online.codec import KeyCodec, ValueCodec
 from lakebox.online.store import db_name
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
-
-
-def report(name: str, samples: list[float], floor: list[float] | None = None) -> None:
-    p50, p99 = statistics.median(samples) * 1e6, percentile(samples, 0.99) * 1e6
-    line = f"{name:<34} p50 {p50:8.1f} us   p99 {p99:8.1f} us"
-    if floor:
-        line += f"   p50 ratio {p50 / (statistics.median(floor) * 1e6):5.2f}x"
-    print(line)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def main() -> None:

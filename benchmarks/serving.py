@@ -20,7 +20,6 @@ import http.client
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,28 +31,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from online_data import FEATURES, GROUPS, make_group  # sibling module
+from online_data import FEATURES, GROUPS, free_port, make_group, report  # sibling module
 
 import lakebox
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
-
-
-def report(name: str, samples: list[float], floor: list[float] | None = None) -> None:
-    p50, p99 = statistics.median(samples) * 1e6, percentile(samples, 0.99) * 1e6
-    line = f"{name:<44} p50 {p50:8.1f} us   p99 {p99:8.1f} us"
-    if floor:
-        line += f"   p50 ratio {p50 / (statistics.median(floor) * 1e6):5.2f}x"
-    print(line)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def build(project: lakebox.Project, keys: int, tmp: Path) -> tuple[object, object, list[str]]:
@@ -134,9 +114,9 @@ def main() -> None:
             off.append(t2 - t1)
             on.append(t3 - t2)
         print(f"in-process, 30 features, {args.keys:,} keys ({len(ids):,} requests, interleaved):")
-        report("  floor: get_feature_vector + estimator.predict", floor)
-        report("  deployment.predict, logging off", off, floor)
-        report("  deployment.predict, logging on", on, floor)
+        report("  floor: get_feature_vector + estimator.predict", floor, width=44)
+        report("  deployment.predict, logging off", off, floor, width=44)
+        report("  deployment.predict, logging on", on, floor, width=44)
         added = statistics.median(on) - statistics.median(off)
         print(f"  logging adds {added * 1e6:.1f} us per prediction: {added * 1000 * 100:.2f} % of a second at "
               "1,000 predictions/s (target < 10 %)")
@@ -197,7 +177,7 @@ def main() -> None:
                         samples.append(time.perf_counter() - start)
                     assert response.status == 200, payload
                 conn.close()
-                report(f"  POST .../{name}/predict (logging {'on' if name == 'logged' else 'off'})", samples)
+                report(f"  POST .../{name}/predict (logging {'on' if name == 'logged' else 'off'})", samples, width=44)
         finally:
             server.terminate()
             server.wait(timeout=30)
