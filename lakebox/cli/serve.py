@@ -101,7 +101,8 @@ def serve(
       * /health, /docs, /redoc and /openapi.json answer without a key: they describe the
         API, never the box's data (the docs are served offline, without a CDN).
 
-    It also runs scheduled jobs (see `lakebox jobs schedule`).
+    It also runs scheduled jobs (see `lakebox jobs schedule`): with --home, one scheduler
+    per project, each firing its own project's schedules and commit triggers.
 
     \b
     Example:
@@ -184,7 +185,7 @@ def _serve_home(state: State, home: Path, host: str, port: int, allowed_hosts: t
               f"{escape(', '.join(names)) or 'none'} (Ctrl+C to stop).", soft_wrap=True)  # fmt: skip
     with _stop_quietly():
         run_server(None, host=host, port=port, allowed_hosts=list(allowed_hosts) or None, no_auth=no_auth, tls=tls,
-                   home=home, default_project=default_project)  # fmt: skip
+                   home=home, default_project=default_project, run_jobs=True)  # fmt: skip
     err.print("Stopped.")
 
 

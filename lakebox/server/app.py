@@ -117,6 +117,7 @@ def serve(
     tls: tuple[str | Path, str | Path] | None = None,
     home: str | Path | None = None,
     default_project: str | None = None,
+    run_jobs: bool = False,
 ) -> None:
     """Run the server in this process (blocks). Refuses unsafe configurations.
 
@@ -125,7 +126,9 @@ def serve(
     also serves one of them on the single-box routes ``/api/v1/...``. ``tls=(cert, key)``
     serves HTTPS with that PEM certificate and key (see ``lakebox.server.tls.self_signed``
     for a box's own). Without TLS, a non-loopback bind sends keys and data in clear text: a
-    warning says so.
+    warning says so. ``run_jobs`` (with ``home``) runs a job scheduler for every project
+    while the server runs: each project's schedules and commit triggers fire as under a
+    single-box ``lakebox serve``.
     """
     import uvicorn
 
@@ -165,9 +168,16 @@ def serve(
         app = create_app(project, allowed_hosts=hosts, require_keys=not no_auth)
     options = {"ssl_certfile": str(tls[0]), "ssl_keyfile": str(tls[1])} if tls is not None else {}
     config = uvicorn_config(app, host, port, limits, log_level=log_level, loop="uvloop", **options)
+    schedulers = []
+    if run_jobs and home is not None:
+        from lakebox.jobs.scheduler import start_in_background
+
+        schedulers = [start_in_background(each) for each in opened]
     try:
         uvicorn.Server(config).run()
     finally:
+        for scheduler in schedulers:
+            scheduler.stop()
         for each in opened:
             each.close()
 
