@@ -133,6 +133,10 @@ class AuthError(LakeboxError):
     http_status = 401
 
 
+class LakeboxWarning(UserWarning):
+    """The root of lakebox's warnings: something works, but not as the user may expect."""
+
+
 class BoxMovedWarning(UserWarning):
     """The box was copied or moved: lakebox reads it correctly, but other engines reading its
     Iceberg metadata would read the original location until ``lakebox box relocate`` runs."""

@@ -32,8 +32,26 @@ class DeployMixin:
         """
         registry: Any = getattr(self, "_registry")  # noqa: B009 - Model keeps its registry here
         serving = registry._project.get_model_serving()
-        return serving.deploy(self, name=name, predictor=predictor, serving_keys=serving_keys,
-                              description=description, log=log, prediction_type=prediction_type)
+        deployment = serving.deploy(
+            self,
+            name=name,
+            predictor=predictor,
+            serving_keys=serving_keys,
+            description=description,
+            log=log,
+            prediction_type=prediction_type,
+        )
+        model: Any = self
+        run = model.experiment  # the lagom run that made the model, if any
+        if run is not None and run.environment:  # EnvironmentDriftWarning: packages of the run differ here
+            import warnings
+
+            from lakebox.ops.pyenv import drift_warning
+
+            found = drift_warning(run.environment, f"Model {model.name} v{model.version}")
+            if found is not None:
+                warnings.warn(found, stacklevel=2)
+        return deployment
 
 
 class ServingProjectMixin:

@@ -16,6 +16,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from lakebox.errors import LakeboxWarning
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -34,7 +36,9 @@ class Problem:
     def __str__(self) -> str:
         if self.kind == "missing":
             return f"{self.distribution} {self.version} requires {self.requirement}, which is not installed."
-        return f"{self.distribution} {self.version} has requirement {self.requirement}, but {self.installed} is installed."
+        return (
+            f"{self.distribution} {self.version} has requirement {self.requirement}, but {self.installed} is installed."
+        )
 
 
 def distributions(path: list[str] | None = None) -> dict[str, metadata.Distribution]:
@@ -89,7 +93,9 @@ def check(path: list[str] | None = None) -> list[Problem]:
             if other is None:
                 problems.append(Problem(name, version, str(req), "missing", None))
             elif req.specifier and not _satisfies(req, other.version):
-                problems.append(Problem(name, version, str(req), "conflict", f"{other.metadata['Name']} {other.version}"))
+                problems.append(
+                    Problem(name, version, str(req), "conflict", f"{other.metadata['Name']} {other.version}")
+                )
     return sorted(problems, key=lambda p: (p.distribution.lower(), p.requirement))
 
 
@@ -129,10 +135,41 @@ def diff(recorded: dict[str, Any], current: dict[str, Any] | None = None) -> dic
 def export(path: list[str] | None = None, exclude: tuple[str, ...] = ()) -> str:
     """A requirements file pinning every installed distribution (``name==version``)."""
     skip = {canonicalize_name(e) for e in exclude}
-    lines = [
-        f"{d.metadata['Name']}=={d.version}"
-        for key, d in sorted(distributions(path).items())
-        if key not in skip
-    ]
+    lines = [f"{d.metadata['Name']}=={d.version}" for key, d in sorted(distributions(path).items()) if key not in skip]
     header = f"# pinned from {sys.executable} (Python {sys.version.split()[0]}) by `lakebox env export`\n"
     return header + "\n".join(lines) + "\n"
+
+
+class EnvironmentDriftWarning(LakeboxWarning):
+    """The serving environment differs from the one recorded with the run that made a model,
+    in packages that run had installed (``.packages`` maps each to its recorded and installed
+    versions, None when not installed now)."""
+
+    def __init__(self, message: str, packages: dict[str, tuple[str, str | None]]) -> None:
+        super().__init__(message)
+        self.packages = packages
+
+
+def drift_warning(
+    recorded: dict[str, Any], what: str, current: dict[str, Any] | None = None
+) -> EnvironmentDriftWarning | None:
+    """An ``EnvironmentDriftWarning`` naming every package recorded in ``recorded`` (a run's
+    environment) that is installed at another version now or not installed, or None when they
+    all match. Packages installed since are not named: the run did not have them."""
+    found = diff(recorded, current)
+    packages: dict[str, tuple[str, str | None]] = {
+        **{name: (v["recorded"], v["installed"]) for name, v in found["changed"].items()},
+        **{name: (version, None) for name, version in found["missing"].items()},
+    }
+    python = found["python"]
+    if not packages and (python["recorded"] is None or python["recorded"] == python["installed"]):
+        return None
+    parts = [f"{n} {r} -> {i if i is not None else 'not installed'}" for n, (r, i) in sorted(packages.items())]
+    if python["recorded"] is not None and python["recorded"] != python["installed"]:
+        parts.insert(0, f"Python {python['recorded']} -> {python['installed']}")
+    return EnvironmentDriftWarning(
+        f"{what} was trained in another environment than this one serves it from: {'; '.join(parts)} "
+        "(recorded -> installed). Predictions may differ; install the recorded versions "
+        "(`lakebox env diff model NAME VERSION` lists them).",
+        packages,
+    )
