@@ -90,7 +90,9 @@ def diff(state: State, kind: str, name: str, version: int | None) -> None:
         if run is None:
             from lakebox.errors import NotFoundError
 
-            raise NotFoundError(f"Model {name!r} v{model.version} was not made by a recorded run: no environment to compare.")
+            raise NotFoundError(
+                f"Model {name!r} v{model.version} was not made by a recorded run: no environment to compare."
+            )
         recorded = run.environment
     result = pyenv.diff(recorded)
     if not state.text:
@@ -110,14 +112,52 @@ def diff(state: State, kind: str, name: str, version: int | None) -> None:
         sys.exit(1)
 
 
-@env.command("export", short_help="A requirements file pinned to what is installed.")
+@env.command("export", short_help="A requirements file pinned to what is installed (optionally with hashes).")
 @click.option("--exclude", multiple=True, metavar="NAME", help="Leave this distribution out (repeat).")
+@click.option(
+    "--hashes",
+    is_flag=True,
+    help="Add --hash=sha256:... of each distribution's archive (wheel or sdist), for pip --require-hashes.",
+)
+@click.option(
+    "--wheels",
+    "wheels",
+    multiple=True,
+    metavar="DIR",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="With --hashes: a folder of wheels/sdists to hash (a wheelhouse, or `pip download -d DIR`); repeat.",
+)
 @path_option
 @pass_state
-def export(state: State, exclude: tuple[str, ...], paths: tuple[Path, ...]) -> None:
+def export(state: State, exclude: tuple[str, ...], hashes: bool, wheels: tuple[Path, ...],
+           paths: tuple[Path, ...]) -> None:  # fmt: skip
     """Print a requirements file pinning every installed distribution (name==version).
-    Hashes are not included: they are those of the files on the index, which an installed
-    environment does not keep; use `pip-compile --generate-hashes` on the output for them."""
+
+    \b
+    --hashes adds the sha256 of each distribution's archive, the file pip checks with
+    --require-hashes. An installed environment does not keep its archives, so a hash comes from:
+      * direct_url.json, which pip writes for a distribution installed from a wheel or sdist
+        file or URL (its archive hash);
+      * the wheels and sdists in --wheels DIR with the same name and version (all of them:
+        pip accepts any listed hash), e.g. the folder of scripts/wheelhouse.sh or of
+        `pip download -r requirements.txt --no-deps -d DIR`.
+    RECORD files list the hashes of the installed files, not of the archive, so they cannot
+    give one. Not hashed, and printed as a comment with the reason (and named on stderr):
+    editable installs and installs from a source folder or version control (no archive:
+    `pip wheel --no-deps PATH -w DIR`, then --wheels DIR), and distributions installed from
+    an index whose archive is not in a --wheels folder (`pip download NAME==VERSION --no-deps
+    -d DIR`, then --wheels DIR). Exits 1 when any distribution could not be hashed.
+    """
     from lakebox.ops import pyenv
 
-    click.echo(pyenv.export(_path(paths), exclude), nl=False)
+    if wheels and not hashes:
+        raise click.UsageError("--wheels goes with --hashes.")
+    text, missing = pyenv.export_hashed(_path(paths), exclude, hashes=hashes, wheels=wheels)
+    click.echo(text, nl=False)
+    if missing:
+        state.err_console.print(
+            f"[yellow]{len(missing)} distribution(s) not hashed (commented out): {escape(', '.join(missing[:10]))}"
+            f"{f' and {len(missing) - 10} more' if len(missing) > 10 else ''}[/]",
+            soft_wrap=True,
+        )
+        sys.exit(1)

@@ -9,6 +9,7 @@ import platform
 import sys
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from packaging.markers import UndefinedEnvironmentName
@@ -134,10 +135,28 @@ def diff(recorded: dict[str, Any], current: dict[str, Any] | None = None) -> dic
 
 def export(path: list[str] | None = None, exclude: tuple[str, ...] = ()) -> str:
     """A requirements file pinning every installed distribution (``name==version``)."""
+    return export_hashed(path, exclude, hashes=False)[0]
+
+
+def export_hashed(path: list[str] | None = None, exclude: tuple[str, ...] = (), hashes: bool = True,
+                  wheels: tuple[Path, ...] = ()) -> tuple[str, list[str]]:  # fmt: skip
+    """The requirements file of ``export`` and the distributions it could not hash. With
+    ``hashes``, each line carries ``--hash=sha256:...`` of its archive (``lakebox.ops.pyhash``:
+    from ``direct_url.json`` or the archives in ``wheels``); one that cannot be hashed is a
+    comment saying why and how to get its archive."""
     skip = {canonicalize_name(e) for e in exclude}
-    lines = [f"{d.metadata['Name']}=={d.version}" for key, d in sorted(distributions(path).items()) if key not in skip]
+    chosen = [d for key, d in sorted(distributions(path).items()) if key not in skip]
     header = f"# pinned from {sys.executable} (Python {sys.version.split()[0]}) by `lakebox env export`\n"
-    return header + "\n".join(lines) + "\n"
+    if not hashes:
+        return header + "\n".join(f"{d.metadata['Name']}=={d.version}" for d in chosen) + "\n", []
+    from lakebox.ops.pyhash import pin_all
+
+    pinned = pin_all(chosen, wheels)
+    missing = [f"{p.name}=={p.version}" for p in pinned if not p.hashes]
+    if missing:
+        header += (f"# {len(missing)} distribution(s) could not be hashed (commented out below, with the reason); "
+                   "pip --require-hashes needs every one\n")  # fmt: skip
+    return header + "\n".join(line for p in pinned for line in p.lines()) + "\n", missing
 
 
 class EnvironmentDriftWarning(LakeboxWarning):
