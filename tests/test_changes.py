@@ -197,11 +197,11 @@ def test_a_commit_reads_only_the_files_it_touched(fs: Any) -> None:
         fg.insert(pa.table({"k": [f"k{i}"], "f": [float(i)]}))
     update = fg.insert(pa.table({"k": ["k3"], "f": [30.0]}))
     table = fg._table.load()
-    added, removed = _touched_files(table, table.snapshot_by_id(update.snapshot_id))
+    added, removed, _ = _touched_files(table, table.snapshot_by_id(update.snapshot_id))
     assert (len(added), len(removed)) == (1, 1)  # the batch, and k3's old file (no survivors to rewrite)
     last = fg.insert(pa.table({"k": ["new"], "f": [1.0]}))
     table = fg._table.load()
-    added, removed = _touched_files(table, table.snapshot_by_id(last.snapshot_id))
+    added, removed, _ = _touched_files(table, table.snapshot_by_id(last.snapshot_id))
     assert (len(added), len(removed)) == (1, 0)
 
 

@@ -12,7 +12,9 @@ untouched rows, a re-inserted identical row); a key on both sides with different
 update (pre-image from the removed side, post-image from the added side); a key only added is
 an insert, only removed a delete. The files come from the manifest entries the snapshot itself
 wrote (status ADDED or DELETED with its snapshot id), so a commit costs O(files it touched),
-never O(table). ``compact`` commits change no row and are skipped without reading; a
+never O(table). A merge-on-read update (``deletes.py``) adds a position-delete file instead of
+rewriting: the rows at its positions are removed rows too; removed data files are read as
+their parent snapshot saw them (its deletes applied), added ones as the commit's snapshot does. ``compact`` commits change no row and are skipped without reading; a
 ``rollback`` shows its net diff.
 
 Replaying the feed of (a, b] over the rows at commit a gives the rows at commit b: per commit,
@@ -27,6 +29,7 @@ from collections.abc import Sequence
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import sqlglot.expressions as exp
 from pyiceberg.manifest import DataFile, DataFileContent, ManifestEntryStatus
 from pyiceberg.table import FileScanTask, Table
@@ -44,7 +47,12 @@ UNCHANGING_KINDS = frozenset({"compact"})
 def change_schema(schema: pa.Schema) -> pa.Schema:
     """The schema of a change feed over rows of ``schema``."""
     return pa.schema(
-        [*schema, pa.field(CHANGE_TYPE, pa.string()), pa.field(COMMIT_ID, pa.int64()), pa.field(COMMIT_TIME, pa.timestamp("us", tz="UTC"))]
+        [
+            *schema,
+            pa.field(CHANGE_TYPE, pa.string()),
+            pa.field(COMMIT_ID, pa.int64()),
+            pa.field(COMMIT_TIME, pa.timestamp("us", tz="UTC")),
+        ]
     )
 
 
@@ -97,15 +105,17 @@ def commit_changes(table: Table, commit: CommitRow, key_columns: Sequence[str], 
             "Read changes after a commit that is still kept (see commit_details()).",
             commit_id=commit.commit_id,
         )
-    added, removed = _touched_files(table, snapshot)
+    added, removed, deleting = _touched_files(table, snapshot)
     parent_id = snapshot.parent_snapshot_id
-    if removed and (parent_id is None or table.snapshot_by_id(parent_id) is None):
+    if (removed or deleting) and (parent_id is None or table.snapshot_by_id(parent_id) is None):
         raise NotFoundError(
             f"The state before commit {commit.commit_id} was expired (history retention), so the rows it "
             "replaced or deleted can no longer be read. Read changes from a later commit.",
             commit_id=commit.commit_id,
         )
     before = _read_files(table, removed, parent_id, schema)
+    if deleting:
+        before = pa.concat_tables([before, _deleted_by(table, deleting, snapshot.snapshot_id, schema)])
     after = _read_files(table, added, snapshot.snapshot_id, schema)
     diff = _diff(before, after, list(key_columns), schema)
     n = diff.num_rows
@@ -114,11 +124,13 @@ def commit_changes(table: Table, commit: CommitRow, key_columns: Sequence[str], 
     return diff.append_column(COMMIT_TIME, committed)
 
 
-def _touched_files(table: Table, snapshot: object) -> tuple[list[DataFile], list[DataFile]]:
-    """The data files a snapshot added and removed, from the manifest entries it wrote."""
+def _touched_files(table: Table, snapshot: object) -> tuple[list[DataFile], list[DataFile], list[DataFile]]:
+    """The data files a snapshot added and removed, and the position-delete files it added,
+    from the manifest entries it wrote."""
     snapshot_id = snapshot.snapshot_id  # type: ignore[attr-defined]
     added: dict[str, DataFile] = {}
     removed: dict[str, DataFile] = {}
+    deleting: list[DataFile] = []
     try:
         manifests = snapshot.manifests(table.io)  # type: ignore[attr-defined]
         for manifest in manifests:
@@ -127,7 +139,11 @@ def _touched_files(table: Table, snapshot: object) -> tuple[list[DataFile], list
             for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=False):
                 if entry.snapshot_id != snapshot_id or entry.status == ManifestEntryStatus.EXISTING:
                     continue
-                if entry.data_file.content != DataFileContent.DATA:
+                content = entry.data_file.content
+                if content == DataFileContent.POSITION_DELETES and entry.status == ManifestEntryStatus.ADDED:
+                    deleting.append(entry.data_file)
+                    continue
+                if content != DataFileContent.DATA:  # lakebox removes delete files only when compacting
                     raise StorageError(
                         f"{table.name()} has delete files written by another engine; lakebox cannot read its changes."
                     )
@@ -135,21 +151,58 @@ def _touched_files(table: Table, snapshot: object) -> tuple[list[DataFile], list
                 target[entry.data_file.file_path] = entry.data_file
     except OSError as e:
         raise StorageError(f"Cannot read the manifests of snapshot {snapshot_id} of {table.name()}: {e}") from e
-    for path in set(added) & set(removed):  # removed and re-added: no change
-        del added[path], removed[path]
-    return list(added.values()), list(removed.values())
+    # a file removed and re-added (a rollback) may differ by the deletes that apply: both
+    # sides are read and identical rows cancel in the diff
+    return list(added.values()), list(removed.values()), deleting
 
 
 def _read_files(table: Table, files: Sequence[DataFile], snapshot_id: int | None, schema: pa.Schema) -> pa.Table:
+    """The rows of ``files`` as snapshot ``snapshot_id`` saw them (its delete files applied)."""
     if not files or snapshot_id is None:
         return schema.empty_table()
+    tasks = [FileScanTask(f) for f in files]
+    if _has_deletes(table, snapshot_id):
+        wanted = {f.file_path for f in files}
+        tasks = [t for t in reader.plan(table, snapshot_id) if t.file.file_path in wanted]
     try:
-        rows = reader.arrow_scan(table, [FileScanTask(f) for f in files], snapshot_id)
+        rows = reader.arrow_scan(table, tasks, snapshot_id)
     except OSError as e:
         raise StorageError(f"A data file of {table.name()} is missing or unreadable: {e}") from e
-    columns = [
-        rows.column(f.name) if f.name in rows.column_names else pa.nulls(rows.num_rows, f.type) for f in schema
-    ]
+    return _project(rows, schema)
+
+
+def _has_deletes(table: Table, snapshot_id: int) -> bool:
+    snapshot = table.snapshot_by_id(snapshot_id)
+    summary = snapshot.summary if snapshot is not None else None
+    return summary is not None and int(summary["total-delete-files"] or 0) > 0
+
+
+def _deleted_by(table: Table, delete_files: Sequence[DataFile], snapshot_id: int, schema: pa.Schema) -> pa.Table:
+    """The stored rows at the positions ``delete_files`` list (each read from its data file)."""
+    positions = pa.concat_tables(
+        [pq.read_table(reader.local_path(d.file_path, table), columns=["file_path", "pos"]) for d in delete_files]
+    )
+    by_file: dict[str, list[int]] = {}
+    for path, pos in zip(positions.column("file_path").to_pylist(), positions.column("pos").to_pylist(), strict=True):
+        by_file.setdefault(path, []).append(pos)
+    live = {t.file.file_path: t.file for t in reader.plan(table, snapshot_id) if t.file.file_path in by_file}
+    parts = [schema.empty_table()]
+    for path, rows_at in by_file.items():
+        data_file = live.get(path)
+        if data_file is None:
+            raise StorageError(
+                f"{table.name()}: a delete file of snapshot {snapshot_id} names {path}, which is not live."
+            )
+        try:
+            rows = reader.arrow_scan(table, [FileScanTask(data_file)], snapshot_id)
+        except OSError as e:
+            raise StorageError(f"A data file of {table.name()} is missing or unreadable: {e}") from e
+        parts.append(_project(rows.take(pa.array(sorted(rows_at), pa.int64())), schema))
+    return pa.concat_tables(parts)
+
+
+def _project(rows: pa.Table, schema: pa.Schema) -> pa.Table:
+    columns = [rows.column(f.name) if f.name in rows.column_names else pa.nulls(rows.num_rows, f.type) for f in schema]
     return reader.conform(pa.Table.from_arrays(columns, names=schema.names), schema)
 
 

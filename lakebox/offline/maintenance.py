@@ -25,12 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyiceberg.io.pyarrow import _dataframe_to_data_files
-from pyiceberg.manifest import DataFile
+from pyiceberg.manifest import DataFile, DataFileContent
 from pyiceberg.table import Table
 
 from lakebox.catalog.groups import CommitRow
 from lakebox.errors import ConflictError
-from lakebox.offline import reader
+from lakebox.offline import deletes, reader
 from lakebox.offline.table import PREFIX, Change, GroupTable, commit_from_snapshot
 
 log = logging.getLogger(__name__)
@@ -111,12 +111,15 @@ def _plan_compact(group: GroupTable, target_rows: int, progress: Progress | None
     if current is None:
         return None
     tasks = reader.plan(table, current.snapshot_id)
-    if len(tasks) <= 1 or any(t.delete_files for t in tasks):
+    # merge-on-read deletes are folded away: their data files are rewritten without the
+    # deleted rows and every live delete file leaves the snapshot with them
+    removed_deletes = deletes.snapshot_delete_files(table, current.snapshot_id)
+    if not tasks or (len(tasks) <= 1 and not removed_deletes):
         return None
     _say(group, progress, "compact: reading files")
-    rows = reader.arrow_scan(table, tasks, current.snapshot_id)
-    rows = rows.sort_by([(k, "ascending") for k in group.keys])
     full = table.schema().as_arrow()
+    rows = reader.read(table, current.snapshot_id, full, tasks=tasks)  # deletes applied
+    rows = rows.sort_by([(k, "ascending") for k in group.keys])
     rows = rows.select(full.names).cast(full)
     chunks = [rows.slice(i, target_rows) for i in range(0, rows.num_rows, target_rows)] or [rows]
     _say(group, progress, "compact: writing files")
@@ -135,7 +138,9 @@ def _plan_compact(group: GroupTable, target_rows: int, progress: Progress | None
     except BaseException:
         _delete(group, [f.file_path for f in outputs])
         raise
-    return _CompactPlan(current.snapshot_id, table.schema().schema_id, [t.file for t in tasks], outputs)
+    return _CompactPlan(
+        current.snapshot_id, table.schema().schema_id, [t.file for t in tasks] + removed_deletes, outputs
+    )
 
 
 def _recheck(group: GroupTable, plan: _CompactPlan, table: Table, snapshot_id: int | None) -> Change:
@@ -146,12 +151,17 @@ def _recheck(group: GroupTable, plan: _CompactPlan, table: Table, snapshot_id: i
         raise _Stale("the schema changed")
     if snapshot_id != plan.snapshot_id and not _only_appends_since(table, plan.snapshot_id, snapshot_id):
         live = {t.file.file_path for t in reader.plan(table, snapshot_id)}
-        if any(f.file_path not in live for f in plan.inputs):
+        if any(f.file_path not in live for f in plan.inputs if f.content == DataFileContent.DATA):
             raise _Stale("a concurrent commit replaced some of its input files")
+        planned = {f.file_path for f in plan.inputs}
+        if any(f.file_path not in planned for f in deletes.snapshot_delete_files(table, snapshot_id)):
+            raise _Stale("a concurrent commit deleted rows of its input files")
     for output in plan.outputs:  # a cleanup running meanwhile must not have taken them
         if not os.path.exists(reader.local_path(output.file_path, table)):
             raise _Stale(f"its file {output.file_path} disappeared")
-    return Change(kind="compact", delete_files=plan.inputs, add_files=plan.outputs, max_event_us=_max_event(table, snapshot_id))
+    return Change(
+        kind="compact", delete_files=plan.inputs, add_files=plan.outputs, max_event_us=_max_event(table, snapshot_id)
+    )
 
 
 def _only_appends_since(table: Table, ancestor_id: int, snapshot_id: int) -> bool:
@@ -321,4 +331,3 @@ def pins(table: Table) -> dict[str, int]:
         for name, ref in table.metadata.refs.items()
         if name.startswith(PIN_PREFIX)
     }
-

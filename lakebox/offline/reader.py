@@ -1,10 +1,13 @@
 """Reading a group's table at a snapshot: pyiceberg plans the files, DuckDB reads them.
 
 The DuckDB iceberg extension cannot be downloaded on air-gapped machines, so lakebox gives
-DuckDB the Parquet files that pyiceberg's scan planning returns. Two cases DuckDB cannot
-read correctly on its own fall back to pyiceberg's Arrow scan, which is exact but slower:
-files with delete files (written by merge-on-read engines), and tables whose schema has
-evolved (DuckDB maps Parquet columns by name, Iceberg by field id).
+DuckDB the Parquet files that pyiceberg's scan planning returns. Files with Parquet
+position-delete files (lakebox's merge-on-read updates, ``deletes.py``) are read by DuckDB with
+their file names and row numbers, anti-joined with the deleted ``(file, position)`` pairs
+(``source_with_deletes``). Cases DuckDB cannot read correctly fall back to pyiceberg's Arrow
+scan, which is exact but slower: equality deletes or deletion vectors (written by other
+engines), and tables whose schema has evolved (DuckDB maps Parquet columns by name, Iceberg
+by field id).
 """
 
 from __future__ import annotations
@@ -15,15 +18,21 @@ from collections.abc import Sequence
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import sqlglot.expressions as exp
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 from pyiceberg.io.pyarrow import ArrowScan
+from pyiceberg.manifest import DataFileContent, FileFormat
 from pyiceberg.table import FileScanTask, Table
 
 from lakebox.errors import StorageError
 from lakebox.offline.fileio import BoxFileIO
 
 ALWAYS_TRUE = AlwaysTrue()
+FILE = "__lakebox_file"  # DuckDB's file-name column when reading with position deletes
+ROW = "file_row_number"  # DuckDB's row-number column (its name is fixed)
+DELETED = "lakebox_deleted"  # the registered (file, position) pairs a read skips
 
 
 def connect() -> duckdb.DuckDBPyConnection:
@@ -88,6 +97,117 @@ def duckdb_can_read(table: Table, tasks: Sequence[FileScanTask]) -> bool:
     return all(not task.delete_files for task in tasks)
 
 
+def duckdb_can_read_deleting(table: Table, tasks: Sequence[FileScanTask]) -> bool:
+    """True when DuckDB gives exactly the Iceberg rows by anti-joining the tasks' delete
+    files: Parquet position deletes only, one schema, no column named like DuckDB's own."""
+    if len(table.metadata.schemas) > 1:
+        return False
+    if {FILE, ROW} & set(table.schema().as_arrow().names):
+        return False
+    return position_deletes_only(tasks)
+
+
+def position_deletes_only(tasks: Sequence[FileScanTask]) -> bool:
+    """True when every delete file of ``tasks`` is a Parquet position-delete file (lakebox's kind)."""
+    return all(
+        d.content == DataFileContent.POSITION_DELETES and d.file_format == FileFormat.PARQUET
+        for task in tasks
+        for d in task.delete_files
+    )
+
+
+def deleted_rows(table: Table, tasks: Sequence[FileScanTask]) -> pa.Table:
+    """The ``(file, pos)`` rows the tasks' delete files remove from the tasks' own data files
+    (local paths; each delete file applies only to the data files whose task lists it)."""
+    targets: dict[str, set[str]] = {}  # delete file -> the recorded data files it applies to
+    for task in tasks:
+        for delete_file in task.delete_files:
+            targets.setdefault(delete_file.file_path, set()).add(task.file.file_path)
+    parts = []
+    for path, data_files in targets.items():
+        positions = _delete_file(table, path)
+        paths = positions.column("file_path")
+        wanted = pc.is_in(paths, value_set=pa.array(sorted(data_files), paths.type))
+        positions = positions.filter(wanted)
+        if positions.num_rows:
+            parts.append(positions)
+    if not parts:
+        return pa.table({FILE: pa.array([], pa.string()), "pos": pa.array([], pa.int64())})
+    found = pa.concat_tables(parts)
+    local = {p: local_path(p, table) for p in pc.unique(found.column("file_path")).to_pylist()}
+    files = pa.array([local[p] for p in found.column("file_path").to_pylist()], pa.string())
+    return pa.table({FILE: files, "pos": found.column("pos").cast(pa.int64())})
+
+
+_delete_cache: dict[str, pa.Table] = {}  # delete files are immutable: cache a few by path
+_DELETE_CACHE_ROWS = 5_000_000
+
+
+def _delete_file(table: Table, path: str) -> pa.Table:
+    cached = _delete_cache.get(path)
+    if cached is not None:
+        return cached
+    local = local_path(path, table)
+    try:
+        rows = pq.read_table(local, columns=["file_path", "pos"])
+    except (OSError, pa.ArrowException) as e:
+        raise StorageError(f"Cannot read the delete file {local} of {table.name()}: {e}") from e
+    rows = rows.select(["file_path", "pos"]).cast(pa.schema([("file_path", pa.string()), ("pos", pa.int64())]))
+    if sum(t.num_rows for t in _delete_cache.values()) + rows.num_rows > _DELETE_CACHE_ROWS:
+        _delete_cache.clear()
+    _delete_cache[path] = rows
+    return rows
+
+
+def source_with_deletes(
+    con: duckdb.DuckDBPyConnection,
+    table: Table,
+    tasks: Sequence[FileScanTask],
+    keep_position: bool = False,
+    deleted: pa.Table | None = None,
+    name: str = DELETED,
+) -> exp.Expression:
+    """A subquery over the tasks' data files without the rows their delete files remove.
+
+    Registers the deleted ``(file, pos)`` pairs on ``con`` as ``name``. With
+    ``keep_position`` the rows also carry the file name (``FILE``) and row number (``ROW``).
+    """
+    if deleted is None:
+        deleted = deleted_rows(table, tasks)
+    con.register(name, deleted)
+    return without_deleted(
+        [local_path(t.file.file_path, table) for t in tasks], table.schema().as_arrow().names, name, keep_position
+    )
+
+
+def without_deleted(
+    paths: Sequence[str], columns: Sequence[str], deleted: str, keep_position: bool = False
+) -> exp.Expression:
+    """``read_parquet(paths)`` minus the rows listed in the registered relation ``deleted``
+    (columns ``FILE``, ``pos``), as a sqlglot subquery with ``columns``."""
+    files = exp.Anonymous(
+        this="read_parquet",
+        expressions=[
+            exp.Array(expressions=[exp.Literal.string(p) for p in paths]),
+            exp.EQ(this=exp.column("filename"), expression=exp.Literal.string(FILE)),
+            exp.EQ(this=exp.column(ROW), expression=exp.true()),
+        ],
+    )
+    on = exp.and_(
+        exp.EQ(this=exp.column(FILE, "d", quoted=True), expression=exp.column(FILE, "x", quoted=True)),
+        exp.EQ(this=exp.column(ROW, "d", quoted=True), expression=exp.column("pos", "x", quoted=True)),
+    )
+    selected = [exp.column(c, "d", quoted=True) for c in columns]
+    if keep_position:
+        selected += [exp.column(FILE, "d", quoted=True), exp.column(ROW, "d", quoted=True)]
+    query = (
+        exp.select(*selected)
+        .from_(exp.Table(this=files, alias=exp.TableAlias(this=exp.to_identifier("d"))))
+        .join(exp.alias_(exp.to_table(deleted, quoted=True), "x", table=True), on=on, join_type="ANTI")
+    )
+    return query.subquery()
+
+
 def local_path(uri: str, table: Table | None = None) -> str:
     """The local filesystem path of a file URI recorded in ``table``'s metadata."""
     return localize(getattr(table, "io", None), uri)
@@ -138,6 +258,8 @@ def read(
     try:
         if duckdb_can_read(table, tasks):
             source: exp.Expression = parquet_source(table, tasks)
+        elif duckdb_can_read_deleting(table, tasks):
+            source = source_with_deletes(con, table, tasks)
         else:
             con.register("lakebox_scan", arrow_scan(table, tasks, snapshot_id))
             source = exp.to_identifier("lakebox_scan", quoted=True)

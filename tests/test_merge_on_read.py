@@ -1,0 +1,236 @@
+"""Merge-on-read updates (offline/deletes.py): an update writes the new rows plus one Iceberg
+position-delete file instead of rewriting data files. pyiceberg's own scan is the oracle for
+what the files mean; lakebox's DuckDB reads, time travel, the change feed, rollback and
+compaction must agree with it and with a plain-Python model of the history."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from helpers import TS, day
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from model import HistoryModel, Row
+from pyiceberg.manifest import DataFileContent, ManifestContent
+
+from lakebox.offline import changes, deletes, reader
+from lakebox.offline.table import GroupTable, table_commits
+from lakebox.offline.warehouse import Warehouse
+
+SCHEMA = pa.schema([("k", pa.int64()), ("ts", TS), ("v", pa.float64()), ("s", pa.string())])
+
+
+def _group(root: Path, event_time: bool = True, mode: str = deletes.MERGE_ON_READ) -> GroupTable:
+    (root / "warehouse").mkdir()
+    warehouse = Warehouse(root / "warehouse")
+    schema = SCHEMA if event_time else SCHEMA.remove(1)
+    warehouse.create("t", schema)
+    (root / "locks").mkdir(exist_ok=True)
+    group = GroupTable(warehouse, "t", ["k"], "ts" if event_time else None, root / "locks")
+    group.load().transaction().set_properties({deletes.MODE_PROPERTY: mode}).commit_transaction()
+    return group
+
+
+def _batch(rows: list[Row], has_event_time: bool = True) -> pa.Table:
+    columns: dict[str, pa.Array] = {"k": pa.array([r[0] for r in rows], pa.int64())}
+    if has_event_time:
+        columns["ts"] = pa.array([day(r[1]) for r in rows], TS)
+    columns["v"] = pa.array([r[-1] for r in rows], pa.float64())
+    columns["s"] = pa.array([f"s{r[0]}" for r in rows], pa.string())
+    return pa.table(columns)
+
+
+def _as_rows(table: pa.Table | None, has_event_time: bool = True) -> list[Row]:
+    if table is None:
+        return []
+    return sorted(((r["k"], r["ts"].day, r["v"]) if has_event_time else (r["k"], r["v"])) for r in table.to_pylist())
+
+
+def _duckdb_rows(group: GroupTable, snapshot_id: int | None, has_event_time: bool = True) -> list[Row]:
+    table = group.load()
+    return _as_rows(
+        reader.read(table, snapshot_id, reader.canonical_schema(table), order_by=list(group.keys)), has_event_time
+    )
+
+
+def _iceberg_rows(group: GroupTable, snapshot_id: int | None, has_event_time: bool = True) -> list[Row]:
+    if snapshot_id is None:
+        return []
+    return _as_rows(group.load().scan(snapshot_id=snapshot_id).to_arrow(), has_event_time)
+
+
+def _delete_files(group: GroupTable) -> list[Any]:
+    table = group.load()
+    snapshot = table.current_snapshot()
+    return deletes.snapshot_delete_files(table, snapshot.snapshot_id if snapshot else None)
+
+
+def test_update_writes_a_delete_file_and_rewrites_nothing(tmp_path: Path) -> None:
+    group = _group(tmp_path)
+    group.insert(_batch([(k, 1, float(k)) for k in range(10)]))
+    group.insert(_batch([(k, 1, float(k)) for k in range(10, 20)]))
+    table = group.load()
+    before = {t.file.file_path for t in reader.plan(table, table.current_snapshot().snapshot_id)}
+
+    result = group.insert(_batch([(3, 1, -3.0), (15, 1, -15.0), (30, 1, -30.0)]))
+
+    assert (result.commit.rows_updated, result.commit.rows_inserted) == (2, 1)
+    assert _as_rows(result.removed) == [(3, 1, 3.0), (15, 1, 15.0)]
+    table = group.load()
+    snapshot = table.current_snapshot()
+    tasks = reader.plan(table, snapshot.snapshot_id)
+    assert before <= {t.file.file_path for t in tasks}  # no data file was removed
+    (delete_file,) = _delete_files(group)
+    assert delete_file.content == DataFileContent.POSITION_DELETES and delete_file.record_count == 2
+    manifests = snapshot.manifests(table.io)
+    assert any(m.content == ManifestContent.DELETES for m in manifests)
+    expected = sorted(
+        [(k, 1, float(k)) for k in range(20) if k not in (3, 15)] + [(3, 1, -3.0), (15, 1, -15.0), (30, 1, -30.0)]
+    )
+    assert _iceberg_rows(group, snapshot.snapshot_id) == expected  # pyiceberg applies the deletes
+    assert _duckdb_rows(group, snapshot.snapshot_id) == expected
+
+
+def test_copy_on_write_stays_the_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(deletes.MODE_ENV, raising=False)
+    group = _group(tmp_path, mode=deletes.COPY_ON_WRITE)
+    group.insert(_batch([(k, 1, float(k)) for k in range(5)]))
+    group.insert(_batch([(2, 1, -2.0)]))
+    assert _delete_files(group) == []
+
+
+def test_an_unknown_mode_is_refused(tmp_path: Path) -> None:
+    from lakebox.errors import StorageError
+
+    group = _group(tmp_path, mode="sometimes")
+    group.insert(_batch([(1, 1, 1.0)]))
+    with pytest.raises(StorageError, match="update mode"):
+        group.insert(_batch([(1, 1, 2.0)]))
+
+
+def test_updating_a_key_twice_deletes_the_newest_row(tmp_path: Path) -> None:
+    group = _group(tmp_path)
+    group.insert(_batch([(k, 1, float(k)) for k in range(5)]))
+    group.insert(_batch([(2, 1, 20.0)]))
+    result = group.insert(_batch([(2, 1, 200.0), (4, 1, 40.0)]))
+    assert _as_rows(result.removed) == [(2, 1, 20.0), (4, 1, 4.0)]
+    assert result.commit.rows_updated == 2
+    snapshot = group.load().current_snapshot().snapshot_id
+    expected = [(0, 1, 0.0), (1, 1, 1.0), (2, 1, 200.0), (3, 1, 3.0), (4, 1, 40.0)]
+    assert _iceberg_rows(group, snapshot) == _duckdb_rows(group, snapshot) == expected
+
+
+def test_compaction_folds_the_deletes_away(tmp_path: Path) -> None:
+    group = _group(tmp_path)
+    group.insert(_batch([(k, 1, float(k)) for k in range(10)]))
+    group.insert(_batch([(k, 1, -float(k)) for k in range(0, 10, 3)]))
+    expected = _duckdb_rows(group, group.load().current_snapshot().snapshot_id)
+    commit = group.compact()
+    assert commit is not None and commit.kind == "compact"
+    assert _delete_files(group) == []
+    table = group.load()
+    tasks = reader.plan(table, table.current_snapshot().snapshot_id)
+    assert len(tasks) == 1 and not tasks[0].delete_files
+    assert _duckdb_rows(group, commit.snapshot_id) == _iceberg_rows(group, commit.snapshot_id) == expected
+
+
+def test_change_feed_shows_update_images(tmp_path: Path) -> None:
+    group = _group(tmp_path)
+    group.insert(_batch([(k, 1, float(k)) for k in range(4)]))
+    group.insert(_batch([(1, 1, -1.0), (9, 1, 9.0)]))
+    table = group.load()
+    commits = table_commits(table)
+    feed = changes.read_changes(table, commits, 1, 2, ["k", "ts"], reader.canonical_schema(table))
+    got = [(r["k"], r["v"], r[changes.CHANGE_TYPE]) for r in feed.to_pylist()]
+    assert got == [(1, 1.0, changes.UPDATE_PRE), (1, -1.0, changes.UPDATE_POST), (9, 9.0, changes.INSERT)]
+
+
+# -- random histories against the model ------------------------------------------------
+KEYS = st.integers(min_value=0, max_value=30)
+DAYS = st.integers(min_value=1, max_value=3)
+
+
+def _operations(has_event_time: bool) -> st.SearchStrategy[list[tuple[Any, ...]]]:
+    width = 2 if has_event_time else 1
+    row = (
+        st.tuples(KEYS, DAYS, st.integers(-5, 5).map(float))
+        if has_event_time
+        else st.tuples(KEYS, st.integers(-5, 5).map(float))
+    )
+    insert = st.tuples(st.just("insert"), st.lists(row, min_size=1, max_size=12, unique_by=lambda r: r[:width]))
+    delete = st.tuples(st.just("delete"), st.lists(st.tuples(KEYS), min_size=1, max_size=4, unique=True))
+    rollback = st.tuples(st.just("rollback"), st.integers(min_value=0, max_value=20))
+    compact = st.tuples(st.just("compact"))
+    return st.lists(st.one_of(insert, insert, insert, delete, rollback, compact), min_size=1, max_size=10)
+
+
+def _replay(feed: pa.Table, state: dict[Row, Row], has_event_time: bool) -> dict[Row, Row]:
+    """Apply a change feed to a state: the feed of (a, b] turns the rows at a into those at b."""
+    state = dict(state)
+    for r in feed.to_pylist():
+        row = (r["k"], r["ts"].day, r["v"]) if has_event_time else (r["k"], r["v"])
+        key = row[:2] if has_event_time else row[:1]
+        if r[changes.CHANGE_TYPE] in (changes.DELETE, changes.UPDATE_PRE):
+            state.pop(key, None)
+        else:
+            state[key] = row
+    return state
+
+
+@pytest.mark.slow
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(has_event_time=st.booleans(), data=st.data())
+def test_random_histories_match_the_model(
+    tmp_path_factory: pytest.TempPathFactory, has_event_time: bool, data: st.DataObject
+) -> None:
+    group = _group(tmp_path_factory.mktemp("mor"), has_event_time)
+    model = HistoryModel(has_event_time=has_event_time)
+    snapshots: list[int | None] = [None]  # snapshot of each model commit (model index -> snapshot)
+    for op in data.draw(_operations(has_event_time)):
+        before = dict(model.current)
+        if op[0] == "insert":
+            counts = model.insert(op[1])
+            result = group.insert(_batch(op[1], has_event_time))
+            replaced = sorted(before[model.key(r)] for r in op[1] if model.key(r) in before)
+            assert (result.commit.rows_inserted, result.commit.rows_updated) == (counts.inserted, counts.updated)
+            assert _as_rows(result.removed, has_event_time) == replaced
+            snapshots.append(result.commit.snapshot_id)
+        elif op[0] == "delete":
+            counts_or_none = model.delete(op[1])
+            deleted = group.delete_keys(pa.table({"k": pa.array([k[0] for k in op[1]], pa.int64())}))
+            if counts_or_none is None:
+                assert deleted is None
+                continue
+            assert deleted is not None and deleted.commit.rows_deleted == counts_or_none.deleted
+            snapshots.append(deleted.commit.snapshot_id)
+        elif op[0] == "rollback":
+            if model.last_commit == 0:
+                continue
+            target = 1 + op[1] % model.last_commit
+            model.rollback(target)
+            target_snapshot = snapshots[target]
+            assert target_snapshot is not None
+            snapshots.append(group.rollback(target_snapshot).snapshot_id)
+        else:
+            commit = group.compact()
+            if commit is None:
+                continue
+            model.compact()
+            snapshots.append(commit.snapshot_id)
+        expected = model.rows_at(model.last_commit)
+        assert _duckdb_rows(group, snapshots[-1], has_event_time) == expected
+        assert _iceberg_rows(group, snapshots[-1], has_event_time) == expected
+    # time travel: every earlier commit reads as it was
+    for index in range(1, model.last_commit + 1):
+        expected = model.rows_at(index)
+        assert _duckdb_rows(group, snapshots[index], has_event_time) == expected
+    # the change feed of the whole history replays onto the empty group as the current rows
+    table = group.load()
+    commits = table_commits(table)
+    if commits:
+        keys = ["k", "ts"] if has_event_time else ["k"]
+        feed = changes.read_changes(table, commits, None, commits[-1].commit_id, keys, reader.canonical_schema(table))
+        assert sorted(_replay(feed, {}, has_event_time).values()) == model.rows_at(model.last_commit)
