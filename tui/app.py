@@ -70,6 +70,7 @@ class BrowserApp(EditingMixin, App[None]):
         self._search_timer: Timer | None = None
         self._focus_results = False
         self._log_handler: _ToTextualLog | None = None
+        self._detail_ready = False  # the detail pane is mounted (after the first frame)
 
     # -- layout -----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -83,7 +84,8 @@ class BrowserApp(EditingMixin, App[None]):
                 yield SearchResults(id="results")
             with ContentSwitcher(initial="welcome", id="detail"):
                 yield KeyScroll(Static("Opening the box…", id="welcome-text"), id="welcome")
-                yield AssetDetail(id="asset").data_bind(BrowserApp.current, BrowserApp.commit)
+                # the detail pane (every tab's widgets: most of the layout) is built after the
+                # first frame, by ``_build_detail``
         yield Footer()
 
     @property
@@ -104,8 +106,18 @@ class BrowserApp(EditingMixin, App[None]):
         self.sub_title = "opening…"
         self.tree.loading = True
         self.tree.focus()
-        # the first frame is drawn before the box opens (opening imports the engines: ~0.7 s)
-        self.call_after_refresh(self.load_catalog)
+        # The first frame (search bar, the tree's loading indicator) is drawn before the detail
+        # pane is built and before the box opens (opening imports the engines: ~1 s).
+        self.call_after_refresh(self._build_detail)
+
+    async def _build_detail(self) -> None:
+        """Mount the detail pane, then read the box: nothing can open an asset before the pane
+        exists (assets come from the catalog; searches wait for ``_detail_ready``)."""
+        detail = AssetDetail(id="asset").data_bind(BrowserApp.current, BrowserApp.commit)
+        detail.display = False  # the switcher shows the welcome text until an asset is opened
+        await self.query_one("#detail", ContentSwitcher).mount(detail)
+        self._detail_ready = True
+        self.load_catalog()
 
     def on_unmount(self) -> None:
         if self._log_handler is not None:
@@ -217,6 +229,8 @@ class BrowserApp(EditingMixin, App[None]):
 
     def refresh_box(self, silent: bool = False) -> None:
         """Read the tree and the shown asset again (``silent``: no loading indicators)."""
+        if not self._detail_ready:
+            return  # the box is read first once the detail pane is built
         self.load_catalog(silent=silent)
         if self.current is not None:
             self.detail.reload(silent=silent)
@@ -283,6 +297,9 @@ class BrowserApp(EditingMixin, App[None]):
         self._search_timer = self.set_timer(SEARCH_DELAY_S, lambda: self._fire_search(text))
 
     def _fire_search(self, text: str) -> None:
+        if not self._detail_ready:  # a hit opens its asset in the detail pane: wait for it
+            self._search_timer = self.set_timer(SEARCH_DELAY_S, lambda: self._fire_search(text))
+            return
         self._search_timer = None
         self._search_generation += 1
         self.run_search(text, self._search_generation)
@@ -318,7 +335,7 @@ class BrowserApp(EditingMixin, App[None]):
 
     @on(Input.Submitted, "#search")
     def _search_submitted(self) -> None:
-        if self._search_timer is not None:  # enter right after typing: search now, then go to the results
+        if self._search_timer is not None and self._detail_ready:  # enter right after typing: search now, then go to the results
             self._search_timer.stop()
             self._search_timer = None
             text = self.query_one("#search", Input).value.strip()
@@ -390,7 +407,8 @@ class BrowserApp(EditingMixin, App[None]):
         self.tree.focus()
 
     def action_tab(self, number: int) -> None:
-        self.detail.activate_number(number)
+        if self.current is not None:
+            self.detail.activate_number(number)
 
     def action_lineage(self) -> None:
         if self.current is None:
