@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from lakebox import experiment
 
 if TYPE_CHECKING:
+    from lakebox.experiment import Result
     from lakebox.feature_view import FeatureView
     from lakebox.project import Project
 
@@ -145,7 +146,7 @@ def _sum_over_ranks(tensor: Any) -> Any:
 
 
 # -- the section (in the caller) --------------------------------------------------------------------
-def _tagged(fn: Callable[..., Any], config: Any, project: Project, echo: bool | Callable[[str], None]) -> Any:
+def _tagged(fn: Callable[..., Any], config: Any, project: Project, echo: bool | Callable[[str], None]) -> Result:
     """``lagom``, then tag the run as the demo's (a failed run too, so a rebuild deletes it)."""
     from lakebox.experiment.errors import ExperimentError
 
@@ -155,6 +156,7 @@ def _tagged(fn: Callable[..., Any], config: Any, project: Project, echo: bool | 
         if e.result is not None:
             e.result.experiment.add_tag(DEMO_TAG, True)
         raise
+    assert result is not None  # the demo's runs start on this node (a node joining a run gets None)
     result.experiment.add_tag(DEMO_TAG, True)
     return result
 
@@ -187,7 +189,7 @@ def train_demo_models(
     """
     step = on_step or (lambda text: None)
     deleted = delete_demo_models(project)
-    dataset = {"feature_view": view, "training_dataset_version": training_dataset_version}
+    dataset: dict[str, Any] = {"feature_view": view, "training_dataset_version": training_dataset_version}
 
     step(f"Hyperparameter search: {SEARCH_TRIALS} trials of a gradient-boosting regressor on {WORKERS} workers")
     started = time.perf_counter()

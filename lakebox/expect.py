@@ -89,7 +89,7 @@ class Expectation:
 
     __slots__ = ("_tree", "kwargs", "name")
 
-    def __init__(self, name: str, kwargs: dict[str, Any], tree: exp.Expression | None = None) -> None:
+    def __init__(self, name: str, kwargs: dict[str, Any], tree: exp.Expr | None = None) -> None:
         self.name = name
         self.kwargs = kwargs
         self._tree = tree  # the parsed predicate
@@ -340,7 +340,7 @@ def _check_regex(regex: str) -> None:
 # --- predicate safety ---------------------------------------------------------------------
 
 # fmt: off
-_ALLOWED_NODES: frozenset[type[exp.Expression]] = frozenset(
+_ALLOWED_NODES: frozenset[type[exp.Expr]] = frozenset(
     {
         # structure and values
         exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null, exp.Paren,
@@ -365,7 +365,7 @@ _ALLOWED_NODES: frozenset[type[exp.Expression]] = frozenset(
 _ALLOWED_ANONYMOUS = frozenset({"isfinite", "now", "strlen", "date_part"})
 # Top-level nodes that can be boolean; Column/Case/Coalesce/Cast are confirmed in DuckDB.
 # fmt: off
-_BOOLEAN_ROOTS: frozenset[type[exp.Expression]] = frozenset(
+_BOOLEAN_ROOTS: frozenset[type[exp.Expr]] = frozenset(
     {
         exp.And, exp.Or, exp.Not, exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ,
         exp.NullSafeNEQ, exp.Is, exp.In, exp.Between, exp.Like, exp.ILike, exp.Boolean, exp.StartsWith,
@@ -376,7 +376,7 @@ _BOOLEAN_ROOTS: frozenset[type[exp.Expression]] = frozenset(
 # fmt: on
 
 
-def _parse_predicate(text: object) -> exp.Expression:
+def _parse_predicate(text: object) -> exp.Expr:
     """Parse and vet a predicate; raise ``ValidationError`` saying what is not allowed."""
     if not isinstance(text, str) or not text.strip():
         raise ValidationError(f"predicate() takes a non-empty SQL boolean expression as a string; got {text!r}.")
@@ -411,7 +411,7 @@ def _parse_predicate(text: object) -> exp.Expression:
     return tree
 
 
-def _check_node(node: exp.Expression, text: str) -> None:
+def _check_node(node: exp.Expr, text: str) -> None:
     kind = type(node)
     if kind is exp.Anonymous:
         name = str(node.this).lower()

@@ -37,9 +37,9 @@ class _Check:
     """One expectation compiled against a batch: SQL pieces for the aggregate pass."""
 
     expectation: Expectation
-    violation: exp.Expression | None = None  # row rules: true for an offending row of source
-    aggregate: exp.Expression | None = None  # aggregate rules: the observed value
-    source: exp.Expression = field(default_factory=lambda: exp.to_identifier(_BATCH, quoted=True))
+    violation: exp.Expr | None = None  # row rules: true for an offending row of source
+    aggregate: exp.Expr | None = None  # aggregate rules: the observed value
+    source: exp.Expr = field(default_factory=lambda: exp.to_identifier(_BATCH, quoted=True))
 
     @property
     def shared(self) -> bool:
@@ -172,7 +172,7 @@ def _compile(rule: Expectation, alias: str, schema: Mapping[str, pa.DataType]) -
         if not _is_numeric(dtype):
             raise ValidationError(f"Expectation {rule!r} needs a numeric column; {col!r} holds {dtype}.", column=col)
         value = exp.Cast(this=_col(col), to=exp.DataType.build("DOUBLE"))
-        average: exp.Expression = exp.Avg(this=value)
+        average: exp.Expr = exp.Avg(this=value)
         if pa.types.is_floating(dtype):
             finite = exp.Anonymous(this="isfinite", expressions=[_col(col)])
             average = exp.Filter(this=average, expression=exp.Where(this=finite))
@@ -186,7 +186,7 @@ def _is_numeric(dtype: pa.DataType) -> bool:
     return pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_decimal(dtype)
 
 
-def _literal(value: Any, dtype: pa.DataType, rule: Expectation, col: str) -> exp.Expression:
+def _literal(value: Any, dtype: pa.DataType, rule: Expectation, col: str) -> exp.Expr:
     """``value`` as an SQL literal of ``col``'s type, or a clear error if it cannot be one."""
     t = pa.types
 
@@ -254,7 +254,7 @@ def _run_aggregates(con: duckdb.DuckDBPyConnection, checks: Sequence[_Check]) ->
     """Each check's failing-row count or observed aggregate: one pass for every check that reads
     the batch directly, plus one narrow pass per ``unique`` rule."""
     values: list[Any] = [None] * len(checks)
-    items: list[exp.Expression] = []
+    items: list[exp.Expr] = []
     shared = [i for i, check in enumerate(checks) if check.shared]
     for i in shared:
         items.append(exp.alias_(_observation(checks[i]), f"r{i}", quoted=True))
@@ -269,7 +269,7 @@ def _run_aggregates(con: duckdb.DuckDBPyConnection, checks: Sequence[_Check]) ->
     return values
 
 
-def _observation(check: _Check) -> exp.Expression:
+def _observation(check: _Check) -> exp.Expr:
     if check.violation is not None:
         return exp.Filter(this=exp.Count(this=exp.Star()), expression=exp.Where(this=check.violation.copy()))
     assert check.aggregate is not None

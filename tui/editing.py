@@ -46,7 +46,7 @@ class EditingMixin:
         if overview is None or overview.ref != ref:
             self.notify("Still loading; try again in a moment.", timeout=2)
             return None
-        return overview  # type: ignore[no-any-return]
+        return overview
 
     def action_read_only_notice(self) -> None:
         self._editable()

@@ -39,13 +39,13 @@ class OpsReads:
         return self.fs.get_external_feature_group(ref.name, ref.version)
 
     def deployment(self, ref: Ref) -> Deployment:
-        return self.project.get_model_serving().get_deployment(ref.name)  # type: ignore[no-any-return]
+        return self.project.get_model_serving().get_deployment(ref.name)
 
     def job(self, ref: Ref) -> Job:
-        return self.project.get_job_api().get_job(ref.name)  # type: ignore[no-any-return]
+        return self.project.get_job_api().get_job(ref.name)
 
     def monitor(self, ref: Ref) -> DriftMonitor:
-        return self.fs.get_drift_monitor(ref.name)  # type: ignore[no-any-return]
+        return self.fs.get_drift_monitor(ref.name)
 
     # -- overviews --------------------------------------------------------------------------
     def _external_overview(self, ref: Ref) -> Overview:

@@ -51,11 +51,11 @@ class Source(Reads, OpsReads):
 
     @property
     def fs(self) -> FeatureStore:
-        return self.project.get_feature_store()  # type: ignore[no-any-return]
+        return self.project.get_feature_store()
 
     @property
     def registry(self) -> ModelRegistry:
-        return self.project.get_model_registry()  # type: ignore[no-any-return]
+        return self.project.get_model_registry()
 
     def change_token(self) -> tuple[tuple[int, int], ...]:
         """Size and modification time of the catalog files: changes when anything commits."""
@@ -121,8 +121,8 @@ class Source(Reads, OpsReads):
 
     def view(self, ref: Ref) -> FeatureView:
         if ref.kind == "training_dataset":
-            return self.fs.get_feature_view(ref.view_name, ref.view_version)  # type: ignore[no-any-return]
-        return self.fs.get_feature_view(ref.name, ref.version)  # type: ignore[no-any-return]
+            return self.fs.get_feature_view(ref.view_name, ref.view_version)
+        return self.fs.get_feature_view(ref.name, ref.version)
 
     def experiment(self, ref: Ref) -> Any:
         for exp in self.project.get_experiments(ref.name):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import builtins
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -69,7 +71,7 @@ class DeploymentStore:
     def list(self) -> list[DeploymentRow]:
         return [_row(r) for r in self.db.query("SELECT * FROM deployments ORDER BY name")]
 
-    def names(self) -> list[str]:
+    def names(self) -> builtins.list[str]:
         return [r["name"] for r in self.db.query("SELECT name FROM deployments ORDER BY name")]
 
     def generation(self, row_id: int) -> int | None:
@@ -77,7 +79,7 @@ class DeploymentStore:
         rows = self.db.query("SELECT generation FROM deployments WHERE id = ?", (row_id,))
         return int(rows[0]["generation"]) if rows else None
 
-    def set_routing(self, row_id: int, model_version: int, traffic: dict[int, int]) -> None:
+    def set_routing(self, row_id: int, model_version: int, traffic: Mapping[int, float]) -> None:
         with self.db.write() as conn:
             conn.execute(
                 "UPDATE deployments SET model_version = ?, traffic = ?, generation = generation + 1, updated_at = ?"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import math
 import os
@@ -164,10 +165,10 @@ class ExperimentStore:
             rows = self.db.query("SELECT * FROM experiments WHERE name = ? ORDER BY run", (name,))
         return [_experiment(r) for r in rows]
 
-    def names(self) -> list[str]:
+    def names(self) -> builtins.list[str]:
         return [r["name"] for r in self.db.query("SELECT DISTINCT name FROM experiments ORDER BY name")]
 
-    def trials(self, experiment_id: int) -> list[TrialRow]:
+    def trials(self, experiment_id: int) -> builtins.list[TrialRow]:
         rows = self.db.query("SELECT * FROM experiment_trials WHERE experiment_id = ? ORDER BY trial", (experiment_id,))
         return [_trial(r) for r in rows]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -152,7 +153,7 @@ class GroupStore:
             rows = self.db.query("SELECT * FROM feature_groups WHERE name = ? ORDER BY version", (name,))
         return [self._with_features(row) for row in rows]
 
-    def names(self) -> list[str]:
+    def names(self) -> builtins.list[str]:
         return [row["name"] for row in self.db.query("SELECT DISTINCT name FROM feature_groups ORDER BY name")]
 
     def delete(self, group_id: int) -> None:
@@ -241,7 +242,7 @@ class GroupStore:
                  jsonpolicy.dumps(report)),
             )
 
-    def reports(self, group_id: int) -> list[dict[str, Any]]:
+    def reports(self, group_id: int) -> builtins.list[dict[str, Any]]:
         rows = self.db.query(
             "SELECT commit_id, created_at, success, mode, report FROM validation_reports WHERE group_id = ? ORDER BY id",
             (group_id,),
@@ -253,7 +254,7 @@ class GroupStore:
         ]
 
     # -- commits ------------------------------------------------------------------------
-    def commits(self, group_id: int) -> list[CommitRow]:
+    def commits(self, group_id: int) -> builtins.list[CommitRow]:
         rows = self.db.query(
             "SELECT commit_id, snapshot_id, committed_ms, kind, rows_inserted, rows_updated, rows_deleted, expired"
             " FROM commits WHERE group_id = ? ORDER BY commit_id",

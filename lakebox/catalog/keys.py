@@ -146,7 +146,7 @@ class KeyStore:
                 if unknown or not chosen:
                     raise ValidationError(f"Unknown or no scopes {unknown}; choose from {list(SCOPES)}.")
                 beyond = [s for s in chosen if role and s not in ROLES[role]]
-                if beyond:
+                if role and beyond:
                     raise ValidationError(
                         f"{principal!r} is {role}: a key of theirs cannot hold {beyond} (the role allows "
                         f"{list(ROLES[role])}). Change the role with `lakebox users set-role` first."

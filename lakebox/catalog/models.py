@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import math
 from dataclasses import dataclass
@@ -76,13 +77,13 @@ class ModelStore:
             rows = self.db.query("SELECT * FROM models WHERE name = ? ORDER BY version", (name,))
         return [_model(r) for r in rows]
 
-    def names(self) -> list[str]:
+    def names(self) -> builtins.list[str]:
         return [r["name"] for r in self.db.query("SELECT DISTINCT name FROM models ORDER BY name")]
 
-    def versions(self, name: str) -> list[int]:
+    def versions(self, name: str) -> builtins.list[int]:
         return [r["version"] for r in self.db.query("SELECT version FROM models WHERE name = ? ORDER BY version", (name,))]
 
-    def metric_names(self, name: str) -> list[str]:
+    def metric_names(self, name: str) -> builtins.list[str]:
         rows = self.db.query(
             "SELECT DISTINCT mm.name FROM model_metrics mm JOIN models m ON m.id = mm.model_id WHERE m.name = ?"
             " ORDER BY mm.name", (name,))

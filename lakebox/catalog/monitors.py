@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -95,7 +96,7 @@ class MonitorStore:
     def list(self) -> list[MonitorRow]:
         return [_monitor(r) for r in self.db.query("SELECT * FROM monitors ORDER BY name")]
 
-    def names(self) -> list[str]:
+    def names(self) -> builtins.list[str]:
         return [r["name"] for r in self.db.query("SELECT name FROM monitors ORDER BY name")]
 
     def delete(self, row_id: int) -> None:
@@ -104,7 +105,7 @@ class MonitorStore:
 
     # -- runs -----------------------------------------------------------------------------
     def record_run(
-        self, monitor: MonitorRow, window_start: str, window_end: str, rows: int, results: list[dict[str, Any]],
+        self, monitor: MonitorRow, window_start: str, window_end: str, rows: int, results: builtins.list[dict[str, Any]],
         event: tuple[str, dict[str, Any]] | None,
     ) -> RunRow:
         """One run, its results, and (when it alerted) its event, in one transaction."""
@@ -129,7 +130,7 @@ class MonitorStore:
                 )
         return RunRow(run_id, monitor.id, at, window_start, window_end, rows, alert, results)
 
-    def runs(self, monitor_id: int, limit: int | None = None) -> list[RunRow]:
+    def runs(self, monitor_id: int, limit: int | None = None) -> builtins.list[RunRow]:
         """Runs of a monitor, newest first, with their results."""
         runs = self.db.query(
             "SELECT * FROM monitor_runs WHERE monitor_id = ? ORDER BY id DESC LIMIT ?", (monitor_id, limit or -1)
@@ -147,7 +148,7 @@ class MonitorStore:
             ))  # fmt: skip
         return out
 
-    def events(self, kind: str | None = None, asset_name: str | None = None, limit: int = 50) -> list[EventRow]:
+    def events(self, kind: str | None = None, asset_name: str | None = None, limit: int = 50) -> builtins.list[EventRow]:
         rows = self.db.query(
             "SELECT * FROM catalog_events WHERE (? IS NULL OR kind = ?) AND (? IS NULL OR asset_name = ?)"
             " ORDER BY id DESC LIMIT ?",

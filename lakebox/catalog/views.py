@@ -12,6 +12,7 @@ Every ``sqlite3`` error is turned into a ``LakeboxError`` here: a taken name and
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import socket
@@ -137,7 +138,7 @@ class ViewStore:
             rows = self.db.query("SELECT * FROM feature_views WHERE name = ? ORDER BY version", (name,))
         return [_view(r) for r in rows]
 
-    def names(self) -> list[str]:
+    def names(self) -> builtins.list[str]:
         return [r["name"] for r in self.db.query("SELECT DISTINCT name FROM feature_views ORDER BY name")]
 
     def update_description(self, view_id: int, description: str) -> None:
@@ -160,7 +161,7 @@ class ViewStore:
         )
         return _dataset(rows[0]) if rows else None
 
-    def datasets(self, view_id: int) -> list[DatasetRow]:
+    def datasets(self, view_id: int) -> builtins.list[DatasetRow]:
         rows = self.db.query(
             "SELECT * FROM training_datasets WHERE view_id = ? AND state = 'ready' ORDER BY version", (view_id,)
         )
@@ -210,7 +211,7 @@ class ViewStore:
         data_format: str,
         description: str,
         spec: dict[str, Any],
-        snapshots: list[dict[str, Any]],
+        snapshots: builtins.list[dict[str, Any]],
         transformations: dict[str, Any],
     ) -> DatasetRow:
         """A ``pending`` row owned by this process, with the next free version, chosen and
@@ -290,7 +291,7 @@ class ViewStore:
         with self._write("discard the unfinished training dataset") as conn:
             conn.execute("DELETE FROM training_datasets WHERE id = ? AND state <> 'ready'", (dataset_id,))
 
-    def orphaned_datasets(self, view_id: int, in_flight: Collection[int] = ()) -> list[DatasetRow]:
+    def orphaned_datasets(self, view_id: int, in_flight: Collection[int] = ()) -> builtins.list[DatasetRow]:
         """Rows that are not ready and whose owner on this host is gone (a killed creator or
         deleter), or is this process but no longer working on them (ids not in ``in_flight``).
         Rows owned by another host are left alone: their owner cannot be checked."""

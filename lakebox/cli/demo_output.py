@@ -195,8 +195,8 @@ def print_catalog(state: State, catalog: dict[str, Any]) -> None:
         table.add_column(column, overflow="fold", justify="right" if column == "failing rows" else "left")
     for result in report["results"]:
         sample = result["sample"][0] if result["sample"] else None
-        shown = {k: v for k, v in (sample or {}).items() if not k.startswith("$")}  # "$row": its position
-        row = ", ".join(f"{k}={format_value(instant(v))}" for k, v in shown.items())
+        values = {k: v for k, v in (sample or {}).items() if not k.startswith("$")}  # "$row": its position
+        row = ", ".join(f"{k}={format_value(instant(v))}" for k, v in values.items())
         table.add_row(
             escape(rule_text(result)),
             "[green]passed[/]" if result["success"] else "[red]failed[/]",

@@ -53,9 +53,11 @@ def in_cli_terms(err: LakeboxError, root: click.Command) -> LakeboxError:
     for name, flag in _flags(root):
         word = re.escape(name)
         message = re.sub(rf"[\w.]+\({word}=\.\.\.\)", flag, message)  # fs.sql(as_of=...) -> --as-of
-        message = re.sub(
-            rf"(?<![\w.\-]){word}=(\.\.\.)?", lambda m, f=flag: f + (" ..." if m.group(1) else " "), message
-        )
+
+        def spelled(m: re.Match[str], f: str = flag) -> str:
+            return f + (" ..." if m.group(1) else " ")
+
+        message = re.sub(rf"(?<![\w.\-]){word}=(\.\.\.)?", spelled, message)
         message = re.sub(rf"(?<![\w.\-`]){word}(?= (must|may|takes|needs) )", flag, message)
         message = re.sub(rf"\bThe {word} (?=')", f"The {flag} value ", message)
     if message != err.message:

@@ -323,6 +323,7 @@ def backfill(state: State, name: str, start: str, end: str, every: str, parallel
             state.console.print(f"[green]✓[/] {len(data['executions'])} window(s) succeeded.")
         else:
             remaining = ", ".join(format_value(w[0]) for w in result.remaining)
+            assert result.failed_window is not None  # a backfill that did not succeed names its failed window
             state.console.print(f"[red]✗[/] The window starting {format_value(result.failed_window[0])} failed "
                                 f"(lakebox jobs logs {escape(name)}). Remaining: {escape(remaining)}. "
                                 f"Continue with --resume.", soft_wrap=True)

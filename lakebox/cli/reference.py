@@ -39,7 +39,9 @@ def _walk(command: click.Command, ctx: click.Context) -> Iterator[tuple[str, cli
 def render(root: click.Command | None = None) -> str:
     """The whole reference as Markdown: a contents list, then each command's help."""
     if root is None:
-        from lakebox.cli import cli as root
+        from lakebox.cli import cli
+
+        root = cli
     # the root's own settings (-h/--help): contexts built by hand do not apply context_settings
     settings = {k: v for k, v in root.context_settings.items() if k == "help_option_names"}
     top = click.Context(root, info_name="lakebox", terminal_width=WIDTH, max_content_width=WIDTH, **settings)

@@ -56,7 +56,7 @@ def render_trials(
         table.add_column(column, justify="left" if column == "status" else "right", no_wrap=True)
     for t in trials:
         value = t.get("value") if t.get("value") is not None else (t["metrics"] or {}).get(metric) if metric else None
-        cells = [f"{t['trial']}{' ★' if t['trial'] == best else ''}"]
+        cells: list[str | Text] = [f"{t['trial']}{' ★' if t['trial'] == best else ''}"]
         cells += [short(t["hparams"].get(h)) for h in hparams]
         if metric:
             cells.append(short(value))

@@ -137,7 +137,7 @@ def output_option(f: F) -> F:
     )(f)
 
 
-class TimeOrCommit(click.ParamType):  # type: ignore[type-arg]  # generic only in newer click
+class TimeOrCommit(click.ParamType):
     """A commit id (an integer) or an ISO-8601 timestamp with an offset (``2026-01-01T00:00:00Z``)."""
 
     name = "TIME|COMMIT"

@@ -63,7 +63,7 @@ class Deployment(Taggable):
 
     # -- metadata ---------------------------------------------------------------------------
     @property
-    def version(self) -> int:  # type: ignore[override]
+    def version(self) -> int:
         """The default model version (the one every key gets without a traffic split)."""
         return int(self._row.model_version)
 
@@ -194,7 +194,7 @@ class Deployment(Taggable):
         """
         started = time.perf_counter()
         single = isinstance(entries, Mapping)
-        batch: list[Mapping[str, Any]] = [entries] if single else list(entries)  # type: ignore[list-item]
+        batch: list[Mapping[str, Any]] = [entries] if isinstance(entries, Mapping) else list(entries)
         passed = self._passed(passed_features, single, len(batch))
         if not batch:
             raise ValidationError(f"Deployment {self.name!r}: predict needs at least one entry.")

@@ -8,7 +8,7 @@ same ``LakeboxError`` classes the local API raises (``PredictorError`` included)
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 from lakebox import errors
@@ -92,11 +92,11 @@ class RemoteDeployment:
         if isinstance(entries, Mapping):
             body["entry"] = dict(entries)
             if passed_features:
-                body["passed_features"] = dict(passed_features)  # type: ignore[arg-type]
+                body["passed_features"] = dict(cast(Mapping[str, Any], passed_features))  # one entry, one mapping
         else:
             body["entries"] = [dict(e) for e in entries]
             if passed_features is not None:
-                body["passed_features"] = [dict(p) for p in passed_features]  # type: ignore[union-attr]
+                body["passed_features"] = [dict(p) for p in cast(Sequence[Mapping[str, Any]], passed_features)]
         path = f"/api/v1/deployments/{quote(self.name, safe='')}/predict"
         return dict(self._project._deployment_call("POST", path, json=body))
 

@@ -35,7 +35,7 @@ class ScriptFunction:
         obj: Any = _scripts[self.path]
         for part in self.qualname.split("."):
             obj = obj[part] if isinstance(obj, dict) else getattr(obj, part)
-        return obj  # type: ignore[no-any-return]
+        return obj
 
 
 def dumps(fn: Callable[..., Any], what: str, by_script: bool = False) -> bytes:
@@ -68,7 +68,7 @@ def _by_value(fn: Callable[..., Any], what: str) -> bytes:
             "session), or install cloudpickle to send it by value."
         ) from None
     try:
-        return cloudpickle.dumps(fn)  # type: ignore[no-any-return]
+        return cloudpickle.dumps(fn)
     except Exception as e:
         raise SignatureError(f"{what} cannot be sent to the worker processes: {e}") from e
 
@@ -76,4 +76,4 @@ def _by_value(fn: Callable[..., Any], what: str) -> bytes:
 def loads(data: bytes) -> Callable[..., Any]:
     """The function again, in a worker."""
     obj = pickle.loads(data)
-    return obj.resolve() if isinstance(obj, ScriptFunction) else obj  # type: ignore[no-any-return]
+    return obj.resolve() if isinstance(obj, ScriptFunction) else obj

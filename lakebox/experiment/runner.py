@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, overload
 
 from lakebox.errors import NotFoundError, ValidationError
 from lakebox.experiment import port, signature
@@ -27,6 +27,26 @@ from lakebox.experiment.optimizer import FixedTrials, OptunaSearch
 from lakebox.experiment.record import Result
 from lakebox.experiment.recording import Run
 from lakebox.experiment.scheduling import gpus_of, run_trials
+
+
+@overload
+def lagom(
+    train_fn: Callable[..., Any],
+    config: Config | HyperparameterOptConfig | AblationConfig,
+    project: Any = None,
+    *,
+    echo: bool | Callable[[str], None] = True,
+) -> Result: ...
+
+
+@overload
+def lagom(
+    train_fn: Callable[..., Any],
+    config: TorchDistributedConfig,
+    project: Any = None,
+    *,
+    echo: bool | Callable[[str], None] = True,
+) -> Result | None: ...
 
 
 def lagom(
@@ -85,6 +105,7 @@ def lagom(
                 f"{code}); their output is above, and the run's record is on node 0."
             )
         return None
+    assert recorder is not None  # only a joining node may run without a box
     run = Run(recorder, config, name, function, echo, fixed)
     try:
         if isinstance(config, TorchDistributedConfig):

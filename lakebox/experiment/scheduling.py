@@ -183,7 +183,7 @@ def _finish_trial(
     status, error = result["status"], result.get("error")
     metrics = result.get("metrics", {})
     final = False
-    if status == "finished" and needs_metric and metrics.get(metric) is None:  # type: ignore[arg-type]
+    if status == "finished" and needs_metric and metrics.get(metric) is None:
         status, final = "failed", True
         error = (
             f"The function returned no number for metric {metric!r}; it returned metrics {sorted(metrics)}"

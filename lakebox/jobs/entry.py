@@ -111,7 +111,7 @@ def load(kind: str, target: str, function: str, box_root: Path) -> Callable[...,
         fn = obj
     if not callable(fn):
         raise ValidationError(f"The job's entrypoint {target}:{function} is not a function.")
-    return fn  # type: ignore[no-any-return]
+    return fn
 
 
 def accepted(fn: Callable[..., Any], names: list[str]) -> list[str]:

@@ -52,7 +52,7 @@ class MonitorRun:
     def score(self, feature: str, metric: str) -> float | None:
         for r in self.results:
             if r["feature"] == feature and r["metric"] == metric:
-                return r["score"]  # type: ignore[no-any-return]
+                return r["score"]
         raise NotFoundError(f"Run {self.run_id} of {self.monitor} has no {metric} result for {feature!r}.")
 
     def to_dict(self) -> dict[str, Any]:
@@ -99,7 +99,7 @@ class DriftMonitor(Taggable):
         return AssetStore(self._fs.project.catalog)
 
     @property
-    def version(self) -> int:  # type: ignore[override]
+    def version(self) -> int:
         return 1
 
     @property

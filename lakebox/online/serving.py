@@ -131,7 +131,7 @@ class ServingPlan:
         return steps, segments
 
     def lookup(
-        self, txn: lmdb.Transaction, dbs: Sequence[Any], entry: Mapping[str, Any], now_us: int
+        self, txn: lmdb.Transaction[bytes], dbs: Sequence[Any], entry: Mapping[str, Any], now_us: int
     ) -> tuple[list[Any], str, dict[str, str]]:
         """(values in output order, overall status, status per group)."""
         fetched: list[Any] = []
@@ -169,7 +169,7 @@ class ServingPlan:
         return vector, status, detail
 
     def lookup_fast(
-        self, txn: lmdb.Transaction, dbs: Sequence[Any], entry: Mapping[str, Any], now_us: int
+        self, txn: lmdb.Transaction[bytes], dbs: Sequence[Any], entry: Mapping[str, Any], now_us: int
     ) -> tuple[list[Any], str, dict[str, str]]:
         """``lookup`` for views ``_compile_fast`` accepted: same results, a third of the work."""
         steps, segments = self._fast  # type: ignore[misc]

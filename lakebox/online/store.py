@@ -235,7 +235,7 @@ class OnlineStore:
         self._dbs = {}
 
     # -- transactions -------------------------------------------------------------------
-    def write(self, fn: Callable[[lmdb.Transaction], T], *dbs: bytes) -> T:
+    def write(self, fn: Callable[[lmdb.Transaction[bytes]], T], *dbs: bytes) -> T:
         """Run ``fn`` in one write transaction, doubling the map and retrying when it is full.
 
         ``dbs`` are opened first: LMDB cannot open a database inside another write transaction.
@@ -255,7 +255,7 @@ class OnlineStore:
             except lmdb.Error as e:
                 raise failure(f"Online store write failed in {self.path}", e) from e
 
-    def begin_read(self) -> lmdb.Transaction:
+    def begin_read(self) -> lmdb.Transaction[bytes]:
         """A bare read transaction for hot paths (the caller aborts it); see ``read``."""
         try:
             try:
@@ -267,7 +267,7 @@ class OnlineStore:
             raise failure(f"Cannot read the online store {self.path}", e) from e
 
     @contextmanager
-    def read(self, *dbs: bytes) -> Iterator[lmdb.Transaction]:
+    def read(self, *dbs: bytes) -> Iterator[lmdb.Transaction[bytes]]:
         """A read transaction (a consistent snapshot across every group); ``dbs`` are opened
         first (LMDB cannot open a database inside a transaction)."""
         self.handles((b"meta", *dbs))
@@ -287,7 +287,7 @@ class OnlineStore:
             txn.abort()
 
     # -- watermarks ---------------------------------------------------------------------
-    def watermark(self, uid: int | str, txn: lmdb.Transaction | None = None) -> int:
+    def watermark(self, uid: int | str, txn: lmdb.Transaction[bytes] | None = None) -> int:
         """The last commit of the group ``uid`` (its table name) applied here (0: none)."""
         if txn is None:
             with self.read() as own:
@@ -295,14 +295,14 @@ class OnlineStore:
         raw = txn.get(db_name(uid), db=self.db(b"meta"))
         return _WATERMARK.unpack(raw)[0] if raw else 0
 
-    def set_watermark(self, txn: lmdb.Transaction, uid: int | str, commit_id: int) -> None:
+    def set_watermark(self, txn: lmdb.Transaction[bytes], uid: int | str, commit_id: int) -> None:
         txn.put(db_name(uid), _WATERMARK.pack(commit_id), db=self.db(b"meta"))
 
     def drop(self, uid: int | str) -> None:
         """Forget a group (deleted, or online disabled)."""
         name = db_name(uid)
 
-        def run(txn: lmdb.Transaction) -> None:
+        def run(txn: lmdb.Transaction[bytes]) -> None:
             txn.drop(self.db(name), delete=True)
             txn.delete(name, db=self.db(b"meta"))
 
@@ -325,7 +325,7 @@ class OnlineStore:
         names = self.legacy_names()
         for name in names:
 
-            def run(txn: lmdb.Transaction, name: bytes = name) -> None:
+            def run(txn: lmdb.Transaction[bytes], name: bytes = name) -> None:
                 txn.drop(self.db(name), delete=True)
                 txn.delete(name, db=self.db(b"meta"))
 

@@ -56,7 +56,7 @@ class OnlineTable:
         keys, values = self._encode(latest)
         event = ValueCodec.event_micros
 
-        def run(txn: lmdb.Transaction) -> int:
+        def run(txn: lmdb.Transaction[bytes]) -> int:
             db = self.store.db(self.name)
             if txn.stat(db)["entries"] == 0:
                 txn.cursor(db=db).putmulti(list(zip(keys, values, strict=True)))
@@ -78,7 +78,7 @@ class OnlineTable:
         removed = self.keys.encode_columns(affected)
         keys, values = self._encode(latest)
 
-        def run(txn: lmdb.Transaction) -> None:
+        def run(txn: lmdb.Transaction[bytes]) -> None:
             db = self.store.db(self.name)
             for key in removed:
                 txn.delete(key, db=db)
@@ -93,7 +93,7 @@ class OnlineTable:
         keys, values = self._encode(latest)
         pairs = sorted(zip(keys, values, strict=True))
 
-        def run(txn: lmdb.Transaction) -> None:
+        def run(txn: lmdb.Transaction[bytes]) -> None:
             db = self.store.db(self.name)
             txn.drop(db, delete=False)
             txn.cursor(db=db).putmulti(pairs, append=True)
@@ -109,7 +109,7 @@ class OnlineTable:
         return keys, self.values.encode_table(rows, full)
 
     # -- reads --------------------------------------------------------------------------
-    def get(self, txn: lmdb.Transaction, key_values: Sequence[Any]) -> tuple[list[Any], int] | None:
+    def get(self, txn: lmdb.Transaction[bytes], key_values: Sequence[Any]) -> tuple[list[Any], int] | None:
         """(feature values, event time in µs) for a key, or None."""
         plain = self.keys.plain(key_values)
         key = storage_key(plain)

@@ -31,7 +31,7 @@ def _ident(name: str) -> exp.Identifier:
     return exp.to_identifier(name, quoted=True)
 
 
-def _table(name: str, alias: str | None = None) -> exp.Expression:
+def _table(name: str, alias: str | None = None) -> exp.Expr:
     table = exp.Table(this=_ident(name))
     return exp.alias_(table, _ident(alias), table=True) if alias else table
 
@@ -45,8 +45,8 @@ def _interval(age: timedelta) -> exp.Interval:
     return exp.Interval(this=exp.Literal.string(str(micros)), unit=exp.Var(this="MICROSECOND"))
 
 
-def _key_condition(join: Join, left_alias: str, right_alias: str) -> exp.Expression:
-    condition: exp.Expression | None = None
+def _key_condition(join: Join, left_alias: str, right_alias: str) -> exp.Expr:
+    condition: exp.Expr | None = None
     for left_key, right_key in zip(join.left_keys, join.right_keys, strict=True):
         clause = exp.EQ(this=col(left_alias, left_key), expression=col(right_alias, right_key))
         condition = clause if condition is None else exp.and_(condition, clause)
@@ -54,7 +54,7 @@ def _key_condition(join: Join, left_alias: str, right_alias: str) -> exp.Express
     return condition
 
 
-def _fresh_enough(join: Join, time: exp.Expression, right_alias: str) -> exp.Expression:
+def _fresh_enough(join: Join, time: exp.Expr, right_alias: str) -> exp.Expr:
     """``r.ts >= <left time> - max_age``."""
     assert join.max_age is not None and join.relation.event_time
     return exp.GTE(
@@ -63,12 +63,12 @@ def _fresh_enough(join: Join, time: exp.Expression, right_alias: str) -> exp.Exp
     )
 
 
-def _left_time(join: Join) -> exp.Expression:
+def _left_time(join: Join) -> exp.Expr:
     assert join.time_alias and join.left_time
     return col(join.time_alias, join.left_time)
 
 
-def _latest_per_key(join: Join) -> exp.Expression:
+def _latest_per_key(join: Join) -> exp.Expr:
     """The relation reduced to its latest row per key (for a left side without event time)."""
     relation = join.relation
     assert relation.event_time is not None
@@ -116,20 +116,20 @@ def _aged(plan: Plan, alias: str, formulation: Formulation) -> Join | None:
     return None
 
 
-def _ref(plan: Plan, alias: str, column: str, formulation: Formulation) -> exp.Expression:
+def _ref(plan: Plan, alias: str, column: str, formulation: Formulation) -> exp.Expr:
     """A column as every clause must see it: a value older than its join's max_age is NULL."""
-    value: exp.Expression = col(alias, column)
+    value: exp.Expr = col(alias, column)
     join = _aged(plan, alias, formulation)
     if join is not None:
         value = exp.Case(ifs=[exp.If(this=_fresh_enough(join, _left_time(join), join.alias), true=value)])
     return value
 
 
-def _output(plan: Plan, formulation: Formulation) -> list[exp.Expression]:
+def _output(plan: Plan, formulation: Formulation) -> list[exp.Expr]:
     return [exp.alias_(_ref(plan, o.alias, o.column, formulation), o.name, quoted=True) for o in plan.outputs]
 
 
-def _where(plan: Plan, formulation: Formulation = "window") -> exp.Expression | None:
+def _where(plan: Plan, formulation: Formulation = "window") -> exp.Expr | None:
     if plan.where is None:
         return None
     return plan.where.to_sqlglot(lambda c: _ref(plan, plan.alias_of(c), c.name, formulation))
@@ -146,11 +146,11 @@ def compile_plan(plan: Plan, formulation: Formulation = "window", names: Mapping
     return rename_relations(tree, names) if names else tree
 
 
-def rename_relations(tree: exp.Expression, names: Mapping[str, str]) -> exp.Select:
+def rename_relations(tree: exp.Expr, names: Mapping[str, str]) -> exp.Select:
     """Point the tree's relation references at other names (CTE names never clash: they are
     ``s``/``jN``, relation names ``name_version`` or ``entity_df``)."""
 
-    def rename(node: exp.Expression) -> exp.Expression:
+    def rename(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Table) and not node.db and node.name in names:
             node.set("this", _ident(names[node.name]))
         return node
@@ -160,7 +160,7 @@ def rename_relations(tree: exp.Expression, names: Mapping[str, str]) -> exp.Sele
 
 def _compile_asof(plan: Plan) -> exp.Select:
     query = exp.select(*_output(plan, "asof")).from_(_table(plan.spine.name, plan.spine_alias))
-    extra_where: list[exp.Expression] = []
+    extra_where: list[exp.Expr] = []
     for join in plan.joins:
         on = _key_condition(join, join.left_alias, join.alias)
         left_aged = _aged(plan, join.left_alias, "asof")
@@ -222,7 +222,7 @@ def _compile_window(plan: Plan) -> exp.Select:
     spine = plan.spine_alias
     spine_source = exp.select(exp.Star()).from_(_table(plan.spine.name, "base"))
     if plan.spine_has_row and plan.number_spine_in_sql and plan.spine_numbering == "monotonic":
-        number: exp.Expression = exp.Anonymous(this="monotonically_increasing_id", expressions=[])
+        number: exp.Expr = exp.Anonymous(this="monotonically_increasing_id", expressions=[])
         spine_source = exp.select(exp.Star(), exp.alias_(number, ROW, quoted=True)).from_(_table(plan.spine.name, "base"))
     elif not plan.spine_has_row or plan.number_spine_in_sql:
         number = exp.Window(
@@ -241,7 +241,7 @@ def _compile_window(plan: Plan) -> exp.Select:
             continue
         assert join.left_time and join.relation.event_time
         if join.left_alias == spine and join.time_alias == spine:
-            left: exp.Expression = _table(spine, None)
+            left: exp.Expr = _table(spine, None)
             left_name, time = spine, col(spine, join.left_time)
         else:  # keys or time from an earlier join: gather them per spine row first
             left = _left_rows(plan, join).subquery(_ident("l"))

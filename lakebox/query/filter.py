@@ -25,12 +25,21 @@ class Col:
     group_name: str
     group_version: int
     name: str
+    project: str | None = None  # set for a group another project shares with this one
 
     @property
     def group(self) -> str:
-        return f"{self.group_name} v{self.group_version}"
+        prefix = f"{self.project}::" if self.project else ""
+        return f"{prefix}{self.group_name} v{self.group_version}"
+
+    @property
+    def group_key(self) -> tuple[str, int]:
+        """Its group's ``GroupRef.key``."""
+        return (self.project or "", self.group_id)
 
     def to_dict(self) -> dict[str, Any]:
+        if self.project:
+            return {"col": [self.group_name, self.group_version, self.name, self.project]}
         return {"col": [self.group_name, self.group_version, self.name]}
 
     def _cmp(self, op: str, other: Any) -> Condition:
@@ -118,10 +127,10 @@ class Condition:
                 found.extend(arg.columns())
         return found
 
-    def to_sqlglot(self, column_sql: Any) -> exp.Expression:
+    def to_sqlglot(self, column_sql: Any) -> exp.Expr:
         """Compile with ``column_sql(col) -> sqlglot column expression``."""
 
-        def operand(value: Any) -> exp.Expression:
+        def operand(value: Any) -> exp.Expr:
             if isinstance(value, Col):
                 return column_sql(value)
             if isinstance(value, Condition):
@@ -129,7 +138,7 @@ class Condition:
             return _literal(value)
 
         a = self.args
-        ops: dict[str, type[exp.Expression]] = {
+        ops: dict[str, type[exp.Expr]] = {
             "eq": exp.EQ,
             "ne": exp.NEQ,
             "lt": exp.LT,
@@ -176,7 +185,7 @@ def _value(value: Any) -> Any:
     raise QueryError(f"Cannot use {type(value).__name__} {value!r} in a filter; use numbers, strings or times.")
 
 
-def _literal(value: Any) -> exp.Expression:
+def _literal(value: Any) -> exp.Expr:
     if value is None:
         return exp.Null()
     if isinstance(value, datetime):

@@ -83,7 +83,9 @@ def group_frame(spark: Any, relation: Relation) -> Any:
     assert ref is not None
     if pin is None:
         raise QueryError(f"Internal error: {ref.label} was planned but never pinned to a snapshot.")
-    if pin.has_deletes:
+    if pin.deletes is not None and pin.exact is None:  # lakebox's position deletes: DuckDB applies them
+        return from_arrow(spark, _duck_rows(relation))
+    if pin.has_deletes and pin.exact is None:
         raise QueryError(
             f"Feature group {ref.label} (Iceberg table {ref.identifier}) has delete files at snapshot "
             f"{pin.snapshot_id}: reading its data files alone would return deleted rows. Compact the group "
@@ -95,6 +97,18 @@ def group_frame(spark: Any, relation: Relation) -> Any:
         return from_arrow(spark, pin.exact)
     columns = relation.schema.names
     return spark.read.schema(_spark_schema(relation.schema)).parquet(*pin.files).select(*columns)
+
+
+def _duck_rows(relation: Relation) -> Any:
+    """A pinned group's rows with its merge-on-read deletes applied, read by DuckDB."""
+    from lakebox.query import duck
+
+    con = duck.connect()
+    try:
+        duck.register(con, relation, "lakebox_group")
+        return duck.plain_types(con.sql('SELECT * FROM "lakebox_group"').to_arrow_table())
+    finally:
+        con.close()
 
 
 def spine_relation(frame: Any, event_time: str | None, groups: Iterable[GroupRef]) -> Relation:
@@ -141,7 +155,7 @@ def _frame(spark: Any, relation: Relation) -> Any:
     return group_frame(spark, relation)
 
 
-def _run(spark: Any, tree: exp.Expression, frames: dict[str, Any]) -> Any:
+def _run(spark: Any, tree: exp.Expr, frames: dict[str, Any]) -> Any:
     """``spark.sql`` over ``tree`` whose relation names are the keys of ``frames``."""
     text = tree.sql(dialect="spark").replace("{", "{{").replace("}", "}}")
     for name in frames:
@@ -191,7 +205,7 @@ def run_sql(spark: Any, query: str, relations: Sequence[Relation], available: Se
 
         raise unknown_table(QueryError(f"Unknown table(s) {unknown}"), query, available, dialect="spark")
 
-    def rename(node: exp.Expression) -> exp.Expression:
+    def rename(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Table) and not node.db and node.name not in ctes and node.name.lower() in names:
             alias = node.alias or node.name
             return exp.alias_(exp.Table(this=exp.to_identifier(names[node.name.lower()], quoted=True)), alias, table=True)

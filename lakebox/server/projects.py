@@ -136,7 +136,7 @@ def prefixed_openapi(schema: dict[str, Any], root: Any) -> dict[str, Any]:
     """A project's OpenAPI document with its ``/api/v1/...`` paths under
     ``/api/v1/projects/{project}/...`` (and the server's own routes kept)."""
     if getattr(root, "_prefixed_schema", None) is not None:
-        return root._prefixed_schema  # type: ignore[no-any-return]
+        return root._prefixed_schema
     import copy
 
     document = copy.deepcopy(schema)

@@ -424,7 +424,7 @@ def _take(
     x = taken[0][0] if len(taken) == 1 else np.concatenate([t[0] for t in taken])
     y: np.ndarray | None = None
     if taken[0][1] is not None:
-        y = taken[0][1] if len(taken) == 1 else np.concatenate([t[1] for t in taken])  # type: ignore[misc]
+        y = taken[0][1] if len(taken) == 1 else np.concatenate([t[1] for t in taken])
     return (np.ascontiguousarray(x), None if y is None else np.ascontiguousarray(y)), pending
 
 
