@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import threading
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from lakebox.box import Box
 from lakebox.catalog.assets import AssetStore
@@ -21,9 +22,11 @@ from lakebox.catalog.db import CatalogDB
 from lakebox.catalog.groups import GroupStore
 from lakebox.catalog.views import ViewStore
 from lakebox.errors import BoxMovedWarning
-from lakebox.offline.warehouse import Warehouse
-from lakebox.online.store import OnlineStore
-from lakebox.write.coordinator import Writer
+
+if TYPE_CHECKING:  # built on first use (pyiceberg, DuckDB, LMDB): metadata commands read the catalog only
+    from lakebox.offline.warehouse import Warehouse
+    from lakebox.online.store import OnlineStore
+    from lakebox.write.coordinator import Writer
 
 
 @dataclass(eq=False)
@@ -33,35 +36,67 @@ class Engines:
 
     box: Box
     catalog: CatalogDB
-    warehouse: Warehouse
-    online: OnlineStore
     groups: GroupStore
     views: ViewStore
     assets: AssetStore
-    writer: Writer
+    # The warehouse (pyiceberg), online store (LMDB) and write coordinator are built on first
+    # use, so `lakebox fg list` and other catalog reads never import pyiceberg, DuckDB or LMDB.
+    _built: dict[str, Any] = field(default_factory=dict, repr=False)
+    _build_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def open(cls, box: Box) -> Engines:
         box_id = box.box_id  # each part checks it holds this box's id (or adopts it)
         catalog = CatalogDB(box.catalog_db, box_id=box_id, create=False)
-        warehouse = Warehouse(box.warehouse, box.warehouse_origin, box_id=box_id)
-        online = OnlineStore(box.online, box_id=box_id)
-        groups = GroupStore(catalog)
-        return cls(
-            box=box,
-            catalog=catalog,
-            warehouse=warehouse,
-            online=online,
-            groups=groups,
-            views=ViewStore(catalog),
-            assets=AssetStore(catalog),
-            writer=Writer(box, groups, warehouse, online),
-        )
+        return cls(box=box, catalog=catalog, groups=GroupStore(catalog), views=ViewStore(catalog),
+                   assets=AssetStore(catalog))  # fmt: skip
+
+    @property
+    def warehouse(self) -> Warehouse:
+        return self._engine("warehouse")
+
+    @property
+    def online(self) -> OnlineStore:
+        return self._engine("online")
+
+    @property
+    def writer(self) -> Writer:
+        return self._engine("writer")
+
+    def _engine(self, name: str) -> Any:
+        found = self._built.get(name)
+        if found is not None:
+            return found
+        with self._build_lock:  # one of each per box per process, even when threads race
+            if name not in self._built:
+                self._built[name] = self._build(name)
+            return self._built[name]
+
+    def _build(self, name: str) -> Any:
+        box_id = self.box.box_id
+        if name == "warehouse":
+            from lakebox.offline.warehouse import Warehouse
+
+            return Warehouse(self.box.warehouse, self.box.warehouse_origin, box_id=box_id)
+        if name == "online":
+            from lakebox.online.store import OnlineStore
+
+            return OnlineStore(self.box.online, box_id=box_id)
+        from lakebox.write.coordinator import Writer
+
+        warehouse, online = self._built.get("warehouse"), self._built.get("online")  # under the lock
+        if warehouse is None:
+            warehouse = self._built["warehouse"] = self._build("warehouse")
+        if online is None:
+            online = self._built["online"] = self._build("online")
+        return Writer(self.box, self.groups, warehouse, online)
 
     def close(self) -> None:
         self.catalog.close()
-        self.online.close()
-        self.warehouse.close()
+        for name in ("online", "warehouse"):  # only what was built
+            built = self._built.get(name)
+            if built is not None:
+                built.close()
 
 
 _lock = threading.Lock()

@@ -17,11 +17,12 @@ from __future__ import annotations
 import numbers
 import warnings
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from lakebox.errors import TimezoneError, ValidationError
+
+if TYPE_CHECKING:  # pyarrow loads where a table is localized, not at import (the CLI starts fast)
+    import pyarrow as pa
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -112,6 +113,7 @@ def localize_times(
     per ``warn_key`` and column) and an int (epoch milliseconds) or date event time as UTC
     timestamps. ``strict`` leaves naive columns alone (the insert then refuses them), unless a
     ``timezone`` is given."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     arrays, changed = [], False

@@ -13,33 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.markup import escape
 
 from lakebox import __version__
 from lakebox.box import TOML_NAME
-from lakebox.cli.box import backup, box, doctor
-from lakebox.cli.catalog import lineage, search, tag
-from lakebox.cli.demo import demo
-from lakebox.cli.deployments import deployments
-from lakebox.cli.env import env
-from lakebox.cli.experiments import experiments, models
-from lakebox.cli.external import fg_external, fg_import
-from lakebox.cli.features import features
-from lakebox.cli.fg import fg
 from lakebox.cli.flags import in_cli_terms
-from lakebox.cli.formats import plural
-from lakebox.cli.fv import fv, td
-from lakebox.cli.jobs import jobs, scheduler
-from lakebox.cli.labs import labs
-from lakebox.cli.monitors import monitors
-from lakebox.cli.online import online
-from lakebox.cli.output import OUTPUT_FORMATS, table_data
-from lakebox.cli.projects import projects
-from lakebox.cli.serve import apikey, serve
+from lakebox.cli.lazy import lazy
+from lakebox.cli.output import OUTPUT_FORMATS
 from lakebox.cli.state import TIME_OR_COMMIT, State, max_rows_option, output_option, pass_state
-from lakebox.cli.train import train
-from lakebox.cli.tui import tui
-from lakebox.cli.users import audit, users
 from lakebox.errors import LakeboxError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -103,6 +83,10 @@ def init(state: State, path: Path | None) -> None:
     A box is one directory holding the catalog, the Iceberg warehouse and the online store;
     copying the directory copies everything. An existing box is left as it is.
     """
+    from rich.markup import escape
+
+    from lakebox.cli.formats import plural
+
     where = path if path is not None else state.box_path
     existed = (where / TOML_NAME).is_file()
     project = state.connect(where)
@@ -138,29 +122,48 @@ def sql(state: State, query: str, as_of: int | str | None, max_rows: int) -> Non
     Example:
       lakebox sql "SELECT position, avg(rating) FROM players_1 GROUP BY position"
     """
+    from lakebox.cli.output import table_data
+
     fs = state.open().get_feature_store()
     with state.busy("Running the query…"):
         result = fs.sql(query, dataframe_type="arrow", as_of=as_of)
     state.out.rows(table_data(result, max_rows=max_rows if state.text else None))
 
 
-for command in (fg, fv, td, features, online, serve, apikey, demo, search, lineage, tag, doctor, backup, box):
-    cli.add_command(command)
-for command in (fg_external, fg_import):  # issue 14 (H14b): lakebox fg external / fg import
-    fg.add_command(command)
-cli.add_command(tui)
-cli.add_command(labs)
-cli.add_command(experiments)
-cli.add_command(models)
-cli.add_command(train)  # issue 12 (H12): lakebox train (data parallel on torch's launcher)
-cli.add_command(jobs)  # issue 14 (H14a): lakebox jobs ..., lakebox scheduler
-cli.add_command(scheduler)
-cli.add_command(deployments)  # issue 13 (H13): lakebox deployments ...
-cli.add_command(monitors)  # issue 13 (H13): lakebox monitors ...
-cli.add_command(users)  # issue 15 (H15): lakebox users ...
-cli.add_command(audit)  # issue 15 (H15): lakebox audit
-cli.add_command(env)  # issue 15 (H15): lakebox env show|check|diff|export
-cli.add_command(projects)  # issue 15 (H15): lakebox projects list|create
+# Every other command is imported when it is used (lakebox.cli.lazy): `lakebox fg list` loads
+# the feature-group commands only, never the server's, the demo's or the TUI's.
+lazy(
+    cli,
+    {
+        "fg": "lakebox.cli.fg:fg",
+        "fv": "lakebox.cli.fv:fv",
+        "td": "lakebox.cli.fv:td",
+        "features": "lakebox.cli.features:features",
+        "online": "lakebox.cli.online:online",
+        "serve": "lakebox.cli.serve:serve",
+        "apikey": "lakebox.cli.serve:apikey",
+        "demo": "lakebox.cli.demo:demo",
+        "search": "lakebox.cli.catalog:search",
+        "lineage": "lakebox.cli.catalog:lineage",
+        "tag": "lakebox.cli.catalog:tag",
+        "doctor": "lakebox.cli.box:doctor",
+        "backup": "lakebox.cli.box:backup",
+        "box": "lakebox.cli.box:box",
+        "tui": "lakebox.cli.tui:tui",
+        "labs": "lakebox.cli.labs:labs",
+        "experiments": "lakebox.cli.experiments:experiments",
+        "models": "lakebox.cli.experiments:models",
+        "train": "lakebox.cli.train:train",  # issue 12 (H12): data parallel on torch's launcher
+        "jobs": "lakebox.cli.jobs:jobs",  # issue 14 (H14a): lakebox jobs ..., lakebox scheduler
+        "scheduler": "lakebox.cli.jobs:scheduler",
+        "deployments": "lakebox.cli.deployments:deployments",  # issue 13 (H13)
+        "monitors": "lakebox.cli.monitors:monitors",  # issue 13 (H13)
+        "users": "lakebox.cli.users:users",  # issue 15 (H15)
+        "audit": "lakebox.cli.users:audit",  # issue 15 (H15)
+        "env": "lakebox.cli.env:env",  # issue 15 (H15): lakebox env show|check|diff|export
+        "projects": "lakebox.cli.projects:projects",  # issue 15 (H15): lakebox projects list|create
+    },
+)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-import pyarrow as pa
-import pyarrow.compute as pc
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
 from lakebox.cli.demo_deploy import deploy_section
@@ -36,6 +34,8 @@ from lakebox.errors import AlreadyExistsError, ValidationError
 from lakebox.timeutil import iso
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from lakebox.demo import DemoBox, DemoStep
 
 DEFAULT_DEMO_BOX = Path("demo.lakebox")
@@ -207,6 +207,9 @@ def _tour(built: DemoBox) -> dict[str, Any]:
 
 
 def _rating(table: pa.Table, player_id: int, ts: Any) -> float | None:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     mask = pc.and_(
         pc.equal(table.column("player_id"), player_id),
         pc.equal(table.column("ts"), pa.scalar(ts, table.schema.field("ts").type)),
@@ -217,6 +220,8 @@ def _rating(table: pa.Table, player_id: int, ts: Any) -> float | None:
 
 def _training(built: DemoBox) -> dict[str, Any]:
     """Create the demo's feature view and a training dataset (parquet, test 0.2, seed 42)."""
+    import pyarrow as pa
+
     from lakebox.demo import create_demo_view, frames_checksum
 
     view = create_demo_view(built)

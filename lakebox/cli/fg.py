@@ -21,6 +21,7 @@ from rich.progress import (
 
 from lakebox.cli.files import FORMATS, detect_format, read_file
 from lakebox.cli.formats import number, plural
+from lakebox.cli.lazy import lazy
 from lakebox.cli.output import table_data
 from lakebox.cli.state import TIME_OR_COMMIT, State, output_option, pass_state
 from lakebox.errors import TimezoneError
@@ -47,9 +48,9 @@ def fg() -> None:
 @pass_state
 def list_groups(state: State) -> None:
     """List every feature group of the box, with keys and commit counts."""
-    fs = state.open().get_feature_store()
+    project = state.open()
     with state.busy("Reading the catalog…"):
-        groups = [describe(g) for g in fs.get_feature_groups()]
+        groups = project.describe_feature_groups()  # the catalog only: no Iceberg, DuckDB or pandas
     state.out.groups(groups)
 
 
@@ -402,3 +403,7 @@ def _read_with_progress(state: State, file: Path, kind: str) -> pa.Table:
             progress.update(task, completed=done, total=total)
 
         return read_file(file, kind, advance)
+
+
+# issue 14 (H14b): lakebox fg external / fg import, imported when used (lakebox.cli.lazy)
+lazy(fg, {"external": "lakebox.cli.external:fg_external", "import": "lakebox.cli.external:fg_import"})

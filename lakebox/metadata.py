@@ -1,0 +1,114 @@
+"""Assets as plain data, read from the catalog alone: what ``lakebox fg list`` prints.
+
+``FeatureGroup.describe()`` completes the catalog's commit log from the Iceberg table, which
+costs pyiceberg, pandas, pyarrow and DuckDB (about 2 s of imports). Listing needs none of it
+while the log is in step with Iceberg, which a glance at the table's current ``metadata.json``
+(plain JSON, read with the standard library) confirms. A group whose log is behind (a write
+that crashed between the Iceberg commit and the log), an external group or a moved box is
+described by ``FeatureGroup.describe()`` itself, so the answer is always the same;
+``tests/test_startup.py`` checks that both give equal dicts.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlparse
+
+from lakebox.catalog.groups import CommitRow, GroupRow
+from lakebox.names import check_name
+from lakebox.timeutil import iso
+
+if TYPE_CHECKING:
+    from lakebox.box import Box
+    from lakebox.engines import Engines
+
+# the snapshot summary key under which lakebox records its commit id (lakebox.offline.table)
+_COMMIT_ID_KEY = "lakebox.commit-id"
+
+
+def group_info(box: Box, row: GroupRow, commits: list[CommitRow]) -> dict[str, Any]:
+    """A feature group as plain data, in the shape of ``FeatureGroup.describe()``."""
+    from lakebox.ops.relocate import describe_table
+
+    key = set(row.primary_key)
+    return {
+        "name": row.name,
+        "version": row.version,
+        "table": f"{row.name}_{row.version}",
+        "description": row.description,
+        "primary_key": list(row.primary_key),
+        "event_time": row.event_time,
+        "online_enabled": row.online_enabled,
+        "commit_count": len(commits),
+        "last_commit": iso(commits[-1].committed_ms) if commits else None,
+        "features": [
+            {
+                "name": f.name,
+                "type": f.type,
+                "description": f.description,
+                "primary": f.name in key,
+                "event_time": f.name == row.event_time,
+            }
+            for f in row.features
+        ],
+        "iceberg": describe_table(box, row.table_name),
+    }
+
+
+def log_in_step(iceberg: dict[str, Any], commits: list[CommitRow]) -> bool:
+    """True when the catalog's commit log holds every lakebox commit of the Iceberg table
+    (``iceberg`` is ``describe_table``'s answer). Commit ids only grow and a write repairs a
+    lost log entry before it commits, so comparing the newest ids is enough."""
+    location = iceberg.get("metadata_location")
+    if iceberg.get("moved") or not location:
+        return False
+    parsed = urlparse(location)
+    if parsed.scheme not in ("", "file"):
+        return False
+    path = Path(unquote(parsed.path))
+    try:
+        opener = gzip.open if path.name.endswith(".gz.metadata.json") else open
+        with opener(path, "rt", encoding="utf-8") as f:
+            metadata = json.load(f)
+        ids = [
+            int(s["summary"][_COMMIT_ID_KEY])
+            for s in metadata.get("snapshots", [])
+            if _COMMIT_ID_KEY in s.get("summary", {})
+        ]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False  # unreadable here: let pyiceberg read it (and report what is wrong)
+    return max(ids, default=0) == max((c.commit_id for c in commits), default=0)
+
+
+class MetadataMixin:
+    """``Project`` methods that read the catalog only (no Iceberg, DuckDB or LMDB)."""
+
+    if TYPE_CHECKING:  # provided by Project
+        engines: Engines
+
+        def get_feature_store(self) -> Any: ...
+
+    def describe_feature_groups(self, name: str | None = None) -> list[dict[str, Any]]:
+        """Every feature group (or every version of ``name``) as ``FeatureGroup.describe()``
+        gives it, read from the catalog: what ``lakebox fg list`` prints.
+
+        >>> [g["name"] for g in project.describe_feature_groups()]  # doctest: +SKIP
+        ['games', 'players', 'teams']
+        """
+        if name is not None:
+            check_name(name, "feature group name")
+        engines = self.engines
+        found = []
+        for row in engines.groups.list(name):
+            commits = engines.groups.commits(row.id)
+            info = None if "external" in row.settings else group_info(engines.box, row, commits)
+            if info is None or (row.features and not log_in_step(info["iceberg"], commits)):
+                info = self.get_feature_store().get_feature_group(row.name, row.version).describe()
+            found.append(info)
+        return found
+
+
+__all__ = ["MetadataMixin", "group_info", "log_in_step"]

@@ -1,0 +1,95 @@
+"""Fast start (issue 16): metadata commands read the catalog only.
+
+``lakebox fg list`` must not import pyiceberg's catalog, pandas, pyarrow, sqlglot or DuckDB
+(about 2 s of imports). Which modules a fresh process imported is deterministic, so that is
+what these tests check; the time itself is measured by ``benchmarks/cli_startup.py``.
+The catalog-only description of a group must equal ``FeatureGroup.describe()``, including
+when the commit log is behind Iceberg (then it falls back to the full description).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import lakebox
+
+HEAVY = ("pyiceberg.catalog.sql", "pyiceberg", "pandas", "pyarrow", "sqlglot", "duckdb", "lmdb", "sqlalchemy", "numpy",
+         "polars", "fastapi", "textual", "torch", "optuna", "httpx")  # fmt: skip
+
+
+def _run_cli(args: list[str], cwd: Path) -> tuple[dict[str, Any], list[str]]:
+    """Run ``lakebox ARGS`` in a fresh interpreter: (its JSON output, the heavy modules it imported)."""
+    code = (
+        "import json, sys\nfrom lakebox.cli import main\n"
+        f"try:\n    main({args!r})\nexcept SystemExit as e:\n    code = e.code\nelse:\n    code = 0\n"
+        f"print(json.dumps({{'exit': code, 'heavy': [m for m in {HEAVY!r} if m in sys.modules]}}), file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, timeout=120)
+    report = json.loads(done.stderr.strip().splitlines()[-1])
+    assert report["exit"] == 0, done.stderr
+    return json.loads(done.stdout), report["heavy"]
+
+
+@pytest.fixture
+def box(tmp_path: Path) -> Path:
+    path = tmp_path / "b.lakebox"
+    with lakebox.connect(path) as project:
+        fs = project.get_feature_store()
+        players = fs.create_feature_group("players", primary_key=["pid"], event_time="ts", online_enabled=True,
+                                          description="ratings")  # fmt: skip
+        ts = pd.Timestamp("2026-01-01", tz="UTC")
+        players.insert(pd.DataFrame({"pid": [1, 2], "ts": [ts, ts], "rating": [0.5, 0.7]}))
+        players.insert(pd.DataFrame({"pid": [1], "ts": [ts + pd.Timedelta(days=1)], "rating": [0.6]}))
+        fs.create_feature_group("teams", primary_key=["team_id"])  # no insert yet: no schema, no table data
+    return path
+
+
+def _describe_all(path: Path) -> list[dict[str, Any]]:
+    with lakebox.connect(path) as project:
+        return [g.describe() for g in project.get_feature_store().get_feature_groups()]
+
+
+def test_fg_list_reads_the_catalog_only(box: Path) -> None:
+    listed, heavy = _run_cli(["--box", str(box), "-o", "json", "fg", "list"], box.parent)
+    assert heavy == [], f"`lakebox fg list` imported {heavy}"
+    assert [(g["name"], g["commit_count"]) for g in listed["feature_groups"]] == [("players", 2), ("teams", 0)]
+
+
+def test_import_lakebox_and_the_cli_import_no_heavy_library(tmp_path: Path) -> None:
+    code = f"import sys, lakebox, lakebox.cli\nprint([m for m in {HEAVY!r} if m in sys.modules])"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def test_catalog_description_equals_describe(box: Path) -> None:
+    with lakebox.connect(box) as project:
+        assert project.describe_feature_groups() == _describe_all(box)
+        assert [g["version"] for g in project.describe_feature_groups("players")] == [1]
+
+
+def test_a_log_behind_iceberg_is_completed_from_the_table(box: Path) -> None:
+    """A crash between the Iceberg commit and the catalog's log: the listing still counts the
+    commit (it asks Iceberg, as ``describe()`` does), and the catalog's log is left as it was."""
+    db = sqlite3.connect(box / "catalog.db")
+    with db:
+        db.execute("DELETE FROM commits WHERE commit_id = (SELECT max(commit_id) FROM commits)")
+    db.close()
+    with lakebox.connect(box) as project:
+        listed = project.describe_feature_groups("players")
+    assert listed == [g for g in _describe_all(box) if g["name"] == "players"]
+    assert listed[0]["commit_count"] == 2
+
+
+def test_an_unknown_or_bad_name_lists_nothing_or_is_refused(box: Path) -> None:
+    with lakebox.connect(box) as project:
+        assert project.describe_feature_groups("nope") == []
+        with pytest.raises(lakebox.InvalidNameError):
+            project.describe_feature_groups("Bad Name")
