@@ -234,3 +234,48 @@ def test_random_histories_match_the_model(
         keys = ["k", "ts"] if has_event_time else ["k"]
         feed = changes.read_changes(table, commits, None, commits[-1].commit_id, keys, reader.canonical_schema(table))
         assert sorted(_replay(feed, {}, has_event_time).values()) == model.rows_at(model.last_commit)
+
+
+def _pin(group: GroupTable, snapshot_id: int) -> Any:
+    from lakebox.query.refs import Pin
+
+    table = group.load()
+    tasks = reader.plan(table, snapshot_id)
+    assert reader.duckdb_can_read_deleting(table, tasks)
+    return Pin(
+        snapshot_id,
+        None,
+        tuple(reader.local_path(t.file.file_path, table) for t in tasks),
+        has_deletes=any(t.delete_files for t in tasks),
+        deletes=reader.deleted_rows(table, tasks),
+    )
+
+
+def test_the_planner_reads_pins_with_deletes(tmp_path: Path) -> None:
+    from lakebox.query import duck, incremental
+    from lakebox.query.build import group_relation
+    from lakebox.query.refs import GroupRef
+
+    group = _group(tmp_path)
+    first = group.insert(_batch([(k, 1, float(k)) for k in range(6)])).commit
+    second = group.insert(_batch([(2, 1, -2.0), (4, 1, -4.0), (7, 1, 7.0)])).commit
+    ref = GroupRef(1, "g", 1, "t", "lakebox.t", reader.canonical_schema(group.load()), ("k",), "ts")
+    pin = _pin(group, second.snapshot_id)
+    assert pin.has_deletes and pin.deletes is not None and pin.deletes.num_rows == 2
+    con = duck.connect()
+    try:
+        duck.register(con, _with_pin(group_relation(ref), pin))
+        rows = con.sql('SELECT * FROM "g_1" ORDER BY k').to_arrow_table()
+    finally:
+        con.close()
+    expected = [(0, 1, 0.0), (1, 1, 1.0), (2, 1, -2.0), (3, 1, 3.0), (4, 1, -4.0), (5, 1, 5.0), (7, 1, 7.0)]
+    assert _as_rows(rows) == expected
+    # the incremental read between the two commits: the updated and the new rows only
+    changed = incremental.read_incremental(ref, ["k", "v"], pin, _pin(group, first.snapshot_id))
+    assert changed.to_pylist() == [{"k": 2, "v": -2.0}, {"k": 4, "v": -4.0}, {"k": 7, "v": 7.0}]
+
+
+def _with_pin(relation: Any, pin: Any) -> Any:
+    from dataclasses import replace
+
+    return replace(relation, pin=pin)

@@ -22,6 +22,7 @@ import sqlglot.expressions as exp
 from lakebox.errors import QueryError, ValidationError
 from lakebox.query.compile import Formulation, compile_plan
 from lakebox.query.plan import Plan, Relation
+from lakebox.query.refs import DELETED_FILE, DELETED_POS
 
 MEMORY_SETTING = "duckdb_memory_limit"  # lakebox.toml key: "4GB", "512MB" or a share of RAM, "50%"
 DEFAULT_MEMORY = "50%"
@@ -40,7 +41,9 @@ class DuckSettings:
 def settings_from(box_settings: Mapping[str, Any], temp_directory: Path | None) -> DuckSettings:
     """Read ``duckdb_memory_limit`` from a box's settings (default: half the machine's RAM)."""
     value = box_settings.get(MEMORY_SETTING, DEFAULT_MEMORY)
-    return DuckSettings(memory_limit=memory_limit(value), temp_directory=str(temp_directory) if temp_directory else None)
+    return DuckSettings(
+        memory_limit=memory_limit(value), temp_directory=str(temp_directory) if temp_directory else None
+    )
 
 
 def memory_limit(value: Any) -> str:
@@ -52,7 +55,7 @@ def memory_limit(value: Any) -> str:
     if isinstance(value, str) and (size := _SIZE.match(value)):
         return f"{size[1]}{size[2]}"
     raise ValidationError(
-        f"{MEMORY_SETTING} = {value!r} in lakebox.toml is not a size: write e.g. \"4GB\", \"512MiB\" or \"50%\"."
+        f'{MEMORY_SETTING} = {value!r} in lakebox.toml is not a size: write e.g. "4GB", "512MiB" or "50%".'
     )
 
 
@@ -91,14 +94,39 @@ def register(con: duckdb.DuckDBPyConnection, relation: Relation, name: str | Non
         con.register(name, pin.exact)
         return
     paths = exp.Array(expressions=[exp.Literal.string(path) for path in pin.files])
-    view = exp.Create(
-        this=exp.to_table(name, quoted=True),
-        kind="VIEW",
-        expression=exp.select(*[exp.column(c, quoted=True) for c in relation.schema.names]).from_(
-            exp.Anonymous(this="read_parquet", expressions=[paths])
+    columns = [exp.column(c, quoted=True) for c in relation.schema.names]
+    query = exp.select(*columns).from_(exp.Anonymous(this="read_parquet", expressions=[paths]))
+    if pin.deletes is not None and pin.deletes.num_rows:
+        query = _without_deleted(con, paths, relation.schema.names, pin.deletes, f"{name}__deleted")
+    view = exp.Create(this=exp.to_table(name, quoted=True), kind="VIEW", expression=query)
+    con.execute(view.sql(dialect="duckdb"))
+
+
+def _without_deleted(
+    con: duckdb.DuckDBPyConnection, paths: exp.Array, names: list[str], deleted: pa.Table, deleted_name: str
+) -> exp.Select:
+    """The files' rows minus those a merge-on-read update deleted: DuckDB reads each row with
+    its file name and row number and anti-joins the registered (file, position) pairs."""
+    con.register(deleted_name, deleted)
+    files = exp.Anonymous(
+        this="read_parquet",
+        expressions=[
+            paths,
+            exp.EQ(this=exp.column("filename"), expression=exp.Literal.string(DELETED_FILE)),
+            exp.EQ(this=exp.column("file_row_number"), expression=exp.true()),
+        ],
+    )
+    on = exp.and_(
+        exp.EQ(this=exp.column(DELETED_FILE, "d", quoted=True), expression=exp.column(DELETED_FILE, "x", quoted=True)),
+        exp.EQ(
+            this=exp.column("file_row_number", "d", quoted=True), expression=exp.column(DELETED_POS, "x", quoted=True)
         ),
     )
-    con.execute(view.sql(dialect="duckdb"))
+    return (
+        exp.select(*[exp.column(c, "d", quoted=True) for c in names])
+        .from_(exp.Table(this=files, alias=exp.TableAlias(this=exp.to_identifier("d"))))
+        .join(exp.alias_(exp.to_table(deleted_name, quoted=True), "x", table=True), on=on, join_type="ANTI")
+    )
 
 
 def execute(
@@ -119,7 +147,7 @@ def execute(
     except duckdb.OutOfMemoryException as e:
         raise QueryError(
             f"The feature query ran out of memory in DuckDB ({e}). Raise `{MEMORY_SETTING}` in the box's "
-            "lakebox.toml (a size such as \"8GB\" or a share of RAM such as \"75%\"), or query fewer rows at once."
+            'lakebox.toml (a size such as "8GB" or a share of RAM such as "75%"), or query fewer rows at once.'
         ) from e
     except duckdb.Error as e:
         raise QueryError(f"The feature query failed in DuckDB: {e}\nSQL: {sql}") from e

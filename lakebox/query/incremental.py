@@ -37,8 +37,9 @@ def incremental_sql(ref: GroupRef, columns: Sequence[str], now: Pin, base: Pin, 
 
 
 def _changed_part(pin: Pin, other: Pin) -> Pin:
-    """``pin`` narrowed to the data files ``other`` lacks (all of it when files are not exact)."""
-    if pin.exact is not None or other.exact is not None:
+    """``pin`` narrowed to the data files ``other`` lacks (all of it when files are not exact,
+    or when deletes make a file's rows differ between the two pins)."""
+    if pin.exact is not None or other.exact is not None or pin.has_deletes or other.has_deletes:
         return pin
     files = tuple(f for f in pin.files if f not in set(other.files))
     return Pin(pin.snapshot_id, pin.commit_id, files) if files else Pin(None)

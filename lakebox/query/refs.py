@@ -26,15 +26,24 @@ class GroupRef:
     primary_key: tuple[str, ...]
     event_time: str | None = None
     online_enabled: bool = False
+    # the project that owns the group when it is another project's, shared read-only with
+    # this one (``shop::orders``); ``id`` is then the owner's, so ``key`` tells groups apart
+    project: str | None = None
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """The group's identity in a plan: (owning project or "", id)."""
+        return (self.project or "", self.id)
 
     @property
     def relation(self) -> str:
-        """The SQL name of the group's relation: ``name_version`` (as ``fs.sql`` exposes it)."""
-        return f"{self.name}_{self.version}"
+        """The SQL name of the group's relation: ``name_version`` (as ``fs.sql`` exposes it),
+        ``project__name_version`` for another project's group."""
+        return f"{self.project}__{self.name}_{self.version}" if self.project else f"{self.name}_{self.version}"
 
     @property
     def label(self) -> str:
-        return f"{self.name} v{self.version}"
+        return f"{self.project}::{self.name} v{self.version}" if self.project else f"{self.name} v{self.version}"
 
     @property
     def columns(self) -> list[str]:
@@ -53,10 +62,12 @@ class GroupRef:
 class Pin:
     """The data of one group a query reads: a snapshot and its data files.
 
-    lakebox writes copy-on-write tables, so the data files of a snapshot ARE the snapshot.
-    ``exact`` holds the rows read by Iceberg's own scan when the files alone are not exact
-    (delete files written by another engine, or an evolved schema DuckDB would map by name);
-    engines that read files must use it, or refuse when ``has_deletes``.
+    Without delete files the data files of a snapshot ARE the snapshot. A merge-on-read
+    update leaves position deletes: ``deletes`` then lists the deleted rows as
+    (``DELETED_FILE`` = local path, ``DELETED_POS`` = row number in that file), and engines
+    anti-join them. ``exact`` holds the rows read by Iceberg's own scan when the files are
+    not exact otherwise (other engines' delete kinds, or an evolved schema DuckDB would map
+    by name); engines that read files must use it, or refuse when ``has_deletes``.
     """
 
     snapshot_id: int | None  # None: the group was empty at that time
@@ -64,6 +75,7 @@ class Pin:
     files: tuple[str, ...] = ()  # local paths of the snapshot's Parquet data files
     has_deletes: bool = False
     exact: pa.Table | None = None
+    deletes: pa.Table | None = None  # (DELETED_FILE, DELETED_POS) rows the files hold but the snapshot deleted
 
     @property
     def empty(self) -> bool:
@@ -72,3 +84,5 @@ class Pin:
 
 
 EMPTY = Pin(snapshot_id=None)
+DELETED_FILE = "__lakebox_file"  # the columns of ``Pin.deletes`` (offline/reader.deleted_rows writes them)
+DELETED_POS = "pos"
