@@ -335,7 +335,8 @@ class BrowserApp(EditingMixin, App[None]):
 
     @on(Input.Submitted, "#search")
     def _search_submitted(self) -> None:
-        if self._search_timer is not None and self._detail_ready:  # enter right after typing: search now, then go to the results
+        # enter right after typing: search now, then go to the results
+        if self._search_timer is not None and self._detail_ready:
             self._search_timer.stop()
             self._search_timer = None
             text = self.query_one("#search", Input).value.strip()
