@@ -18,7 +18,7 @@ from __future__ import annotations
 import secrets as _secrets
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -254,7 +254,7 @@ class ExternalFeatureGroup(FeatureGroup):
             "Change the source, or copy it with to_internal() and write to that group."
         )
 
-    def insert(self, df: Any = None, **kwargs: Any) -> Any:
+    def insert(self, df: Any = None, *args: Any, **kwargs: Any) -> NoReturn:
         raise self._read_only("insert")
 
     def delete_records(self, keys: Any) -> Any:
@@ -343,7 +343,7 @@ class ExternalGroupsMixin:
             raise ValidationError(f"External feature group {name!r} needs a primary key: primary_key=['id', ...].")
         keys = [primary_key] if isinstance(primary_key, str) else list(primary_key)
         keys = [check_name(lower_name(k, "primary key column"), "primary key column") for k in keys]
-        event_time = lower_name(event_time, "event time column")  # type: ignore[assignment]
+        event_time = lower_name(event_time, "event time column")
         if len(set(keys)) != len(keys):
             raise ValidationError(f"The primary key {keys} names a column twice.")
         if event_time is not None:

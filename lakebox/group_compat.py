@@ -8,7 +8,7 @@ group's ``lakebox.expect`` rules (``save_expectation_suite``, ``get_expectation_
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Self
 
 import pyarrow as pa
@@ -61,24 +61,33 @@ class GroupAliases:
     """hsfs' names on ``FeatureGroup`` (which provides the rest)."""
 
     if TYPE_CHECKING:  # provided by FeatureGroup
-        name: str
-        version: int
-        primary_key: list[str]
-        event_time: str | None
-        features: list[Any]
-        validation: str
-        expectations: list[Any]
+        @property
+        def name(self) -> str: ...
+        @property
+        def version(self) -> int: ...
+        @property
+        def primary_key(self) -> list[str]: ...
+        @property
+        def event_time(self) -> str | None: ...
+        @property
+        def features(self) -> list[Any]: ...
+        @property
+        def validation(self) -> str: ...
+        @property
+        def expectations(self) -> list[Any]: ...
 
         def read(self, wallclock_time: Any = None, dataframe_type: str = "pandas", online: bool = False,
                  limit: int | None = None, offset: int = 0) -> Any: ...
-        def insert(self, df: Any, **kwargs: Any) -> Any: ...
+        insert: Callable[..., Any]
         def set_expectations(self, expectations: Sequence[Any], validation: str | None = None) -> Self: ...
         def _stored_schema(self) -> Any: ...
         def _create_table(self, schema: pa.Schema) -> None: ...
         def _reload(self) -> Self: ...
         _row: Any
         _engines: Any
-        id: int
+
+        @property
+        def id(self) -> int: ...
 
     # -- on-demand transformations (hsfs: computed from other features at insert time) -------
     @property

@@ -26,14 +26,20 @@ class QualityMixin:
 
     _row: GroupRow
     _engines: Engines
-    _writer: Writer
 
     if TYPE_CHECKING:  # provided by FeatureGroup
-        id: int
-        name: str
-        version: int
-        primary_key: list[str]
-        event_time: str | None
+        @property
+        def _writer(self) -> Writer: ...
+        @property
+        def id(self) -> int: ...
+        @property
+        def name(self) -> str: ...
+        @property
+        def version(self) -> int: ...
+        @property
+        def primary_key(self) -> list[str]: ...
+        @property
+        def event_time(self) -> str | None: ...
 
         def _reload(self) -> Self: ...
         def _stored_schema(self) -> Any: ...

@@ -260,14 +260,14 @@ class VectorAliases:
             entry, passed_features, return_type, allow_missing, training_dataset_version, **extra)
 
     def get_feature_vectors(
-        self, entry: Any = None, passed_features: Any = None, return_type: str = "list", allow_missing: bool = False,
+        self, entries: Any = None, passed_features: Any = None, return_type: str = "list", allow_missing: bool = False,
         training_dataset_version: int | None = None, return_status: bool = False, *, external: Any = None,
         force_rest_client: bool = False, force_sql_client: bool = False, transform: bool = True,
         on_demand_features: bool = True, request_parameters: Any = None, transformation_context: Any = None,
-        logging_data: bool = False, entries: Any = None, **kwargs: Any,
+        logging_data: bool = False, entry: Any = None, **kwargs: Any,
     ) -> Any:
-        """One vector per entry (hsfs' ``get_feature_vectors(entry=[...])``; ``entries=`` is
-        lakebox's older spelling), transformed unless ``transform=False``."""
+        """One vector per entry (hsfs' ``get_feature_vectors(entry=[...])``; ``entries`` is
+        lakebox's spelling, as in the serving layers below), transformed unless ``transform=False``."""
         _vector_options("get_feature_vectors", on_demand_features, transformation_context, logging_data, kwargs)
         if entry is not None and entries is not None:
             raise ValidationError("Give the entries once: entry=[...] (hsfs) or entries=[...].")

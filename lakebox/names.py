@@ -15,6 +15,7 @@ import numbers
 import re
 import warnings
 from collections.abc import Iterable
+from typing import TypeVar, overload
 
 from lakebox.errors import InvalidNameError, ValidationError
 
@@ -81,6 +82,17 @@ def check_name(name: object, what: str = "name") -> str:
 
 class NameLoweredWarning(UserWarning):
     """A mixed-case name was lower-cased (as hsfs does)."""
+
+
+_T = TypeVar("_T")
+
+
+@overload
+def lower_name(name: str, what: str = "name") -> str: ...
+
+
+@overload
+def lower_name(name: _T, what: str = "name") -> _T: ...
 
 
 def lower_name(name: object, what: str = "name") -> object:

@@ -257,14 +257,20 @@ class OnDemandMixin:
     (a mixin of ``FeatureView``, placed before its serving mixin so it wraps serving)."""
 
     if TYPE_CHECKING:
-        id: int
-        name: str
-        version: int
+        @property
+        def id(self) -> int: ...
+        @property
+        def name(self) -> str: ...
+        @property
+        def version(self) -> int: ...
         _store: Any
         _row: Any
-        query: Any
-        labels: list[str]
-        transformation_functions: dict[str, str]
+        @property
+        def query(self) -> Any: ...
+        @property
+        def labels(self) -> list[str]: ...
+        @property
+        def transformation_functions(self) -> dict[str, str]: ...
 
     @property
     def on_demand_features(self) -> list[OnDemandFeature]:
@@ -325,7 +331,7 @@ class OnDemandMixin:
 
     def get_feature_vector(self, entry: Mapping[str, Any], passed_features: Mapping[str, Any] | None = None,
                            return_type: str = "list", allow_missing: bool = False,
-                           training_dataset_version: int | None = None,
+                           training_dataset_version: int | None = None, *,
                            request_parameters: Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
         """One feature vector; ``request_parameters`` feed the view's on-demand features
         (other keyword options, e.g. ``transform=False``, go to the serving mixin)."""
@@ -349,7 +355,7 @@ class OnDemandMixin:
     def get_feature_vectors(self, entries: Sequence[Mapping[str, Any]],
                             passed_features: Sequence[Mapping[str, Any]] | None = None,
                             return_type: str = "list", allow_missing: bool = False,
-                            training_dataset_version: int | None = None, return_status: bool = False,
+                            training_dataset_version: int | None = None, return_status: bool = False, *,
                             request_parameters: Sequence[Mapping[str, Any]] | None = None, **kwargs: Any) -> Any:
         """One vector per entry; ``request_parameters`` (one dict per entry) feed the view's
         on-demand features, computed after the lookup by the same function as in training."""

@@ -36,9 +36,12 @@ class LoggingMixin:
     _store: FeatureStore
 
     if TYPE_CHECKING:  # provided by FeatureView
-        name: str
-        version: int
-        labels: list[str]
+        @property
+        def name(self) -> str: ...
+        @property
+        def version(self) -> int: ...
+        @property
+        def labels(self) -> list[str]: ...
         _serving: Any
         _last_td_version: int | None
 

@@ -43,9 +43,12 @@ class TrainingMixin:
     _batch_version: int | None
 
     if TYPE_CHECKING:  # provided by FeatureView
-        id: int
-        name: str
-        version: int
+        @property
+        def id(self) -> int: ...
+        @property
+        def name(self) -> str: ...
+        @property
+        def version(self) -> int: ...
 
         @property
         def query(self) -> Query: ...
