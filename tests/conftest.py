@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -59,3 +61,52 @@ def players_fg(fs: Any) -> Any:
 def teams_fg(fs: Any) -> Any:
     """An empty ``teams`` v1 group keyed by ``team_id``, without event time (upserts by key)."""
     return fs.create_feature_group("teams", version=1, primary_key=["team_id"])
+
+
+# -- the command line: an initialised box, and the demo box built once per run ---------------
+@pytest.fixture
+def box(tmp_path: Path) -> Path:
+    """An empty box made by ``lakebox init`` (a path: the CLI tests pass it to ``--box``)."""
+    from cli_run import run
+
+    path = tmp_path / "box"
+    run("init", path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def cli_demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``lakebox demo --no-training``, built once per test run and never changed (modules get
+    copies: ``demo_box``). Under xdist the workers share it: the first builds it, under a file
+    lock, in the run's common temporary directory. (The demo's training section is exercised by
+    the slow tour in ``test_cli.py``.)"""
+    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run_id is None:
+        return _build_cli_demo(tmp_path_factory.mktemp("cli-demo") / "demo.lakebox")
+    root = tmp_path_factory.getbasetemp().parent / f"cli-demo-{run_id}"
+    root.mkdir(exist_ok=True)
+    path = root / "demo.lakebox"
+    with open(root / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / "built").exists():
+            _build_cli_demo(path)
+            (root / "built").touch()
+    return path
+
+
+def _build_cli_demo(path: Path) -> Path:
+    from cli_run import run
+
+    run("demo", "--box", path, "--no-training")
+    return path
+
+
+@pytest.fixture(scope="module")
+def demo_box(cli_demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the CLI demo box for one test module (its tests may add to it, in order)."""
+    from lakebox.ops.relocate import relocate
+
+    path = tmp_path_factory.mktemp("demo") / "demo.lakebox"
+    shutil.copytree(cli_demo_template, path)
+    relocate(path)  # a copied box's Iceberg metadata must name its new place (no BoxMovedWarning)
+    return path
