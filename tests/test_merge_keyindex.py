@@ -9,6 +9,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from helpers import TS, day
@@ -17,7 +18,6 @@ from hypothesis import strategies as st
 from model import HistoryModel
 
 from lakebox.offline import reader
-from lakebox.offline.keyindex import SMALL_BATCH
 from lakebox.offline.table import GroupTable
 from lakebox.offline.warehouse import Warehouse
 
@@ -137,14 +137,46 @@ def test_two_writers_with_their_own_indexes_match_the_model(tmp_path_factory: py
         assert got == model.rows_at(model.last_commit)
 
 
-def test_a_bulk_write_is_indexed_when_a_small_batch_needs_it(tmp_path: Path) -> None:
+def test_a_first_load_is_indexed_from_its_files_when_a_batch_needs_it(tmp_path: Path) -> None:
     (writer,) = _writers(tmp_path, count=1)
-    rows = SMALL_BATCH + 5_000
+    rows = 50_000
     writer.insert(_rows(list(range(rows)), pa.int64(), [1] * rows, 1.0))
-    assert writer.key_index.known and all(v is None for v in writer.key_index.files.values())  # not hashed yet
+    index = writer.key_index
+    assert index.known and index.unread and not index.runs  # nothing to probe, so not hashed at commit
     commit = writer.insert(_rows([3, rows - 1, rows + 10], pa.int64(), [1, 1, 1], 2.0)).commit
     assert (commit.rows_inserted, commit.rows_updated) == (1, 2)
-    # the rewritten bulk file is big again (unhashed), the small batch's file is hashed
-    assert sorted(v is None for v in writer.key_index.files.values()) == [False, True]
+    # read once from the file; the rewritten file and the batch are indexed from their rows
+    assert not index.unread and index.entries >= 2 * rows - 2
     commit = writer.insert(_rows([4, rows + 10], pa.int64(), [1, 1], 3.0)).commit
     assert (commit.rows_inserted, commit.rows_updated) == (0, 2)
+
+
+def test_runs_stay_few_and_dead_entries_go(tmp_path: Path) -> None:
+    """Every write adds a run; runs merge so that there are O(log writes) of them, and the
+    entries of files a rewrite removed are dropped once they outnumber the live ones."""
+    (writer,) = _writers(tmp_path, count=1)
+    writer.insert(_rows(list(range(0, 200)), pa.int64(), [1] * 200, 0.0))
+    for i in range(1, 41):
+        writer.insert(_rows(list(range(i * 200, (i + 1) * 200)), pa.int64(), [1] * 200, float(i)))
+    index = writer.key_index
+    assert 1 <= len(index.runs) <= 8
+    every = list(range(0, 41 * 200, 37))
+    commit = writer.insert(_rows(every, pa.int64(), [1] * len(every), -1.0)).commit
+    assert (commit.rows_inserted, commit.rows_updated) == (0, len(every))
+    assert writer.compact(target_rows=100_000) is not None  # re-adds nothing: every old file is removed
+    commit = writer.insert(_rows([5, 41 * 200 + 5], pa.int64(), [1, 1], 9.0)).commit
+    assert (commit.rows_inserted, commit.rows_updated) == (1, 1)
+    assert index.entries <= 2 * index.rows + 2 * 200
+
+
+def test_a_hash_held_by_several_units_names_all_of_them() -> None:
+    from lakebox.offline.keyindex import _merge, _Run
+
+    older = _Run(np.array([1, 5, 9], np.uint64), None, 0)
+    newer = _Run(np.array([5, 7], np.uint64), None, 1)
+    merged = _merge(older, newer)
+    assert merged.hashes.tolist() == [1, 5, 5, 7, 9]
+    many = np.array([0, 2, 5, 8, 10, 11], np.uint64)  # more needles than entries, and fewer
+    assert sorted(merged.hits(many).tolist()) == [0, 1]
+    assert sorted(merged.hits(np.array([5], np.uint64)).tolist()) == [0, 1]
+    assert merged.hits(np.array([6], np.uint64)).tolist() == []

@@ -1,64 +1,135 @@
-"""An in-memory index of the (key, event time) pairs each data file of a group holds.
+"""An in-memory index of the (key, event time) pairs the data files of a group hold.
 
-Why: with random keys, file statistics prune nothing, so finding the files a small batch
-touches meant reading the key columns of the whole group (locate.py) on every commit — a
-1,000-row commit into 10M rows cost O(10M). The writer process keeps, per data file, the
-sorted 64-bit hashes of its key tuples; a small batch is hashed and probed against them
-(binary search), and only files with a hit go on to locate.py's exact check. Hash
-collisions only cost a needless exact check; a pair is never missed because the index holds
-every current file of the snapshot it is valid for, or is not used at all.
+Why: with random keys, file statistics prune nothing, so finding the files a batch touches
+meant reading the key columns of the whole group (locate.py) on every commit — a 1,000-row
+commit into 10M rows cost O(10M), and a 1M-row batch of new keys read every stored key. The
+writer process keeps the sorted 64-bit hashes of the key tuples it knows; a batch is hashed
+and probed against them (binary search), and only files with a hit go on to locate.py's
+exact check. Hash collisions only cost a needless exact check; a pair is never missed
+because the index covers every current file of the snapshot it is valid for, or is not used.
+
+Layout: every write is a *unit* (the files pyiceberg wrote for one table of rows, in an
+order of its own, so a hit on a unit makes all its live files candidates). The hashes live
+in sorted *runs*, each with the unit of every entry; a new write adds a run, and a run is
+merged with the one before it while that one is at most twice as big (so there are
+O(log rows) runs, and each hash is merged O(log rows) times). Files removed by a commit
+leave dead entries behind, dropped once they outnumber the live ones.
 
 The index lives as long as the writer's ``GroupTable`` (one per box per process) and is
 never persisted: hashes come from DuckDB's ``hash()``, which only has to agree with itself
-within one process. It is built lazily (reading key columns once, as a locate would), kept
-current by the writer's own commits (the files it wrote are hashed from the rows it wrote,
-the files it removed are dropped) and re-synchronised from the snapshot's file list when
-another process committed. It is not used for tables DuckDB cannot read exactly (delete
-files, evolved schemas), nor past ``MAX_ROWS`` (memory: 8 bytes per stored row).
+within one process. It is built lazily (a file's key columns are read the first time a
+batch needs them), kept current by the writer's own commits (a write is indexed with the
+hashes its batch was probed with; one that was not probed, such as the first load of an
+empty group, is read from its files when first needed) and re-synchronised from the
+snapshot's file list when another process committed. It is not used for tables DuckDB
+cannot read exactly (other engines' delete files, evolved schemas), nor past ``MAX_ROWS`` (memory: 8 to 12
+bytes per stored row).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 import sqlglot.expressions as exp
-from pyiceberg.manifest import DataFile
+from pyiceberg.manifest import DataFile, DataFileContent
 from pyiceberg.table import Table
 
 from lakebox.errors import StorageError
 from lakebox.offline import reader
 
-MAX_ROWS = 40_000_000  # 320 MB of hashes; a bigger group locates by reading key columns
-SMALL_BATCH = 100_000  # past this, one DuckDB pass over the key columns is as fast as probing
+MAX_ROWS = 40_000_000  # 320-480 MB of hashes; a bigger group locates by reading key columns
+MERGE_MAX = 4_000_000  # runs are not merged past this size (a merge is a copy of both)
+UNIT = np.int32
+
+
+@dataclass
+class _Run:
+    """Sorted key hashes with the unit each came from (``owners``; None: all from ``unit``)."""
+
+    hashes: np.ndarray
+    owners: np.ndarray | None
+    unit: int = -1
+
+    def owners_array(self) -> np.ndarray:
+        return self.owners if self.owners is not None else np.full(len(self.hashes), self.unit, UNIT)
+
+    def hits(self, needles: np.ndarray) -> np.ndarray:
+        """The distinct units of the entries equal to one of the sorted ``needles``."""
+        stored = self.hashes
+        if len(stored) == 0 or len(needles) == 0:
+            return np.zeros(0, UNIT)
+        if len(stored) <= len(needles):  # search the smaller side in the bigger one
+            positions = np.minimum(np.searchsorted(needles, stored), len(needles) - 1)
+            matched = needles[positions] == stored
+            if not matched.any():
+                return np.zeros(0, UNIT)
+            return np.unique(self.owners[matched]) if self.owners is not None else np.array([self.unit], UNIT)
+        positions = np.minimum(np.searchsorted(stored, needles), len(stored) - 1)
+        found = np.unique(needles[stored[positions] == needles])
+        if len(found) == 0:
+            return np.zeros(0, UNIT)
+        if self.owners is None:
+            return np.array([self.unit], UNIT)
+        low = np.searchsorted(stored, found, "left")  # every entry of a found hash (several units)
+        high = np.searchsorted(stored, found, "right")
+        lengths = high - low
+        index = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(low, lengths)
+        return np.unique(self.owners[index])
+
+
+def _merge(older: _Run, newer: _Run) -> _Run:
+    hashes = np.concatenate([older.hashes, newer.hashes])
+    owners = np.concatenate([older.owners_array(), newer.owners_array()])
+    order = np.argsort(hashes, kind="stable")  # two sorted runs: timsort merges them in O(n)
+    return _Run(hashes[order], owners[order])
 
 
 class KeyIndex:
-    """Sorted key hashes per data file of one table, valid for one snapshot (``at``)."""
+    """Sorted key hashes of the data files of one table, valid for one snapshot (``at``)."""
 
     def __init__(self, keys: Sequence[str]) -> None:
         self.keys = tuple(keys)
-        self.known = False  # whether ``files`` is exactly the files of snapshot ``at``
+        self.known = False  # whether the index covers exactly the files of snapshot ``at``
         self.at: int | None = None  # None: the table has no snapshot yet
-        self.files: dict[str, np.ndarray | None] = {}  # data file path -> sorted key hashes (None: not read yet)
-        self._refused: int | None = None  # a snapshot the index cannot serve (see _sync)
         self.rows = 0  # rows in the files of snapshot ``at``
+        self._refused: int | None = None  # a snapshot the index cannot serve (see _sync)
+        self._clear()
+
+    def _clear(self) -> None:
+        self.file_unit: dict[str, int] = {}  # live data file path -> its unit
+        self.unread: set[str] = set()  # live files whose hashes are not in a run yet
+        self.units: dict[int, set[str]] = {}  # unit -> its live files
+        self.runs: list[_Run] = []
+        self.entries = 0  # hashes held in runs (live or dead)
+        self._next_unit = 0
 
     # -- answering ----------------------------------------------------------------------
-    def candidates(self, table: Table, snapshot_id: int, batch_keys: pa.Table) -> set[str] | None:
+    def candidates(
+        self, table: Table, snapshot_id: int, batch_keys: pa.Table, needles: np.ndarray | None = None
+    ) -> set[str] | None:
         """The paths of the files that may hold a pair of ``batch_keys`` (storage types,
-        columns = the table's keys); None when the index cannot answer (locate the slow way)."""
-        if batch_keys.column_names != list(self.keys) or batch_keys.num_rows > SMALL_BATCH:
+        columns = the table's keys); None when the index cannot answer (locate the slow way).
+        ``needles``: the batch's sorted hashes, if the caller has them (``sorted_hashes``)."""
+        if batch_keys.column_names != list(self.keys):
             return None
         if not self._sync(table, snapshot_id):
             return None
-        unread = [path for path, stored in self.files.items() if stored is None]
-        for path, stored in zip(unread, _file_hashes(table, unread, self.keys)):
-            self.files[path] = stored
-        needles = np.sort(hashes(batch_keys))
-        return {path for path, stored in self.files.items() if stored is not None and len(stored) and _any_in(stored, needles)}
+        if self.unread:
+            paths = sorted(self.unread)
+            for path, stored in zip(paths, _file_hashes(table, paths, self.keys), strict=True):
+                self._add_run(stored, [path])
+            self.unread.clear()
+        if needles is None:
+            needles = sorted_hashes(batch_keys)
+        found: set[str] = set()
+        for run in self.runs:
+            for unit in run.hits(needles).tolist():
+                found |= self.units.get(unit, set())
+        return found
 
     # -- keeping it current -------------------------------------------------------------
     def committed(
@@ -66,51 +137,99 @@ class KeyIndex:
         base: int | None,
         snapshot_id: int,
         removed: Iterable[DataFile],
-        written: Sequence[tuple[pa.Table, list[DataFile]]],
+        written: Sequence[tuple[list[DataFile], np.ndarray | None]],
     ) -> None:
         """The writer committed ``snapshot_id`` on top of ``base``: it removed ``removed`` and
-        wrote each table of ``written`` as the listed files."""
-        if base is None and not self.files:
+        wrote each table of ``written`` as the listed files, with the sorted hashes of its
+        keys (None: read them from the files when first needed)."""
+        if base is None and not self.file_unit and not self.unread:
             self.known, self.at = True, None  # the first commit of an empty table
         if not self.known or self.at != base:
             self.forget()  # not the state the commit started from: re-synchronise at next use
             return
-        removed_rows = 0
         for data_file in removed:
-            self.files.pop(data_file.file_path, None)
-            removed_rows += data_file.record_count
-        for rows, data_files in written:
+            if data_file.content != DataFileContent.DATA:  # a delete file (merge-on-read) holds no pairs
+                continue
+            self._drop(data_file.file_path)
+            self.rows -= data_file.record_count
+        for data_files, hashes in written:
             if not data_files:
                 continue
-            # pyiceberg splits a table into files by size in an order of its own: every file
-            # of the table gets the hashes of the whole table (a superset: a false hit only
-            # costs an exact check of that file). A big write is not hashed now (it would
-            # slow every bulk load): its files are read when a small batch next needs them.
-            stored = np.sort(hashes(rows.select(list(self.keys)))) if rows.num_rows <= SMALL_BATCH else None
-            for data_file in data_files:
-                self.files[data_file.file_path] = stored
+            if hashes is None:
+                self.unread.update(f.file_path for f in data_files)
+            else:
+                self._add_run(hashes, [f.file_path for f in data_files])
+            self.rows += sum(f.record_count for f in data_files)
         self.at = snapshot_id
-        self.rows += sum(rows.num_rows for rows, _ in written) - removed_rows
         if self.rows > MAX_ROWS:
             self.forget()
 
     def forget(self) -> None:
         self.known = False
-        self.files.clear()
         self.rows = 0
+        self._clear()
+
+    def _add_run(self, hashes: np.ndarray, paths: Sequence[str]) -> None:
+        unit = self._next_unit
+        self._next_unit += 1
+        self.units[unit] = set(paths)
+        for path in paths:
+            self.file_unit[path] = unit
+        self.runs.append(_Run(hashes, None, unit))
+        self.entries += len(hashes)
+        while (
+            len(self.runs) >= 2
+            and len(self.runs[-2].hashes) <= 2 * len(self.runs[-1].hashes)
+            and len(self.runs[-2].hashes) + len(self.runs[-1].hashes) <= MERGE_MAX
+        ):
+            newer = self.runs.pop()
+            self.runs[-1] = _merge(self.runs[-1], newer)
+
+    def _drop(self, path: str) -> None:
+        self.unread.discard(path)
+        unit = self.file_unit.pop(path, None)
+        if unit is None:
+            return
+        live = self.units[unit]
+        live.discard(path)
+        if not live:
+            del self.units[unit]
+            if self.entries > 2 * max(self.rows, 1) and self.entries > 100_000:
+                self._purge()
+
+    def _purge(self) -> None:
+        """Drop the entries of dead units (all their files were removed)."""
+        alive = np.zeros(self._next_unit, dtype=bool)
+        alive[list(self.units)] = True
+        runs = []
+        for run in self.runs:
+            if run.owners is None:
+                if alive[run.unit]:
+                    runs.append(run)
+                continue
+            keep = alive[run.owners]
+            if keep.any():
+                runs.append(_Run(run.hashes[keep], run.owners[keep]))
+        self.runs = runs
+        self.entries = sum(len(r.hashes) for r in runs)
 
     def _sync(self, table: Table, snapshot_id: int) -> bool:
-        """Make the index hold exactly the files of ``snapshot_id``; False if it cannot."""
+        """Make the index cover exactly the files of ``snapshot_id``; False if it cannot."""
         if self.known and self.at == snapshot_id:
             return True
         if self._refused == snapshot_id:
             return False
         tasks = reader.plan(table, snapshot_id)
-        if not reader.duckdb_can_read(table, tasks) or sum(t.file.record_count for t in tasks) > MAX_ROWS:
+        # lakebox's own position deletes keep the index usable: the hashes of a file with
+        # deleted rows are a superset of its live pairs, and locate.py checks exactly
+        if not reader.duckdb_can_read_deleting(table, tasks) or sum(t.file.record_count for t in tasks) > MAX_ROWS:
             self.forget()
             self._refused = snapshot_id
             return False
-        self.files = {path: self.files.get(path) for path in (t.file.file_path for t in tasks)}
+        current = {t.file.file_path for t in tasks}
+        for path in [p for p in (*self.file_unit, *self.unread) if p not in current]:
+            self._drop(path)
+        self.unread |= {p for p in current if p not in self.file_unit}
         self.rows = sum(t.file.record_count for t in tasks)
         self.known, self.at = True, snapshot_id
         return True
@@ -130,6 +249,10 @@ def hashes(keys: pa.Table) -> np.ndarray:
         con.close()
 
 
+def sorted_hashes(keys: pa.Table) -> np.ndarray:
+    return np.sort(hashes(keys))
+
+
 def _file_hashes(table: Table, paths: Sequence[str], keys: Sequence[str]) -> list[np.ndarray]:
     """Sorted key hashes of each data file (DuckDB reads the key columns only)."""
     columns = [exp.column(name, quoted=True) for name in keys]
@@ -146,10 +269,3 @@ def _file_hashes(table: Table, paths: Sequence[str], keys: Sequence[str]) -> lis
     finally:
         con.close()
     return out
-
-
-def _any_in(stored: np.ndarray, needles: np.ndarray) -> bool:
-    """Whether any of the sorted ``needles`` occurs in the sorted ``stored``."""
-    positions = np.searchsorted(stored, needles)
-    positions[positions == len(stored)] = len(stored) - 1
-    return bool(np.any(stored[positions] == needles))

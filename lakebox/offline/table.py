@@ -24,12 +24,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.expressions import And, BooleanExpression, GreaterThanOrEqual, LessThanOrEqual
 from pyiceberg.io.pyarrow import _dataframe_to_data_files
-from pyiceberg.manifest import DataFile
+from pyiceberg.manifest import DataFile, DataFileContent
 from pyiceberg.table import FileScanTask, Table, TableProperties, Transaction
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.update import _apply_table_update, _TableMetadataUpdateContext
@@ -38,8 +39,9 @@ from pyiceberg.utils.properties import property_as_bool
 
 from lakebox.catalog.groups import CommitRow
 from lakebox.errors import ConflictError, StorageError
-from lakebox.offline import locate, reader
-from lakebox.offline.keyindex import KeyIndex
+from lakebox.offline import deletes, locate, reader
+from lakebox.offline.batch import key_order
+from lakebox.offline.keyindex import KeyIndex, sorted_hashes
 from lakebox.offline.lock import WriteLock
 from lakebox.offline.warehouse import Warehouse
 
@@ -58,11 +60,13 @@ class Change:
     delete_files: list[DataFile] = field(default_factory=list)
     add_files: list[DataFile] = field(default_factory=list)  # existing files re-added (rollback)
     add_tables: list[pa.Table] = field(default_factory=list)  # new rows to write
+    add_hashes: dict[int, np.ndarray] = field(default_factory=dict)  # add_tables index -> sorted key hashes
     rows_inserted: int = 0
     rows_updated: int = 0
     rows_deleted: int = 0
     max_event_us: int | None = None  # an upper bound of every event time in the table after it
     removed: list[pa.Table] = field(default_factory=list)  # stored rows this change replaces or deletes
+    position_deletes: list[pa.Table] = field(default_factory=list)  # merge-on-read: (file_path, pos) rows deleted
 
 
 @dataclass
@@ -246,7 +250,8 @@ class GroupTable:
                         if change.add_files:  # re-added old files (rollback): re-read at next use
                             self.key_index.forget()
                         else:
-                            self.key_index.committed(base, commit.snapshot_id, change.delete_files, produced)
+                            indexed = [(files, change.add_hashes.get(i)) for i, _, files in produced]
+                            self.key_index.committed(base, commit.snapshot_id, change.delete_files, indexed)
                         return commit
                 raise StorageError(f"Commit {commit_id} of {self.table_name} is missing after committing.")
             raise AssertionError("unreachable")
@@ -265,8 +270,9 @@ class GroupTable:
 
     def _apply(
         self, table: Table, change: Change, commit_id: int, written: list[str]
-    ) -> list[tuple[pa.Table, list[DataFile]]]:
-        """Commit ``change`` as one snapshot; returns each table written with its data files."""
+    ) -> list[tuple[int, pa.Table, list[DataFile]]]:
+        """Commit ``change`` as one snapshot; returns each table written (its index in
+        ``change.add_tables``, its rows) with its data files."""
         properties = {
             PREFIX + "commit-id": str(commit_id),
             PREFIX + "kind": change.kind,
@@ -281,20 +287,24 @@ class GroupTable:
             properties[PREFIX + "execution-id"] = os.environ["LAKEBOX_EXECUTION_ID"]
         tx: Transaction = _Transaction(table)
         update = tx.update_snapshot(snapshot_properties=properties)
-        if change.delete_files:
-            producer: _SnapshotProducer = update.overwrite()
+        if change.position_deletes or any(f.content != DataFileContent.DATA for f in change.delete_files):
+            adds = bool(change.add_tables or change.add_files)
+            operation = deletes.commit_operation(adds, bool(change.delete_files))
+            producer: _SnapshotProducer = deletes.RowDelta(tx, table.io, properties, operation)
+        elif change.delete_files:
+            producer = update.overwrite()
         elif property_as_bool(table.metadata.properties, TableProperties.MANIFEST_MERGE_ENABLED, True):
             producer = update.merge_append()  # bounds the manifests a scan reads (TABLE_PROPERTIES)
         else:
             producer = update.fast_append()
-        produced: list[tuple[pa.Table, list[DataFile]]] = []
+        produced: list[tuple[int, pa.Table, list[DataFile]]] = []
         with producer:
             counter = itertools.count(0)
             for data_file in change.delete_files:
                 producer.delete_data_file(data_file)
             for data_file in change.add_files:
                 producer.append_data_file(data_file)
-            for new_rows in change.add_tables:
+            for index, new_rows in enumerate(change.add_tables):
                 if new_rows.num_rows == 0:
                     continue
                 files = []
@@ -308,30 +318,37 @@ class GroupTable:
                     written.append(data_file.file_path)
                     producer.append_data_file(data_file)
                     files.append(data_file)
-                produced.append((new_rows, files))
+                produced.append((index, new_rows, files))
+            positions = [p for p in change.position_deletes if p.num_rows]
+            if positions:
+                delete_file = deletes.write_file(table, tx.table_metadata, pa.concat_tables(positions), producer.commit_uuid)
+                written.append(delete_file.file_path)
+                producer.append_data_file(delete_file)
         tx.commit_transaction()
         return produced
 
     # -- planners -----------------------------------------------------------------------
     def _plan_insert(self, table: Table, snapshot_id: int | None, batch: pa.Table) -> Change:
-        storage = _to_storage(batch, table)
         # Sorted by key, each written file covers a narrow key range: its statistics (file
-        # and row group min/max) then prune well for later merges and point lookups.
-        storage = storage.sort_by([(k, "ascending") for k in self.keys])
+        # and row group min/max) then prune well for later merges and point lookups. (The
+        # order is the one the batch's duplicate check computed, see batch.key_order.)
+        storage = _to_storage(batch.take(key_order(batch, self.keys)), table)
         change = Change(kind="insert", add_tables=[storage])
         batch_keys = storage.select(list(self.keys))
         candidates: list[FileScanTask] = []
         bound = _max_event(table, snapshot_id)
+        probe = snapshot_id is not None
         if self.event_time is not None:
             times = pc.min_max(storage.column(self.event_time).cast(pa.int64()))
             first, last = times["min"].as_py(), times["max"].as_py()
             change.max_event_us = max(last, bound) if bound is not None else (last if snapshot_id is None else None)
             # Appending newer event times than any stored (time series) can replace nothing:
             # skip planning, which reads every manifest.
-            if bound is None or first <= bound:
-                candidates = self._touched(table, snapshot_id, batch_keys)
-        else:
-            candidates = self._touched(table, snapshot_id, batch_keys)
+            probe = probe and (bound is None or first <= bound)
+        if probe:
+            # the batch's hashes probe the key index, then index the files it is written to
+            change.add_hashes[0] = sorted_hashes(batch_keys)
+            candidates = self._touched(table, snapshot_id, batch_keys, change.add_hashes[0])
         self._rewrite(table, snapshot_id, candidates, batch_keys, change)
         replaced = sum(r.num_rows for r in change.removed)
         change.rows_updated = replaced
@@ -351,40 +368,53 @@ class GroupTable:
         """Replace each candidate file that holds some of ``keys`` by its other rows."""
         if snapshot_id is None or not candidates:
             return
+        if change.kind == "insert" and deletes.merge_on_read(table) and reader.duckdb_can_read_deleting(table, candidates):
+            positions, rows = deletes.locate(table, candidates, keys)  # merge-on-read: no file rewritten
+            if positions.num_rows:
+                change.position_deletes.append(positions)
+                change.removed.append(rows)
+            return
         for found in locate.rewrites(table, candidates, keys):
             change.delete_files.append(found.task.file)
-            change.add_tables.append(_to_storage(found.kept, table))
+            kept = _to_storage(found.kept, table)
+            change.add_tables.append(kept)
+            if kept.num_rows:
+                change.add_hashes[len(change.add_tables) - 1] = sorted_hashes(kept.select(list(self.keys)))
             change.removed.append(_to_storage(found.removed, table))
 
     def _plan_rollback(self, table: Table, snapshot_id: int | None, target_id: int) -> Change:
         current = {t.file.file_path: t for t in reader.plan(table, snapshot_id)}
         target = {t.file.file_path: t for t in reader.plan(table, target_id)}
-        if any(t.delete_files for t in (*current.values(), *target.values())):
+        if not reader.position_deletes_only([*current.values(), *target.values()]):
             raise StorageError(
                 f"{self.table_name} has delete files written by another engine; lakebox cannot roll it back."
             )
-        removed = [current[p] for p in current if p not in target]
-        added = [target[p] for p in target if p not in current]
+        removed, added, rewritten = deletes.rollback_files(current, target)  # rewritten: files with deletes
         change = Change(
             kind="rollback",
             delete_files=[t.file for t in removed],
             add_files=[t.file for t in added],
             max_event_us=_max_event(table, snapshot_id),  # bounds only grow, so the current one holds
         )
+        if rewritten:
+            change.add_tables.append(_to_storage(reader.read(table, target_id, table.schema().as_arrow(), tasks=rewritten), table))
         # Row counts by key: keys only in the target are re-inserted, keys only in the current
         # state are deleted, and keys in both whose rows differ are updated.
         keys = list(self.keys)
         before = _scan_rows(table, removed)
-        after = _scan_rows(table, added)
+        after = _scan_rows(table, [*added, *rewritten])
         change.rows_inserted, change.rows_updated, change.rows_deleted = _diff_counts(before, after, keys)
         return change
 
-    def _touched(self, table: Table, snapshot_id: int | None, keys: pa.Table) -> list[FileScanTask]:
-        """Files that may hold a row of ``keys``: the key index answers small batches of full
-        (key, event time) pairs; otherwise file statistics prune (locate.py checks either)."""
+    def _touched(
+        self, table: Table, snapshot_id: int | None, keys: pa.Table, needles: np.ndarray | None = None
+    ) -> list[FileScanTask]:
+        """Files that may hold a row of ``keys``: the key index answers batches of full (key,
+        event time) pairs (``needles``: their sorted hashes, if known); otherwise file
+        statistics prune (locate.py checks either)."""
         if snapshot_id is None or keys.num_rows == 0:
             return []
-        paths = self.key_index.candidates(table, snapshot_id, keys)
+        paths = self.key_index.candidates(table, snapshot_id, keys, needles)
         if paths is None:
             return self._candidates(table, snapshot_id, keys)
         return [t for t in reader.plan(table, snapshot_id) if t.file.file_path in paths] if paths else []
