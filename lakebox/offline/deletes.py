@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import duckdb
 import pyarrow as pa
@@ -130,14 +130,17 @@ def write_file(table: Table, metadata: TableMetadata, positions: pa.Table, commi
     """Write ``positions`` (recorded file_path, pos; sorted) as one Parquet position-delete file."""
     if positions.num_rows == 0:
         raise StorageError("Internal error: an empty position-delete file.")
-    positions = positions.cast(DELETE_SCHEMA)
     location = table.location_provider().new_data_location(data_file_name=f"{commit_uuid}-deletes.parquet")
+    return _written(table, positions, location, metadata.default_spec_id)
+
+
+def _written(table: Table, positions: pa.Table, location: str, spec_id: int) -> DataFile:
+    positions = positions.cast(DELETE_SCHEMA)
     output = table.io.new_output(location)
     with output.create(overwrite=True) as stream:
         # one row group, file_path dictionary-encoded (pyiceberg reads its dictionary)
         pq.write_table(positions, stream, compression="zstd", row_group_size=max(positions.num_rows, 1))
-    paths = positions.column("file_path")
-    low_path, high_path = min(paths.to_pylist()), max(paths.to_pylist())
+    paths = positions.column("file_path").to_pylist()
     pos = positions.column("pos")
     return DataFile.from_args(
         content=DataFileContent.POSITION_DELETES,
@@ -152,17 +155,17 @@ def write_file(table: Table, metadata: TableMetadata, positions: pa.Table, commi
         nan_value_counts={},
         # exact (untruncated) bounds: readers prune the delete file per data file with them
         lower_bounds={
-            FILE_PATH_ID: to_bytes(StringType(), low_path),
+            FILE_PATH_ID: to_bytes(StringType(), min(paths)),
             POS_ID: to_bytes(LongType(), int(pc.min(pos).as_py())),
         },
         upper_bounds={
-            FILE_PATH_ID: to_bytes(StringType(), high_path),
+            FILE_PATH_ID: to_bytes(StringType(), max(paths)),
             POS_ID: to_bytes(LongType(), int(pc.max(pos).as_py())),
         },
         split_offsets=None,
         equality_ids=None,
         sort_order_id=None,
-        spec_id=metadata.default_spec_id,
+        spec_id=spec_id,
         key_metadata=None,
     )
 
@@ -318,3 +321,14 @@ def rollback_files(
     remove = [task for path, task in current.items() if changed(path, task, target)]
     moved = [task for path, task in target.items() if changed(path, task, current)]
     return remove, [t for t in moved if not t.delete_files], [t for t in moved if t.delete_files]
+
+
+def relocated_file(table: Table, delete_file: DataFile, moved: Callable[[str], str], location: str) -> DataFile:
+    """A copy of a position-delete file at ``location`` whose ``file_path`` column names the
+    data files where ``moved`` puts them (a relocated box: ``ops/relocate.py``); the delete
+    file names data files by their recorded paths, so it must move with them."""
+    with table.io.new_input(delete_file.file_path).open() as stream:
+        positions = pq.read_table(stream, columns=["file_path", "pos"])
+    paths = [moved(p) for p in positions.column("file_path").to_pylist()]
+    positions = pa.table({"file_path": pa.array(paths, pa.string()), "pos": positions.column("pos").cast(pa.int64())})
+    return _written(table, positions, location, delete_file.spec_id)
