@@ -343,10 +343,10 @@ class FeatureStore(MonitorMixin, ExternalGroupsMixin, StoreAliases, SharedStoreM
         from lakebox.query.resolve import resolve_names
         from lakebox.query.spine import spine_relation
 
-        wanted = resolve_names(self._planner_refs(), features)
+        wanted = resolve_names([*self._planner_refs(), *self._shared_refs(features)], features)  # shop::orders.amount
         spine = None
         if entity_df is not None:
-            groups = list({ref.id: ref for _, ref, _ in wanted}.values())
+            groups = list({ref.key: ref for _, ref, _ in wanted}.values())
             if spark_engine.is_spark_frame(entity_df):
                 if engine != "spark":
                     raise ValidationError("A Spark DataFrame entity_df needs engine='spark', spark=session.")

@@ -182,7 +182,7 @@ class FeatureView(VectorAliases, OnDemandMixin, TrainingMixin, ServingMixin, Log
         splits, snapshots, fitted = self._splits(spec, engine=engine, spark=spark, extra_filter=extra_filter)
         upstream = [(self._asset().id, "materializes", {"spec": spec})]
         for item in snapshots:
-            group = self._store.get_feature_group(item["group"], item["version"])
+            group = self._store._snapshot_group(item)  # another project's group when shared: shop::orders
             upstream.append((group._asset().id, "read_snapshot", {"commit_id": item["commit_id"]}))
         # reserve the version, write to a temporary folder, rename, pin, mark ready: all or
         # nothing, and never another version's files (lakebox/write/datasets.py)
@@ -387,7 +387,8 @@ class FeatureView(VectorAliases, OnDemandMixin, TrainingMixin, ServingMixin, Log
         and those commits; computed on DuckDB, or on Spark and collected."""
         plan = self._bound_plan(start, end, pinned, extra_filter)
         snapshots = [
-            {"group": ref.name, "version": ref.version, "snapshot_id": pin.snapshot_id, "commit_id": pin.commit_id}
+            {"group": ref.name, "version": ref.version, "snapshot_id": pin.snapshot_id, "commit_id": pin.commit_id,
+             **({"project": ref.project} if ref.project else {})}  # fmt: skip
             for ref, pin in pins(plan)
         ]
         if engine == "spark":
@@ -453,7 +454,7 @@ class FeatureView(VectorAliases, OnDemandMixin, TrainingMixin, ServingMixin, Log
         first = next(iter(splits.values()))
         upstream = [(self._asset().id, "materializes", {"spec": spec})]
         for item in snapshots:
-            group = self._store.get_feature_group(item["group"], item["version"])
+            group = self._store._snapshot_group(item)  # another project's group when shared: shop::orders
             upstream.append((group._asset().id, "read_snapshot", {"commit_id": item["commit_id"]}))
         dataset = dataset_writer.record(
             self._store._views, self._store._project._box.artifacts, self._group_table, self._view_ref(),

@@ -39,14 +39,23 @@ ENGINES = ("duckdb", "spark")
 
 
 # -- helpers the api objects share ------------------------------------------------------
+def group_key(group: Any) -> tuple[str, int]:
+    """A group's ``GroupRef.key`` without building the ref: (owning project or "", id); a
+    group another project shares (``fs.get_shared_feature_group``) has ``owner_project``."""
+    return (getattr(group, "owner_project", None) or "", group.id)
+
+
 def pin_resolver(groups: Sequence[FeatureGroup] = (), store: Any = None, files: bool = True) -> PinResolver:
-    """``pin_of(ref, when)`` over the given groups (or, for others, the store's)."""
-    by_id = {g.id: g for g in groups}
+    """``pin_of(ref, when)`` over the given groups (or, for others, the store's; another
+    project's through ``store.get_shared_feature_group``, which checks the share)."""
+    by_key = {group_key(g): g for g in groups}
 
     def pin_of(ref: GroupRef, when: Any) -> Pin:
-        group = by_id.get(ref.id)
-        if group is None:
-            group = by_id[ref.id] = store.get_feature_group(ref.name, ref.version)
+        group = by_key.get(ref.key)
+        if group is None and ref.project is not None:
+            group = by_key[ref.key] = store.get_shared_feature_group(ref.project, ref.name, ref.version)
+        elif group is None:
+            group = by_key[ref.key] = store.get_feature_group(ref.name, ref.version)
         return group._planner_pin(when, files=files)
 
     return pin_of
@@ -167,7 +176,9 @@ class Query:
 
     # -- serialisation (feature views store their query) ---------------------------------
     def to_dict(self) -> dict[str, Any]:
+        owner = getattr(self._group, "owner_project", None)  # another project's group, shared with this one
         return {
+            **({"project": owner} if owner else {}),
             "group": [self._group.name, self._group.version],
             "features": self._features,
             "joins": [
@@ -187,10 +198,15 @@ class Query:
 
     @classmethod
     def from_dict(cls, store: Any, data: dict[str, Any]) -> Query:
-        def col(group: str, version: int, name: str) -> Any:
+        def col(group: str, version: int, name: str, project: str | None = None) -> Any:
+            if project:
+                return store.get_shared_feature_group(project, group, version)[name]
             return store.get_feature_group(group, version)[name]
 
-        group = store.get_feature_group(*data["group"])
+        if data.get("project"):  # checks the share: a revoked one fails here, naming the owner
+            group = store.get_shared_feature_group(data["project"], *data["group"])
+        else:
+            group = store.get_feature_group(*data["group"])
         joins = [
             _Join(
                 cls.from_dict(store, j["query"]),
@@ -214,7 +230,7 @@ class Query:
         """Every feature group the query reads, root first."""
         found = [self._group]
         for spec in self._joins:
-            found.extend(g for g in spec.query.groups() if all(g.id != f.id for f in found))
+            found.extend(g for g in spec.query.groups() if all(group_key(g) != group_key(f) for f in found))
         return found
 
     @property

@@ -10,10 +10,10 @@ next read; a shared group has no write methods at all.
 
 from __future__ import annotations
 
-import functools
 import weakref
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lakebox.box import TOML_NAME
 from lakebox.catalog.shares import ShareStore
@@ -43,8 +43,12 @@ class ShareMixin:
     """``share_with``, ``revoke_share`` and ``get_shares`` on a feature group (or view)."""
 
     _share_kind = KIND
-    name: str
-    version: int
+
+    if TYPE_CHECKING:  # provided by the feature group or view
+        @property
+        def name(self) -> str: ...
+        @property
+        def version(self) -> int: ...
 
     def _share_engines(self) -> Any:
         return self._engines  # type: ignore[attr-defined]
@@ -76,117 +80,114 @@ class ViewShareMixin(ShareMixin):
 
 
 class SharedStoreMixin:
-    """``fs.get_shared_feature_group(project, name, version)``, and features of shared groups
-    in ``fs.get_features`` (``"shop::orders.amount"``): the owner's planner computes their
-    point-in-time join on the same spine, in the owner's box, and their columns are added to
-    the local result (``get_features`` keeps the spine's row order, one row per spine row)."""
+    """``fs.get_shared_feature_group(project, name, version)``, and groups of other projects
+    in the planner: ``"shop::orders.amount"`` in ``fs.get_features``, a shared group in
+    ``fg.select(...).join(shared.select(...))`` and in feature views built on such queries.
+
+    A shared group reaches the planner as a ``GroupRef`` with ``project`` set and is pinned
+    (``_planner_pin``) like a group of this box — after the grant is checked in the owner's
+    catalog, so a revoked share fails the next read. The owner's box is opened once per
+    feature store and closed with it."""
 
     _project: Any
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        native = cls.__dict__.get("get_features")
-        if native is None or getattr(native, "__shared_aware__", False):
-            return
+    def _owner_project(self, project: str) -> Any:
+        """Project ``project`` of this home, opened once for this feature store."""
+        import lakebox
 
-        @functools.wraps(native)
-        def get_features(self: Any, features: Any, *args: Any, **options: Any) -> Any:
-            if isinstance(features, (list, tuple)) and any(isinstance(f, str) and "::" in f for f in features):
-                return self._features_across_projects(native, list(features), *args, **options)
-            return native(self, features, *args, **options)
+        owners: dict[str, Any] | None = self.__dict__.get("_shared_owners")
+        if owners is None:
+            owners = self.__dict__["_shared_owners"] = {}
+            weakref.finalize(self, _close_all, owners)
+        if project not in owners:
+            own = Path(self._project.path)
+            if project == project_name(own):
+                raise ValidationError(f"{project!r} is this project: name its groups without '{project}::'.")
+            owners[project] = lakebox.connect(sibling_box(own, project))
+        return owners[project]
 
-        get_features.__shared_aware__ = True  # type: ignore[attr-defined]
-        cls.get_features = get_features  # type: ignore[attr-defined]
+    def get_shared_feature_group(self, project: str, name: str, version: int | None = None) -> SharedFeatureGroup:
+        """A group another project of the same home shares with this one (read-only): read
+        it, or use it in queries (``fg.select([...]).join(shared.select([...]))``)."""
+        owner = self._owner_project(project)
+        group = owner.get_feature_store().get_feature_group(name, version)
+        shared = SharedFeatureGroup(owner, group, project, project_name(Path(self._project.path)), self)
+        shared.check()
+        return shared
 
     def get_shared_feature_view(self, project: str, name: str, version: int | None = None) -> SharedFeatureView:
         """A feature view another project of the same home shares with this one (read-only:
         training data, batch data, feature vectors)."""
-        import lakebox
-
-        own = Path(self._project.path)
-        owner = lakebox.connect(sibling_box(own, project))
-        try:
-            view = owner.get_feature_store().get_feature_view(name, version)
-            shared = SharedFeatureView(owner, view, project, project_name(own))
-            shared.check()
-        except BaseException:
-            owner.close()
-            raise
+        owner = self._owner_project(project)
+        view = owner.get_feature_store().get_feature_view(name, version)
+        shared = SharedFeatureView(owner, view, project, project_name(Path(self._project.path)))
+        shared.check()
         return shared
 
-    def _features_across_projects(
-        self,
-        native: Any,
-        features: list[str],
-        entity_df: Any = None,
-        event_time: str | None = None,
-        as_of: Any = None,
-        max_age: Any = None,
-        dataframe_type: str = "pandas",
-        engine: str = "duckdb",
-        **rest: Any,
-    ) -> Any:
-        import lakebox
-        from lakebox.frames import from_arrow, to_arrow
-
-        if entity_df is None:
-            raise ValidationError(
-                "Features of another project ('shop::orders.amount') need an entity_df: the spine both "
-                "projects join on."
-            )
-        if engine != "duckdb" or rest:
-            raise ValidationError(f"Features of another project are computed with engine='duckdb' only (got {engine!r}).")
-        spine = to_arrow(entity_df)
-        local = [f for f in features if "::" not in f]
-        options = {"event_time": event_time, "as_of": as_of, "max_age": max_age, "dataframe_type": "arrow"}
-        result = native(self, local, entity_df=spine, **options) if local else spine
-        own = Path(self._project.path)
-        by_project: dict[str, list[str]] = {}
+    def _shared_refs(self, features: Any) -> list[Any]:
+        """Planner refs of the shared groups that ``project::group[:version].feature`` names
+        in ``features`` refer to (checked: a group not shared with this project is refused)."""
+        if isinstance(features, str) or not isinstance(features, (list, tuple)):
+            return []
+        refs: dict[tuple[str, str, int | None], Any] = {}
         for feature in features:
-            if "::" in feature:
-                project, _, name = feature.partition("::")
-                by_project.setdefault(project, []).append(name)
-        for project, names in by_project.items():
-            owner = lakebox.connect(sibling_box(own, project))
-            try:
-                pinned = [_check_shared(owner, project, project_name(own), name) for name in names]
-                part = owner.get_feature_store().get_features(pinned, entity_df=spine, **options)
-            finally:
-                owner.close()
-            result = _add_columns(result, part, spine.column_names, project)
-        return from_arrow(result, dataframe_type)
+            if not isinstance(feature, str) or "::" not in feature:
+                continue
+            project, _, rest = feature.partition("::")
+            group_part, dot, _ = rest.rpartition(".")
+            if not dot or not group_part:
+                continue  # the planner's name check says what is wrong
+            name, _, version_text = group_part.partition(":")
+            version = int(version_text) if version_text.isascii() and version_text.isdigit() else None
+            if (project, name, version) not in refs:
+                refs[(project, name, version)] = self.get_shared_feature_group(project, name, version)._planner_ref()
+        return list(refs.values())
 
-    def get_shared_feature_group(self, project: str, name: str, version: int | None = None) -> SharedFeatureGroup:
-        """A group another project of the same home shares with this one (read-only)."""
-        import lakebox
+    def _snapshot_group(self, item: dict[str, Any]) -> Any:
+        """The group a training dataset read, from its recorded snapshot (``project`` set for
+        another project's group)."""
+        if item.get("project"):
+            return self.get_shared_feature_group(item["project"], item["group"], item["version"])
+        return self.get_feature_group(item["group"], item["version"])  # type: ignore[attr-defined]
 
-        own = Path(self._project.path)
-        owner = lakebox.connect(sibling_box(own, project))
-        try:
-            group = owner.get_feature_store().get_feature_group(name, version)
-            shared = SharedFeatureGroup(owner, group, project, project_name(own))
-            shared.check()
-        except BaseException:
-            owner.close()
-            raise
-        return shared
+
+def _close_all(owners: dict[str, Any]) -> None:
+    for owner in owners.values():
+        owner.close()
+    owners.clear()
+
+
+_WRITES = ("insert", "delete_records", "rollback", "delete", "save", "compact", "enable_online", "disable_online",
+           "set_expectations", "add_tag", "delete_tag", "update_description", "share_with", "revoke_share",
+           "multi_part_insert", "insert_stream", "materialize")  # fmt: skip
 
 
 class SharedFeatureGroup:
-    """A feature group of another project, readable while the owner shares it."""
+    """A feature group of another project, readable while the owner shares it: ``read``,
+    ``as_of``, ``commit_details``, and as a read-only source of queries (``select``,
+    ``select_all``, ``select_except``, ``filter``, ``shared["amount"] > 3``)."""
 
-    def __init__(self, owner: Any, group: Any, owner_name: str, reader: str) -> None:
+    def __init__(self, owner: Any, group: Any, owner_name: str, reader: str, store: Any = None) -> None:
         self._owner = owner
         self._group = group
         self._shares = ShareStore(owner.catalog)
+        self._store = store  # the reading project's feature store (queries run with its settings)
         self.project = owner_name
+        self.owner_project = owner_name  # the planner's key: (owner_project, id)
         self._reader = reader
+        self.id: int = group.id
         self.name: str = group.name
         self.version: int = group.version
         self.primary_key: list[str] = group.primary_key
         self.event_time: str | None = group.event_time
         self.features = group.features
-        self._closer = weakref.finalize(self, owner.close)
+        self.description: str = getattr(group, "description", "")
+
+    @property
+    def online_enabled(self) -> bool:
+        """Always False here: feature vectors of another project's group are not served by this
+        one (the owner can share a feature view, whose vectors are)."""
+        return False
 
     def check(self) -> None:
         """Refuse unless the owner shares this group with the reading project now."""
@@ -203,25 +204,85 @@ class SharedFeatureGroup:
         return self._group.read(wallclock_time=wallclock_time, dataframe_type=dataframe_type, limit=limit, offset=offset)
 
     def as_of(self, wallclock_time: Any = None, exclude_until: Any = None) -> Any:
-        """Rows as of a commit time; the changes in between with ``exclude_until``."""
-        self.check()
-        return self._group.as_of(wallclock_time, exclude_until=exclude_until).read()
+        """A query of the shared group pinned at ``wallclock_time`` (with ``exclude_until``:
+        the changes in between), as ``fg.as_of`` of the owner."""
+        from lakebox.queries import Query
 
-    def commit_details(self) -> dict[int, dict[str, Any]]:
         self.check()
-        return self._group.commit_details()
+        return Query(self, wallclock_time=wallclock_time, exclude_until=exclude_until)
+
+    def commit_details(self, wallclock_time: Any = None, limit: int | None = None) -> dict[int, dict[str, Any]]:
+        self.check()
+        return self._group.commit_details(wallclock_time, limit)  # type: ignore[no-any-return]
+
+    # -- queries: the group as a read-only source of the planner -------------------------
+    def get_feature(self, name: str) -> Any:
+        return self._group.get_feature(name)
+
+    def select_all(self, include_primary_key: bool = True, include_event_time: bool = True) -> Any:
+        from lakebox.queries import Query
+
+        if include_primary_key and include_event_time:
+            return Query(self)
+        skip = {*([] if include_primary_key else self.primary_key),
+                *([] if include_event_time or not self.event_time else [self.event_time])}  # fmt: skip
+        return Query(self, features=[f.name for f in self.features if f.name not in skip])
+
+    def select(self, features: Any) -> Any:
+        from lakebox.names import lower_name
+        from lakebox.queries import Query
+
+        names = [features] if isinstance(features, str) else list(features)
+        return Query(self, features=[lower_name(n, "feature name") for n in names])
+
+    def select_except(self, features: Any) -> Any:
+        from lakebox.queries import Query
+
+        excluded = [features] if isinstance(features, str) else list(features)
+        for name in excluded:
+            self.get_feature(name)
+        return Query(self, features=[f.name for f in self.features if f.name not in excluded])
+
+    def filter(self, condition: Any) -> Any:
+        return self.select_all().filter(condition)
+
+    def __getitem__(self, name: str) -> Any:
+        """The feature ``name`` for filters: ``shared["amount"] > 3`` (also ``shared.amount``)."""
+        from lakebox.query.filter import Col
+
+        self.get_feature(name)
+        return Col(self.id, self.name, self.version, name, project=self.project)
+
+    def _planner_ref(self) -> Any:
+        """The owner's ``GroupRef``, marked as this project's view of another project's group."""
+        return replace(self._group._planner_ref(), project=self.project, online_enabled=False)
+
+    def _planner_pin(self, when: Any = None, files: bool = True) -> Any:
+        """The snapshot a query reads, after checking the grant (revoking fails the next read)."""
+        self.check()
+        return self._group._planner_pin(when, files=files)
+
+    def _asset(self) -> Any:
+        """The asset standing for this group in the reading project's lineage (``shop::orders``)."""
+        from lakebox.catalog.project_links import ProjectLinks
+
+        if self._store is None:
+            raise ValidationError("This shared group was not opened through a feature store; use fs.get_shared_feature_group.")
+        links = ProjectLinks(self._store._project.catalog)
+        return links.reference(self.project, self.name, self.version, self.id, self.description)
 
     def __getattr__(self, attribute: str) -> Any:
-        if attribute in ("insert", "delete_records", "rollback", "delete", "save", "compact", "enable_online",
-                         "set_expectations", "add_tag", "delete_tag", "update_description"):  # fmt: skip
+        if attribute in _WRITES:
             raise AuthError(
                 f"Feature group {self.name} v{self.version} belongs to project {self.project!r} and is shared "
                 f"read-only: {attribute}() is for its owner."
             )
+        if not attribute.startswith("_") and any(f.name == attribute for f in self.__dict__.get("features", ())):
+            return self[attribute]
         raise AttributeError(attribute)
 
     def close(self) -> None:
-        self._closer()
+        """Nothing to release: the owner's box is closed with the feature store that opened it."""
 
     def __repr__(self) -> str:
         return f"SharedFeatureGroup({self.project!r}::{self.name!r}, version={self.version})"
@@ -242,7 +303,6 @@ class SharedFeatureView:
         self.version: int = view.version
         self.labels: list[str] = view.labels
         self.features: list[str] = view.features
-        self._closer = weakref.finalize(self, owner.close)
 
     def check(self) -> None:
         if self._shares.access(VIEW_KIND, self.name, self.version, self._reader) is None:
@@ -263,51 +323,7 @@ class SharedFeatureView:
         )
 
     def close(self) -> None:
-        self._closer()
+        """Nothing to release: the owner's box is closed with the feature store that opened it."""
 
     def __repr__(self) -> str:
         return f"SharedFeatureView({self.project!r}::{self.name!r}, version={self.version})"
-
-
-def _check_shared(owner: Any, owner_name: str, reader: str, name: str) -> str:
-    """``group[:version].feature`` of project ``owner_name``, refused unless shared with
-    ``reader``; returned pinned to the group's version that was checked."""
-    group_part, dot, feature = name.rpartition(".")
-    if not dot or not group_part or not feature:
-        raise ValidationError(
-            f"{owner_name}::{name}: name the group of another project's feature, as "
-            f"'{owner_name}::GROUP.FEATURE' or '{owner_name}::GROUP:VERSION.FEATURE'."
-        )
-    group_name, _, version_text = group_part.partition(":")
-    version = int(version_text) if version_text.isascii() and version_text.isdigit() else None
-    if version_text and version is None:
-        raise ValidationError(f"{owner_name}::{name}: the version after ':' must be an integer.")
-    group = owner.get_feature_store().get_feature_group(group_name, version)
-    if ShareStore(owner.catalog).access(KIND, group.name, group.version, reader) is None:
-        raise AuthError(
-            f"Project {owner_name!r} does not share feature group {group.name} v{group.version} with {reader!r} "
-            f"(or revoked it); the owner runs fg.share_with({reader!r})."
-        )
-    return f"{group.name}:{group.version}.{feature}"
-
-
-def _add_columns(result: Any, part: Any, spine_columns: list[str], project: str) -> Any:
-    """Append ``part``'s feature columns to ``result``; both are one row per spine row, in
-    the spine's order (checked on the spine's columns)."""
-    from lakebox.errors import QueryError
-
-    if part.num_rows != result.num_rows or any(
-        c in part.column_names and c in result.column_names and not part.column(c).equals(result.column(c))
-        for c in spine_columns
-    ):
-        raise QueryError(f"The features of project {project!r} did not come back one row per spine row, in order.")
-    for name in part.column_names:
-        if name in spine_columns:
-            continue
-        if name in result.column_names:
-            raise ValidationError(
-                f"Feature {name!r} of project {project!r} has the name of another requested feature; "
-                "request one of them."
-            )
-        result = result.append_column(part.schema.field(name), part.column(name))
-    return result

@@ -16,6 +16,7 @@ import pyarrow as pa
 from lakebox.catalog.views import DatasetRow
 from lakebox.errors import NotFoundError, ValidationError
 from lakebox.frames import from_arrow
+from lakebox.queries import group_key
 from lakebox.transformations import FittedTransformations
 
 if TYPE_CHECKING:
@@ -92,10 +93,10 @@ class ServingMixin:
         served = [o for o in plan.outputs if o.name in columns and not (o.alias == plan.spine_alias and o.column in from_entry)]
         used = {o.alias for o in served}
         used.update(j.left_alias for j in plan.joins)
-        by_id = {g.id: g for g in self.query.groups()}
+        by_key = {group_key(g): g for g in self.query.groups()}
         for alias, relation in [(plan.spine_alias, plan.spine), *[(j.alias, j.relation) for j in plan.joins]]:
             assert relation.ref is not None
-            group = by_id[relation.ref.id]
+            group = by_key[relation.ref.key]
             needed = alias in used and (
                 alias != plan.spine_alias or any(o.alias == alias for o in served)
                 or any(j.left_alias == alias and any(k not in group.primary_key for k in j.left_keys) for j in plan.joins)

@@ -88,8 +88,8 @@ def test_point_in_time_join_across_projects(tmp_path: Path) -> None:
         assert got["amount"][0] == 10.0 and got["amount"][2] == 30.0
         only_shared = fs.get_features(["shop::orders:1.amount"], entity_df=spine, event_time="ts")
         pd.testing.assert_series_equal(only_shared["amount"], theirs["amount"])
-        with pytest.raises(ValidationError, match="entity_df"):
-            fs.get_features(["shop::orders.amount"])
+        alone = fs.get_features(["shop::orders.amount"])  # no entity_df: the shared group is the spine
+        pd.testing.assert_frame_equal(alone, shop.get_feature_store().get_features(["orders.amount"]))
         with pytest.raises(ValidationError, match="GROUP.FEATURE"):
             fs.get_features(["shop::amount"], entity_df=spine, event_time="ts")
         orders.revoke_share("lab")

@@ -57,6 +57,8 @@ class Asset:
     @property
     def label(self) -> str:
         version = f" v{self.version}" if self.version is not None else ""
+        if self.kind == "shared_feature_group":  # another project's group: "shop::orders v1"
+            return f"feature_group {self.name}{version} (shared by project {self.parent})"
         where = f" ({self.parent})" if self.parent and self.kind == "feature" else ""
         return f"{self.kind} {self.name}{version}{where}"
 

@@ -36,8 +36,8 @@ def bind(plan: Plan, pin_of: PinResolver) -> Plan:
 
 def pins(plan: Plan) -> list[tuple[GroupRef, Pin]]:
     """(group, pin) of every group the bound plan reads, once per group, spine first."""
-    found: dict[int, tuple[GroupRef, Pin]] = {}
+    found: dict[tuple[str, int], tuple[GroupRef, Pin]] = {}
     for relation in plan.relations():
         if relation.ref is not None and relation.pin is not None:
-            found.setdefault(relation.ref.id, (relation.ref, relation.pin))
+            found.setdefault(relation.ref.key, (relation.ref, relation.pin))
     return list(found.values())

@@ -67,7 +67,7 @@ class _Builder:
         self._names: dict[str, Any] = {}  # relation name -> the as_of it was pinned with
         if spine.ref is not None:
             self._names[spine.name] = spine.as_of
-            self.plan.columns_of[spine.ref.id] = SPINE_ALIAS
+            self.plan.columns_of[spine.ref.key] = SPINE_ALIAS
 
     def relation(self, ref: GroupRef, as_of: Any) -> Relation:
         """The group's relation; the same group at another time gets its own name."""
@@ -91,7 +91,7 @@ class _Builder:
         """Add an output column by the naming rule; returns the name, or None on a clash."""
         name = (prefix or "") + column
         if name in self.taken and auto_prefix and ref is not None:
-            name = f"{ref.name}_{column}"
+            name = f"{ref.project}_{ref.name}_{column}" if ref.project else f"{ref.name}_{column}"
         if name in self.taken:
             return None
         self.plan.outputs.append(Output(alias, column, name, join))
@@ -124,7 +124,7 @@ class _Builder:
         )
         self.plan.joins.append(join)
         if relation.ref is not None:
-            self.plan.columns_of.setdefault(relation.ref.id, join.alias)
+            self.plan.columns_of.setdefault(relation.ref.key, join.alias)
         return join
 
     def filter(self, condition: Condition | None) -> None:
@@ -221,15 +221,15 @@ def features_plan(
     """The plan of ``fs.get_features``: ``wanted`` is ``(requested name, group, feature)`` in
     the order asked. Every group joins the spine (``entity_df``, or the first name's group)
     on its primary key, point-in-time where both have times."""
-    groups: dict[int, GroupRef] = {}
-    features: dict[int, list[str]] = {}
+    groups: dict[tuple[str, int], GroupRef] = {}
+    features: dict[tuple[str, int], list[str]] = {}
     for _, ref, feature in wanted:
-        groups.setdefault(ref.id, ref)
-        chosen = features.setdefault(ref.id, [])
+        groups.setdefault(ref.key, ref)
+        chosen = features.setdefault(ref.key, [])
         if feature in chosen:
-            raise QueryError(f"The feature {ref.name}.{feature} is requested twice.")
+            raise QueryError(f"The feature {ref.label}.{feature} is requested twice.")
         chosen.append(feature)
-    requested: dict[int, tuple[int, str]] = {}  # id(Output) -> (group id, feature)
+    requested: dict[int, tuple[tuple[str, int], str]] = {}  # id(Output) -> (GroupRef.key, feature)
 
     if spine is not None:
         builder = _Builder(spine)
@@ -245,9 +245,9 @@ def features_plan(
         spine_time = first.event_time
         for name in [*first.primary_key, *([first.event_time] if first.event_time else [])]:
             builder.output(SPINE_ALIAS, name)
-        for feature in features[first.id]:
+        for feature in features[first.key]:
             _feature_output(builder, SPINE_ALIAS, feature, None, first, requested)
-        join_groups = [g for g in groups.values() if g.id != first.id]
+        join_groups = [g for g in groups.values() if g.key != first.key]
         where = f"feature group {first.name}"
 
     spine_columns = set(builder.plan.spine.schema.names)
@@ -266,11 +266,11 @@ def features_plan(
             builder.relation(ref, as_of), SPINE_ALIAS, ref.primary_key, ref.primary_key, "left",
             _age_for(max_age, ref), spine_time,
         )
-        for feature in features[ref.id]:
+        for feature in features[ref.key]:
             _feature_output(builder, join.alias, feature, join, ref, requested)
     # requested features come out in the order they were asked for, after the spine's columns
     plan = builder.finish()
-    position = {(ref.id, feature): i for i, (_, ref, feature) in enumerate(wanted)}
+    position = {(ref.key, feature): i for i, (_, ref, feature) in enumerate(wanted)}
     ranked = [(requested.get(id(o)), o) for o in plan.outputs]
     head = [o for rank, o in ranked if rank is None]
     tail = sorted(((rank, o) for rank, o in ranked if rank is not None), key=lambda pair: position[pair[0]])
@@ -279,11 +279,12 @@ def features_plan(
 
 
 def _feature_output(
-    builder: _Builder, alias: str, feature: str, join: Join | None, ref: GroupRef, requested: dict[int, tuple[int, str]]
+    builder: _Builder, alias: str, feature: str, join: Join | None, ref: GroupRef,
+    requested: dict[int, tuple[tuple[str, int], str]],
 ) -> None:
     if builder.output(alias, feature, join, ref=ref, auto_prefix=True) is None:
         raise _clash(ref, [feature], "Two requested features produce the same column; request only one.")
-    requested[id(builder.plan.outputs[-1])] = (ref.id, feature)
+    requested[id(builder.plan.outputs[-1])] = (ref.key, feature)
 
 
 def _age_for(max_age: timedelta | Mapping[str, timedelta] | None, ref: GroupRef) -> timedelta | None:

@@ -83,7 +83,7 @@ class Plan:
     joins: list[Join] = field(default_factory=list)
     outputs: list[Output] = field(default_factory=list)
     where: Condition | None = None
-    columns_of: dict[int, str] = field(default_factory=dict)  # group id -> alias, for filters
+    columns_of: dict[tuple[str, int], str] = field(default_factory=dict)  # GroupRef.key -> alias, for filters
     # Number the spine's rows in SQL (ROW_NUMBER() OVER ()) instead of reading a ROW column:
     # for SQL handed to users to run on their own entity dataframe.
     number_spine_in_sql: bool = False
@@ -93,7 +93,7 @@ class Plan:
 
     def alias_of(self, col: Col) -> str:
         try:
-            return self.columns_of[col.group_id]
+            return self.columns_of[col.group_key]
         except KeyError:
             raise QueryError(
                 f"The filter uses {col.group}.{col.name}, but feature group {col.group} is not part of this query."

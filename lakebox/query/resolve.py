@@ -3,8 +3,9 @@
 ``fs.get_features(["age", "teams.budget", "players:2.rating"], ...)`` names features;
 ``resolve_names(refs, names)`` maps each to the ``GroupRef`` that holds it: unqualified names
 against the latest version of every group, ``group.feature`` against the group's latest
-version, ``group:version.feature`` exactly. An unknown or ambiguous name is an error listing
-the candidates and the closest names.
+version, ``group:version.feature`` exactly, ``project::group[:version].feature`` a group another
+project shares with this one (its refs carry ``project``; only such qualified names reach
+them). An unknown or ambiguous name is an error listing the candidates and the closest names.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from lakebox.errors import NotFoundError, QueryError, ValidationError
 from lakebox.names import closest, did_you_mean
 from lakebox.query.refs import GroupRef
 
-_NAME = re.compile(r"^(?:(?P<group>[a-z_][a-z0-9_]*)(?::(?P<version>[0-9]+))?\.)?(?P<feature>[a-z_][a-z0-9_]*)$")
+_NAME = re.compile(
+    r"^(?:(?P<project>[a-z_][a-z0-9_]*)::)?"
+    r"(?:(?P<group>[a-z_][a-z0-9_]*)(?::(?P<version>[0-9]+))?\.)?(?P<feature>[a-z_][a-z0-9_]*)$"
+)
 
 Resolved = tuple[str, GroupRef, str]  # (requested name, group, feature)
 
@@ -29,6 +33,8 @@ def resolve_names(refs: Sequence[GroupRef], names: Sequence[str]) -> list[Resolv
         raise ValidationError("get_features needs at least one feature name.")
     latest: dict[str, GroupRef] = {}
     for ref in refs:
+        if ref.project is not None:
+            continue  # another project's group: only a qualified name reaches it
         if ref.name not in latest or ref.version > latest[ref.name].version:
             latest[ref.name] = ref
     by_feature: dict[str, list[GroupRef]] = {}
@@ -40,11 +46,17 @@ def resolve_names(refs: Sequence[GroupRef], names: Sequence[str]) -> list[Resolv
         match = _NAME.match(requested) if isinstance(requested, str) else None
         if match is None:
             raise ValidationError(
-                f"{requested!r} is not a feature name; write 'feature', 'group.feature' or 'group:version.feature'."
+                f"{requested!r} is not a feature name; write 'feature', 'group.feature', 'group:version.feature' "
+                "or, for a group another project shares, 'project::group.feature'."
             )
-        feature, group_name, version = match["feature"], match["group"], match["version"]
+        feature, group_name, version, project = match["feature"], match["group"], match["version"], match["project"]
+        if project is not None and group_name is None:
+            raise ValidationError(
+                f"{requested!r}: name the group of another project's feature, as '{project}::GROUP.FEATURE' or "
+                f"'{project}::GROUP:VERSION.FEATURE'."
+            )
         if group_name is not None:
-            ref = find_group(refs, group_name, int(version) if version else None)
+            ref = find_group(refs, group_name, int(version) if version else None, project)
             if not ref.has(feature):
                 hint = did_you_mean(feature, ref.columns)
                 raise NotFoundError(
@@ -72,14 +84,16 @@ def resolve_names(refs: Sequence[GroupRef], names: Sequence[str]) -> list[Resolv
     return resolved
 
 
-def find_group(refs: Sequence[GroupRef], name: str, version: int | None) -> GroupRef:
-    """The group ``name`` at ``version`` (None: its latest)."""
+def find_group(refs: Sequence[GroupRef], name: str, version: int | None, project: str | None = None) -> GroupRef:
+    """The group ``name`` at ``version`` (None: its latest), of ``project`` (None: this one)."""
+    refs = [r for r in refs if r.project == project]
+    where = f" shared by project {project!r}" if project is not None else ""
     versions = sorted(r.version for r in refs if r.name == name)
     if not versions:
         names = sorted({r.name for r in refs})
-        raise NotFoundError(f"No feature group named {name!r}{did_you_mean(name, names) or '.'}", name=name)
+        raise NotFoundError(f"No feature group{where} named {name!r}{did_you_mean(name, names) or '.'}", name=name)
     wanted = versions[-1] if version is None else version
     for ref in refs:
         if ref.name == name and ref.version == wanted:
             return ref
-    raise NotFoundError(f"Feature group {name} has no version {version}; it has {versions}.")
+    raise NotFoundError(f"Feature group {name}{where} has no version {version}; it has {versions}.")

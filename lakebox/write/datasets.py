@@ -232,8 +232,8 @@ def _write_splits(tmp: Path, splits: Iterable[tuple[str, pa.Table]], data_format
 
 def _pin_all(tables: TableResolver, snapshots: Sequence[dict[str, Any]], name: str) -> None:
     for item in snapshots:
-        if item.get("snapshot_id") is None:
-            continue  # the group had no data: nothing to pin
+        if item.get("snapshot_id") is None or item.get("project"):
+            continue  # no data, or another project's group (read-only here: its owner's retention applies)
         table = tables(item["group"], item["version"])
         if table is None:
             raise ConflictError(
@@ -262,6 +262,8 @@ def _undo(views: ViewStore, artifacts: Path, tables: TableResolver, view: ViewRe
     idempotent, so an undo that is itself interrupted is finished by the next cleaner."""
     name = pin_name(view, row.version)
     for item in row.snapshots:
+        if item.get("project"):
+            continue  # another project's group: never pinned from here
         try:
             table = tables(item["group"], item["version"])
         except Exception:  # noqa: BLE001 - a group that cannot be resolved holds no pin to remove
