@@ -48,8 +48,9 @@ class RemoteProject(RemoteServingMixin):
         system's CAs, a path trusts that PEM certificate (a box's self-signed ``tls/cert.pem``),
         False checks nothing (anyone on the path could impersonate the server). ``project``: one
         project of a server started with ``lakebox serve --home DIR``."""
-        import httpx
+        from lakebox.extras import require
 
+        httpx = require("httpx", "lakebox.connect(URL) (the remote client)")  # the serve extra
         from lakebox.server.tls import client_context
 
         self.url = url.rstrip("/")

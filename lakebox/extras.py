@@ -19,15 +19,23 @@ from lakebox.errors import MissingDependencyError
 
 EXTRA_OF = {
     "fastapi": "serve",
+    "fastapi_offline": "serve",
     "starlette": "serve",
+    "pydantic": "serve",
     "uvicorn": "serve",
     "httpx": "serve",
+    "cryptography": "serve",
     "textual": "tui",
     "torch": "train",
     "sklearn": "train",
+    "joblib": "train",
     "optuna": "train",
     "polars": "polars",
     "pyspark": "spark",
+    "tensorboard": "tensorboard",
+    "adbc_driver_manager": "sources",
+    "adbc_driver_sqlite": "sources",
+    "adbc_driver_postgresql": "sources",
 }
 
 

@@ -11,6 +11,7 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from lakebox.errors import SchemaMismatchError, ValidationError
+from lakebox.extras import require
 
 DataFrameType = Literal["pandas", "polars", "arrow"]
 DATAFRAME_TYPES = ("pandas", "polars", "arrow")
@@ -56,7 +57,7 @@ def from_arrow(table: pa.Table, dataframe_type: str = "pandas") -> Any:
     if dataframe_type == "pandas":
         return table.to_pandas()
     if dataframe_type == "polars":
-        import polars as pl
+        pl = require("polars", 'dataframe_type="polars"')  # the polars extra
 
         return pl.from_arrow(table)
     raise ValidationError(f"dataframe_type must be one of {list(DATAFRAME_TYPES)}, got {dataframe_type!r}.")

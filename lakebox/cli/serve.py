@@ -339,8 +339,9 @@ def free_port(host: str = "127.0.0.1") -> int:
 def background_server(project: Project, host: str = "127.0.0.1", port: int | None = None) -> Iterator[str]:
     """Serve ``project`` from a thread of this process (uvicorn on ``create_app``), yielding
     its URL once it accepts connections; stopped when the block ends."""
-    import uvicorn
+    from lakebox.extras import require
 
+    uvicorn = require("uvicorn", "The HTTP server (lakebox serve)")  # the serve extra
     from lakebox.server.app import create_app
     from lakebox.server.protocol import Limits, uvicorn_config
 

@@ -8,7 +8,7 @@ import click
 
 from lakebox.box import TOML_NAME
 from lakebox.cli.state import State, pass_state
-from lakebox.errors import MissingDependencyError
+from lakebox.extras import require
 
 
 @click.command("tui", short_help="Browse a box in the terminal.")
@@ -24,9 +24,7 @@ def tui(state: State, box: Path | None, read_only: bool) -> None:
     where = (box if box is not None else state.box_path).expanduser()
     if not (where / TOML_NAME).is_file():
         state.open(where)  # raises the CLI's usual "No box at ..." error
-    try:
-        from lakebox.tui import BrowserApp
-    except ImportError as e:
-        raise MissingDependencyError(f"The browser needs Textual ({e}); install it with: pip install textual") from e
+    require("textual", "The terminal browser (lakebox tui)")  # MissingDependencyError: pip install 'lakebox[tui]'
+    from lakebox.tui import BrowserApp
     # The box opens in the app's first worker, so the first screen shows at once.
     BrowserApp(opener=lambda: state.open(where), read_only=read_only).run()

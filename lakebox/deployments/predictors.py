@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from lakebox.errors import LakeboxError, MissingDependencyError, NotFoundError, ValidationError
+from lakebox.extras import require
 
 SKLEARN_SUFFIXES = (".joblib", ".pkl", ".pickle")
 TORCH_SUFFIXES = (".pt", ".pth", ".torchscript")
@@ -78,7 +79,7 @@ class EstimatorPredictor(Predictor):
 
     def __init__(self, deployment: str, version: int, source: Path) -> None:
         super().__init__(deployment, version, source)
-        import joblib
+        joblib = require("joblib", "A scikit-learn model deployment")  # the train extra
 
         self.estimator = joblib.load(source)
         if not hasattr(self.estimator, "predict"):

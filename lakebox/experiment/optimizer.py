@@ -16,8 +16,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from lakebox.errors import MissingDependencyError
 from lakebox.experiment.config import HyperparameterOptConfig, Param
+from lakebox.extras import require
 
 OWNER = "lakebox_owner"  # "host:pid" of the process running a trial of a shared study
 ABANDONED = "lakebox_abandoned"  # failed because its process died; queued again
@@ -82,14 +82,7 @@ def _shared_study(optuna: Any, name: str, storage: Any, direction: str, sampler:
 
 
 def _optuna() -> Any:
-    try:
-        import optuna
-    except ImportError as e:
-        raise MissingDependencyError(
-            "Hyperparameter search needs optuna, which is not installed; install it with: pip install optuna",
-            package="optuna",
-        ) from e
-    return optuna
+    return require("optuna", "Hyperparameter search")  # MissingDependencyError naming the train extra
 
 
 class FixedTrials:

@@ -27,6 +27,7 @@ from lakebox.experiment.optimizer import FixedTrials, OptunaSearch
 from lakebox.experiment.record import Result
 from lakebox.experiment.recording import Run
 from lakebox.experiment.scheduling import gpus_of, run_trials
+from lakebox.extras import require
 
 
 @overload
@@ -80,6 +81,10 @@ def lagom(
             "config must be a Config, HyperparameterOptConfig, AblationConfig or TorchDistributedConfig, "
             f"got {type(config).__name__}."
         )
+    # experiments are the `train` extra (optuna, torch): a light install says what to install
+    require("optuna", "Experiments (experiment.lagom)")
+    if isinstance(config, TorchDistributedConfig):
+        require("torch", "Data-parallel training (TorchDistributedConfig)")
     joins = isinstance(config, TorchDistributedConfig) and config.joins
     recorder = _joining_recorder(project, config) if joins else port.recorder(project)
     dataset, view = _dataset_spec(recorder, config)

@@ -13,15 +13,11 @@ import ssl
 from collections.abc import Sequence
 from pathlib import Path
 
-from lakebox.errors import LakeboxError, ValidationError
+from lakebox.errors import ValidationError
+from lakebox.extras import require
 
 CERT_NAME, KEY_NAME = "cert.pem", "key.pem"
 VALID_DAYS = 825  # the longest validity clients (Apple's, for one) accept for a server certificate
-
-
-class MissingDependencyError(LakeboxError):
-    code = "missing_dependency"
-    http_status = 500
 
 
 def fingerprint(cert_path: Path) -> str:
@@ -53,15 +49,11 @@ def self_signed(folder: Path, hosts: Sequence[str] = ()) -> tuple[Path, Path, bo
     names = _names(hosts)
     if cert_path.is_file() and key_path.is_file() and _still_good(cert_path, names):
         return cert_path, key_path, False
-    try:
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-    except ImportError as e:
-        raise MissingDependencyError(
-            "--tls-self-signed needs the 'cryptography' package: pip install 'cryptography>=42'."
-        ) from e
+    require("cryptography", "--tls-self-signed")  # MissingDependencyError naming the serve extra
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "lakebox " + (socket.gethostname() or "server"))])
     now = dt.datetime.now(dt.UTC)
