@@ -22,6 +22,9 @@ class LineageGraph:
     root: Asset
     nodes: dict[int, Asset] = field(default_factory=dict)
     edges: list[tuple[int, int, str, dict[str, Any]]] = field(default_factory=list)
+    # nodes of other projects of the home (negative ids; named "project::name"): what they
+    # made from this project's shared groups (lakebox.sharing.add_readers)
+    projects: dict[int, str] = field(default_factory=dict)
 
     def upstream(self, asset_id: int | None = None) -> list[Asset]:
         """Direct sources of an asset (default: the root)."""
@@ -35,7 +38,9 @@ class LineageGraph:
     def to_dict(self) -> dict[str, Any]:
         return {
             "root": self.root.id,
-            "nodes": {i: {"kind": a.kind, "name": a.name, "version": a.version} for i, a in self.nodes.items()},
+            "nodes": {i: {"kind": a.kind, "name": a.name, "version": a.version,
+                          **({"project": self.projects[i]} if i in self.projects else {})}
+                      for i, a in self.nodes.items()},  # fmt: skip
             "edges": [{"src": s, "dst": d, "relation": r, "details": x} for s, d, r, x in self.edges],
         }
 
@@ -62,7 +67,10 @@ class LineageGraph:
         return self.tree()
 
 
-def build(store: AssetStore, root: Asset, direction: str = "both", depth: int = 20) -> LineageGraph:
+def build(store: AssetStore, root: Asset, direction: str = "both", depth: int = 20,
+          other_projects: bool = True) -> LineageGraph:  # fmt: skip
+    """The graph around ``root``; downstream, it crosses into the projects of the same home
+    that this project's groups are shared with (``other_projects``)."""
     if direction not in DIRECTIONS:
         raise ValidationError(f"direction must be one of {list(DIRECTIONS)}, got {direction!r}.")
     graph = LineageGraph(root=root, nodes={root.id: root})
@@ -84,4 +92,8 @@ def build(store: AssetStore, root: Asset, direction: str = "both", depth: int = 
                 if other not in visited:
                     visited.add(other)
                     queue.append((other, level + 1))
+    if other_projects and direction in ("down", "both"):
+        from lakebox.sharing import add_readers
+
+        add_readers(graph, store, depth)
     return graph

@@ -327,3 +327,49 @@ class SharedFeatureView:
 
     def __repr__(self) -> str:
         return f"SharedFeatureView({self.project!r}::{self.name!r}, version={self.version})"
+
+
+def add_readers(graph: Any, store: Any, depth: int = 20) -> None:
+    """Add to a lineage graph what other projects of the home made from this project's groups
+    in it (the root and what lies downstream of it): for each project a group was ever shared
+    with, the assets downstream of its ``shop::orders`` node, named ``lab::risk`` with negative
+    ids. Their catalogs are opened read-only for this; nothing is written."""
+    from dataclasses import replace as copy
+
+    from lakebox.catalog.assets import AssetStore
+    from lakebox.catalog.db import CatalogDB
+    from lakebox.catalog.project_links import ProjectLinks
+    from lakebox.lineage import build
+
+    own_root = Path(store.db.path).parent
+    own = project_name(own_root)
+    down = {graph.root.id}
+    changed = True
+    while changed:
+        before = len(down)
+        down |= {dst for src, dst, _, _ in graph.edges if src in down and dst > 0}
+        changed = len(down) != before
+    groups = [graph.nodes[i] for i in sorted(down) if graph.nodes[i].kind == KIND]
+    shares = ShareStore(store.db)
+    for group in groups:
+        for grantee in shares.grantees(KIND, group.name, group.version or 0):
+            try:
+                box = sibling_box(own_root, grantee)
+            except NotFoundError:
+                continue  # shared with a project that does not exist (yet)
+            catalog = CatalogDB(box / "catalog.db", create=False)
+            try:
+                reference = ProjectLinks(catalog).find(own, group.name, group.version or 0)
+                if reference is None:
+                    continue  # shared, never used
+                theirs = build(AssetStore(catalog), reference, "down", depth, other_projects=False)
+            finally:
+                catalog.close()
+            ids = {reference.id: group.id}
+            for node_id, node in theirs.nodes.items():
+                if node_id not in ids:
+                    ids[node_id] = -(len(graph.projects) + 1)
+                    graph.nodes[ids[node_id]] = copy(node, id=ids[node_id], name=f"{grantee}::{node.name}")
+                    graph.projects[ids[node_id]] = grantee
+            for src, dst, relation, details in theirs.edges:
+                graph.edges.append((ids[src], ids[dst], relation, {**details, "project": grantee}))

@@ -8,6 +8,8 @@ must never mix them up."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -166,6 +168,16 @@ def test_a_feature_view_on_a_shared_group(world: Any) -> None:
     assert "feature_group shop::orders v1 (shared by project shop)" in graph.tree()
     dataset_graph = lab.lineage("risk", kind="training_dataset", version=version, direction="up")
     assert any(a.name == "shop::orders" for a in dataset_graph.nodes.values())
+    # ... and the owner sees which projects read its group, and what they made of it
+    owner_graph = world["shop"].lineage(orders, direction="down")
+    theirs = {(n["kind"], n["name"], n.get("project")) for n in owner_graph.to_dict()["nodes"].values()}
+    assert {("feature_view", "lab::risk", "lab"), ("training_dataset", "lab::risk", "lab")} <= theirs
+    assert "reads: feature_view lab::risk v1" in owner_graph.tree()
+    for box, args, wanted in ((world["shop"].path, ["orders"], "lab::risk"),
+                              (world["lab"].path, ["risk", "--kind", "feature_view"], "shop::orders v1")):  # fmt: skip
+        shown = subprocess.run([sys.executable, "-m", "lakebox.cli", "--box", str(box), "lineage", *args],
+                               capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+        assert shown.returncode == 0 and wanted in shown.stdout, shown.stdout + shown.stderr
 
     orders.revoke_share("lab")
     with pytest.raises(AuthError, match="revoked"):

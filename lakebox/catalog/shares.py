@@ -57,3 +57,13 @@ class ShareStore:
             {"kind": kind, "name": name, "version": version},
         )
         return [dict(r) for r in rows]
+
+    def grantees(self, kind: str, name: str, version: int) -> list[str]:
+        """Every project this asset was ever shared with (revoked shares too: they may have
+        read it while the share lived), in the order first granted."""
+        rows = self.db.query(
+            "SELECT grantee, MIN(id) AS first FROM shares WHERE kind = ? AND name = ? AND version = ? "
+            "GROUP BY grantee ORDER BY first",
+            (kind, name, version),
+        )
+        return [str(r["grantee"]) for r in rows]
