@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 import numpy as np
@@ -227,7 +227,7 @@ def _number(value: object, rule: str, what: str, integer: bool = False) -> float
         value = float(value)
     if isinstance(value, float) and not math.isfinite(value):
         raise ValidationError(f"{rule}(): {what} must be finite; got {value!r}.")
-    return value
+    return cast("float | int", value)  # an int, float or Decimal (made a float), as checked above
 
 
 # --- the rules ----------------------------------------------------------------------------

@@ -154,7 +154,7 @@ def _compile(rule: Expectation, alias: str, schema: Mapping[str, pa.DataType]) -
             expression=exp.Where(this=exp.Is(this=_col(col), expression=exp.Null())),
         )
     elif name == "between":
-        parts = []
+        parts: list[exp.Expr] = []
         if kw["lo"] is not None:
             parts.append(exp.LT(this=_col(col), expression=_literal(kw["lo"], dtype, rule, col)))
         if kw["hi"] is not None:

@@ -262,8 +262,10 @@ class BoxRecorder:
     def _store(self) -> ExperimentStore:
         return ExperimentStore(self.project().catalog)
 
-    def create_run(self, **fields: Any) -> ExperimentRow:
-        return self._store().create(**fields)
+    def create_run(self, *, name: str, kind: str, description: str, function: str, config: dict[str, Any],
+                   hparams: dict[str, Any], metric: str | None, direction: str | None) -> ExperimentRow:
+        return self._store().create(name=name, kind=kind, description=description, function=function, config=config,
+                                    hparams=hparams, metric=metric, direction=direction)
 
     def set_environment(self, run_id: int, environment: dict[str, Any]) -> None:
         self._store().set_environment(run_id, environment)
@@ -271,8 +273,10 @@ class BoxRecorder:
     def save_trial(self, run_id: int, trial: dict[str, Any]) -> None:
         self._store().save_trial(run_id, trial)
 
-    def finish_run(self, run_id: int, **fields: Any) -> None:
-        self._store().finish(run_id, **fields)
+    def finish_run(self, run_id: int, *, status: str, hparams: dict[str, Any], metrics: dict[str, Any],
+                   best_value: float | None, files: dict[str, str], error: str | None, duration_s: float) -> None:
+        self._store().finish(run_id, status=status, hparams=hparams, metrics=metrics, best_value=best_value,
+                             files=files, error=error, duration_s=duration_s)
 
     def link_inputs(self, run_id: int, datasets: Mapping[int, dict[str, Any]]) -> None:
         assets = AssetStore(self.project().catalog)

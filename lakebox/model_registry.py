@@ -221,7 +221,7 @@ class ModelRegistry(RegistryAliases):
         row = self._store.create(
             name=name, description=description, metrics=checked, input_example=_example(input_example),
             training_dataset={k: v for k, v in datasets[0].items() if k != "asset_id"} if len(datasets) == 1 else None,
-            experiment_id=trial.experiment_id if experiment_asset is not None else None, version=version,
+            experiment_id=trial.experiment_id if trial is not None and experiment_asset is not None else None, version=version,
         )
         model = Model(self, row)
         asset_id = model._asset().id

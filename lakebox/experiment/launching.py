@@ -191,12 +191,12 @@ def run_distributed(
         path = results / f"{rank}.json"
         if path.exists():
             outcome[rank] = json.loads(path.read_text(encoding="utf-8"))
-    for rank, result in sorted(outcome.items()):
-        if result.get("remote"):  # a rank of another node: its output came with its result
-            for line in result.get("log", []):
+    for rank, returned in sorted(outcome.items()):
+        if returned.get("remote"):  # a rank of another node: its output came with its result
+            for line in returned.get("log", []):
                 run.line(f"w{rank}", line)
-            trials[rank].lines.extend(result.get("log", []))
-        trials[rank].attempts = int(result.get("attempt", 1))
+            trials[rank].lines.extend(returned.get("log", []))
+        trials[rank].attempts = int(returned.get("attempt", 1))
     finished = code == 0 and all(outcome.get(r, {}).get("status") == "finished" for r in range(world))
     failure = None if finished else _root_cause(outcome, world, "\n".join(launcher_lines), code)
     for rank in range(world):

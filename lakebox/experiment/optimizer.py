@@ -150,9 +150,10 @@ class OptunaSearch:
             pruner = optuna.pruners.NopPruner()
         direction = "maximize" if config.direction == "max" else "minimize"
         if self.shared:
-            self.study_name = config.study or name or "lakebox"
+            study_name = config.study or name or "lakebox"
+            self.study_name: str | None = study_name
             self.storage = storage_of(config.storage, box)
-            self.study = _shared_study(optuna, self.study_name, self.storage, direction, sampler, pruner)
+            self.study = _shared_study(optuna, study_name, self.storage, direction, sampler, pruner)
         else:
             self.study_name, self.storage = None, None
             self.study = optuna.create_study(direction=direction, sampler=sampler, pruner=pruner)

@@ -19,11 +19,16 @@ from lakebox.errors import ValidationError
 class RunInfo(Protocol):
     """The recorded run, as the runtime sees it (``lakebox.catalog.experiments.ExperimentRow``)."""
 
-    id: int
-    name: str
-    run: int
-    location: str
-    hparams: dict[str, Any]
+    @property
+    def id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def run(self) -> int: ...
+    @property
+    def location(self) -> str: ...
+    @property
+    def hparams(self) -> dict[str, Any]: ...
 
 
 @runtime_checkable

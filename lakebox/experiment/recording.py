@@ -187,7 +187,7 @@ class Run:
         self._link_lineage()
         self.note(
             f"{self.row.name} run {self.row.run} {'finished' if ok else 'failed'} in {duration:.1f} s"
-            + (f"; best {metric} = {value} with {best['hparams']}" if ok and metric and value is not None else "")
+            + (f"; best {metric} = {value} with {best['hparams']}" if ok and best is not None and metric and value is not None else "")
         )
         self._close_log()
         self.closed = True

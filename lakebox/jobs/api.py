@@ -322,7 +322,8 @@ class Job(Taggable):
             group = groups.get_by_id(group_id)
             if group is not None:
                 names.append(f"{group.name}:{group.version}")
-        after = max(parse_time(row.last_fire) or parse_time(row.start_at), datetime.now(UTC))  # type: ignore[type-var]
+        since = parse_time(row.last_fire) or parse_time(row.start_at)  # start_at is always set
+        after = max(since, datetime.now(UTC)) if since is not None else datetime.now(UTC)
         upcoming = cron_module.next_fire(row.cron, row.timezone, after) if row.cron else None
         end = parse_time(row.end_at)
         if upcoming is not None and end is not None and upcoming > end:

@@ -57,7 +57,12 @@ class Supervisor:
         if worker is None or worker.poll() is not None:
             return
         _signal_group(worker.pid, signal.SIGTERM)  # the worker leads its own process group
-        timer = threading.Timer(KILL_GRACE_S, lambda: worker.poll() is None and _signal_group(worker.pid, signal.SIGKILL))
+
+        def kill_if_alive() -> None:
+            if worker.poll() is None:
+                _signal_group(worker.pid, signal.SIGKILL)
+
+        timer = threading.Timer(KILL_GRACE_S, kill_if_alive)
         timer.daemon = True
         timer.start()
 

@@ -15,6 +15,7 @@ dataset's pin) are never expired.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import os
@@ -88,7 +89,7 @@ def compact(
         _say(group, progress, "compact: committing")
         try:
             with group.lock("compact: committing"):
-                commit = group.commit(lambda table, snapshot, plan=plan: _recheck(group, plan, table, snapshot))
+                commit = group.commit(functools.partial(_recheck, group, plan))
                 if commit is not None and on_commit is not None:
                     on_commit(commit)
                 return commit

@@ -18,7 +18,7 @@ from __future__ import annotations
 import operator
 import struct
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -255,6 +255,7 @@ def _segments(outputs: Sequence[tuple[int, int, Any]], with_refs: bool = False) 
             runs.append([position, kind, [ref], where])
     segments = []
     for position, kind, refs, where in runs:
+        segment: tuple[Any, Callable[[Any], Any] | None, int, Any]
         if kind == _FEATURE:
             segment = (position, operator.itemgetter(*refs), len(refs), where)
         else:

@@ -45,7 +45,7 @@ class Finding:
     data: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        found = {"severity": self.severity, "code": self.code, "what": self.what, "fix": self.fix}
+        found: dict[str, Any] = {"severity": self.severity, "code": self.code, "what": self.what, "fix": self.fix}
         found.update({"group": self.group, "repairable": self.repairable})
         return found
 

@@ -162,7 +162,7 @@ def _catalog_box_id(root: Path) -> str | None:
     return str(rows[0][0]) if rows else None
 
 
-def _read_only(path: Path, sql: str) -> list[tuple[object, ...]] | None:
+def _read_only(path: Path, sql: str) -> list[tuple[Any, ...]] | None:
     """Rows of a fixed query on a SQLite file opened read-only; None if it cannot be read
     (a repair inspects damaged files: it must never create or change them)."""
     import sqlite3

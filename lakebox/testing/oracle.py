@@ -67,14 +67,15 @@ def match(
         if len(candidates) > 1:
             raise AssertionError(f"{group.name}: a group without event time holds one row per key")
         return candidates[0] if candidates else None
+    event_time = group.event_time
     if spine_time is None:  # no spine time: the latest row of the key
-        return max(candidates, key=lambda r: r[group.event_time], default=None)
+        return max(candidates, key=lambda r: r[event_time], default=None)
     at: datetime = spine_row[spine_time]
     eligible = [r for r in candidates if r[group.event_time] <= at]
     if not eligible:
         return None
     times = [r[group.event_time] for r in eligible]
-    latest = max(eligible, key=lambda r: r[group.event_time])
+    latest = max(eligible, key=lambda r: r[event_time])
     if times.count(latest[group.event_time]) > 1:
         raise AssertionError(f"{group.name}: two rows share key {key} and event time {latest[group.event_time]}")
     age = _age_for(max_age, group)
