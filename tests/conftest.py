@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import budget
 import pytest
 from hypothesis import settings
 
@@ -18,12 +19,9 @@ import lakebox
 # with LAKEBOX_SLOW=1; the inner loop `pytest -q` skips them to stay within a few minutes.
 RUN_SLOW = os.environ.get("CI", "").lower() == "true" or os.environ.get("LAKEBOX_SLOW") == "1"
 
-
-# CI explores the same examples every run (a red CI is then a real regression, reproducible
-# here with CI=true); the inner loop keeps drawing new ones, which is how edge cases are found.
-settings.register_profile("ci", derandomize=True, print_blob=True)
-if os.environ.get("CI", "").lower() == "true":
-    settings.load_profile("ci")
+# Hypothesis: the `dev` profile (few, fresh examples) by default, `ci` (more, the same every run)
+# when CI=true or HYPOTHESIS_PROFILE=ci; the example counts per property are in budget.py.
+settings.load_profile(budget.PROFILE)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -3,12 +3,12 @@ in which reading as of EVERY commit equals the plain-Python model after that com
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+from budget import examples
 from helpers import TS, day, rows
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -22,8 +22,8 @@ TIMES = st.sampled_from([day(1), day(2), day(3)])
 VALUES = st.one_of(st.none(), st.integers(min_value=-3, max_value=3).map(float))
 TEXTS = st.one_of(st.none(), st.text(alphabet="ab é", max_size=3))
 FRAMES = st.sampled_from(["arrow", "pandas", "polars"])
-# Modest by default so the suite stays fast; raise it locally to hunt, e.g. LAKEBOX_EXAMPLES=500.
-EXAMPLES = int(os.environ.get("LAKEBOX_EXAMPLES", "25"))
+# A few in the inner loop, more in CI (budget.py); hunt locally with e.g. LAKEBOX_EXAMPLES=500.
+EXAMPLES = examples(dev=8, ci=50)
 
 
 def _row(has_event_time: bool) -> st.SearchStrategy[Row]:

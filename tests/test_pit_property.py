@@ -6,7 +6,6 @@ pinning to the first phase of commits or to before any commit (DESIGN §4)."""
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+from budget import examples
 from helpers import TS, day
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -24,7 +24,7 @@ import lakebox
 from lakebox import Feature
 from lakebox.query.duck import execute
 
-EXAMPLES = int(os.environ.get("LAKEBOX_EXAMPLES", "30"))
+EXAMPLES = examples(dev=10, ci=60)  # budget.py; hunt locally with e.g. LAKEBOX_EXAMPLES=500
 
 KEYS = st.integers(min_value=0, max_value=7)  # keys of the groups
 SPINE_KEYS = st.integers(min_value=0, max_value=9)  # 8 and 9 exist in no group

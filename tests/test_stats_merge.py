@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from budget import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -165,7 +166,7 @@ def _check_numeric(model: Model, name: str, g: dict, w: dict, stale: set[str]) -
         assert below - slack <= float(q) <= upto + slack, (name, q, v)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(dev=20, ci=120), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(histories())
 def test_running_statistics_equal_recomputed(history: list[tuple[str, pa.Table]]) -> None:
     model = Model()
