@@ -279,3 +279,57 @@ def _with_pin(relation: Any, pin: Any) -> Any:
     from dataclasses import replace
 
     return replace(relation, pin=pin)
+
+
+def test_relocated_box_keeps_its_deletes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Delete files name data files by their recorded paths: relocation rewrites them too, so
+    a plain pyiceberg catalog over the moved box reads the updated rows, not the old ones."""
+    import shutil
+
+    import pandas as pd
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    import lakebox
+    from lakebox.ops import relocate
+
+    monkeypatch.setenv(deletes.MODE_ENV, deletes.MERGE_ON_READ)
+    project = lakebox.connect(tmp_path / "a")
+    fg = project.get_feature_store().create_feature_group("m", 1, primary_key=["k"], event_time="ts")
+    when = pd.Timestamp("2026-01-01", tz="UTC")
+    fg.insert(pd.DataFrame({"k": [1, 2, 3], "ts": when, "v": [1, 2, 3]}))
+    fg.insert(pd.DataFrame({"k": [2], "ts": when, "v": [20]}))  # a position delete of k=2's first row
+    project.close()
+    shutil.move(tmp_path / "a", tmp_path / "b")
+    box = tmp_path / "b"
+    relocate.relocate(box)
+    table_name = next((box / "warehouse").glob("m_v1_*")).name
+    info = relocate.describe_table(box, table_name)
+    catalog = SqlCatalog(info["catalog_name"], uri=info["catalog_uri"], warehouse=info["warehouse"])
+    try:
+        table = catalog.load_table(info["identifier"])
+        assert sorted(table.scan().to_arrow().column("v").to_pylist()) == [1, 3, 20]
+        assert all(d.file_path.startswith(box.as_uri()) for t in table.scan().plan_files() for d in t.delete_files)
+    finally:
+        catalog.engine.dispose()
+    moved = lakebox.connect(box)
+    assert moved.get_feature_store().get_feature_group("m").read()["v"].tolist() == [1, 20, 3]
+    moved.close()
+
+
+def test_a_compaction_planned_before_an_update_is_stale(tmp_path: Path) -> None:
+    """A merge-on-read update committed between a compaction's plan and its commit deletes
+    rows of the compaction's input files: committing the plan would bring them back."""
+    from lakebox.offline import maintenance
+
+    group = _group(tmp_path)
+    group.insert(_batch([(k, 1, float(k)) for k in range(6)]))
+    group.insert(_batch([(k, 1, float(k)) for k in range(6, 12)]))
+    plan = maintenance._plan_compact(group, 5_000_000, None)
+    assert plan is not None
+    group.insert(_batch([(2, 1, -2.0)]))  # a position delete in one of the planned input files
+    with pytest.raises(maintenance._Stale, match="deleted rows"):
+        group.commit(lambda table, snapshot: maintenance._recheck(group, plan, table, snapshot))
+    # compact() itself plans again and keeps the update
+    assert group.compact() is not None
+    snapshot = group.load().current_snapshot().snapshot_id
+    assert (2, 1, -2.0) in _duckdb_rows(group, snapshot) and (2, 1, 2.0) not in _iceberg_rows(group, snapshot)

@@ -164,8 +164,10 @@ def relocate(box: Any) -> Relocation:
 
 
 def _relocate_table(root: Path, warehouse: Any, name: str, old: str, new: str) -> int:
-    from pyiceberg.manifest import write_manifest, write_manifest_list
+    from pyiceberg.manifest import DataFileContent, write_manifest, write_manifest_list
     from pyiceberg.serializers import ToOutputFile
+
+    from lakebox.offline.deletes import relocated_file
 
     table = warehouse.load(name)
     metadata = table.metadata
@@ -181,6 +183,7 @@ def _relocate_table(root: Path, warehouse: Any, name: str, old: str, new: str) -
     tag = uuid.uuid4().hex[:12]
     written = 0
     manifests_done: dict[str, Any] = {}
+    deletes_done: dict[str, Any] = {}  # merge-on-read delete files (offline/deletes.py), rewritten once
     snapshots = []
     for snapshot in metadata.snapshots:
         rewritten = []
@@ -197,7 +200,17 @@ def _relocate_table(root: Path, warehouse: Any, name: str, old: str, new: str) -
                     avro_compression="deflate",
                 ) as writer:
                     for entry in manifest.fetch_manifest_entry(io, discard_deleted=False):
-                        entry.data_file[1] = moved_path(entry.data_file.file_path)
+                        if entry.data_file.content == DataFileContent.POSITION_DELETES:
+                            # it names data files by their recorded paths: a copy names the moved ones
+                            if entry.data_file.file_path not in deletes_done:
+                                target_file = f"{location}/data/{uuid.uuid4()}-r{tag}-deletes.parquet"
+                                deletes_done[entry.data_file.file_path] = relocated_file(
+                                    table, entry.data_file, moved_path, target_file
+                                )
+                            entry.data_file = deletes_done[entry.data_file.file_path]
+                            written += 1
+                        else:
+                            entry.data_file[1] = moved_path(entry.data_file.file_path)
                         writer.add_entry(entry)
                 length = writer.to_manifest_file().manifest_length
                 copy = type(manifest)(*manifest._data)
