@@ -87,7 +87,8 @@ class MetadataMixin:
     """``Project`` methods that read the catalog only (no Iceberg, DuckDB or LMDB)."""
 
     if TYPE_CHECKING:  # provided by Project
-        engines: Engines
+        @property
+        def engines(self) -> Engines: ...
 
         def get_feature_store(self) -> Any: ...
 
@@ -100,15 +101,26 @@ class MetadataMixin:
         """
         if name is not None:
             check_name(name, "feature group name")
+        return [self._describe_row(row) for row in self.engines.groups.list(name)]
+
+    def describe_feature_group(self, name: str, version: int | None = None) -> dict[str, Any]:
+        """One group (its latest version by default) as ``describe()`` gives it, read from the
+        catalog: what ``lakebox fg show`` prints. An unknown name or version raises the
+        ``NotFoundError`` of ``fs.get_feature_group`` (with the names that do exist)."""
+        check_name(name, "feature group name")
+        rows = self.engines.groups.list(name)
+        row = rows[-1] if rows and version is None else next((r for r in rows if r.version == version), None)
+        if row is None:  # the feature store's own error, with its hints
+            return dict(self.get_feature_store().get_feature_group(name, version).describe())
+        return self._describe_row(row)
+
+    def _describe_row(self, row: GroupRow) -> dict[str, Any]:
         engines = self.engines
-        found = []
-        for row in engines.groups.list(name):
-            commits = engines.groups.commits(row.id)
-            info = None if "external" in row.settings else group_info(engines.box, row, commits)
-            if info is None or (row.features and not log_in_step(info["iceberg"], commits)):
-                info = self.get_feature_store().get_feature_group(row.name, row.version).describe()
-            found.append(info)
-        return found
+        commits = engines.groups.commits(row.id)
+        info = None if "external" in row.settings else group_info(engines.box, row, commits)
+        if info is None or (row.features and not log_in_step(info["iceberg"], commits)):
+            info = self.get_feature_store().get_feature_group(row.name, row.version).describe()
+        return info
 
 
 __all__ = ["MetadataMixin", "group_info", "log_in_step"]

@@ -63,6 +63,12 @@ def test_fg_list_reads_the_catalog_only(box: Path) -> None:
     assert [(g["name"], g["commit_count"]) for g in listed["feature_groups"]] == [("players", 2), ("teams", 0)]
 
 
+def test_fg_show_reads_the_catalog_only(box: Path) -> None:
+    shown, heavy = _run_cli(["--box", str(box), "-o", "json", "fg", "show", "players"], box.parent)
+    assert heavy == [], f"`lakebox fg show` imported {heavy}"
+    assert shown == json.loads(json.dumps(_describe_all(box)[0]))
+
+
 def test_import_lakebox_and_the_cli_import_no_heavy_library(tmp_path: Path) -> None:
     code = f"import sys, lakebox, lakebox.cli\nprint([m for m in {HEAVY!r} if m in sys.modules])"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60)
@@ -93,3 +99,11 @@ def test_an_unknown_or_bad_name_lists_nothing_or_is_refused(box: Path) -> None:
         assert project.describe_feature_groups("nope") == []
         with pytest.raises(lakebox.InvalidNameError):
             project.describe_feature_groups("Bad Name")
+        assert project.describe_feature_group("players", 1) == project.describe_feature_groups("players")[0]
+        fs = project.get_feature_store()
+        for name, version in (("player", None), ("players", 2)):  # the feature store's errors, hints included
+            with pytest.raises(lakebox.NotFoundError) as ours:
+                project.describe_feature_group(name, version)
+            with pytest.raises(lakebox.NotFoundError) as theirs:
+                fs.get_feature_group(name, version)
+            assert ours.value.message == theirs.value.message

@@ -61,8 +61,7 @@ def list_groups(state: State) -> None:
 @pass_state
 def show(state: State, name: str, version: int | None) -> None:
     """Show NAME's schema (types, descriptions, keys), its description and commit count."""
-    group = state.open().get_feature_store().get_feature_group(name, version)
-    state.out.group(describe(group))
+    state.out.group(state.open().describe_feature_group(name, version))  # the catalog only
 
 
 @fg.command("head", short_help="Show the first rows, now or as of a commit.")
