@@ -196,6 +196,7 @@ def test_training_and_batch_data_on_spark_equal_duckdb(spark: Any, tmp_path: Pat
         assert pins and len({commit for commit in pins.values()}) == 1  # both pinned the same commit
 
 
+@pytest.mark.slow  # starts a Spark session (a JVM): ~40 s on a loaded 2-core machine; CI runs it
 def test_delete_files_are_refused_and_missing_java_is_named(spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from lakebox.query.bind import bind
     from lakebox.query.build import QuerySpec, query_plan
