@@ -92,6 +92,9 @@ class Engines:
         return Writer(self.box, self.groups, warehouse, online)
 
     def close(self) -> None:
+        writer = self._built.get("writer")
+        if writer is not None:  # background statistics write to the catalog: let them finish
+            writer.wait_statistics()
         self.catalog.close()
         for name in ("online", "warehouse"):  # only what was built
             built = self._built.get(name)

@@ -109,3 +109,42 @@ def test_a_group_whose_statistics_were_off_starts_a_summary_when_turned_on(proje
     assert project.engines.groups.summary(fg.id) is None
     fg.compute_statistics()
     assert project.engines.groups.summary(fg.id).commit_id == 1
+
+
+def test_a_big_insert_stores_its_statistics_in_the_background_and_readers_wait(project: Any, caplog: Any) -> None:
+    """An insert of BACKGROUND_ROWS rows returns before its statistics are stored; listing the
+    commits (so ``get_statistics``) waits for them, and the next commit extends them without
+    reading the group."""
+    from lakebox.write.statistics import BACKGROUND_ROWS
+
+    fs = project.get_feature_store()
+    fg = fs.create_feature_group("players", 1, primary_key=["pid"], event_time="ts")
+    with caplog.at_level(logging.INFO, logger="lakebox.write.statistics"):
+        fg.insert(_frame(list(range(BACKGROUND_ROWS)), 1, 0.0))
+        fg.insert(_frame([3, BACKGROUND_ROWS + 1], 1, 7.0))  # a small commit after it: extends it
+    assert not [r for r in caplog.records if "reading the group" in r.getMessage()]
+    assert project.engines.writer.statistics_jobs.pending() == 0
+    assert fg.get_statistics(1).to_dict()["pid"]["count"] == BACKGROUND_ROWS
+    assert fg.get_statistics(2).to_dict()["pid"]["count"] == BACKGROUND_ROWS + 1
+    _assert_exact_parts_match(fg, 2)
+
+
+def test_statistics_jobs_run_in_order_and_wait_waits_for_a_group() -> None:
+    import threading
+
+    from lakebox.write.statistics import Pending
+
+    jobs, done, gate = Pending(), [], threading.Event()
+    jobs.submit("a", lambda: (gate.wait(), done.append("a1")))
+    jobs.submit("b", lambda: done.append("b1"))
+    jobs.submit("a", lambda: done.append("a2"))
+    assert jobs.pending("a") == 2 and jobs.pending("b") == 1
+    gate.set()
+    jobs.wait("b")
+    assert done[:2] == ["a1", "b1"]
+    jobs.wait()
+    assert done == ["a1", "b1", "a2"] and jobs.pending() == 0
+    jobs.submit("a", lambda: 1 / 0)  # a failing job is logged, the queue goes on
+    jobs.submit("a", lambda: done.append("a3"))
+    jobs.wait("a")
+    assert done[-1] == "a3"

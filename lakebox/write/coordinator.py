@@ -10,7 +10,9 @@ The sequence, for insert, delete, rollback and compaction alike:
 4. the online mirror (its watermark is written in the same LMDB transaction; a mirror that
    fails is retried as a rebuild on the spot, and if that fails too the caller gets an
    ``OnlineBehindError`` carrying the durable commit, and every online read catches up);
-5. statistics (the running summary of the commit, O(rows touched)) and the validation report;
+5. the validation report, and statistics (the running summary of the commit, O(rows
+   touched); a big insert's are computed in the background, in commit order, and every
+   reader of the commit log waits for them: write/statistics.py);
 6. retention (expiry of old snapshots, never pinned ones).
 
 Crash invariants (tested in tests/test_write_*.py and tests/test_crash.py): a commit is
@@ -65,6 +67,7 @@ class Writer:
         self.groups = groups
         self.warehouse = warehouse
         self.mirror = OnlineMirror(online)
+        self.statistics_jobs = statistics.Pending()
         self._tables: dict[str, GroupTable] = {}
         self._tables_lock = threading.Lock()
         self._pid = os.getpid()
@@ -100,9 +103,10 @@ class Writer:
         added = statistics.Summarizing(batch) if _statistics_on(row) else None
         try:
             commit = self._run(row, lambda table: table.insert(batch), batch=batch, added=added, report=report)
-        finally:
+        except BaseException:
             if added is not None:
-                added.result()  # never leave it running past the call (nor an exception)
+                added.result()  # never leave it running past a failed call
+            raise
         assert commit is not None
         return commit
 
@@ -169,8 +173,15 @@ class Writer:
         if report is not None:
             self.groups.save_report(row.id, commit.commit_id, report.success, row.settings.get("validation", "strict"),
                                     report.to_dict())
-        if _statistics_on(row):  # 5. statistics (under the lock: each extends the one before)
-            self._statistics(row, group, commit, added, outcome.removed, restored)
+        if _statistics_on(row):  # 5. statistics, in commit order: each extends the one before
+            def job() -> None:
+                self._statistics(row, group, commit, added, outcome.removed, restored)
+
+            if batch is not None and batch.num_rows >= statistics.BACKGROUND_ROWS:
+                self.statistics_jobs.submit(row.id, job)
+            else:
+                self.statistics_jobs.wait(row.id)
+                job()
         try:
             self.apply_retention(row)  # 6. retention
         except Exception:  # noqa: BLE001 - history is kept a while longer; the next commit retries
@@ -233,11 +244,18 @@ class Writer:
                         "computes them", row.name, row.version, commit.commit_id, exc_info=True)
 
     # -- statistics on demand -------------------------------------------------------------
+    def wait_statistics(self, row: GroupRow | None = None) -> None:
+        """Until the statistics of every commit of ``row``'s group (None: of every group) made
+        by this process are stored (big inserts store theirs in the background)."""
+        self.statistics_jobs.wait(row.id if row is not None else None)
+
     def compute_statistics(self, row: GroupRow, commit: CommitRow) -> Any:
         """Exact statistics of the group at ``commit`` (reads it whole). They are stored as the
         commit's statistics, and a fresh (exact) summary of the same rows as its running
         summary, so later commits extend an exact one."""
         from lakebox.stats import compute_statistics, summarize
+
+        self.wait_statistics(row)  # a pending job must not overwrite the exact ones afterwards
 
         rows = self.read_at(row, self.table(row), commit.snapshot_id)
         exact = compute_statistics(rows)
@@ -252,7 +270,9 @@ class Writer:
     # -- the commit log -----------------------------------------------------------------
     def commits(self, row: GroupRow, table: Any = None) -> list[CommitRow]:
         """Every commit, oldest first: the catalog's log completed from Iceberg in memory (a
-        read never writes; the next write or ``doctor --repair`` stores the repair)."""
+        read never writes; the next write or ``doctor --repair`` stores the repair). The
+        statistics of every listed commit this process made are stored by then."""
+        self.wait_statistics(row)
         recorded = self.groups.commits(row.id)
         if not row.features:
             return recorded
@@ -343,6 +363,7 @@ class Writer:
 
     def drop(self, row: GroupRow) -> None:
         """Delete the group everywhere: catalog row, online table, Iceberg table and files."""
+        self.wait_statistics(row)
         self.groups.delete(row.id)
         self.mirror.drop(row)
         self.warehouse.drop(row.table_name)

@@ -98,7 +98,7 @@ def key_filter(keys: pa.Table) -> BooleanExpression:
         values = pc.unique(column.combine_chunks()).drop_null().to_pylist()
         if not values:
             continue
-        clause = In(name, values)
+        clause = In(name, values)  # type: ignore[call-arg]  # pyiceberg: In(term, literals) at runtime, pydantic fields to mypy
         expression = clause if expression is reader.ALWAYS_TRUE else And(expression, clause)
     return expression
 
