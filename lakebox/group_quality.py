@@ -143,7 +143,7 @@ class QualityMixin:
     def compute_statistics(self, commit_id: int | None = None) -> Any:
         """Compute exact statistics of the group's data as of a commit (default: the latest),
         reading the group whole, and store them. Later commits extend these incrementally."""
-        commit = self._resolve_commit(commit_id) if commit_id is not None else (self.commits() or [None])[-1]
+        commit = self._resolve_commit(commit_id) if commit_id is not None else next(reversed(self.commits()), None)
         if commit is None:
             raise NotFoundError(f"Feature group {self.name} v{self.version} has no commits yet.")
         return self._writer.compute_statistics(self._row, commit)

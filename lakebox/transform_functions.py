@@ -92,7 +92,8 @@ def _spread(value: float) -> float:
     return value if value > 0.0 and math.isfinite(value) else 1.0
 
 
-def _scale(values: np.ndarray, state: tuple[float, float]) -> np.ndarray:
+def _scale(values: np.ndarray, state: tuple[float, float] | tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """(values - center) / scale; one feature's floats, or a row of features' arrays (online)."""
     center, scale = state
     return (values - center) / scale
 

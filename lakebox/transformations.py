@@ -214,7 +214,7 @@ class _Step:
             if value is not None and self.function.builtin and _row_value_type(value) != self.value_type:
                 raise _row_type_error(self, value)
             values = np.empty(1, dtype=object)
-            values[0] = value
+            values[0] = value  # type: ignore[call-overload]  # numpy's stubs: an object array holds any object
         result = self.run(values).tolist()[0]
         if self.outputs is None:
             return _python(result)
@@ -365,9 +365,9 @@ class FittedTransformations:
         if isinstance(table, pa.RecordBatch):
             table = pa.Table.from_batches([table])
         columns = table.column_names
-        for step in self._steps:
-            if step.feature not in columns:
-                raise _missing_column(step.feature, columns, "table")
+        for s in self._steps:
+            if s.feature not in columns:
+                raise _missing_column(s.feature, columns, "table")
         names = self.output_columns(columns)
         _check_unique(names)
         arrays: list[pa.Array | pa.ChunkedArray] = []

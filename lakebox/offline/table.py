@@ -445,7 +445,8 @@ def _range_filter(keys: pa.Table) -> BooleanExpression:
             low_value, high_value = low.as_py().isoformat(), high.as_py().isoformat()
         else:
             low_value, high_value = low.as_py(), high.as_py()
-        clause = And(GreaterThanOrEqual(name, low_value), LessThanOrEqual(name, high_value))
+        # pyiceberg's predicates take (term, literal) at runtime; its pydantic fields say otherwise to mypy
+        clause = And(GreaterThanOrEqual(name, low_value), LessThanOrEqual(name, high_value))  # type: ignore[call-arg, arg-type]
         expression = clause if isinstance(expression, type(reader.ALWAYS_TRUE)) else And(expression, clause)
     return expression
 

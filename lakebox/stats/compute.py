@@ -181,6 +181,8 @@ def _numeric_stats(column: pa.ChunkedArray, bins: int, probabilities: list[float
             values = values[finite]
     if not len(values):
         return entry
+    lo: float | int
+    hi: float | int
     with np.errstate(all="ignore"):
         if integers is not None:  # exact, also beyond 2**53
             lo, hi = int(integers.min()), int(integers.max())

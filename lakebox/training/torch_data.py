@@ -224,12 +224,12 @@ class TrainingIterable:
                 )
             n = matrix.shape[0]
             return self.schema, [min(NPY_BLOCK_ROWS, n - start) for start in range(0, n, NPY_BLOCK_ROWS)]
-        rows = 0
+        total = 0
         with contextlib.closing(self._open_text(path)) as reader:
             schema = reader.schema
             for batch in reader:
-                rows += batch.num_rows
-        return schema, [rows]
+                total += batch.num_rows
+        return schema, [total]
 
     def _open_text(self, path: Path) -> Any:
         columns = self._columns
