@@ -9,15 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
 from lakebox.cli.files import FORMATS, detect_format, read_file
 from lakebox.cli.formats import number, plural
@@ -385,6 +376,16 @@ def commit_dict(commit: Commit) -> dict[str, Any]:
 def _read_with_progress(state: State, file: Path, kind: str) -> pa.Table:
     if not state.interactive:
         return read_file(file, kind)
+    from rich.progress import (  # loaded when a bar is shown: the other fg commands start faster
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     unit = DownloadColumn() if kind == "csv" else MofNCompleteColumn()
     with Progress(
         SpinnerColumn(),
