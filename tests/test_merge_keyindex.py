@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pytest
+from budget import examples
 from helpers import TS, day
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -96,7 +97,8 @@ KEYS = st.integers(0, 12)
 DAYS = st.integers(1, 3)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(dev=5, ci=30), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_two_writers_with_their_own_indexes_match_the_model(tmp_path_factory: pytest.TempPathFactory, data: st.DataObject) -> None:
     """Writers interleave commits (each must catch up with the other's), delete, compact and

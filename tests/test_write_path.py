@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from budget import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -252,7 +253,7 @@ def _faults(kind: str) -> Iterator[None]:
             setattr(owner, name, original)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(dev=5, ci=30), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(OPS, min_size=1, max_size=7))
 def test_stores_converge_on_the_committed_truth_whatever_fails(ops: list[tuple[Any, ...]]) -> None:
     with tempfile.TemporaryDirectory() as tmp, lakebox.connect(Path(tmp) / "b.lakebox") as project:

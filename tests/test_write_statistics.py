@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+from budget import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -58,7 +59,7 @@ OPS = st.lists(
 )
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(dev=4, ci=24), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(OPS)
 def test_running_statistics_equal_a_recomputation_at_every_commit(ops: list[tuple[str, Any, int]]) -> None:
     with tempfile.TemporaryDirectory() as tmp, lakebox.connect(Path(tmp) / "b.lakebox") as project:
