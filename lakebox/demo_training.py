@@ -43,7 +43,7 @@ SEARCH_TRIALS = 4
 WORKERS = 2
 WORLD_SIZE = 2
 SEED = 7
-REQUIREMENTS = ("torch", "sklearn")
+REQUIREMENTS = ("torch", "sklearn", "optuna")  # the train extra (lagom needs optuna)
 
 
 def missing_requirements() -> list[str]:
