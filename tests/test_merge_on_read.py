@@ -333,3 +333,26 @@ def test_a_compaction_planned_before_an_update_is_stale(tmp_path: Path) -> None:
     assert group.compact() is not None
     snapshot = group.load().current_snapshot().snapshot_id
     assert (2, 1, -2.0) in _duckdb_rows(group, snapshot) and (2, 1, 2.0) not in _iceberg_rows(group, snapshot)
+
+
+def test_delete_by_key_writes_a_delete_file(tmp_path: Path) -> None:
+    group = _group(tmp_path)
+    group.insert(_batch([(k, d, float(k)) for k in range(5) for d in (1, 2)]))
+    files = {t.file.file_path for t in reader.plan(group.load(), group.load().current_snapshot().snapshot_id)}
+    result = group.delete_keys(pa.table({"k": pa.array([1, 3], pa.int64())}))  # every event time of keys 1 and 3
+    assert result is not None and result.commit.rows_deleted == 4
+    assert _as_rows(result.removed) == [(1, 1, 1.0), (1, 2, 1.0), (3, 1, 3.0), (3, 2, 3.0)]
+    table = group.load()
+    snapshot = table.current_snapshot().snapshot_id
+    assert {t.file.file_path for t in reader.plan(table, snapshot)} == files  # nothing rewritten
+    assert len(_delete_files(group)) == 1
+    expected = [(k, d, float(k)) for k in (0, 2, 4) for d in (1, 2)]
+    assert _duckdb_rows(group, snapshot) == _iceberg_rows(group, snapshot) == expected
+    assert group.delete_keys(pa.table({"k": pa.array([1], pa.int64())})) is None  # already gone: no commit
+    feed = changes.read_changes(table, table_commits(table), 1, 2, ["k", "ts"], reader.canonical_schema(table))
+    assert [(r["k"], r[changes.CHANGE_TYPE]) for r in feed.to_pylist()] == [
+        (1, "delete"),
+        (1, "delete"),
+        (3, "delete"),
+        (3, "delete"),
+    ]

@@ -3,7 +3,8 @@
 Why: a copy-on-write update rewrites every data file holding one of the batch's keys; with
 random keys a 1% update touches every file, so an update cost O(group). Merge-on-read writes
 the batch's rows as new data files plus ONE position-delete file per commit listing
-``(file_path, pos)`` of the stored rows the batch replaces; readers skip those rows
+``(file_path, pos)`` of the stored rows the batch replaces (a delete by key writes only the
+delete file); readers skip those rows
 (pyiceberg's scan applies them, lakebox's DuckDB reads anti-join them: ``reader.py``).
 Compaction folds the deletes away (``maintenance.py``).
 

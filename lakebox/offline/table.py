@@ -360,7 +360,7 @@ class GroupTable:
         keys = _to_storage(keys, table)
         self._rewrite(table, snapshot_id, self._touched(table, snapshot_id, keys), keys, change)
         change.rows_deleted = sum(r.num_rows for r in change.removed)
-        return change if change.delete_files else None
+        return change if change.delete_files or change.position_deletes else None
 
     def _rewrite(
         self, table: Table, snapshot_id: int | None, candidates: list[FileScanTask], keys: pa.Table, change: Change
@@ -368,7 +368,7 @@ class GroupTable:
         """Replace each candidate file that holds some of ``keys`` by its other rows."""
         if snapshot_id is None or not candidates:
             return
-        if change.kind == "insert" and deletes.merge_on_read(table) and reader.duckdb_can_read_deleting(table, candidates):
+        if deletes.merge_on_read(table) and reader.duckdb_can_read_deleting(table, candidates):
             positions, rows = deletes.locate(table, candidates, keys)  # merge-on-read: no file rewritten
             if positions.num_rows:
                 change.position_deletes.append(positions)
