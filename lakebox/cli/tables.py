@@ -20,7 +20,7 @@ from collections.abc import Iterable
 
 from rich.console import Console, RenderableType
 from rich.measure import Measurement
-from rich.segment import Segment
+from rich.segment import Segment, SegmentLines
 from rich.table import Table
 from rich.text import Text
 
@@ -62,7 +62,14 @@ what they hold is shown by the ``show`` commands and in ``-o json``."""
 def overflows(console: Console, table: Table) -> bool:
     """Whether ``table`` rendered at the console's width has a line wider than the console
     (rich would then crop it: the right-hand columns would be cut off)."""
-    lines = Segment.split_lines(console.render(table, console.options))
+    return _too_wide(console, _lines(console, table))
+
+
+def _lines(console: Console, table: Table) -> list[list[Segment]]:
+    return list(Segment.split_lines(console.render(table, console.options)))
+
+
+def _too_wide(console: Console, lines: list[list[Segment]]) -> bool:
     return any(Segment.get_line_length(line) > console.width for line in lines)
 
 
@@ -91,6 +98,10 @@ def fit(console: Console, table: Table) -> Table:
 def emit(console: Console, renderable: RenderableType) -> None:
     """Print ``renderable``: at the terminal's width, or at its natural width when piped."""
     if isinstance(renderable, Table) and not piped(console):
+        lines = _lines(console, renderable)
+        if not _too_wide(console, lines):  # the usual case: print the lines measured, not a second rendering
+            console.print(SegmentLines(lines, new_lines=True))
+            return
         fit(console, renderable)
     if isinstance(renderable, Table) and piped(console):
         width = max(console.width, natural_width(console, renderable))
