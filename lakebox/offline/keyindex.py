@@ -42,7 +42,7 @@ from lakebox.errors import StorageError
 from lakebox.offline import reader
 
 MAX_ROWS = 40_000_000  # 320-480 MB of hashes; a bigger group locates by reading key columns
-MERGE_MAX = 4_000_000  # runs are not merged past this size (a merge is a copy of both)
+MERGE_MAX = 2_000_000  # runs are not merged past this size (a merge copies both: O(run) per write)
 UNIT = np.int32
 
 

@@ -21,6 +21,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +50,7 @@ log = logging.getLogger(__name__)
 
 PREFIX = "lakebox."
 MAX_ATTEMPTS = 5
+PARALLEL_TAKE_ROWS = 100_000
 LOCK_TIMEOUT_S = 120.0
 
 
@@ -332,7 +334,7 @@ class GroupTable:
         # Sorted by key, each written file covers a narrow key range: its statistics (file
         # and row group min/max) then prune well for later merges and point lookups. (The
         # order is the one the batch's duplicate check computed, see batch.key_order.)
-        storage = _to_storage(batch.take(key_order(batch, self.keys)), table)
+        storage = _to_storage(_take(batch, key_order(batch, self.keys)), table)
         change = Change(kind="insert", add_tables=[storage])
         batch_keys = storage.select(list(self.keys))
         candidates: list[FileScanTask] = []
@@ -466,6 +468,16 @@ def _removed(change: Change) -> pa.Table | None:
     if not tables:
         return None
     return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+
+
+def _take(rows: pa.Table, order: pa.Array) -> pa.Table:
+    """``rows.take(order)`` with one column per thread: Arrow's take is single-threaded and
+    releases the GIL, and reordering a 1M-row batch is a fifth of an insert's main thread."""
+    if rows.num_rows < PARALLEL_TAKE_ROWS or rows.num_columns < 2:
+        return rows.take(order)
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="lakebox-take") as pool:
+        columns = list(pool.map(lambda column: column.take(order), rows.columns))
+    return pa.Table.from_arrays(columns, schema=rows.schema)
 
 
 def _to_storage(rows: pa.Table, table: Table) -> pa.Table:

@@ -59,6 +59,11 @@ TABLE_PROPERTIES = {
     # Measured in Arrow memory, not on disk (~5x smaller after compression). 64 MiB splits a
     # 1M x 12 batch into two files that pyiceberg writes in parallel threads.
     "write.target-file-size-bytes": str(64 * 1024 * 1024),
+    # pyiceberg's default 2 MiB dictionary page limit makes Parquet hash every value of a
+    # high-cardinality column (random floats) into a dictionary it then abandons: 256 KiB
+    # falls back to plain encoding early, so a 1M x 12 write takes ~40% less CPU than with
+    # the default, and files come out smaller; low-cardinality columns still fit.
+    "write.parquet.dict-size-bytes": str(256 * 1024),
     # Appends merge small manifests once 16 accumulate, so planning a merge reads a bounded
     # number of manifests however many commits a group has (lakebox merges by default; see
     # offline/table.py).
