@@ -63,7 +63,7 @@ def lazy(group: click.Group, specs: dict[str, str]) -> None:
     current = group.commands
     loaded = dict(current._loaded) if isinstance(current, LazyCommands) else dict(current)
     pending = dict(current._specs) if isinstance(current, LazyCommands) else {}
-    group.commands = LazyCommands(loaded, {**pending, **specs})  # type: ignore[assignment]
+    group.commands = LazyCommands(loaded, {**pending, **specs})
 
 
 __all__ = ["LazyCommands", "lazy"]
