@@ -15,7 +15,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lakebox.catalog.assets import Asset, AssetStore
 from lakebox.catalog.experiments import ExperimentRow, ExperimentStore
@@ -25,13 +25,17 @@ from lakebox.experiment.context import TENSORBOARD_DIR
 from lakebox.experiment.record import RUN_LOG, TRIAL_LOG
 from lakebox.tags import Taggable
 
+if TYPE_CHECKING:
+    from lakebox.feature_view import FeatureView
+    from lakebox.project import Project
+
 
 class Experiment(Taggable):
     """One recorded run of ``lagom``: parameters, metrics, trials, logs, environment, files."""
 
     _asset_kind = "experiment"
 
-    def __init__(self, project: Any, row: ExperimentRow) -> None:
+    def __init__(self, project: Project, row: ExperimentRow) -> None:
         self._project = project
         self._row = row
 
@@ -235,8 +239,8 @@ class BoxRecorder:
     Pickled into worker processes as the box's path; each process opens the box once.
     """
 
-    def __init__(self, project: Any) -> None:
-        self._project = project
+    def __init__(self, project: Any) -> None:  # a Project (its ExperimentsMixin passes itself)
+        self._project: Project | None = project
         self._box = str(project.path)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -246,7 +250,7 @@ class BoxRecorder:
         self._box = state["box"]
         self._project = None
 
-    def project(self) -> Any:
+    def project(self) -> Project:
         if self._project is None:
             self._project = _open(self._box)
         return self._project
@@ -295,14 +299,14 @@ class BoxRecorder:
             raise NotFoundError(f"Experiment run {run_id} was deleted.")
         return Experiment(self.project(), row)
 
-    def feature_view(self, name: str, version: int | None) -> Any:
+    def feature_view(self, name: str, version: int | None) -> FeatureView:
         return self.project().get_feature_store().get_feature_view(name, version)
 
 
-_projects: dict[str, Any] = {}
+_projects: dict[str, Project] = {}
 
 
-def _open(box: str) -> Any:
+def _open(box: str) -> Project:
     """The project of ``box`` in this process (the one ``lakebox.connect`` opened, if it is that box)."""
     from lakebox.project import connect, current_project
 

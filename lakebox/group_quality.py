@@ -18,6 +18,8 @@ from lakebox.offline.batch import prepare_batch
 if TYPE_CHECKING:
     from lakebox.catalog.groups import CommitRow, GroupRow
     from lakebox.engines import Engines
+    from lakebox.expect import ValidationReport
+    from lakebox.stats import Statistics
     from lakebox.write.coordinator import Writer
 
 
@@ -75,7 +77,7 @@ class QualityMixin:
         self._engines.groups.update(self.id, settings=settings)
         return self._reload()
 
-    def validate(self, df: Any) -> Any:
+    def validate(self, df: Any) -> ValidationReport:
         """Check a dataframe against the group's expectations without writing (a report)."""
         from lakebox.expect import validate
         from lakebox.group_compat import lowered_columns
@@ -140,7 +142,7 @@ class QualityMixin:
         self._engines.groups.update(self.id, settings=settings)
         self._reload()
 
-    def compute_statistics(self, commit_id: int | None = None) -> Any:
+    def compute_statistics(self, commit_id: int | None = None) -> Statistics:
         """Compute exact statistics of the group's data as of a commit (default: the latest),
         reading the group whole, and store them. Later commits extend these incrementally."""
         commit = self._resolve_commit(commit_id) if commit_id is not None else next(reversed(self.commits()), None)
@@ -148,7 +150,7 @@ class QualityMixin:
             raise NotFoundError(f"Feature group {self.name} v{self.version} has no commits yet.")
         return self._writer.compute_statistics(self._row, commit)
 
-    def get_statistics(self, commit_id: int | None = None) -> Any:
+    def get_statistics(self, commit_id: int | None = None) -> Statistics:
         """Statistics of the data as of ``commit_id`` (default: the latest commit):
         ``.to_dict()`` -> ``{feature: {count, null_count, distinct, min, max, mean, stddev,
         quantiles, histogram}}``. Kept up to date by every commit at the cost of the rows it

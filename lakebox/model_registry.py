@@ -20,7 +20,7 @@ import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lakebox.catalog.assets import AssetStore
 from lakebox.catalog.models import ModelRow, ModelStore
@@ -29,6 +29,10 @@ from lakebox.errors import AlreadyExistsError, NotFoundError, StorageError, Vali
 from lakebox.hsfs_compat import ModelAliases, RegistryAliases
 from lakebox.names import check_version
 from lakebox.tags import Taggable
+
+if TYPE_CHECKING:
+    from lakebox.experiments import Experiment
+    from lakebox.project import Project
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
 
@@ -66,7 +70,7 @@ class Model(DeployMixin, ModelAliases, Taggable):
         return self._row.experiment_id
 
     @property
-    def experiment(self) -> Any:
+    def experiment(self) -> Experiment | None:
         """The ``lagom`` run this model was created in, if any."""
         if self._row.experiment_id is None:
             return None
@@ -166,7 +170,7 @@ class Model(DeployMixin, ModelAliases, Taggable):
 class ModelRegistry(RegistryAliases):
     """The box's models; get it with ``project.get_model_registry()``."""
 
-    def __init__(self, project: Any) -> None:
+    def __init__(self, project: Project) -> None:
         self._project = project
         self._store = ModelStore(project.catalog)
         self._assets = AssetStore(project.catalog)

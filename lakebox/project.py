@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import weakref
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from lakebox.box import Box, default_path
 from lakebox.catalog.db import CatalogDB
@@ -17,7 +17,13 @@ from lakebox.metadata import MetadataMixin
 from lakebox.security import SecurityMixin
 
 if TYPE_CHECKING:
+    from lakebox.catalog.assets import SearchHit
+    from lakebox.catalog.keys import ApiKey
     from lakebox.engines import Engines
+    from lakebox.experiments import Experiment
+    from lakebox.feature_store import FeatureStore
+    from lakebox.lineage import LineageGraph
+    from lakebox.model_registry import ModelRegistry
 
 _current: Project | None = None
 
@@ -33,8 +39,8 @@ class Project(ServingProjectMixin, JobsMixin, ExperimentsMixin, SecurityMixin, D
         self._engines = engines.acquire(box)  # shared by every Project of this box in this process
         # A project dropped without close() gives its reference back when it is collected.
         self._release = weakref.finalize(self, engines.release, self._engines)
-        self._feature_store: Any = None
-        self._model_registry: Any = None
+        self._feature_store: FeatureStore | None = None
+        self._model_registry: ModelRegistry | None = None
 
     @property
     def engines(self) -> Engines:
@@ -59,14 +65,14 @@ class Project(ServingProjectMixin, JobsMixin, ExperimentsMixin, SecurityMixin, D
     def name(self) -> str:
         return self._box.root.name
 
-    def get_feature_store(self) -> Any:
+    def get_feature_store(self) -> FeatureStore:
         from lakebox.feature_store import FeatureStore
 
         if self._feature_store is None:
             self._feature_store = FeatureStore(self)
         return self._feature_store
 
-    def get_model_registry(self) -> Any:
+    def get_model_registry(self) -> ModelRegistry:
         """The box's model registry (``lakebox.model_registry.ModelRegistry``)."""
         from lakebox.model_registry import ModelRegistry
 
@@ -74,7 +80,7 @@ class Project(ServingProjectMixin, JobsMixin, ExperimentsMixin, SecurityMixin, D
             self._model_registry = ModelRegistry(self)
         return self._model_registry
 
-    def get_experiments(self, name: str | None = None) -> list[Any]:
+    def get_experiments(self, name: str | None = None) -> list[Experiment]:
         """Recorded runs of ``experiment.lagom`` (every run of ``name``, or all), oldest first."""
         from lakebox.catalog.experiments import ExperimentStore
         from lakebox.experiments import Experiment
@@ -84,14 +90,16 @@ class Project(ServingProjectMixin, JobsMixin, ExperimentsMixin, SecurityMixin, D
     # -- the catalog: search and lineage ---------------------------------------------------
     def search(
         self, text: str, kind: str | list[str] | None = None, tags: Any = None, limit: int = 20
-    ) -> list[Any]:
+    ) -> list[SearchHit]:
         """Full-text search over every asset (names weigh most, then feature names, tags,
         descriptions); prefix matching and stemming. ``kind`` and ``tags`` filter."""
         from lakebox.catalog.assets import AssetStore
 
         return AssetStore(self.catalog).search(text, kind=kind, tags=tags, limit=limit)
 
-    def lineage(self, asset: Any, direction: str = "both", version: int | None = None, kind: str | None = None) -> Any:
+    def lineage(
+        self, asset: Any, direction: str = "both", version: int | None = None, kind: str | None = None
+    ) -> LineageGraph:
         """The provenance graph of an asset (an api object, or a name): ``print()`` shows a tree."""
         from lakebox.catalog.assets import Asset, AssetStore
         from lakebox.lineage import build
@@ -113,7 +121,7 @@ class Project(ServingProjectMixin, JobsMixin, ExperimentsMixin, SecurityMixin, D
 
         return KeyStore(self.catalog).create(name, scopes)
 
-    def get_api_keys(self) -> list[Any]:
+    def get_api_keys(self) -> list[ApiKey]:
         from lakebox.catalog.keys import KeyStore
 
         return KeyStore(self.catalog).list()
@@ -138,11 +146,21 @@ class Project(ServingProjectMixin, JobsMixin, ExperimentsMixin, SecurityMixin, D
         return f"Project({str(self.path)!r})"
 
 
+@overload
+def connect(path: os.PathLike[str] | None = None, api_key: str | None = None, **options: Any) -> Project: ...
+
+
+@overload
+def connect(path: str, api_key: str | None = None, **options: Any) -> Any: ...
+
+
 def connect(path: str | os.PathLike[str] | None = None, api_key: str | None = None, **options: Any) -> Any:
     """Open the box at ``path`` (created if missing); default ``$LAKEBOX_HOME`` or ``./.lakebox``.
 
     An ``http://`` or ``https://`` URL connects to a ``lakebox serve`` process instead and
-    returns a remote project offering the online API over HTTP.
+    returns a remote project (``lakebox.client.RemoteProject``) offering the online API over
+    HTTP. Typed: a ``Path`` (or nothing) gives a ``Project``; a string may be either, so it is
+    typed ``Any`` (annotate ``project: lakebox.Project = lakebox.connect("my.lakebox")``).
     """
     global _current
     if isinstance(path, str) and path.startswith(("http://", "https://")):

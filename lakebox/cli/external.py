@@ -90,7 +90,9 @@ def fg_import(state: State, name: str, version: int | None, to_name: str | None,
     Iceberg feature group (one commit) that keeps history and can be served online."""
     fs = state.open().get_feature_store()
     group = fs.get_feature_group(name, version)
-    if not getattr(group, "is_external", False):
+    from lakebox.external_group import ExternalFeatureGroup
+
+    if not isinstance(group, ExternalFeatureGroup):
         raise ValidationError(f"Feature group {group.name} v{group.version} is not external; it is already in lakebox.")
     with state.busy(f"Copying {group.name} v{group.version}…"):
         copy = group.to_internal(name=to_name, version=to_version, online_enabled=online)

@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -42,6 +42,9 @@ from lakebox.online.store import OnlineStore
 from lakebox.types import type_name
 from lakebox.write import statistics
 from lakebox.write.online import OnlineMirror
+
+if TYPE_CHECKING:
+    from lakebox.stats import Statistics
 
 log = logging.getLogger(__name__)
 
@@ -249,7 +252,7 @@ class Writer:
         by this process are stored (big inserts store theirs in the background)."""
         self.statistics_jobs.wait(row.id if row is not None else None)
 
-    def compute_statistics(self, row: GroupRow, commit: CommitRow) -> Any:
+    def compute_statistics(self, row: GroupRow, commit: CommitRow) -> Statistics:
         """Exact statistics of the group at ``commit`` (reads it whole). They are stored as the
         commit's statistics, and a fresh (exact) summary of the same rows as its running
         summary, so later commits extend an exact one."""
