@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import sqlite3
 from typing import Any
 
@@ -58,7 +59,7 @@ class ShareStore:
         )
         return [dict(r) for r in rows]
 
-    def grantees(self, kind: str, name: str, version: int) -> list[str]:
+    def grantees(self, kind: str, name: str, version: int) -> builtins.list[str]:
         """Every project this asset was ever shared with (revoked shares too: they may have
         read it while the share lived), in the order first granted."""
         rows = self.db.query(

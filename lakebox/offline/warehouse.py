@@ -251,7 +251,8 @@ class BoxCatalog(SqlCatalog):
                 {"new": location, "old": base, "catalog": self.name, "namespace": ".".join(namespace), "name": name},
             ).rowcount
         if swapped == 1:
-            return CommitTableResponse(metadata=metadata, metadata_location=location)
+            # pydantic takes the field name too (populate_by_name), as pyiceberg's own catalogs call it; mypy sees the alias only
+            return CommitTableResponse(metadata=metadata, metadata_location=location)  # type: ignore[call-arg]
         io.delete(location)  # never pointed at: the slow path writes its own
         return super().commit_table(table, requirements, updates)
 

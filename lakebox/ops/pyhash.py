@@ -26,6 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from packaging.utils import (
     InvalidSdistFilename,
@@ -117,7 +118,7 @@ def _hash_files(files: Sequence[Path]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(f"sha256:{sha256_of(f)}" for f in files))
 
 
-def _direct_url(dist: metadata.Distribution) -> dict[str, object] | None:
+def _direct_url(dist: metadata.Distribution) -> dict[str, Any] | None:  # PEP 610's JSON
     text = dist.read_text("direct_url.json")
     if not text:
         return None

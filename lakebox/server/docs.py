@@ -20,7 +20,7 @@ from lakebox.server.schemas import ERRORS, ErrorBody
 
 PUBLIC_PATHS = ("/health",)
 STATIC_URL = "/docs/static"
-SECURITY = [{"bearer": []}, {"api_key": []}]
+SECURITY: list[dict[str, list[str]]] = [{"bearer": []}, {"api_key": []}]
 SCHEMES = {
     "bearer": {
         "type": "http",
