@@ -558,15 +558,19 @@ class FeatureGroup(QualityMixin, HistoryMixin, GroupAliases, ShareMixin, Taggabl
         if not files:
             return Pin(snapshot_id, commit_id)
         tasks = reader.plan(table, snapshot_id)
-        exact = None
+        exact = deleted = None
         if tasks and not reader.duckdb_can_read(table, tasks):  # delete files or an evolved schema
-            exact = reader.read(table, snapshot_id, self._output_schema(), tasks=tasks)
+            if reader.duckdb_can_read_deleting(table, tasks):  # lakebox's position deletes: engines anti-join them
+                deleted = reader.deleted_rows(table, tasks)
+            else:
+                exact = reader.read(table, snapshot_id, self._output_schema(), tasks=tasks)
         return Pin(
             snapshot_id,
             commit_id,
             tuple(reader.local_path(t.file.file_path, table) for t in tasks),
             has_deletes=any(t.delete_files for t in tasks),
             exact=exact,
+            deletes=deleted,
         )
 
 
