@@ -6,6 +6,7 @@ metrics, a failing rank that fails the run fast, max_restarts recovering from a 
 from __future__ import annotations
 
 import ast
+import importlib.util
 import os
 import socket
 import subprocess
@@ -21,7 +22,8 @@ from lakebox import experiment
 from lakebox.errors import NotFoundError, ValidationError
 from lakebox.experiment import ExperimentError, TorchDistributedConfig
 
-torch = pytest.importorskip("torch")
+# Found, not imported: every xdist worker collects this module and the ranks import torch themselves.
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="needs torch")
 TESTS = str(Path(__file__).parent)
 
 
@@ -77,6 +79,8 @@ def test_a_killed_rank_without_restarts_fails_the_run(project: lakebox.Project) 
 
 @pytest.mark.slow  # measured: too long for the inner loop (CI runs it)
 def test_nccl_without_gpus_is_refused(project: lakebox.Project) -> None:
+    import torch
+
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA devices")
     with pytest.raises(ExperimentError, match="backend='nccl' needs a CUDA device"):
@@ -158,6 +162,8 @@ def test_each_rank_sees_its_own_local_rank(project: lakebox.Project) -> None:
 
 
 def test_omit_submodule_replaces_it_with_identity() -> None:
+    import torch
+
     from lakebox.experiment.ablation import omit_submodule
 
     model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.5), torch.nn.Linear(2, 1))

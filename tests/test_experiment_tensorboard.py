@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import lagom_fns as fns
@@ -15,8 +16,10 @@ from lakebox import experiment
 from lakebox.cli import cli
 from lakebox.errors import ValidationError
 
-pytest.importorskip("tensorboard")
-pytest.importorskip("torch")
+# Found, not imported: every xdist worker collects this module (torch alone costs seconds).
+pytestmark = pytest.mark.skipif(
+    any(importlib.util.find_spec(m) is None for m in ("tensorboard", "torch")), reason="needs tensorboard and torch"
+)
 
 
 def _scalars(folder: Path, tag: str = "loss") -> list[tuple[int, float]]:

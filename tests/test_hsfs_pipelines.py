@@ -7,6 +7,7 @@ lakebox.compat.install_hopsworks_alias(), in the tutorial's functions module).""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -15,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("sklearn")
+# The pipelines run in their own processes: look for scikit-learn without importing it here
+# (every xdist worker collects this module; importing sklearn and scipy costs seconds).
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("sklearn") is None, reason="needs scikit-learn")
 
 STEPS = Path(__file__).resolve().parent / "hsfs_pipeline"
 
