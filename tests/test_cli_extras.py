@@ -61,7 +61,11 @@ def test_the_core_install_carries_no_extra() -> None:
 
 @pytest.mark.parametrize(
     ("blocked", "args", "extra"),
-    [("textual", ["tui", "{box}"], "tui"), ("fastapi", ["serve", "{box}", "--port", "65000"], "serve")],
+    [
+        ("textual", ["tui", "{box}"], "tui"),
+        ("fastapi", ["serve", "{box}", "--port", "65000"], "serve"),
+        ("fastapi", ["demo", "--box", "{box}"], "serve"),  # refused before it builds anything
+    ],
 )
 def test_a_command_without_its_extra_says_what_to_install(tmp_path: Path, blocked: str, args: list[str],
                                                           extra: str) -> None:  # fmt: skip

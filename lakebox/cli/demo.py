@@ -85,7 +85,10 @@ def demo(state: State, demo_box: Path | None, fresh: bool, days: int) -> None:
     free 127.0.0.1 port, with a temporary API key). Takes a few seconds.
     """
     from lakebox.demo import GROUP_NAMES, build_demo_box, delete_demo_groups, demo_groups, demo_views
+    from lakebox.extras import require
 
+    for module in ("fastapi", "uvicorn", "httpx"):  # say so before building, not at the serving section
+        require(module, "lakebox demo (it serves vectors over HTTP; `bash scripts/install.sh all` installs all it shows)")
     started = time.perf_counter()
     path = demo_box or state.box or DEFAULT_DEMO_BOX
     project = state.connect(path)
