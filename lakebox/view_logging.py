@@ -23,6 +23,7 @@ from lakebox.hsfs_compat import dataframe_type_of, time_arg, unsupported
 
 if TYPE_CHECKING:
     from lakebox.catalog.views import ViewRow
+    from lakebox.feature_group import FeatureGroup
     from lakebox.feature_store import FeatureStore
 
 META = ("log_id", "log_time", "training_dataset_version", "model_name", "model_version")
@@ -52,7 +53,7 @@ class LoggingMixin:
     def _log_group_name(self) -> str:
         return f"{self.name}_{self.version}_log"
 
-    def _log_group(self) -> Any:
+    def _log_group(self) -> FeatureGroup | None:
         try:
             return self._store.get_feature_group(self._log_group_name, 1)
         except NotFoundError:
@@ -62,7 +63,7 @@ class LoggingMixin:
     def logging_enabled(self) -> bool:
         return self._log_group() is not None
 
-    def enable_logging(self) -> Any:
+    def enable_logging(self) -> FeatureGroup:
         """Create the view's log feature group (idempotent); returns it."""
         group = self._log_group()
         if group is None:

@@ -31,6 +31,7 @@ from lakebox.tags import Taggable
 
 if TYPE_CHECKING:
     from lakebox.deployments.serving import ModelServing
+    from lakebox.feature_group import FeatureGroup
 
 log = logging.getLogger(__name__)
 
@@ -366,7 +367,7 @@ class Deployment(Taggable):
         self.flush_logs()
         return group.read(dataframe_type=dataframe_type)
 
-    def get_log_group(self) -> Any:
+    def get_log_group(self) -> FeatureGroup:
         if self._row.log_group is None:
             raise NotFoundError(f"Deployment {self.name!r} was created with log=False: it keeps no prediction log.")
         return self._serving.feature_store.get_feature_group(self._row.log_group, 1)

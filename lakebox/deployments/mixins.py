@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lakebox.deployments.deployment import Deployment
+    from lakebox.deployments.serving import ModelServing
 
 
 class DeployMixin:
@@ -20,7 +24,7 @@ class DeployMixin:
         description: str = "",
         log: bool = True,
         prediction_type: str = "double",
-    ) -> Any:
+    ) -> Deployment:
         """Serve this model version: ``deployment.predict({"player_id": 3})`` looks the features
         up online, transforms them as for training, predicts and logs the request.
 
@@ -57,11 +61,11 @@ class DeployMixin:
 class ServingProjectMixin:
     """``project.get_model_serving()``."""
 
-    def get_model_serving(self) -> Any:
+    def get_model_serving(self) -> ModelServing:
         """The box's model deployments (``lakebox.deployments.ModelServing``)."""
         from lakebox.deployments.serving import ModelServing
 
-        found = self.__dict__.get("_model_serving")
+        found: ModelServing | None = self.__dict__.get("_model_serving")
         if found is None:
             found = ModelServing(self)
             self.__dict__["_model_serving"] = found

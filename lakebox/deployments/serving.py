@@ -15,7 +15,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -27,6 +27,10 @@ from lakebox.deployments.rowlog import DEFAULT_MAX_QUEUE, DEFAULT_MAX_ROWS, DEFA
 from lakebox.errors import AlreadyExistsError, LakeboxError, NotFoundError, ValidationError
 from lakebox.names import check_name, did_you_mean
 from lakebox.types import TIMESTAMP, parse_type, type_name
+
+if TYPE_CHECKING:
+    from lakebox.feature_store import FeatureStore
+    from lakebox.model_registry import ModelRegistry
 
 PREDICTION_TYPES = ("double", "string")
 # per-process overrides of the prediction logger's batching (see docs/deployments.md)
@@ -48,11 +52,11 @@ class ModelServing:
         self._lock = threading.Lock()
 
     @property
-    def feature_store(self) -> Any:
+    def feature_store(self) -> FeatureStore:
         return self._project.get_feature_store()
 
     @property
-    def model_registry(self) -> Any:
+    def model_registry(self) -> ModelRegistry:
         return self._project.get_model_registry()
 
     def folder(self, name: str) -> Path:

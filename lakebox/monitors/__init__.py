@@ -7,7 +7,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lakebox.monitors.monitor import DriftMonitor
 
 METRICS = ("psi", "ks", "mean_shift")
 
@@ -25,7 +28,7 @@ class MonitorMixin:
         metrics: Sequence[str] = METRICS,
         threshold: float | Mapping[str, float] | None = None,
         description: str = "",
-    ) -> Any:
+    ) -> DriftMonitor:
         """A drift monitor of ``source`` (a deployment, a feature group, or its name) against
         ``reference=(feature_view, training_dataset_version)`` (a deployment's own by default).
 
@@ -38,12 +41,12 @@ class MonitorMixin:
         return create(self, name, source, reference=reference, features=features, window=window,
                       metrics=metrics, threshold=threshold, description=description)
 
-    def get_drift_monitor(self, name: str) -> Any:
+    def get_drift_monitor(self, name: str) -> DriftMonitor:
         from lakebox.monitors.monitor import get
 
         return get(self, name)
 
-    def get_drift_monitors(self) -> list[Any]:
+    def get_drift_monitors(self) -> list[DriftMonitor]:
         from lakebox.monitors.monitor import get_all
 
         return get_all(self)
