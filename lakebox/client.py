@@ -89,6 +89,17 @@ class RemoteProject(RemoteServingMixin):
         ``progress(rows_so_far, total_rows)`` is called after each batch."""
         import pyarrow as pa
 
+        schema: list[Any] = []
+        batches = list(self._arrow_batches(method, path, timeout, progress, schema, **kwargs))
+        return pa.Table.from_batches(batches, schema=schema[0])
+
+    def _arrow_batches(self, method: str, path: str, timeout: float | None = None,
+                       progress: Callable[[int, int | None], None] | None = None, schema: list[Any] | None = None,
+                       **kwargs: Any) -> Iterator[Any]:  # fmt: skip
+        """The record batches of an Arrow IPC answer, each as it arrives (memory: one batch);
+        the stream's schema is appended to ``schema`` before the first."""
+        import pyarrow as pa
+
         with self._translate(), self._http.stream(method, self._route(path), timeout=timeout or self._stream_timeout,
                                                   **kwargs) as response:  # fmt: skip
             if response.status_code >= 400:
@@ -97,14 +108,15 @@ class RemoteProject(RemoteServingMixin):
             source = _ByteStream(response.iter_bytes(1 << 20))
             total = response.headers.get("x-rows")
             expected = int(total) if total and total.isdigit() else None
-            batches, rows = [], 0
+            rows = 0
             with pa.ipc.open_stream(pa.PythonFile(source, mode="r")) as reader:
+                if schema is not None:
+                    schema.append(reader.schema)
                 for batch in reader:
-                    batches.append(batch)
                     rows += batch.num_rows
                     if progress is not None:
                         progress(rows, expected)
-                return pa.Table.from_batches(batches, schema=reader.schema)
+                    yield batch
 
     def _route(self, path: str) -> str:
         return self._prefix + path[len("/api/v1"):] if path.startswith("/api/v1/") else path
@@ -205,6 +217,18 @@ class RemoteFeatureGroup:
                                      progress=progress)  # fmt: skip
         return from_arrow(table, dataframe_type)
 
+    def read_batches(self, wallclock_time: Any = None, limit: int | None = None, offset: int = 0,
+                     progress: Callable[[int, int | None], None] | None = None) -> Iterator[Any]:  # fmt: skip
+        """The rows of ``read`` as Arrow record batches, each as it arrives: a client that
+        handles one batch at a time holds one batch, whatever the group's size."""
+        params: dict[str, Any] = {"offset": offset}
+        if wallclock_time is not None:
+            params["wallclock_time"] = _time_param(wallclock_time)
+        if limit is not None:
+            params["limit"] = limit
+        yield from self._project._arrow_batches("GET", f"/api/v1/feature-groups/{self.name}/{self.version}/data",
+                                                progress=progress, params=params)  # fmt: skip
+
     def insert(self, df: Any, part_bytes: int = 32 * 1024 * 1024) -> dict[str, Any]:
         """Insert a frame (one commit, the server validates as a local insert does); returns
         the commit. Frames over ``part_bytes`` encoded go as a chunked upload, still one commit."""
@@ -231,10 +255,10 @@ class RemoteFeatureGroup:
 class RemoteFeatureView:
     def __init__(self, project: RemoteProject, info: dict[str, Any]) -> None:
         self._project = project
-        self.name = info["name"]
-        self.version = info["version"]
-        self.labels = info["labels"]
-        self.primary_key = info["primary_key"]
+        self.name: str = info["name"]
+        self.version: int = info["version"]
+        self.labels: list[str] = info["labels"]
+        self.primary_key: list[str] = info["primary_key"]
 
     def get_feature_vector(
         self,

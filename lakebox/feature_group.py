@@ -28,6 +28,7 @@ from lakebox.offline.batch import check_nulls, check_online_keys, prepare_batch
 from lakebox.offline.table import GroupTable
 from lakebox.query.filter import Col
 from lakebox.sharing import ShareMixin
+from lakebox.streams import GroupStreamMixin
 from lakebox.tags import Taggable
 from lakebox.timeutil import iso, localize_times, to_millis
 from lakebox.types import conform_column
@@ -48,7 +49,7 @@ def new_table_name(name: str, version: int) -> str:
     return f"{name}_v{version}_{secrets.token_hex(4)}"
 
 
-class FeatureGroup(QualityMixin, HistoryMixin, GroupAliases, ShareMixin, Taggable):
+class FeatureGroup(QualityMixin, HistoryMixin, GroupAliases, ShareMixin, GroupStreamMixin, Taggable):
     """A feature group. Get one from ``fs.create_feature_group`` or ``fs.get_feature_group``.
 
     A thin object: writes go through the box's write coordinator (``lakebox.write``), reads

@@ -18,13 +18,14 @@ from lakebox.monitors import MonitorMixin
 from lakebox.names import check_name, check_version, did_you_mean
 from lakebox.offline.batch import check_online_keys
 from lakebox.sharing import SharedStoreMixin
+from lakebox.streams import StoreStreamMixin
 
 if TYPE_CHECKING:
     from lakebox.engines import Engines
     from lakebox.project import Project
 
 
-class FeatureStore(MonitorMixin, ExternalGroupsMixin, StoreAliases, SharedStoreMixin):
+class FeatureStore(MonitorMixin, ExternalGroupsMixin, StoreAliases, SharedStoreMixin, StoreStreamMixin):
     """The feature store of a project: ``project.get_feature_store()``."""
 
     def __init__(self, project: Project) -> None:

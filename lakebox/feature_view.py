@@ -32,6 +32,7 @@ from lakebox.query import duck
 from lakebox.query.bind import bind, pins
 from lakebox.query.filter import Condition
 from lakebox.sharing import ViewShareMixin
+from lakebox.streams import ViewStreamMixin
 from lakebox.stats import compute_statistics
 from lakebox.tags import Taggable
 from lakebox.timeutil import to_datetime
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
 SPLITS = ("train", "validation", "test")
 
 
-class FeatureView(VectorAliases, OnDemandMixin, TrainingMixin, ServingMixin, LoggingMixin, ViewAliases, ViewShareMixin, Taggable):  # on-demand: first, it wraps serving
+class FeatureView(VectorAliases, OnDemandMixin, TrainingMixin, ServingMixin, LoggingMixin, ViewAliases, ViewShareMixin, ViewStreamMixin, Taggable):  # on-demand: first, it wraps serving
     """A feature view; create with ``fs.create_feature_view``."""
 
     _asset_kind = "feature_view"

@@ -44,6 +44,21 @@ def stream_table(table: pa.Table, batch_rows: int = BATCH_ROWS) -> Iterator[byte
     yield sink.take()
 
 
+def stream_reader(reader: pa.RecordBatchReader) -> Iterator[bytes]:
+    """A record batch reader as an Arrow IPC stream, one chunk per batch as the reader makes
+    it (the reader is closed at the end, or when the client goes away)."""
+    sink = _Collector()
+    try:
+        with pa.ipc.new_stream(sink, reader.schema) as writer:
+            yield sink.take()
+            for batch in reader:
+                writer.write_batch(batch)
+                yield sink.take()
+        yield sink.take()
+    finally:
+        reader.close()
+
+
 def encode(table: pa.Table) -> bytes:
     return b"".join(stream_table(table))
 

@@ -6,7 +6,11 @@
   parts (``POST /api/v1/uploads``, ``PUT /api/v1/uploads/{id}/parts/{n}`` for each part,
   then ``POST .../insert?upload_id=ID``): still one commit, with the same validation.
 
-Each route is one api call; frames go out one record batch at a time.
+Each route is one api call; frames go out one record batch at a time, as the api makes them
+(``fg.read_batches``, ``fs.get_features_batches``, ``fv.get_batch_data_batches``,
+``fv.get_training_data_batches``: DuckDB's or Parquet's batches), so the server never holds a
+whole frame. ``X-Rows`` is sent when the row count is known before the first batch (an entity
+frame's rows, a training dataset file's rows).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from starlette.responses import Response, StreamingResponse
 from lakebox.catalog.audit import AuditLog
 from lakebox.errors import NotFoundError, ValidationError
 from lakebox.project import Project
-from lakebox.server.arrowio import MEDIA_TYPE, decode, stream_table
+from lakebox.server.arrowio import MEDIA_TYPE, decode, stream_reader, stream_table
 from lakebox.server.auth import Authorizer
 from lakebox.server.inputs import MAX_VERSION
 from lakebox.server.schemas import CommitInfo, TrainingDataInfo, UploadInfo, error_responses
@@ -51,6 +55,10 @@ def add_data_routes(app: FastAPI, project: Project, auth: Authorizer) -> None:
     def arrow(table: pa.Table) -> StreamingResponse:
         return StreamingResponse(stream_table(table), media_type=MEDIA_TYPE, headers={"X-Rows": str(table.num_rows)})
 
+    def batches(reader: pa.RecordBatchReader, rows: int | None = None) -> StreamingResponse:
+        headers = {"X-Rows": str(rows)} if rows is not None else {}
+        return StreamingResponse(stream_reader(reader), media_type=MEDIA_TYPE, headers=headers)
+
     @app.get("/api/v1/feature-groups/{name}/{version}/data", tags=["data"], dependencies=offline,
              response_class=StreamingResponse, responses={**ARROW, **ERRORS})  # fmt: skip
     def read_group(name: str, version: Version, wallclock_time: Time = None,
@@ -58,7 +66,9 @@ def add_data_routes(app: FastAPI, project: Project, auth: Authorizer) -> None:
                    offset: Annotated[int, Query(ge=0, le=2**62)] = 0) -> Response:  # fmt: skip
         """The group's rows now, or as of a commit time or id (``fg.read``)."""
         group = store.get_feature_group(name, version)
-        return arrow(group.read(wallclock_time=_time(wallclock_time), dataframe_type="arrow", limit=limit, offset=offset))
+        when = _time(wallclock_time)
+        rows = group.read_row_count(when, limit=limit, offset=offset)
+        return batches(group.read_batches(wallclock_time=when, limit=limit, offset=offset), rows)
 
     @app.post("/api/v1/features", tags=["data"], dependencies=offline, response_class=StreamingResponse,
               responses={**ARROW, **ERRORS})  # fmt: skip
@@ -77,28 +87,29 @@ def add_data_routes(app: FastAPI, project: Project, auth: Authorizer) -> None:
         max_age = dt.timedelta(seconds=max_age_s) if max_age_s is not None else None
         from starlette.concurrency import run_in_threadpool
 
-        table = await run_in_threadpool(
-            store.get_features, feature, entity_df=entity, event_time=event_time, as_of=_time(as_of), max_age=max_age,
-            dataframe_type="arrow",
+        reader = await run_in_threadpool(
+            store.get_features_batches, feature, entity_df=entity, event_time=event_time, as_of=_time(as_of),
+            max_age=max_age,
         )  # fmt: skip
-        return arrow(table)
+        return batches(reader, entity.num_rows if entity is not None else None)
 
     @app.get("/api/v1/feature-views/{name}/{version}/training-data/{training_dataset_version}", tags=["data"],
              dependencies=offline, response_model=TrainingDataInfo, responses=ERRORS)  # fmt: skip
     def training_data_info(name: str, version: Version, training_dataset_version: Version) -> dict[str, Any]:
         """How many frames ``fv.get_training_data(v)`` returns, and which are None."""
-        parts = _training_parts(store, name, version, training_dataset_version)
-        return {"parts": len(parts), "present": [p is not None for p in parts]}
+        present = store.get_feature_view(name, version).get_training_data_frames(training_dataset_version)
+        return {"parts": len(present), "present": present}
 
     @app.get("/api/v1/feature-views/{name}/{version}/training-data/{training_dataset_version}/{part}",
              tags=["data"], dependencies=offline, response_class=StreamingResponse, responses={**ARROW, **ERRORS})  # fmt: skip
     def training_data_part(name: str, version: Version, training_dataset_version: Version,
                            part: Annotated[int, Path(ge=0, le=16)]) -> Response:  # fmt: skip
         """Frame ``part`` of ``fv.get_training_data(v)`` (X, y, X_test, ... in the local order)."""
-        parts = _training_parts(store, name, version, training_dataset_version)
-        if part >= len(parts) or parts[part] is None:
+        view = store.get_feature_view(name, version)
+        reader = view.get_training_data_batches(training_dataset_version, part)
+        if reader is None:
             raise NotFoundError(f"Training dataset {training_dataset_version} has no frame {part}.")
-        return arrow(parts[part])
+        return batches(reader)
 
     @app.get("/api/v1/feature-views/{name}/{version}/batch-data", tags=["data"], dependencies=offline,
              response_class=StreamingResponse, responses={**ARROW, **ERRORS})  # fmt: skip
@@ -106,8 +117,8 @@ def add_data_routes(app: FastAPI, project: Project, auth: Authorizer) -> None:
                    transformed: bool = True) -> Response:  # fmt: skip
         """``fv.get_batch_data(start_time, end_time)``."""
         view = store.get_feature_view(name, version)
-        return arrow(view.get_batch_data(start_time=_time(start_time), end_time=_time(end_time),
-                                         transformed=transformed, dataframe_type="arrow"))  # fmt: skip
+        return batches(view.get_batch_data_batches(start_time=_time(start_time), end_time=_time(end_time),
+                                                   transformed=transformed))  # fmt: skip
 
     @app.post("/api/v1/feature-groups/{name}/{version}/insert", tags=["data"], response_model=CommitInfo,
               responses=ERRORS)  # fmt: skip
@@ -145,10 +156,6 @@ def add_data_routes(app: FastAPI, project: Project, auth: Authorizer) -> None:
         auth.check(request, "write")
         uploads.put(upload_id, part, await request.body())
         return {"upload_id": upload_id, "max_part_bytes": MAX_UPLOAD_BYTES}
-
-
-def _training_parts(store: Any, name: str, version: int, td: int) -> tuple[Any, ...]:
-    return tuple(store.get_feature_view(name, version).get_training_data(td, dataframe_type="arrow"))
 
 
 def _time(text: str | None) -> Any:
