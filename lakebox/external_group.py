@@ -34,6 +34,9 @@ from lakebox.sources.readers import read as read_source
 from lakebox.timeutil import to_millis
 from lakebox.types import type_name
 
+if TYPE_CHECKING:
+    from lakebox.queries import Query
+
 EXTERNAL = "external"  # the settings key that marks a group external (and holds its source)
 PRESENT_GRACE_MS = 60_000  # a pin this close to now reads the source now (see the module doc)
 
@@ -102,7 +105,7 @@ class ExternalFeatureGroup(FeatureGroup):
         rows = rows.take(pc.sort_indices(rows, sort_keys=[(k, "ascending") for k in order])).slice(offset)
         return from_arrow(rows.slice(0, limit) if limit is not None else rows, dataframe_type)
 
-    def as_of(self, wallclock_time: Any = None, exclude_until: Any = None) -> Any:
+    def as_of(self, wallclock_time: Any = None, exclude_until: Any = None) -> Query:
         if wallclock_time is None and exclude_until is None:
             return self.select_all()
         raise self._no_history("as_of")

@@ -32,6 +32,7 @@ from lakebox.query.refs import GroupRef, Pin
 
 if TYPE_CHECKING:
     from lakebox.feature_group import FeatureGroup
+    from lakebox.sharing import SharedFeatureGroup
 
 DEFAULT_FORMULATION: Formulation = "window"
 PORTABLE_DIALECTS = {"spark", "spark2", "databricks", "trino", "presto", "hive", "bigquery", "snowflake", "postgres"}
@@ -45,7 +46,9 @@ def group_key(group: Any) -> tuple[str, int]:
     return (getattr(group, "owner_project", None) or "", group.id)
 
 
-def pin_resolver(groups: Sequence[FeatureGroup] = (), store: Any = None, files: bool = True) -> PinResolver:
+def pin_resolver(
+    groups: Sequence[FeatureGroup | SharedFeatureGroup] = (), store: Any = None, files: bool = True
+) -> PinResolver:
     """``pin_of(ref, when)`` over the given groups (or, for others, the store's; another
     project's through ``store.get_shared_feature_group``, which checks the share)."""
     by_key = {group_key(g): g for g in groups}
@@ -97,7 +100,7 @@ class Query:
 
     def __init__(
         self,
-        group: FeatureGroup,
+        group: FeatureGroup | SharedFeatureGroup,  # a group of this box, or one another project shares
         features: Sequence[str] | None = None,
         wallclock_time: Any = None,
         exclude_until: Any = None,
@@ -223,10 +226,10 @@ class Query:
         return cls(group, data["features"], joins=joins, where=where)
 
     @property
-    def root_group(self) -> FeatureGroup:
+    def root_group(self) -> FeatureGroup | SharedFeatureGroup:
         return self._group
 
-    def groups(self) -> list[FeatureGroup]:
+    def groups(self) -> list[FeatureGroup | SharedFeatureGroup]:
         """Every feature group the query reads, root first."""
         found = [self._group]
         for spec in self._joins:

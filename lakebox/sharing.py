@@ -213,7 +213,7 @@ class SharedFeatureGroup:
 
     def commit_details(self, wallclock_time: Any = None, limit: int | None = None) -> dict[int, dict[str, Any]]:
         self.check()
-        return self._group.commit_details(wallclock_time, limit)  # type: ignore[no-any-return]
+        return self._group.commit_details(wallclock_time, limit)
 
     # -- queries: the group as a read-only source of the planner -------------------------
     def get_feature(self, name: str) -> Any:
