@@ -60,8 +60,8 @@ def build_box(folder: Path) -> Path:
     return path
 
 
-# metadata commands whose imports are listed (fg list and fg show read the catalog only)
-METADATA = (["fg", "list"], ["fg", "show", "players"], ["search", "attend"], ["models", "list"],
+# metadata commands whose imports are listed (fg list, show and commits read the catalog only)
+METADATA = (["fg", "list"], ["fg", "show", "players"], ["fg", "commits", "players"], ["search", "attend"], ["models", "list"],
             ["experiments", "list"], ["jobs", "list"], ["lineage", "games"], ["fv", "list"])  # fmt: skip
 
 

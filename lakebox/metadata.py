@@ -1,4 +1,5 @@
-"""Assets as plain data, read from the catalog alone: what ``lakebox fg list`` prints.
+"""Assets as plain data, read from the catalog alone: what ``lakebox fg list``, ``fg show``
+and ``fg commits`` print.
 
 ``FeatureGroup.describe()`` completes the catalog's commit log from the Iceberg table, which
 costs pyiceberg, pandas, pyarrow and DuckDB (about 2 s of imports). Listing needs none of it
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
@@ -58,29 +60,27 @@ def group_info(box: Box, row: GroupRow, commits: list[CommitRow]) -> dict[str, A
     }
 
 
-def log_in_step(iceberg: dict[str, Any], commits: list[CommitRow]) -> bool:
-    """True when the catalog's commit log holds every lakebox commit of the Iceberg table
-    (``iceberg`` is ``describe_table``'s answer). Commit ids only grow and a write repairs a
-    lost log entry before it commits, so comparing the newest ids is enough."""
+def log_in_step(iceberg: dict[str, Any], commits: list[CommitRow]) -> set[int] | None:
+    """The snapshot ids present in the Iceberg table when the catalog's commit log holds every
+    lakebox commit of it (``iceberg`` is ``describe_table``'s answer); None when it does not,
+    or when the table's metadata cannot be read here. Commit ids only grow and a write repairs
+    a lost log entry before it commits, so comparing the newest ids is enough."""
     location = iceberg.get("metadata_location")
     if iceberg.get("moved") or not location:
-        return False
+        return None
     parsed = urlparse(location)
     if parsed.scheme not in ("", "file"):
-        return False
+        return None
     path = Path(unquote(parsed.path))
     try:
         opener = gzip.open if path.name.endswith(".gz.metadata.json") else open
         with opener(path, "rt", encoding="utf-8") as f:
-            metadata = json.load(f)
-        ids = [
-            int(s["summary"][_COMMIT_ID_KEY])
-            for s in metadata.get("snapshots", [])
-            if _COMMIT_ID_KEY in s.get("summary", {})
-        ]
+            snapshots = json.load(f).get("snapshots", [])
+        ids = [int(s["summary"][_COMMIT_ID_KEY]) for s in snapshots if _COMMIT_ID_KEY in s.get("summary", {})]
+        present = {int(s["snapshot-id"]) for s in snapshots}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return False  # unreadable here: let pyiceberg read it (and report what is wrong)
-    return max(ids, default=0) == max((c.commit_id for c in commits), default=0)
+        return None  # unreadable here: let pyiceberg read it (and report what is wrong)
+    return present if max(ids, default=0) == max((c.commit_id for c in commits), default=0) else None
 
 
 class MetadataMixin:
@@ -107,18 +107,44 @@ class MetadataMixin:
         """One group (its latest version by default) as ``describe()`` gives it, read from the
         catalog: what ``lakebox fg show`` prints. An unknown name or version raises the
         ``NotFoundError`` of ``fs.get_feature_group`` (with the names that do exist)."""
-        check_name(name, "feature group name")
-        rows = self.engines.groups.list(name)
-        row = rows[-1] if rows and version is None else next((r for r in rows if r.version == version), None)
+        row = self._row(name, version)
         if row is None:  # the feature store's own error, with its hints
             return dict(self.get_feature_store().get_feature_group(name, version).describe())
         return self._describe_row(row)
+
+    def describe_commits(self, name: str, version: int | None = None) -> dict[str, Any]:
+        """A group's commits, newest first, as ``fg.commit_details()`` gives them (plus each
+        ``commit_id``), read from the catalog: what ``lakebox fg commits`` prints."""
+        row = self._row(name, version)
+        commits = None if row is None or "external" in row.settings else self.engines.groups.commits(row.id)
+        if row is not None and commits is not None and row.features:
+            from lakebox.ops.relocate import describe_table
+
+            present = log_in_step(describe_table(self.engines.box, row.table_name), commits)
+            # a snapshot that left the table is expired, as the feature group's merge marks it
+            commits = None if present is None else [c if c.expired or c.snapshot_id in present
+                                                     else replace(c, expired=True) for c in commits]  # fmt: skip
+        if row is None or commits is None:  # the feature group answers (and raises its own errors)
+            group = self.get_feature_store().get_feature_group(name, version)
+            details = group.commit_details()
+            return {"name": group.name, "version": group.version,
+                    "commits": [{"commit_id": commit_id, **info} for commit_id, info in details.items()]}  # fmt: skip
+        return {"name": row.name, "version": row.version, "commits": [
+            {"commit_id": c.commit_id, "committedOn": iso(c.committed_ms), "rowsInserted": c.rows_inserted,
+             "rowsUpdated": c.rows_updated, "rowsDeleted": c.rows_deleted, "kind": c.kind, "expired": c.expired}
+            for c in reversed(commits)
+        ]}  # fmt: skip
+
+    def _row(self, name: str, version: int | None) -> GroupRow | None:
+        check_name(name, "feature group name")
+        rows = self.engines.groups.list(name)
+        return rows[-1] if rows and version is None else next((r for r in rows if r.version == version), None)
 
     def _describe_row(self, row: GroupRow) -> dict[str, Any]:
         engines = self.engines
         commits = engines.groups.commits(row.id)
         info = None if "external" in row.settings else group_info(engines.box, row, commits)
-        if info is None or (row.features and not log_in_step(info["iceberg"], commits)):
+        if info is None or (row.features and log_in_step(info["iceberg"], commits) is None):
             info = self.get_feature_store().get_feature_group(row.name, row.version).describe()
         return info
 

@@ -71,6 +71,40 @@ def test_fg_show_reads_the_catalog_only(box: Path) -> None:
     assert shown == json.loads(json.dumps(_describe_all(box)[0]))
 
 
+def test_fg_commits_reads_the_catalog_only(box: Path) -> None:
+    listed, heavy = _run_cli(["--box", str(box), "-o", "json", "fg", "commits", "players"], box.parent)
+    assert heavy == [], f"`lakebox fg commits` imported {heavy}"
+    assert [c["rowsInserted"] for c in listed["commits"]] == [1, 2]  # newest first
+
+
+def _commit_details(path: Path, name: str) -> dict[str, Any]:
+    with lakebox.connect(path) as project:
+        group = project.get_feature_store().get_feature_group(name)
+        details = group.commit_details()
+    return {"name": name, "version": 1, "commits": [{"commit_id": i, **info} for i, info in details.items()]}
+
+
+def test_catalog_commits_equal_commit_details(box: Path) -> None:
+    with lakebox.connect(box) as project:
+        players = project.get_feature_store().get_feature_group("players")
+        players.set_retention(keep_last=1)  # the next commit expires the two before it
+        ts = pd.Timestamp("2026-01-03", tz="UTC")
+        players.insert(pd.DataFrame({"pid": [3], "ts": [ts], "rating": [0.1]}))
+    expected = _commit_details(box, "players")
+    assert [c["expired"] for c in expected["commits"]] == [False, True, True]
+    with lakebox.connect(box) as project:
+        assert project.describe_commits("players") == expected
+        assert project.describe_commits("teams") == _commit_details(box, "teams")
+    db = sqlite3.connect(box / "catalog.db")  # the log loses its newest commit: the table completes it
+    with db:
+        db.execute("DELETE FROM commits WHERE commit_id = (SELECT max(commit_id) FROM commits)")
+    db.close()
+    with lakebox.connect(box) as project:
+        assert project.describe_commits("players") == expected
+        with pytest.raises(lakebox.NotFoundError):
+            project.describe_commits("players", 3)
+
+
 def test_import_lakebox_and_the_cli_import_no_heavy_library(tmp_path: Path) -> None:
     code = f"import sys, lakebox, lakebox.cli\nprint([m for m in {HEAVY!r} if m in sys.modules])"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60)

@@ -85,15 +85,7 @@ def head(state: State, name: str, n: int, as_of: int | str | None, version: int 
 @pass_state
 def commits(state: State, name: str, version: int | None) -> None:
     """List NAME's commits, newest first: time, kind and rows inserted, updated and deleted."""
-    group = state.open().get_feature_store().get_feature_group(name, version)
-    details = group.commit_details()
-    state.out.commits(
-        {
-            "name": group.name,
-            "version": group.version,
-            "commits": [{"commit_id": commit_id, **info} for commit_id, info in details.items()],
-        }
-    )
+    state.out.commits(state.open().describe_commits(name, version))  # the catalog only
 
 
 @fg.command("ingest", short_help="Insert a Parquet or CSV file as one commit.")
