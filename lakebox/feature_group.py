@@ -38,6 +38,7 @@ from lakebox.write.online import online_uid
 if TYPE_CHECKING:
     from lakebox.feature_store import FeatureStore
     from lakebox.queries import Query
+    from lakebox.query.refs import GroupRef, Pin
 
 log = logging.getLogger(__name__)
 
@@ -530,7 +531,7 @@ class FeatureGroup(QualityMixin, HistoryMixin, GroupAliases, ShareMixin, GroupSt
     # -- planner references -----------------------------------------------------------
     # The planner works on values: the api layer resolves a group to a GroupRef and a time to
     # a Pin (snapshot and data files) before planning (lakebox/query/refs.py).
-    def _planner_ref(self) -> Any:
+    def _planner_ref(self) -> GroupRef:
         """This group as the planner's ``GroupRef`` (identity, Iceberg table, schema, keys)."""
         from lakebox.query.refs import GroupRef
 
@@ -546,7 +547,7 @@ class FeatureGroup(QualityMixin, HistoryMixin, GroupAliases, ShareMixin, GroupSt
             online_enabled=self.online_enabled,
         )
 
-    def _planner_pin(self, when: Any = None, files: bool = True) -> Any:
+    def _planner_pin(self, when: Any = None, files: bool = True) -> Pin:
         """The ``Pin`` a query reads at ``when`` (a time, a commit id, None for now): snapshot,
         commit and data files. A bad time, an unknown or expired commit raise, as ``read`` does;
         a time before the first commit pins the empty group. ``files=False`` skips scan planning."""
