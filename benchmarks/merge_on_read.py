@@ -3,7 +3,7 @@
     python benchmarks/merge_on_read.py [--batches 3] [--rows 1000000]
 
 Grows one group to ``--batches`` x ``--rows`` random-key rows (12 columns, statistics on),
-copies the box, then inserts the same batch (1% of its rows replace stored (key, event
+copies the box, times an insert of as many new keys (what any insert costs), then inserts the same batch (1% of its rows replace stored (key, event
 time) pairs, spread over the whole group) into each copy: one with copy-on-write updates,
 one with merge-on-read (``lakebox.update-mode``, offline/deletes.py). Prints each update's
 wall and CPU time next to pyarrow's ``write_table`` of the batch (the floor), then what the
@@ -79,6 +79,15 @@ def main() -> None:
         )
         wall, cpu = floor_write(update, root / "floor.parquet")
         say(f"floor: pyarrow write_table of the {update.num_rows:,}-row batch: {wall:6.3f} s wall, {cpu:6.3f} s CPU")
+        fresh = make_batch(rng, update.num_rows)  # the same size, new keys only: what any insert costs
+        shutil.copytree(root / "base", root / "plain")
+        project = lakebox.connect(root / "plain")
+        fg = project.get_feature_store().get_feature_group("big", 1)
+        i_wall, i_cpu, _ = clocked(lambda fg=fg: fg.insert(fresh))
+        say(
+            f"insert of {fresh.num_rows:,} new keys (no update): {i_wall:6.3f} s wall, {i_cpu:6.3f} s CPU ({i_cpu / cpu:5.2f}x floor)"
+        )
+        project.close()
         results = {}
         for mode in (deletes.COPY_ON_WRITE, deletes.MERGE_ON_READ):
             box = root / mode
