@@ -22,7 +22,9 @@ from lakebox.streams import StoreStreamMixin
 
 if TYPE_CHECKING:
     from lakebox.engines import Engines
+    from lakebox.feature_view import FeatureView
     from lakebox.project import Project
+    from lakebox.queries import Query
 
 
 class FeatureStore(MonitorMixin, ExternalGroupsMixin, StoreAliases, SharedStoreMixin, StoreStreamMixin):
@@ -179,11 +181,11 @@ class FeatureStore(MonitorMixin, ExternalGroupsMixin, StoreAliases, SharedStoreM
         self,
         name: str,
         version: int | None = None,
-        query: Any = None,
+        query: Query | None = None,
         labels: Sequence[str] | None = None,
         transformation_functions: dict[str, str] | None = None,
         description: str = "",
-    ) -> Any:
+    ) -> FeatureView:
         """A named, versioned query plus labels and transformation functions."""
         from lakebox.feature_view import FeatureView, check_view_inputs
         from lakebox.transformations import list_transformation_functions
@@ -192,6 +194,7 @@ class FeatureStore(MonitorMixin, ExternalGroupsMixin, StoreAliases, SharedStoreM
         labels = [labels] if isinstance(labels, str) else list(labels or [])
         transformations = dict(transformation_functions or {})
         check_view_inputs(query, labels, transformations)
+        assert query is not None  # check_view_inputs refuses anything but a Query
         known = list_transformation_functions()
         for feature, function in transformations.items():
             if function not in known:
@@ -220,7 +223,7 @@ class FeatureStore(MonitorMixin, ExternalGroupsMixin, StoreAliases, SharedStoreM
             self._assets.link(group._asset().id, view_asset.id, "reads")
         return view
 
-    def get_or_create_feature_view(self, name: str, version: int = 1, **kwargs: Any) -> Any:
+    def get_or_create_feature_view(self, name: str, version: int = 1, **kwargs: Any) -> FeatureView:
         from lakebox.feature_view import FeatureView
 
         row = self._views.get(name, version)
@@ -228,7 +231,7 @@ class FeatureStore(MonitorMixin, ExternalGroupsMixin, StoreAliases, SharedStoreM
             return FeatureView(self, row)
         return self.create_feature_view(name, version, **kwargs)
 
-    def get_feature_view(self, name: str, version: int | None = None) -> Any:
+    def get_feature_view(self, name: str, version: int | None = None) -> FeatureView:
         from lakebox.feature_view import FeatureView
 
         check_name(name, "feature view name")
@@ -244,7 +247,7 @@ class FeatureStore(MonitorMixin, ExternalGroupsMixin, StoreAliases, SharedStoreM
             raise NotFoundError(f"No feature view named {name!r}{did_you_mean(name, self._views.names()) or '.'}")
         return FeatureView(self, row)
 
-    def get_feature_views(self, name: str | None = None) -> list[Any]:
+    def get_feature_views(self, name: str | None = None) -> list[FeatureView]:
         from lakebox.feature_view import FeatureView
 
         return [FeatureView(self, row) for row in self._views.list(name)]

@@ -32,8 +32,8 @@ from lakebox.query import duck
 from lakebox.query.bind import bind, pins
 from lakebox.query.filter import Condition
 from lakebox.sharing import ViewShareMixin
-from lakebox.streams import ViewStreamMixin
 from lakebox.stats import compute_statistics
+from lakebox.streams import ViewStreamMixin
 from lakebox.tags import Taggable
 from lakebox.timeutil import to_datetime
 from lakebox.training import materialize
@@ -45,6 +45,8 @@ from lakebox.write import datasets as dataset_writer
 
 if TYPE_CHECKING:
     from lakebox.feature_store import FeatureStore
+    from lakebox.stats import Statistics
+    from lakebox.training.torch_data import TrainingIterable
 
 SPLITS = ("train", "validation", "test")
 
@@ -234,7 +236,7 @@ class FeatureView(VectorAliases, OnDemandMixin, TrainingMixin, ServingMixin, Log
         """Metadata of every training dataset version of this view."""
         return [_dataset_info(d) for d in self._store._views.datasets(self.id)]
 
-    def get_training_dataset_statistics(self, version: int, split: str | None = None) -> Any:
+    def get_training_dataset_statistics(self, version: int, split: str | None = None) -> Statistics:
         """Statistics of a materialised split (default: train, or the only split) — compare
         them with ``lakebox.stats.compare(td_stats, fg.get_statistics())`` to see drift."""
         from lakebox.stats import Statistics
@@ -256,7 +258,7 @@ class FeatureView(VectorAliases, OnDemandMixin, TrainingMixin, ServingMixin, Log
         """The fitted transformation functions of a training dataset (used for serving)."""
         return fitted_of(self._dataset(training_dataset_version))
 
-    def torch_dataset(self, training_dataset_version: int, split: str = "train", **kwargs: Any) -> Any:
+    def torch_dataset(self, training_dataset_version: int, split: str = "train", **kwargs: Any) -> TrainingIterable:
         """A ``torch.utils.data.IterableDataset`` streaming a materialised split (torch needed).
 
         It yields whole ``(features, labels)`` batches: use ``DataLoader(ds, batch_size=None)``.

@@ -54,9 +54,12 @@ class ServingMixin:
     _query: Any
 
     if TYPE_CHECKING:  # provided by FeatureView
-        id: int
-        name: str
-        version: int
+        @property
+        def id(self) -> int: ...
+        @property
+        def name(self) -> str: ...
+        @property
+        def version(self) -> int: ...
 
         @property
         def query(self) -> Query: ...
@@ -200,9 +203,9 @@ class ServingMixin:
         if passed_features is not None:
             if isinstance(passed_features, Mapping) or len(passed_features) != len(entries):
                 raise ValidationError("passed_features must be a list with one dict per entry.")
-            for passed in passed_features:
-                if passed is not None and not isinstance(passed, Mapping):
-                    raise ValidationError(f"Each passed_features item must be a dict of feature values, got {passed!r}.")
+            for item in passed_features:
+                if item is not None and not isinstance(item, Mapping):
+                    raise ValidationError(f"Each passed_features item must be a dict of feature values, got {item!r}.")
         results = plan.lookup_many(entries)
         if fitted is None and passed_features is None and return_type == "list":
             vectors = [values for values, status, _ in results if allow_missing or status == PRESENT]
