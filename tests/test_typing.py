@@ -3,7 +3,7 @@ pyproject.toml: ``lakebox/`` and ``tests/typing_conformance.py``), reports no er
 
 The package ships ``py.typed``, so its annotations are part of the API users check their
 code against; ``typing_conformance.py`` holds the local and the remote feature view to the
-``lakebox.protocols.FeatureViewLike`` protocol. One mypy run serves both tests: a cold run
+``lakebox.protocols.FeatureViewLike`` protocol and pins the public API's return types. One mypy run serves both tests: a cold run
 takes about a minute (slow: CI runs them); mypy's cache (``.mypy_cache``) makes a rerun
 after a small change take seconds.
 """
