@@ -105,6 +105,14 @@ def serve(
     per project, each firing its own project's schedules and commit triggers.
 
     \b
+    Other defaults:
+      * Offline reads (read:offline) stream Arrow record batches as DuckDB makes them; the
+        server's memory is DuckDB's working set, capped by duckdb_memory_limit in the box's
+        lakebox.toml (default: half the RAM; beyond it DuckDB spills into BOX/.tmp).
+      * With --home, a project reads what other projects share with it ('shop::orders.amount');
+        revoking a share refuses the next request. See docs/server.md and docs/security.md.
+
+    \b
     Example:
       lakebox apikey create my_app --scope read:online
       lakebox serve my.lakebox --port 8765
