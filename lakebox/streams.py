@@ -89,7 +89,7 @@ class ViewStreamMixin:
             table = add_on_demand(me, table)
             if fitted is not None:
                 table = me._transform(fitted, table)
-            return me._xy(table, "arrow", primary_key, event_time)[0]  # type: ignore[no-any-return]
+            return me._xy(table, "arrow", primary_key, event_time)[0]
 
         return stream.batches(plan, DEFAULT_FORMULATION, duck_settings(me._store), batch_rows or stream.BATCH_ROWS,
                               transform=finish)  # fmt: skip
