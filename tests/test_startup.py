@@ -24,7 +24,8 @@ import lakebox
 HEAVY = ("pyiceberg.catalog.sql", "pyiceberg", "pandas", "pyarrow", "sqlglot", "duckdb", "lmdb", "sqlalchemy", "numpy",
          "polars", "fastapi", "textual", "torch", "optuna", "httpx",
          # the feature store's objects, and commands other than the one run (lakebox.cli.lazy)
-         "lakebox.feature_store", "lakebox.cli.demo", "lakebox.cli.serve", "lakebox.cli.jobs", "lakebox.tui")  # fmt: skip
+         "lakebox.feature_store", "lakebox.cli.demo", "lakebox.cli.serve", "lakebox.cli.jobs", "lakebox.tui",
+         "rich")  # `-o json` (every run here) prints without rich  # fmt: skip
 
 
 def _run_cli(args: list[str], cwd: Path) -> tuple[dict[str, Any], list[str]]:

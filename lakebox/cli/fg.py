@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.markup import escape
 
 from lakebox.cli.files import FORMATS, detect_format, read_file
 from lakebox.cli.formats import number, plural
@@ -200,6 +199,8 @@ def ingest(
         "rows_read": table.num_rows,
         "commit": commit_dict(commit),
     }
+    from rich.markup import escape
+
     message = (
         f"[green]✓[/] {group.name} v{group.version}: commit {commit.commit_id}, "
         f"{plural(commit.rows_inserted, 'row')} inserted, {number(commit.rows_updated)} updated"
@@ -368,6 +369,7 @@ def commit_dict(commit: Commit) -> dict[str, Any]:
 def _read_with_progress(state: State, file: Path, kind: str) -> pa.Table:
     if not state.interactive:
         return read_file(file, kind)
+    from rich.markup import escape
     from rich.progress import (  # loaded when a bar is shown: the other fg commands start faster
         BarColumn,
         DownloadColumn,

@@ -32,23 +32,39 @@ from lakebox.cli.formats import (
     split_summary,
     table_data,
 )
-from lakebox.cli.render import (
-    highlight,
-    render_commits,
-    render_datasets,
-    render_lineage,
-    render_rows,
-    render_search,
-    render_statistics,
-    render_validations,
-    sparkline,
-)
-from lakebox.cli.render_runs import render_models, render_trials, status_text
 from lakebox.errors import LakeboxError
 from lakebox.jsonpolicy import dumps, jsonable
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from lakebox.cli.render import (
+        highlight,
+        render_commits,
+        render_datasets,
+        render_lineage,
+        render_rows,
+        render_search,
+        render_statistics,
+        render_validations,
+        sparkline,
+    )
+    from lakebox.cli.render_runs import render_models, render_trials, status_text
+
+# rich renderers, re-exported on first use: `-o json` never imports rich
+_RENDERERS = {
+    **dict.fromkeys(("highlight", "render_commits", "render_datasets", "render_lineage", "render_rows", "render_search",
+                     "render_statistics", "render_validations", "sparkline"), "lakebox.cli.render"),
+    **dict.fromkeys(("render_models", "render_trials", "status_text"), "lakebox.cli.render_runs"),
+}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    if name in _RENDERERS:
+        import importlib
+
+        return getattr(importlib.import_module(_RENDERERS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 OUTPUT_FORMATS = ("text", "json")
 DEFAULT_MAX_ROWS = 100
@@ -222,12 +238,16 @@ class JsonOutput(Output):
         click.echo(dumps(err.to_dict()))
 
 
-def make_output(fmt: str, console: Console, err_console: Console) -> Output:
+def make_output(fmt: str, console: Console | None = None, err_console: Console | None = None) -> Output:
+    """The renderer of ``fmt``; text output on ``console`` and ``err_console`` (default: the
+    terminal's stdout and stderr)."""
     if fmt == "json":
         return JsonOutput()
+    from rich.console import Console
+
     from lakebox.cli.text_output import TextOutput
 
-    return TextOutput(console, err_console)
+    return TextOutput(console or Console(), err_console or Console(stderr=True))
 
 
 __all__ = [

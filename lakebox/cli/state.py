@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
 
 from lakebox.box import TOML_NAME, default_path
 from lakebox.cli.output import OUTPUT_FORMATS, Output, make_output
 from lakebox.errors import StorageError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from lakebox.project import Project
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -30,9 +31,26 @@ class State:
 
     box: Path | None = None
     output: str = "text"
-    console: Console = field(default_factory=Console)
-    err_console: Console = field(default_factory=lambda: Console(stderr=True))
     _projects: list[Project] = field(default_factory=list)
+    _consoles: dict[str, Console] = field(default_factory=dict, repr=False)
+
+    @property
+    def console(self) -> Console:
+        """rich's console on stdout, made on first use (``-o json`` never imports rich)."""
+        if "out" not in self._consoles:
+            from rich.console import Console
+
+            self._consoles["out"] = Console()
+        return self._consoles["out"]
+
+    @property
+    def err_console(self) -> Console:
+        """rich's console on stderr (spinners, progress, text errors), made on first use."""
+        if "err" not in self._consoles:
+            from rich.console import Console
+
+            self._consoles["err"] = Console(stderr=True)
+        return self._consoles["err"]
 
     @property
     def box_path(self) -> Path:
@@ -41,6 +59,8 @@ class State:
 
     @property
     def out(self) -> Output:
+        if self.output == "json":
+            return make_output(self.output)
         return make_output(self.output, self.console, self.err_console)
 
     @property
