@@ -41,7 +41,7 @@ MAX_PARTS = 10_000
 UPLOAD_PATHS = ("/insert", "/parts/")  # bodies of these routes may reach MAX_UPLOAD_BYTES
 Version = Annotated[int, Path(ge=1, le=MAX_VERSION)]
 Time = Annotated[str | None, Query(max_length=64, description="a commit time (ISO-8601) or commit id")]
-ARROW = {200: {"content": {MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+ARROW: dict[int | str, dict[str, Any]] = {200: {"content": {MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
                "description": "an Arrow IPC stream"}}  # fmt: skip
 ERRORS = error_responses(400, 401, 403, 404, 413, 422)
 
