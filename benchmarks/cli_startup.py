@@ -96,6 +96,7 @@ def main() -> None:
             ("import click + rich (the CLI's libraries)", [PYTHON, "-c", "import click, rich.console, rich.table"]),
             ("import lakebox", [PYTHON, "-c", "import lakebox"]),
             ("lakebox fg list", [lakebox_cli, "--box", str(box), "fg", "list"]),
+            ("lakebox -o json fg list (no rich)", [lakebox_cli, "--box", str(box), "-o", "json", "fg", "list"]),
         ]
         for _, argv in commands:
             timed(argv, env)  # warm-up: writes the bytecode cache
