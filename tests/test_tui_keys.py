@@ -139,7 +139,7 @@ def test_docs_list_every_key_from_the_bindings() -> None:
     for tab in ALL_TABS:
         for binding in keys._bindings(list(tab.BINDINGS)):
             assert f"| `{binding.key}` | {binding.tooltip} |" in generated, (tab.TITLE, binding)
-        for key, what in tab.HELP:
+        for key, what in tab.KEY_HELP:
             assert f"| `{key}` | {what} |" in generated
 
 

@@ -93,7 +93,7 @@ class BrowserApp(EditingMixin, App[None]):
         return self.query_one("#asset", AssetDetail)
 
     @property
-    def tree(self) -> AssetTree:
+    def asset_tree(self) -> AssetTree:
         return self.query_one("#assets", AssetTree)
 
     @property
@@ -104,8 +104,8 @@ class BrowserApp(EditingMixin, App[None]):
         self._log_handler = _ToTextualLog(self)
         self._log_handler.attach()
         self.sub_title = "opening…"
-        self.tree.loading = True
-        self.tree.focus()
+        self.asset_tree.loading = True
+        self.asset_tree.focus()
         # The first frame (search bar, the tree's loading indicator) is drawn before the detail
         # pane is built and before the box opens (opening imports the engines: ~1 s).
         self.call_after_refresh(self._build_detail)
@@ -162,7 +162,7 @@ class BrowserApp(EditingMixin, App[None]):
                       silent: bool) -> None:
         if generation != self._catalog_generation:
             return
-        self.tree.loading = False
+        self.asset_tree.loading = False
         if value is None:
             assert error is not None
             self.report(error)
@@ -175,7 +175,7 @@ class BrowserApp(EditingMixin, App[None]):
         for branch_error in catalog.errors:
             self.report(branch_error)
         self.sub_title = catalog.name + (" · read-only" if self.read_only else "")
-        self.tree.show_catalog(catalog)
+        self.asset_tree.show_catalog(catalog)
         if self.current is not None and self.current not in catalog.refs():
             self.notify(f"{self.current.title} is gone (deleted by another process?).", severity="warning")
             self.current = None
@@ -183,9 +183,9 @@ class BrowserApp(EditingMixin, App[None]):
         if self.current is None:
             self._show_welcome()
         if first:
-            self.tree.cursor_line = 0
+            self.asset_tree.cursor_line = 0
             if self.focused is None:
-                self.tree.focus()
+                self.asset_tree.focus()
             if self.watch_interval is not None:
                 self.set_interval(self.watch_interval, self._poll, name="watch the box")
         elif not silent:
@@ -271,7 +271,7 @@ class BrowserApp(EditingMixin, App[None]):
         self.query_one("#sidebar", ContentSwitcher).current = "assets"
         self.detail.tab("overview").focus_feature = feature  # type: ignore[attr-defined]
         self.open_asset(ref, tab=tab)
-        self.tree.move_to(ref)  # its highlight finds the asset open already
+        self.asset_tree.move_to(ref)  # its highlight finds the asset open already
 
     @on(OpenAsset)
     def _open_asset(self, event: OpenAsset) -> None:
@@ -379,7 +379,7 @@ class BrowserApp(EditingMixin, App[None]):
         with search.prevent(Input.Changed):
             search.value = ""
         self.jump_to(hit.ref, tab="overview", feature=hit.feature)
-        self.tree.focus()
+        self.asset_tree.focus()
 
     # -- actions -------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -400,12 +400,12 @@ class BrowserApp(EditingMixin, App[None]):
     def action_refresh(self) -> None:
         self.refresh_box()
 
-    def action_back(self) -> None:
+    def action_back(self) -> None:  # type: ignore[override]  # Textual runs sync and async actions alike
         search = self.query_one("#search", Input)
         if self.focused is search or self.query_one("#sidebar", ContentSwitcher).current == "results":
             search.value = ""
             self.query_one("#sidebar", ContentSwitcher).current = "assets"
-        self.tree.focus()
+        self.asset_tree.focus()
 
     def action_tab(self, number: int) -> None:
         if self.current is not None:

@@ -63,7 +63,7 @@ def sections(read_only: bool = False) -> list[tuple[str, list[tuple[str, str]]]]
     ]
     for tab in ALL_TABS:
         rows = [(key_display(b.key), b.tooltip or b.description) for b in _bindings(list(tab.BINDINGS))]
-        rows += list(tab.HELP)
+        rows += list(tab.KEY_HELP)
         if rows:
             shown = [k.replace("_", " ") + "s" for k, ids in TABS_BY_KIND.items() if tab.TAB_ID in ids]
             kinds = "every asset" if len(shown) == len(TABS_BY_KIND) else ", ".join(shown)

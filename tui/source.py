@@ -199,7 +199,7 @@ class Source(Reads, OpsReads):
                 other = src if up else dst
                 asset = graph.nodes[other]
                 other_ref = nodes[other]
-                label = other_ref.title if other_ref else f"{asset.kind} {asset.name}"
+                label = other_ref.title if other_ref else asset.label
                 if isinstance(details, Mapping) and details.get("commit_id") is not None:
                     label += f" @ commit {details['commit_id']}"
                 node = LineageNode(other_ref, label, relation, repeated=other in seen)
@@ -249,8 +249,9 @@ def _alerts(alerts: list[Any]) -> str:
 
 
 def _asset_ref(asset: Any) -> Ref | None:
-    """A lineage node as a Ref (None for kinds the browser does not open)."""
-    if asset.kind not in KINDS:
+    """A lineage node as a Ref (None for kinds the browser does not open, and for assets of
+    other projects of the home, named ``project::name``: they are not in this box)."""
+    if asset.kind not in KINDS or "::" in asset.name:
         return None
     parent = asset.parent if asset.kind == "training_dataset" else None
     return Ref(asset.kind, asset.name, asset.version, parent)

@@ -81,8 +81,8 @@ class LoadFailed(Message):
 
 class TabView(Widget):
     """Base of the detail tabs. Subclasses set ``TAB_ID``, ``TITLE``, ``BODY`` (the selector of
-    the widget that takes the focus), ``HELP`` (keys that act through events, for the help and
-    docs), implement ``request()`` (on the UI thread: a function to run in the worker) and
+    the widget that takes the focus), ``KEY_HELP`` (keys that act through events, for the help
+    and docs; not ``HELP``, which is Textual's Markdown help of a widget), implement ``request()`` (on the UI thread: a function to run in the worker) and
     ``show(value)`` (on the UI thread: draw it)."""
 
     DEFAULT_CSS = """
@@ -106,7 +106,7 @@ class TabView(Widget):
     TAB_ID: ClassVar[str] = ""
     TITLE: ClassVar[str] = ""
     BODY: ClassVar[str] = ""
-    HELP: ClassVar[list[tuple[str, str]]] = []
+    KEY_HELP: ClassVar[list[tuple[str, str]]] = []
     USES_COMMIT: ClassVar[bool] = False  # reload when the time-travel commit changes
 
     current: reactive[Ref | None] = reactive(None, init=False)

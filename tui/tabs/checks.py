@@ -19,7 +19,7 @@ class ChecksTab(TabView):
     TAB_ID = "checks"
     TITLE = "Checks"
     BODY = "#reports"
-    HELP: ClassVar[list[tuple[str, str]]] = [("↑ ↓", "on a report: each rule's result, failed rows and samples")]
+    KEY_HELP: ClassVar[list[tuple[str, str]]] = [("↑ ↓", "on a report: each rule's result, failed rows and samples")]
     DEFAULT_CSS = """
     ChecksTab #checks-info {
         color: $text;
@@ -65,7 +65,8 @@ class ChecksTab(TabView):
             results = _results(r)
             passed = sum(1 for x in results if isinstance(x, dict) and x.get("success"))
             ok = r.get("success")
-            inner = r.get("report") if isinstance(r.get("report"), dict) else {}
+            report = r.get("report")
+            inner = report if isinstance(report, dict) else {}
             table.rows.append([
                 fmt(r.get("commit_id")) if r.get("commit_id") is not None else "refused",
                 short(r.get("created_at")),

@@ -18,7 +18,7 @@ class DatasetsTab(TabView):
     TAB_ID = "datasets"
     TITLE = "Datasets"
     BODY = "#datasets-table"
-    HELP: ClassVar[list[tuple[str, str]]] = [("enter", "on a training dataset: open it")]
+    KEY_HELP: ClassVar[list[tuple[str, str]]] = [("enter", "on a training dataset: open it")]
 
     def __init__(self) -> None:
         super().__init__()

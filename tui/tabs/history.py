@@ -27,7 +27,7 @@ class HistoryTab(TabView):
     TAB_ID = "history"
     TITLE = "History"
     BODY = "#commits"
-    HELP: ClassVar[list[tuple[str, str]]] = [
+    KEY_HELP: ClassVar[list[tuple[str, str]]] = [
         ("enter", "on a commit: the data (and statistics) as of it; on the newest: the latest"),
     ]
 

@@ -20,7 +20,7 @@ class LineageTab(TabView):
     TAB_ID = "lineage"
     TITLE = "Lineage"
     BODY = "#lineage-tree"
-    HELP: ClassVar[list[tuple[str, str]]] = [("enter", "on an asset: jump to it (and keep following its lineage)")]
+    KEY_HELP: ClassVar[list[tuple[str, str]]] = [("enter", "on an asset: jump to it (and keep following its lineage)")]
     DEFAULT_CSS = """
     LineageTab #lineage-tree {
         height: 1fr;

@@ -19,7 +19,7 @@ class OverviewTab(TabView):
     TAB_ID = "overview"
     TITLE = "Overview"
     BODY = "#schema"
-    HELP: ClassVar[list[tuple[str, str]]] = [
+    KEY_HELP: ClassVar[list[tuple[str, str]]] = [
         ("enter", "on a training dataset's snapshot: open that feature group"),
     ]
     DEFAULT_CSS = """

@@ -21,7 +21,7 @@ class StatsTab(TabView):
     TITLE = "Stats"
     BODY = "#stats-table"
     USES_COMMIT = True
-    HELP: ClassVar[list[tuple[str, str]]] = [
+    KEY_HELP: ClassVar[list[tuple[str, str]]] = [
         ("↑ ↓", "on a feature: its histogram (or most frequent values) and quantiles"),
     ]
     DEFAULT_CSS = """

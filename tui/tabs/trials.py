@@ -22,7 +22,7 @@ class TrialsTab(TabView):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "sort", "Sort", tooltip="sort the trials by the cursor's column (again: reverse)"),
     ]
-    HELP: ClassVar[list[tuple[str, str]]] = [("click a header", "sort by that column")]
+    KEY_HELP: ClassVar[list[tuple[str, str]]] = [("click a header", "sort by that column")]
     DEFAULT_CSS = """
     TrialsTab #trials-info {
         color: $text;

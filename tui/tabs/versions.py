@@ -18,7 +18,7 @@ class VersionsTab(TabView):
     TAB_ID = "versions"
     TITLE = "Versions"
     BODY = "#versions-table"
-    HELP: ClassVar[list[tuple[str, str]]] = [("enter", "on a version: open it")]
+    KEY_HELP: ClassVar[list[tuple[str, str]]] = [("enter", "on a version: open it")]
 
     def __init__(self) -> None:
         super().__init__()
