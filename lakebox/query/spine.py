@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from lakebox.errors import SchemaMismatchError, ValidationError
@@ -74,5 +75,7 @@ def spine_relation(entity_df: Any, event_time: str | None, groups: Iterable[Grou
             check_keys(conformed, [name])
     if time_column is not None and data.column(time_column).null_count:
         raise ValidationError(f"The entity_df's event time column {time_column!r} holds nulls.")
-    frame = conformed.append_column(pa.field(ROW, pa.int64()), pa.array(range(data.num_rows), pa.int64()))
+    # numpy, not range(): building 1M Python ints took 0.4 s of a 1M-row spine's PIT join
+    numbers = pa.array(np.arange(data.num_rows, dtype=np.int64))
+    frame = conformed.append_column(pa.field(ROW, pa.int64()), numbers)
     return Relation(name=SPINE, schema=frame.schema, primary_key=[], event_time=time_column, frame=frame)

@@ -58,6 +58,10 @@ class FeatureSummary:
     top: Top | None = None
     stale: int = 0
     approximate: set[str] = field(default_factory=set)
+    # ``of(..., defer_hll=True)`` leaves the distinct-count sketch to the caller, who hashes
+    # ``hll_input`` of many features in one query (``sketches.hll_many``)
+    defer_hll: bool = field(default=False, repr=False, compare=False)
+    hll_input: Any = field(default=None, repr=False, compare=False)
 
     @property
     def reported_approximate(self) -> set[str]:
@@ -73,9 +77,11 @@ class FeatureSummary:
 
     # -- building ---------------------------------------------------------------------
     @classmethod
-    def of(cls, kind: str, type_name: str, column: pa.ChunkedArray) -> FeatureSummary:
-        """The summary of one decoded column (see ``compute._decoded``)."""
-        s = cls(kind, type_name, count=len(column) - column.null_count, null_count=column.null_count)
+    def of(cls, kind: str, type_name: str, column: pa.ChunkedArray, defer_hll: bool = False) -> FeatureSummary:
+        """The summary of one decoded column (see ``compute._decoded``); with ``defer_hll``
+        its ``hll`` is left empty and what it must hash is in ``hll_input``."""
+        s = cls(kind, type_name, count=len(column) - column.null_count, null_count=column.null_count,
+                defer_hll=defer_hll)
         if kind in _HASHED:
             s.hll = Hll()
         if kind == "numeric":
@@ -85,7 +91,7 @@ class FeatureSummary:
             s.trues = int(pc.sum(column).as_py() or 0)
         elif kind == "string":
             s.top, distinct = Top.of(column)
-            s.hll = hll_of(distinct)  # hashing each distinct value once is enough
+            s._hash(distinct)  # hashing each distinct value once is enough
             s._min_max(column)
         elif kind == "temporal":
             dtype = column.type
@@ -94,12 +100,18 @@ class FeatureSummary:
             ints = column.cast(pa.int32() if pa.types.is_date32(dtype) else pa.int64())
             ints = pc.drop_null(ints) if column.null_count else ints
             values = ints.to_numpy()
-            s.hll = hll_of(values)
+            s._hash(values)
             if len(values):
                 s.min, s.max = int(values.min()), int(values.max())
         elif kind == "binary":
-            s.hll = hll_of(column)
+            s._hash(column)
         return s
+
+    def _hash(self, values: Any) -> None:
+        if self.defer_hll:
+            self.hll_input = values
+        else:
+            self.hll = hll_of(values)
 
     def _numeric(self, column: pa.ChunkedArray) -> None:
         if column.null_count:
@@ -107,7 +119,7 @@ class FeatureSummary:
         if pa.types.is_decimal(column.type):
             column = column.cast(pa.float64(), safe=False)
         raw = column.to_numpy()
-        self.hll = hll_of(raw)
+        self._hash(raw)
         self.integer = raw.dtype.kind in "iu"
         if self.integer:
             if len(raw):

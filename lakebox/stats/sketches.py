@@ -49,15 +49,10 @@ KLL_RANK_ERROR = datasketches.kll_doubles_sketch.get_normalized_rank_error(KLL_K
 MAX_BINS = 128
 TOP_KEEP = 100
 _HASH_SCAN = "lakebox_hash"
-# Register index: the top HLL_P bits of the hash; rank: 1 + leading zeros of the other _Q bits
-# (the definition ``Hll.of`` computes in numpy). Fixed text: no name or value of the user's.
-_HLL_SQL = """
-SELECT (h >> 52)::INTEGER AS i,
-       max(CASE WHEN r = 0 THEN 53 ELSE 52 - floor(log2(r::DOUBLE))::INTEGER END)::INTEGER AS rank
-FROM (SELECT hash(v) AS h, hash(v) & 4503599627370495::UBIGINT AS r FROM lakebox_hash WHERE v IS NOT NULL)
-GROUP BY i
-"""  # 52 = _Q, 4503599627370495 = 2^52 - 1, lakebox_hash = _HASH_SCAN (checked below)
-assert _Q == 52 and _HASH_SCAN == "lakebox_hash"
+# DuckDB hashes each value (its ``hash`` is what string summaries share: string_hash_id);
+# numpy buckets the hashes (``Hll.of``). Fixed text: no name or value of the user's.
+_HASH_SQL = "SELECT hash(v) AS h FROM lakebox_hash WHERE v IS NOT NULL"
+assert _HASH_SCAN == "lakebox_hash"
 _PROBE = "lakebox"
 
 
@@ -89,23 +84,50 @@ def string_hash_id() -> str:
 
 
 def hll_of(values: pa.Array | pa.ChunkedArray | np.ndarray) -> Hll:
-    """The HLL of the non-null ``values`` (numbers, times, strings, binaries), hashed and
-    bucketed by DuckDB in one vectorised pass: about 10x faster than hashing in numpy and
-    ``np.maximum.at``, and the registers are the same as ``Hll.of(hashes)`` of DuckDB's hashes
-    (DuckDB hashes -0.0 as 0.0 and every NaN alike, as a distinct count needs)."""
-    sketch = Hll()
+    """The HLL of the non-null ``values`` (numbers, times, strings, binaries): DuckDB hashes
+    them in one vectorised pass (it hashes -0.0 as 0.0 and every NaN alike, as a distinct
+    count needs) and ``Hll.of`` buckets the hashes. (Bucketing in DuckDB too, with a GROUP BY
+    over the 4096 registers, cost ~25 ms per column whatever its length: 12 features made a
+    1,000-row commit's statistics cost 50 ms.)"""
     if not len(values):
-        return sketch
+        return Hll()
     con = cursor()
     try:
         con.register(_HASH_SCAN, pa.table({"v": values}))
-        found = con.execute(_HLL_SQL).fetchnumpy()
+        hashes = con.execute(_HASH_SQL).fetchnumpy()["h"]
     except duckdb.Error as e:
         raise StorageError(f"Counting distinct values failed in DuckDB: {e}") from e
     finally:
         con.close()
-    sketch.registers[np.asarray(found["i"], dtype=np.intp)] = np.asarray(found["rank"], dtype=np.uint8)
-    return sketch
+    return Hll.of(np.asarray(hashes, dtype=np.uint64))
+
+
+def hll_many(columns: list[Any]) -> list[Hll]:
+    """``[hll_of(values) for values in columns]`` with one DuckDB scan, for small columns: a
+    query costs ~2 ms of CPU however short, so a 1,000-row commit of 12 features spent 24 ms
+    hashing. The columns become one table (each padded with nulls to the longest, keeping
+    its own type: its hashes depend on it), and only each column's own rows count."""
+    arrays = []
+    for values in columns:
+        array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else pa.array(values)
+        arrays.append(pc.drop_null(array) if array.null_count else array)
+    longest = max((len(a) for a in arrays), default=0)
+    if longest == 0:
+        return [Hll() for _ in columns]
+    names = [f"v{i}" for i in range(len(arrays))]  # no user text
+    padded = [pa.concat_arrays([a, pa.nulls(longest - len(a), a.type)]) if len(a) < longest else a for a in arrays]
+    query = exp.select(
+        *[exp.func("hash", exp.column(name)).as_(f"h{i}") for i, name in enumerate(names)]
+    ).from_(_HASH_SCAN)
+    con = cursor()
+    try:
+        con.register(_HASH_SCAN, pa.table(padded, names=names))
+        found = con.execute(query.sql(dialect="duckdb")).fetchnumpy()
+    except duckdb.Error as e:
+        raise StorageError(f"Counting distinct values failed in DuckDB: {e}") from e
+    finally:
+        con.close()
+    return [Hll.of(np.asarray(found[f"h{i}"][: len(a)], dtype=np.uint64)) for i, a in enumerate(arrays)]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ import pyarrow as pa
 from lakebox.errors import NotFoundError, ValidationError
 from lakebox.stats.features import FeatureSummary
 from lakebox.stats.moments import CoMoments
-from lakebox.stats.sketches import string_hash_id
+from lakebox.stats.sketches import hll_many, string_hash_id
 from lakebox.stats.statistics import (
     DEFAULT_QUANTILES,
     Statistics,
@@ -48,6 +48,7 @@ __all__ = ["FORMAT", "Summary", "summarize"]
 
 FORMAT = 1
 _WORKERS = 2
+_BATCHED_HLL_ROWS = 50_000  # up to this, one DuckDB query hashes every feature (see hll_many)
 
 
 class Summary:
@@ -207,6 +208,12 @@ def summarize(table: pa.Table, exclude: Sequence[str] = ()) -> Summary:
     numeric = {name: columns[name] for name in names if kinds[name] == "numeric"}
     with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
         moments = pool.submit(CoMoments.of, numeric)
-        summaries = pool.map(lambda name: FeatureSummary.of(kinds[name], types[name], columns[name]), names)
+        batched = table.num_rows <= _BATCHED_HLL_ROWS  # small: one hashing query for every feature
+        summaries = pool.map(
+            lambda name: FeatureSummary.of(kinds[name], types[name], columns[name], defer_hll=batched), names
+        )
         features = dict(zip(names, summaries, strict=True))
+        hashed = [f for f in features.values() if f.hll_input is not None]
+        for feature, sketch in zip(hashed, hll_many([f.hll_input for f in hashed]), strict=True):
+            feature.hll, feature.hll_input = sketch, None
         return Summary(table.num_rows, features, moments.result())
