@@ -77,6 +77,17 @@ def test_read_equals_local_now_and_as_of_a_commit(server: dict[str, Any]) -> Non
         assert seen and seen[-1] == (len(local.read()), len(local.read()))
 
 
+@pytest.mark.slow
+def test_get_features_with_an_entity_frame_over_one_mebibyte(server: dict[str, Any]) -> None:
+    """An entity frame bigger than the 1 MiB of ordinary requests goes up (frames may be 64 MiB)."""
+    fs = server["project"].get_feature_store()
+    n = 200_000
+    spine = pd.DataFrame({"pid": np.arange(n) % 6, "ts": pd.to_datetime([day(5)] * n, utc=True)})
+    with remote(server) as r:
+        got = r.get_feature_store().get_features(["age", "label"], entity_df=spine, event_time="ts")
+    pd.testing.assert_frame_equal(got, fs.get_features(["age", "label"], entity_df=spine, event_time="ts"))
+
+
 def test_get_features_with_an_entity_frame_equals_local(server: dict[str, Any]) -> None:
     fs = server["project"].get_feature_store()
     spine = pd.DataFrame({"pid": [1, 2, 4, 9], "ts": pd.to_datetime([day(2), day(5), day(3), day(5)], utc=True)})

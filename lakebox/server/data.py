@@ -38,7 +38,7 @@ from lakebox.server.schemas import CommitInfo, TrainingDataInfo, UploadInfo, err
 
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 MAX_PARTS = 10_000
-UPLOAD_PATHS = ("/insert", "/parts/")  # bodies of these routes may reach MAX_UPLOAD_BYTES
+UPLOAD_PATHS = ("/insert", "/parts/", "/features")  # bodies of these routes (frames) may reach MAX_UPLOAD_BYTES
 Version = Annotated[int, Path(ge=1, le=MAX_VERSION)]
 Time = Annotated[str | None, Query(max_length=64, description="a commit time (ISO-8601) or commit id")]
 ARROW: dict[int | str, dict[str, Any]] = {200: {"content": {MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},

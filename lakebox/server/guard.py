@@ -60,7 +60,10 @@ class GuardMiddleware:
             await response(scope, receive, send)
             return
         path = scope.get("path", "")
-        upload = scope.get("method") in ("POST", "PUT") and any(p in path for p in self.upload_paths)
+        # "/parts/" matches inside a path, "/insert" and "/features" only at its end
+        upload = scope.get("method") in ("POST", "PUT") and any(
+            (p in path) if p.endswith("/") else path.endswith(p) for p in self.upload_paths
+        )
         limit = self.max_upload_bytes if upload else self.max_body_bytes
         lengths = [value for name, value in scope["headers"] if name == b"content-length"]
         hint = " Send bigger frames in parts: POST /api/v1/uploads (see /docs)." if upload else ""
