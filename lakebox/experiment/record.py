@@ -5,6 +5,7 @@ holds the one its recorder hands back."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 RUN_LOG = "run.log"
@@ -22,14 +23,37 @@ class Result:
         self.trials = trials
         self.extra = dict(extra or {})
 
-    name = property(lambda self: self.experiment.name)
-    run = property(lambda self: self.experiment.run)
-    kind = property(lambda self: self.experiment.kind)
-    status = property(lambda self: self.experiment.status)
-    metric = property(lambda self: self.experiment.metric)
-    duration_s = property(lambda self: self.experiment.duration_s)
-    files = property(lambda self: self.experiment.files)
-    error = property(lambda self: self.experiment.error)
+    @property
+    def name(self) -> str:
+        return self.experiment.name
+
+    @property
+    def run(self) -> int:
+        return self.experiment.run
+
+    @property
+    def kind(self) -> str:
+        return self.experiment.kind
+
+    @property
+    def status(self) -> str:
+        return self.experiment.status
+
+    @property
+    def metric(self) -> str | None:
+        return self.experiment.metric
+
+    @property
+    def duration_s(self) -> float | None:
+        return self.experiment.duration_s
+
+    @property
+    def files(self) -> dict[str, Path]:
+        return self.experiment.files
+
+    @property
+    def error(self) -> str | None:
+        return self.experiment.error
 
     @property
     def best_hp(self) -> dict[str, Any]:
