@@ -395,3 +395,20 @@ def test_queries_over_a_merge_on_read_group_match_copy_on_write(fs: Any) -> None
         cow.as_of(wallclock_time=4, exclude_until=1).read().sort_values(["k", "ts"]).reset_index(drop=True)
     )
     assert since["k"].tolist() == [2, 5, 5, 6, 9]
+
+
+def test_delete_manifests_are_merged_as_they_accumulate(tmp_path: Path) -> None:
+    group = _group(tmp_path)
+    group.insert(_batch([(k, 1, float(k)) for k in range(40)]))
+    for i in range(deletes.MERGE_DELETE_MANIFESTS + 3):
+        group.insert(_batch([(i, 1, -float(i))]))  # one delete file (and manifest) per commit
+    table = group.load()
+    snapshot = table.current_snapshot()
+    manifests = [m for m in snapshot.manifests(table.io) if m.content == ManifestContent.DELETES]
+    assert len(manifests) < deletes.MERGE_DELETE_MANIFESTS
+    assert len(_delete_files(group)) == deletes.MERGE_DELETE_MANIFESTS + 3
+    n = deletes.MERGE_DELETE_MANIFESTS + 3
+    expected = sorted([(k, 1, -float(k)) for k in range(n)] + [(k, 1, float(k)) for k in range(n, 40)])
+    assert _iceberg_rows(group, snapshot.snapshot_id) == _duckdb_rows(group, snapshot.snapshot_id) == expected
+    first_update = table_commits(table)[1].snapshot_id  # time travel still applies each delete by its sequence number
+    assert _iceberg_rows(group, first_update) == sorted([(0, 1, -0.0)] + [(k, 1, float(k)) for k in range(1, 40)])

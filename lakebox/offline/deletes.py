@@ -59,6 +59,7 @@ MODE_ENV = "LAKEBOX_UPDATE_MODE"
 MERGE_ON_READ = "merge-on-read"
 COPY_ON_WRITE = "copy-on-write"
 
+MERGE_DELETE_MANIFESTS = 16  # as many as lakebox lets data manifests accumulate (warehouse.TABLE_PROPERTIES)
 FILE_PATH_ID = 2147483546  # Iceberg's reserved field ids of a position-delete file
 POS_ID = 2147483545
 DELETE_SCHEMA = pa.schema(
@@ -265,7 +266,20 @@ class RowDelta(_SnapshotProducer["RowDelta"]):
                     for entry in removed[content]:
                         writer.delete(entry)
                 written.append(writer.to_manifest_file())
-        return written + kept
+        return written + self._merged_deletes(kept)
+
+    def _merged_deletes(self, manifests: list[ManifestFile]) -> list[ManifestFile]:
+        """Once ``MERGE_DELETE_MANIFESTS`` delete manifests accumulate (one per merge-on-read
+        commit), rewrite them as one (entries keep their sequence numbers), so planning a
+        scan reads a bounded number of manifests until a compaction drops the deletes."""
+        found = [m for m in manifests if m.content == ManifestContent.DELETES]
+        if len(found) < MERGE_DELETE_MANIFESTS:
+            return manifests
+        with self._writer(ManifestContent.DELETES) as writer:
+            for manifest in found:
+                for entry in manifest.fetch_manifest_entry(self._io, discard_deleted=True):
+                    writer.existing(entry)
+        return [m for m in manifests if m.content != ManifestContent.DELETES] + [writer.to_manifest_file()]
 
 
 def commit_operation(adds_data: bool, removes: bool) -> Operation:
