@@ -2,7 +2,8 @@
 
 ``FeatureViewLike`` is what code may call on a feature view wherever it lives: the local
 ``lakebox.feature_view.FeatureView`` and the HTTP client's ``lakebox.client.RemoteFeatureView``
-(``lakebox.connect("http://...")``) both satisfy it. mypy checks both against it
+(``lakebox.connect("http://...")``) both satisfy it; ``DeploymentLike`` likewise for
+``lakebox.deployments.Deployment`` and the client's ``RemoteDeployment``. mypy checks both against it
 (``tests/typing_conformance.py``, run by ``tests/test_typing.py``), so a parameter renamed or
 dropped on one side fails the tests instead of a user's code that runs on the other.
 
@@ -67,4 +68,27 @@ class FeatureViewLike(Protocol):
         self, start_time: Any = None, end_time: Any = None, *, dataframe_type: str = "pandas", transformed: bool = True
     ) -> Any:
         """The view's features (no labels) between two event times, for batch scoring."""
+        ...
+
+
+class DeploymentLike(Protocol):
+    """A model deployment, local or remote: ``predict`` looks the features up, predicts and logs."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def model_name(self) -> str: ...
+
+    @property
+    def serving_keys(self) -> list[str]: ...
+
+    def predict(
+        self,
+        entries: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        passed_features: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+        allow_missing: bool = False,
+    ) -> dict[str, Any]:
+        """One entry: ``{"deployment", "prediction", "model_version", "status"}``; a list of
+        entries: ``{"deployment", "predictions", "model_versions", "statuses"}``, in order."""
         ...

@@ -16,6 +16,7 @@ import lakebox
 from lakebox.catalog.assets import SearchHit
 from lakebox.client import RemoteFeatureView
 from lakebox.deployments.deployment import Deployment
+from lakebox.deployments.remote import RemoteDeployment
 from lakebox.experiment import Config, HyperparameterOptConfig, Result, Searchspace, lagom
 from lakebox.experiments import Experiment
 from lakebox.feature_group import FeatureGroup
@@ -25,7 +26,7 @@ from lakebox.lineage import LineageGraph
 from lakebox.model_registry import Model, ModelRegistry
 from lakebox.monitors.monitor import DriftMonitor
 from lakebox.project import Project
-from lakebox.protocols import FeatureViewLike
+from lakebox.protocols import DeploymentLike, FeatureViewLike
 from lakebox.queries import Query
 from lakebox.stats import Statistics
 
@@ -36,6 +37,14 @@ def local_feature_view(view: FeatureView) -> FeatureViewLike:
 
 def remote_feature_view(view: RemoteFeatureView) -> FeatureViewLike:
     return view
+
+
+def local_deployment(deployment: Deployment) -> DeploymentLike:
+    return deployment
+
+
+def remote_deployment(deployment: RemoteDeployment) -> DeploymentLike:
+    return deployment
 
 
 def public_api(path: Path) -> None:
