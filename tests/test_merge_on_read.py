@@ -412,3 +412,27 @@ def test_delete_manifests_are_merged_as_they_accumulate(tmp_path: Path) -> None:
     assert _iceberg_rows(group, snapshot.snapshot_id) == _duckdb_rows(group, snapshot.snapshot_id) == expected
     first_update = table_commits(table)[1].snapshot_id  # time travel still applies each delete by its sequence number
     assert _iceberg_rows(group, first_update) == sorted([(0, 1, -0.0)] + [(k, 1, float(k)) for k in range(1, 40)])
+
+
+def test_piled_up_deletes_are_folded_by_a_compaction(fs: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a commit whose deletes pass the thresholds, the write path compacts them away."""
+    import pandas as pd
+
+    monkeypatch.setenv(deletes.MODE_ENV, deletes.MERGE_ON_READ)
+    monkeypatch.setattr(deletes, "FOLD_MIN_ROWS", 3)  # the share (10%) decides
+    when = pd.Timestamp("2026-01-01", tz="UTC")
+    fg = fs.create_feature_group("folded", 1, primary_key=["k"], event_time="ts")
+    fg.insert(pd.DataFrame({"k": range(40), "ts": when, "v": [float(k) for k in range(40)]}))
+    fg.insert(pd.DataFrame({"k": [1, 2], "ts": when, "v": [-1.0, -2.0]}))  # 2 deleted rows: kept
+    assert fg._planner_pin().has_deletes and [c["kind"] for c in fg.commit_details().values()].count("compact") == 0
+    fg.insert(pd.DataFrame({"k": [3, 4], "ts": when, "v": [-3.0, -4.0]}))  # 4 of 40 rows: folded
+    kinds = [d["kind"] for _, d in sorted(fg.commit_details().items())]
+    assert kinds == ["insert", "insert", "insert", "compact"]
+    assert not fg._planner_pin().has_deletes
+    assert fg.read()["v"].tolist()[:6] == [0.0, -1.0, -2.0, -3.0, -4.0, 5.0]
+    monkeypatch.setattr(deletes, "FOLD_MIN_ROWS", 10**9)
+    monkeypatch.setattr(deletes, "FOLD_FILES", 2)  # or when delete files pile up
+    fg.insert(pd.DataFrame({"k": [5], "ts": when, "v": [-5.0]}))
+    assert fg._planner_pin().has_deletes
+    fg.insert(pd.DataFrame({"k": [6], "ts": when, "v": [-6.0]}))
+    assert not fg._planner_pin().has_deletes and list(fg.commit_details().values())[0]["kind"] == "compact"

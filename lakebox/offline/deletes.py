@@ -59,6 +59,12 @@ MODE_ENV = "LAKEBOX_UPDATE_MODE"
 MERGE_ON_READ = "merge-on-read"
 COPY_ON_WRITE = "copy-on-write"
 
+# A commit whose snapshot holds this many deleted rows (and this share of all rows), or this
+# many delete files, is followed by a compaction that folds them away (write/coordinator.py):
+# reads skip deleted rows at a cost that grows with them, so they must not pile up forever.
+FOLD_MIN_ROWS = 100_000
+FOLD_SHARE = 0.10
+FOLD_FILES = 64
 MERGE_DELETE_MANIFESTS = 16  # as many as lakebox lets data manifests accumulate (warehouse.TABLE_PROPERTIES)
 FILE_PATH_ID = 2147483546  # Iceberg's reserved field ids of a position-delete file
 POS_ID = 2147483545
@@ -347,3 +353,20 @@ def relocated_file(table: Table, delete_file: DataFile, moved: Callable[[str], s
     paths = [moved(p) for p in positions.column("file_path").to_pylist()]
     positions = pa.table({"file_path": pa.array(paths, pa.string()), "pos": positions.column("pos").cast(pa.int64())})
     return _written(table, positions, location, delete_file.spec_id)
+
+
+def should_fold(table: Table) -> bool:
+    """Whether the current snapshot's deletes have piled up enough to compact them away
+    (``FOLD_*``), from the snapshot summary's running totals (no manifest is read)."""
+    snapshot = table.current_snapshot()
+    summary = snapshot.summary if snapshot is not None else None
+    if summary is None:
+        return False
+
+    def total(name: str) -> int:
+        value = summary[name]
+        return int(value) if value is not None else 0
+
+    deleted, files = total("total-position-deletes"), total("total-delete-files")
+    rows = total("total-records")
+    return files >= FOLD_FILES or (deleted >= FOLD_MIN_ROWS and deleted >= FOLD_SHARE * max(rows - deleted, 1))

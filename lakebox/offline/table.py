@@ -161,6 +161,12 @@ class GroupTable:
     def load(self) -> Table:
         return self.warehouse.load(self.table_name)
 
+    def deletes_piled_up(self) -> bool:
+        """Whether the merge-on-read deletes of the table as this writer last committed it
+        call for a compaction (``deletes.should_fold``; reads no manifest)."""
+        table = self._committing
+        return table is not None and deletes.should_fold(table)
+
     # -- public write operations --------------------------------------------------------
     def insert(self, batch: pa.Table) -> WriteResult:
         """Upsert ``batch`` by (primary key, event time): existing pairs are replaced, new ones appended.

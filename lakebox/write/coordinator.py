@@ -152,7 +152,18 @@ class Writer:
                 return None
             online_error = self._after_commit(row, group, outcome, batch=batch, deleted=deleted, added=added,
                                               restored=restored, report=report)
+        if group.deletes_piled_up():  # merge-on-read deletes are folded away before reads degrade
+            self._fold(row, outcome.commit)
         return self._report(row, outcome.commit, online_error)
+
+    def _fold(self, row: GroupRow, commit: CommitRow) -> None:
+        """Compact after ``commit`` (outside the write lock); a failure leaves the deletes for
+        the next commit or ``fg.compact()`` and never fails the durable commit."""
+        try:
+            self.compact(row)
+        except Exception:  # noqa: BLE001 - the commit is durable; folding is retried after the next one
+            log.warning("%s v%s: folding deletes after commit %s failed", row.name, row.version, commit.commit_id,
+                        exc_info=True)
 
     def _after_commit(
         self,
