@@ -12,7 +12,10 @@ peak RSS (the kernel's high-water mark: ru_maxrss, /proc/PID/status VmHWM) is th
 - remote whole: the client's ``fg.read`` over HTTP from a `lakebox serve` process (the client
   holds the frame, the server streams DuckDB's record batches);
 - remote batches: the client's ``fg.read_batches`` consuming one batch at a time (both sides
-  bounded).
+  bounded);
+- get_features, local and remote: every feature for a spine of every key (shuffled), so the
+  frame has ROWS rows; remotely the spine goes up as Arrow IPC and the frame streams back
+  (run after the reads: the server's high-water mark then covers both).
 
 The server's peak is read from /proc after each remote step (it only served reads). With
 ``--memory-limit`` the box's ``duckdb_memory_limit`` is set (DuckDB spills the ORDER BY of
@@ -56,6 +59,16 @@ if kind == "floor":
         files = group._planner_pin().files
     start = time.perf_counter()
     rows = pq.read_table(list(files)).num_rows
+elif kind.endswith("features"):  # get_features over a spine of every key, shuffled
+    import numpy as np, pandas as pd
+    with lakebox.connect(box if kind.startswith("local") else url) as project:
+        fs = project.get_feature_store()
+        group = fs.get_feature_group("wide", 1)
+        rows = int(sys.argv[4])
+        spine = pd.DataFrame({"id": np.random.default_rng(2).permutation(rows)})
+        names = [n for n in (f["name"] if isinstance(f, dict) else f.name for f in group.features) if n != "id"]
+        start = time.perf_counter()
+        rows = fs.get_features(names, entity_df=spine, dataframe_type="arrow").num_rows
 else:  # the timer starts once the project and the group are open
     with lakebox.connect(box if kind == "local" else url) as project:
         group = project.get_feature_store().get_feature_group("wide", 1)
@@ -79,9 +92,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def step(kind: str, box: Path, url: str = "") -> dict[str, float]:
+def step(kind: str, box: Path, url: str = "", rows: int = 0) -> dict[str, float]:
     done = subprocess.run(
-        [sys.executable, "-c", STEP, kind, str(box), url], capture_output=True, text=True, check=False
+        [sys.executable, "-c", STEP, kind, str(box), url, str(rows)], capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
         raise SystemExit(f"step {kind} failed:\n{done.stderr[-3000:]}")
@@ -135,7 +148,8 @@ def main() -> None:
         print(f"{args.rows:,} rows x {args.columns + 2} columns (~{frame_mib:.0f} MiB in Arrow); "
               f"duckdb_memory_limit {args.memory_limit or 'default (50% of RAM)'}; {os.cpu_count()} CPUs")  # fmt: skip
         results = {"floor (pyarrow reads the Parquet files)": step("floor", box),
-                   "local fg.read": step("local", box)}  # fmt: skip
+                   "local fg.read": step("local", box),
+                   "local fs.get_features (1 row per key)": step("local_features", box, rows=args.rows)}  # fmt: skip
         proc, url = serve(box, args.server_code)
         try:
             step("warm", box, url)  # one row: the server's imports and caches, before the high-water marks count
@@ -144,6 +158,8 @@ def main() -> None:
             server_whole = hwm_mib(proc.pid)
             results["remote fg.read_batches (one batch at a time)"] = step("batches", box, url)
             server_batches = hwm_mib(proc.pid)
+            results["remote fs.get_features (1 row per key)"] = step("remote_features", box, url, rows=args.rows)
+            server_features = hwm_mib(proc.pid)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -153,7 +169,8 @@ def main() -> None:
             print(f"{name:48} {int(r['rows']):>10,} {r['seconds']:>8.2f} {r['seconds'] / floor:>8.1f} "
                   f"{r['peak_mib']:>12.0f} MiB")  # fmt: skip
         print(f"server ({args.server_code or 'this checkout'}) peak RSS: {idle:.0f} MiB after a 1-row read, {server_whole:.0f} MiB after the whole-frame read, "
-              f"{server_batches:.0f} MiB after the batch read (high-water marks)")  # fmt: skip
+              f"{server_batches:.0f} MiB after the batch read, {server_features:.0f} MiB after get_features "
+              "(high-water marks)")  # fmt: skip
 
 
 if __name__ == "__main__":
