@@ -4,8 +4,8 @@ Like Delta Lake's change data feed, every changed row comes out with ``_change_t
 (``insert``, ``update_preimage``, ``update_postimage``, ``delete``), ``_commit_id`` and
 ``_commit_time`` (UTC), so a downstream job can apply the feed to its own copy.
 
-lakebox tables are copy-on-write (``offline/table.py``): a commit is one snapshot that removes
-some data files and adds others (the rewritten survivors of the removed files, plus new rows).
+A commit is one snapshot that removes some data files and adds others (copy-on-write: the
+rewritten survivors of the removed files, plus new rows), or adds position-delete files.
 A commit's change is therefore the diff between the rows of the files its snapshot removed
 and the rows of the files it added: rows identical on both sides cancel (a rewritten file's
 untouched rows, a re-inserted identical row); a key on both sides with different values is an

@@ -1,9 +1,11 @@
 """Incremental reads: the rows that the commits in ``(base, now]`` inserted or changed.
 
-``fg.as_of(now, exclude_until=base)`` on one group. Copy-on-write tables make this a
+``fg.as_of(now, exclude_until=base)`` on one group. Without delete files this is a
 difference of data files: only files in ``now`` but not in ``base`` can hold new rows, and
 only files in ``base`` but not in ``now`` can hold replaced ones; whole rows are compared
-(a re-inserted identical row is no change) and the wanted columns projected.
+(a re-inserted identical row is no change) and the wanted columns projected. When either
+pin has merge-on-read deletes, a file in both may hold different rows: the whole pins are
+compared.
 """
 
 from __future__ import annotations

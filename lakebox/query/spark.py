@@ -2,9 +2,9 @@
 pinned data files, returning a Spark DataFrame.
 
 - Each group is read at its pin from exactly the Parquet data files Iceberg's scan planning
-  returned (lakebox writes copy-on-write tables, so those files are the snapshot). A table
-  with delete files (written by a merge-on-read engine) is refused: reading its data files
-  alone would return deleted rows.
+  returned. A pin with lakebox's merge-on-read position deletes (``Pin.deletes``) is read
+  through DuckDB, which anti-joins them; one with other delete kinds uses the exact rows
+  Iceberg's scan read (``Pin.exact``) or is refused: its data files alone hold deleted rows.
 - The spine is numbered before Spark sees it (in Arrow for pandas/polars/Arrow spines, with
   ``monotonically_increasing_id()`` for a Spark DataFrame), so the window formulation never
   needs ``ROW_NUMBER() OVER ()`` without an order; the output is ordered by that number.
