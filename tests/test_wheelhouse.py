@@ -110,6 +110,15 @@ def test_the_light_cli_names_the_extra_of_a_missing_command(light_venv: tuple[Pa
     assert run("init", "b.lakebox").returncode == 0
     labs = run("labs", "list", "-o", "json")  # the labs ship in the wheel (lakebox/_labs)
     assert labs.returncode == 0 and "time_travel" in labs.stdout, labs.stderr
+    (tmp_path / "t.csv").write_text("team_id,budget\n1,10.5\n2,20.0\n")
+    core = [["fg", "ingest", "teams", "t.csv", "-k", "team_id"], ["fg", "list"], ["fg", "show", "teams"],
+            ["fg", "head", "teams"], ["sql", "SELECT sum(budget) AS b FROM teams"], ["search", "teams"]]  # fmt: skip
+    for command in core:  # the core commands run on the light install, in text and JSON
+        for output in ("text", "json"):
+            done = run("--box", "b.lakebox", "-o", output, *command)
+            assert done.returncode == 0, f"{command}: {done.stdout}{done.stderr}"
+    assert json.loads(run("--box", "b.lakebox", "-o", "json", "sql", "SELECT sum(budget) AS b FROM teams").stdout)[
+        "rows"] == [{"b": 30.5}]  # fmt: skip
     for command, extra in ((["tui", "b.lakebox"], "tui"), (["serve", "b.lakebox", "--port", "65000"], "serve")):
         failed = run("-o", "json", *command)
         assert failed.returncode == 1, failed.stdout + failed.stderr
