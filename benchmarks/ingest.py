@@ -67,8 +67,8 @@ def main() -> None:
         def lakebox_insert() -> None:
             project = lakebox.connect(root / f"box_{next(counter)}")
             fs = project.get_feature_store()
-            # statistics=False: this measures the write path; the cost of statistics on commit
-            # is measured on its own (benchmarks/search.py) and reported separately below
+            # statistics=False: this measures the write path; an insert with statistics (the
+            # default) is measured on its own below, and at scale by benchmarks/scale.py
             fg = fs.create_feature_group("bench", 1, primary_key=["entity_id"], event_time="ts", statistics=False)
             fg.insert(data)
             project.close()
@@ -116,8 +116,11 @@ def main() -> None:
         start = time.perf_counter()
         fg.insert(data)
         t_stats = time.perf_counter() - start
+        project.engines.writer.wait_statistics()  # a big insert stores its statistics in the background
+        t_stored = time.perf_counter() - start
         print(f"insert with statistics=True     : {t_stats:8.3f} s   ({t_stats / t_floor:5.2f}x the floor; "
-              "statistics of the whole group are computed after each commit)")
+              f"its statistics (O(batch), in the background) stored after {t_stored:.3f} s = "
+              f"{t_stored / t_floor:.2f}x)")
 
 
 if __name__ == "__main__":
