@@ -39,7 +39,10 @@ class GroupStreamMixin:
             total = pin.exact.num_rows
         elif pin.empty:
             total = 0
-        elif pin.has_deletes or getattr(pin, "deletes", None) is not None:
+        elif pin.deletes is not None:  # lakebox's position deletes: the files' rows less the deleted ones
+            deleted = pin.deletes.group_by(pin.deletes.column_names).aggregate([]).num_rows
+            total = sum(pq.read_metadata(path).num_rows for path in pin.files) - deleted
+        elif pin.has_deletes:
             return None
         else:
             total = sum(pq.read_metadata(path).num_rows for path in pin.files)

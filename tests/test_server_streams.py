@@ -75,3 +75,15 @@ def test_view_batches_equal_batch_and_training_data(world: Any) -> None:
         assert got.equals(frame), part
     with pytest.raises(NotFoundError, match="no frame"):
         view.get_training_data_batches(version, len(frames))
+
+
+@pytest.mark.parametrize("mode", ["merge-on-read", "copy-on-write"])
+def test_read_batches_and_row_count_after_updates(fs: Any, monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+    monkeypatch.setenv("LAKEBOX_UPDATE_MODE", mode)
+    group = fs.create_feature_group("scores", version=1, primary_key=["pid"])
+    group.insert(pa.table({"pid": pa.array(range(300), pa.int64()), "x": pa.array([1.0] * 300)}))
+    group.insert(pa.table({"pid": pa.array(range(0, 300, 7), pa.int64()), "x": pa.array([2.0] * 43)}))  # updates
+    group.delete_records(pa.table({"pid": pa.array([1, 2, 3], pa.int64())}))
+    got, count = _table(group.read_batches(batch_rows=50))
+    assert count > 1 and got.equals(group.read(dataframe_type="arrow")) and got.num_rows == 297
+    assert group.read_row_count() == 297 and group.read_row_count(limit=10, offset=290) == 7
