@@ -312,8 +312,12 @@ def _bin(x: float, exponent: int) -> int:
 
 def _bins(values: np.ndarray, exponent: int) -> np.ndarray:
     scaled = np.ldexp(values, -exponent)
-    bins = np.floor(scaled).astype(np.int64)
-    bins[(scaled == 0.0) & (values < 0)] = -1
+    # a tiny negative value can only underflow to 0 when scaling down (exponent > 0): only
+    # then is the extra pass over the values needed
+    underflow = (scaled == 0.0) & (values < 0) if exponent > 0 else None
+    bins = np.floor(scaled, out=scaled).astype(np.int64)
+    if underflow is not None:
+        bins[underflow] = -1
     return bins
 
 
