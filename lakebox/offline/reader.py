@@ -134,8 +134,10 @@ def deleted_rows(table: Table, tasks: Sequence[FileScanTask]) -> pa.Table:
     if not parts:
         return pa.table({FILE: pa.array([], pa.string()), "pos": pa.array([], pa.int64())})
     found = pa.concat_tables(parts)
-    local = {p: local_path(p, table) for p in pc.unique(found.column("file_path")).to_pylist()}
-    files = pa.array([local[p] for p in found.column("file_path").to_pylist()], pa.string())
+    recorded = found.column("file_path")
+    distinct = pc.unique(recorded)
+    local = pa.array([local_path(p, table) for p in distinct.to_pylist()], pa.string())
+    files = local.take(pc.index_in(recorded, value_set=distinct))  # vectorised: one lookup per distinct file
     return pa.table({FILE: files, "pos": found.column("pos").cast(pa.int64())})
 
 
