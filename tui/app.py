@@ -104,10 +104,11 @@ class BrowserApp(EditingMixin, App[None]):
         self._log_handler = _ToTextualLog(self)
         self._log_handler.attach()
         self.sub_title = "opening…"
-        self.asset_tree.loading = True
         self.asset_tree.focus()
-        # The first frame (search bar, the tree's loading indicator) is drawn before the detail
-        # pane is built and before the box opens (opening imports the engines: ~1 s).
+        # The first frame (the search bar, "Opening the box…") is drawn before the detail pane is
+        # built and before the box opens (opening imports the engines: ~1 s). No loading
+        # indicator: its animation redraws 16 times a second, and on the UI thread it competes
+        # with the worker that opens the box (~1 s more CPU before the tree shows).
         self.call_after_refresh(self._build_detail)
 
     async def _build_detail(self) -> None:
@@ -162,7 +163,6 @@ class BrowserApp(EditingMixin, App[None]):
                       silent: bool) -> None:
         if generation != self._catalog_generation:
             return
-        self.asset_tree.loading = False
         if value is None:
             assert error is not None
             self.report(error)
