@@ -94,12 +94,24 @@ def test_update_writes_a_delete_file_and_rewrites_nothing(tmp_path: Path) -> Non
     assert _duckdb_rows(group, snapshot.snapshot_id) == expected
 
 
-def test_copy_on_write_stays_the_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_copy_on_write_by_table_property(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(deletes.MODE_ENV, raising=False)
     group = _group(tmp_path, mode=deletes.COPY_ON_WRITE)
     group.insert(_batch([(k, 1, float(k)) for k in range(5)]))
     group.insert(_batch([(2, 1, -2.0)]))
     assert _delete_files(group) == []
+
+
+def test_the_table_property_beats_the_environment_which_beats_the_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    group = _group(tmp_path, mode=deletes.COPY_ON_WRITE)
+    monkeypatch.setenv(deletes.MODE_ENV, deletes.MERGE_ON_READ)
+    assert not deletes.merge_on_read(group.load())  # the property
+    group.load().transaction().remove_properties(deletes.MODE_PROPERTY).commit_transaction()
+    assert deletes.merge_on_read(group.load())  # the environment
+    monkeypatch.delenv(deletes.MODE_ENV)
+    assert deletes.merge_on_read(group.load()) == (deletes.DEFAULT_MODE == deletes.MERGE_ON_READ)
 
 
 def test_an_unknown_mode_is_refused(tmp_path: Path) -> None:

@@ -58,6 +58,7 @@ MODE_PROPERTY = "lakebox.update-mode"
 MODE_ENV = "LAKEBOX_UPDATE_MODE"
 MERGE_ON_READ = "merge-on-read"
 COPY_ON_WRITE = "copy-on-write"
+DEFAULT_MODE = COPY_ON_WRITE  # without the table property or the environment variable
 
 # A commit whose snapshot holds this many deleted rows (and this share of all rows), or this
 # many delete files, is followed by a compaction that folds them away (write/coordinator.py):
@@ -78,7 +79,7 @@ DELETE_SCHEMA = pa.schema(
 
 def merge_on_read(table: Table) -> bool:
     """Whether updates of ``table`` write position deletes instead of rewriting files."""
-    mode = table.metadata.properties.get(MODE_PROPERTY) or os.environ.get(MODE_ENV) or COPY_ON_WRITE
+    mode = table.metadata.properties.get(MODE_PROPERTY) or os.environ.get(MODE_ENV) or DEFAULT_MODE
     if mode not in (MERGE_ON_READ, COPY_ON_WRITE):
         raise StorageError(
             f"{MODE_PROPERTY} = {mode!r} on {table.name()} (or ${MODE_ENV}) is not an update mode: "
