@@ -26,6 +26,7 @@ from lakebox.timeutil import iso
 if TYPE_CHECKING:
     from lakebox.box import Box
     from lakebox.engines import Engines
+    from lakebox.feature_store import FeatureStore
 
 # the snapshot summary key under which lakebox records its commit id (lakebox.offline.table)
 _COMMIT_ID_KEY = "lakebox.commit-id"
@@ -90,7 +91,7 @@ class MetadataMixin:
         @property
         def engines(self) -> Engines: ...
 
-        def get_feature_store(self) -> Any: ...
+        def get_feature_store(self) -> FeatureStore: ...
 
     def describe_feature_groups(self, name: str | None = None) -> list[dict[str, Any]]:
         """Every feature group (or every version of ``name``) as ``FeatureGroup.describe()``
