@@ -185,8 +185,10 @@ class FeatureGroup(QualityMixin, HistoryMixin, GroupAliases, ShareMixin, GroupSt
         online store cannot mirror it, ``OnlineBehindError`` carries the commit.
 
         hsfs' options: ``operation`` ("upsert" or "insert": both upsert by key and event time),
-        ``write_options`` and ``wait`` are accepted and ignored (lakebox writes synchronously,
-        in-process), ``validation_options={"run_validation": False}`` skips the expectations;
+        ``write_options`` is accepted and ignored; the commit is durable and online when insert
+        returns, and the statistics of a big insert (100k rows or more) are stored by a
+        background job in this process (``get_statistics`` and commit listings wait for them;
+        ``wait=True`` waits before returning), ``validation_options={"run_validation": False}`` skips the expectations;
         ``overwrite=True`` and ``storage=`` are refused (see docs/hopsworks.md). Mixed-case
         column names are lower-cased with a warning, as hsfs does.
 
@@ -211,7 +213,10 @@ class FeatureGroup(QualityMixin, HistoryMixin, GroupAliases, ShareMixin, GroupSt
         report = self._validate(batch) if run_validation else None  # strict: raises before anything is written
         if stored is None:
             self._row = self._writer.ensure_table(self._row, batch.schema)
-        return self._writer.insert(self._row, batch, report=report)
+        commit = self._writer.insert(self._row, batch, report=report)
+        if wait:
+            self._writer.wait_statistics(self._row)
+        return commit
 
     def delete_records(self, keys: Any) -> Commit | None:
         """Delete rows by primary key (every event time), or by (key, event time) when ``keys``

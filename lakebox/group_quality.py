@@ -155,8 +155,11 @@ class QualityMixin:
         ``.to_dict()`` -> ``{feature: {count, null_count, distinct, min, max, mean, stddev,
         quantiles, histogram}}``. Kept up to date by every commit at the cost of the rows it
         touched; ``.exact`` is False when updates or deletes left sketch parts approximate
-        (``compute_statistics()`` makes them exact). Computed now if none were stored."""
+        (``compute_statistics()`` makes them exact). Computed now if none were stored. Waits
+        for statistics still being computed in the background (big inserts)."""
         from lakebox.stats import Statistics
+
+        self._writer.wait_statistics(self._row)
 
         commits = self.commits()
         if not commits:
