@@ -13,6 +13,7 @@ from lakebox.deployments.mixins import ServingProjectMixin
 from lakebox.experiments import ExperimentsMixin
 from lakebox.files_api import DatasetMixin
 from lakebox.jobs.api import JobsMixin
+from lakebox.listings import ListingsMixin
 from lakebox.metadata import MetadataMixin
 from lakebox.security import SecurityMixin
 
@@ -28,7 +29,9 @@ if TYPE_CHECKING:
 _current: Project | None = None
 
 
-class Project(ServingProjectMixin, JobsMixin, ExperimentsMixin, SecurityMixin, DatasetMixin, MetadataMixin):
+class Project(
+    ServingProjectMixin, JobsMixin, ExperimentsMixin, SecurityMixin, DatasetMixin, MetadataMixin, ListingsMixin
+):
     """One box, opened in this process. Use ``lakebox.connect(path)``."""
 
     def __init__(self, box: Box) -> None:

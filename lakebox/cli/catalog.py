@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 import click
-from rich.markup import escape
 
 from lakebox.catalog.assets import KINDS as SEARCH_KINDS
+from lakebox.cli.formats import escape
 from lakebox.cli.state import State, output_option, pass_state
 from lakebox.jsonpolicy import dumps
 
@@ -172,8 +172,7 @@ def tag_add(state: State, kind: str, name: str, key: str, value: str, version: i
 @pass_state
 def tag_list(state: State, kind: str, name: str, version: int | None) -> None:
     """List the tags of NAME (KIND fg or fv) with their JSON values."""
-    asset = _asset(state, kind, name, version)
-    state.out.tags({**_described(kind, asset), "tags": asset.get_tags()})
+    state.out.tags(state.open().describe_tags(TAG_KINDS[kind], name, version))  # the catalog only
 
 
 @tag.command("remove", short_help="Remove a tag.")

@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import click
-from rich.markup import escape
 
+from lakebox.cli.formats import escape
 from lakebox.cli.state import State, output_option, pass_state
 from lakebox.errors import ValidationError
 
@@ -36,10 +36,11 @@ def table(records: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> dict[
 
 
 def _summary(d: Any) -> dict[str, Any]:
-    info = d.to_dict()
+    info = d if isinstance(d, dict) else d.to_dict()  # a dict: describe_deployments' answer
+    traffic = {int(v): s for v, s in info["traffic"].items()}
     return {
         **info,
-        "traffic_text": ", ".join(f"v{v}: {s:g}%" for v, s in sorted(d.traffic.items())),
+        "traffic_text": ", ".join(f"v{v}: {s:g}%" for v, s in sorted(traffic.items())),
         "view": f"{info['feature_view']} v{info['feature_view_version']} (td v{info['training_dataset_version']})",
     }
 
@@ -49,7 +50,7 @@ def _summary(d: Any) -> dict[str, Any]:
 @pass_state
 def list_deployments(state: State) -> None:
     """List the deployments: model, default version, traffic split, feature view and log group."""
-    found = [_summary(d) for d in state.open().get_model_serving().get_deployments()]
+    found = [_summary(d) for d in state.open().describe_deployments()]  # the catalog only: no serving stack
     if not state.text:
         state.out.result({"deployments": [{k: v for k, v in d.items() if k not in ("traffic_text", "view")} for d in found]}, "")
         return

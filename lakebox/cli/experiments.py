@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.markup import escape
 
+from lakebox.cli.formats import escape
 from lakebox.cli.state import State, output_option, pass_state
 from lakebox.errors import NotFoundError, ValidationError
 

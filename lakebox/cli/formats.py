@@ -18,6 +18,14 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 
+def escape(text: str) -> str:
+    """``text`` with rich markup escaped (``[x]`` prints as is); rich is imported on first use,
+    so commands whose JSON output builds no message never import it."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
 def number(value: int | float) -> str:
     """A count as every command prints it: ``1,000`` (floats keep up to 6 significant digits)."""
     if isinstance(value, float) and not value.is_integer():

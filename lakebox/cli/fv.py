@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.markup import escape
 
+from lakebox.cli.formats import escape
 from lakebox.cli.formats import number as count_text
 from lakebox.cli.output import split_summary
 from lakebox.cli.state import State, output_option, pass_state
@@ -32,9 +32,9 @@ def fv() -> None:
 @pass_state
 def list_views(state: State) -> None:
     """List every feature view of the box: the groups it reads, labels and training datasets."""
-    fs = state.open().get_feature_store()
+    project = state.open()
     with state.busy("Reading the catalog…"):
-        views = [describe_view(v) for v in fs.get_feature_views()]
+        views = project.describe_feature_views()  # the catalog only: no planner, pyarrow or DuckDB
     state.out.views(views)
 
 
@@ -154,29 +154,9 @@ def show_dataset(state: State, view: str, td_version: int, view_version: int | N
 # -- helpers ------------------------------------------------------------------------------
 def describe_view(view: FeatureView) -> dict[str, Any]:
     """A feature view as plain data (what ``fv list`` and ``fv show`` render)."""
-    query = view.query
-    root = query.root_group
-    transformations = view.transformation_functions
-    roles = {k: "primary key" for k in view.primary_key}
-    if root.event_time:
-        roles[root.event_time] = "event time"
-    roles.update({label: "label" for label in view.labels})
-    return {
-        "name": view.name,
-        "version": view.version,
-        "description": view.description,
-        "groups": [{"name": g.name, "version": g.version} for g in query.groups()],
-        "primary_key": view.primary_key,
-        "event_time": root.event_time,
-        "labels": view.labels,
-        "features": view.features,
-        "transformation_functions": transformations,
-        "columns": [
-            {"name": c, "role": roles.get(c, "feature"), "transformation": transformations.get(c)}
-            for c in query.features
-        ],
-        "training_datasets": view.get_training_datasets(),
-    }
+    from lakebox.listings import view_info
+
+    return view_info(view)
 
 
 def describe_dataset(view: FeatureView, version: int) -> dict[str, Any]:

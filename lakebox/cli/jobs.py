@@ -7,15 +7,17 @@ import json
 import re
 import threading
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.markup import escape
-from rich.table import Table
 
+from lakebox.cli.formats import escape
 from lakebox.cli.output import format_value, jsonable
 from lakebox.cli.state import State, output_option, pass_state
 from lakebox.errors import ValidationError
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 _EVERY = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -66,6 +68,8 @@ def _when(value: Any) -> str:
 
 
 def _executions_table(executions: list[dict[str, Any]], title: str, started: bool = True) -> Table:
+    from rich.table import Table
+
     table = Table(title=title, title_justify="left")
     table.add_column("#", justify="right", no_wrap=True, min_width=2)
     table.add_column("state", no_wrap=True, min_width=9)
@@ -152,6 +156,8 @@ def list_jobs(state: State) -> None:
     if not rows:
         state.console.print("No jobs yet. Create one with [bold]lakebox jobs create NAME ENTRYPOINT[/].")
         return
+    from rich.table import Table
+
     table = Table(title="Jobs", title_justify="left")
     for column in ("job", "entrypoint", "schedule", "executions", "last", "when"):
         table.add_column(column, no_wrap=column in ("job", "executions", "last"))

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from rich.markup import escape
 
 from lakebox.cli.deployments import table
+from lakebox.cli.formats import escape
 from lakebox.cli.state import State, output_option, pass_state
 from lakebox.errors import ValidationError
 
@@ -29,11 +29,7 @@ def _result_rows(run: Any) -> list[dict[str, Any]]:
 @pass_state
 def list_monitors(state: State) -> None:
     """List the monitors: source, reference training dataset, window, metrics and last run."""
-    fs = state.open().get_feature_store()
-    found = []
-    for m in fs.get_drift_monitors():
-        last = m.history(limit=1)
-        found.append({**m.to_dict(), "last_run": last[0].to_dict() if last else None})
+    found = state.open().describe_monitors()  # the catalog only: no drift metrics, pyarrow or DuckDB
     if not state.text:
         state.out.result({"monitors": found}, "")
         return
