@@ -92,8 +92,10 @@ class SharedStoreMixin:
     _project: Any
 
     def _owner_project(self, project: str) -> Any:
-        """Project ``project`` of this home, opened once for this feature store."""
-        import lakebox
+        """Project ``project`` of this home, opened once for this feature store (not through
+        ``lakebox.connect``, which would make it the process's current project for lagom)."""
+        from lakebox.box import Box
+        from lakebox.project import Project
 
         owners: dict[str, Any] | None = self.__dict__.get("_shared_owners")
         if owners is None:
@@ -103,7 +105,7 @@ class SharedStoreMixin:
             own = Path(self._project.path)
             if project == project_name(own):
                 raise ValidationError(f"{project!r} is this project: name its groups without '{project}::'.")
-            owners[project] = lakebox.connect(sibling_box(own, project))
+            owners[project] = Project(Box.open(sibling_box(own, project)))
         return owners[project]
 
     def get_shared_feature_group(self, project: str, name: str, version: int | None = None) -> SharedFeatureGroup:

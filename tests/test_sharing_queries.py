@@ -80,7 +80,9 @@ def test_a_query_joins_a_shared_group_point_in_time(world: Any) -> None:
     with pytest.raises(AuthError, match="does not share"):
         fs.get_shared_feature_group("shop", "orders", 1)
     orders.share_with("lab")
+    current = lakebox.project.current_project()
     shared = fs.get_shared_feature_group("shop", "orders", 1)
+    assert lakebox.project.current_project() is current  # opening the owner's box does not change lagom's project
     query = (labels.select(["pid", "ts", "label"]).join(players.select(["age"]))
              .join(shared.select(["amount"]), prefix="shop_").join(local.select(["amount"])))  # fmt: skip
     got = query.read()
