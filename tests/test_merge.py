@@ -16,9 +16,16 @@ from hypothesis import strategies as st
 from model import HistoryModel, Row
 from pyiceberg.types import StringType
 
-from lakebox.offline import reader
+from lakebox.offline import deletes, reader
 from lakebox.offline.table import GroupTable, WriteResult
 from lakebox.offline.warehouse import Warehouse
+
+
+@pytest.fixture(autouse=True)
+def _copy_on_write(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about copy-on-write merges (files rewritten without the replaced rows)
+    and the key index under them; merge-on-read updates are tested in test_merge_on_read.py."""
+    monkeypatch.setenv(deletes.MODE_ENV, deletes.COPY_ON_WRITE)
 
 SCHEMA = pa.schema([("k", pa.int64()), ("ts", TS), ("v", pa.float64()), ("s", pa.string())])
 

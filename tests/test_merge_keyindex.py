@@ -18,9 +18,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from model import HistoryModel
 
-from lakebox.offline import reader
+from lakebox.offline import deletes, reader
 from lakebox.offline.table import GroupTable
 from lakebox.offline.warehouse import Warehouse
+
+
+@pytest.fixture(autouse=True)
+def _copy_on_write(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about copy-on-write merges (files rewritten without the replaced rows)
+    and the key index under them; merge-on-read updates are tested in test_merge_on_read.py."""
+    monkeypatch.setenv(deletes.MODE_ENV, deletes.COPY_ON_WRITE)
 
 KEY_TYPES: dict[str, tuple[pa.DataType, Any]] = {
     "int32": (pa.int32(), lambda i: i),
