@@ -94,18 +94,28 @@ def floor_write(table: pa.Table, path: Path) -> tuple[float, float]:
     return seconds, cpu
 
 
-def group_files(fg) -> list[str]:  # type: ignore[no-untyped-def]
-    """The group's current Parquet files (what the planner pins), for the hand-written floor."""
-    return [str(f) for f in fg._planner_pin(None).files]
+def group_source(fg, con: duckdb.DuckDBPyConnection) -> str:  # type: ignore[no-untyped-def]
+    """The group's current rows for the hand-written floor: its Parquet files (what the planner
+    pins), minus the rows merge-on-read updates deleted (registered as ``deleted``)."""
+    pin = fg._planner_pin(None)
+    paths = [str(f) for f in pin.files]
+    if pin.deletes is None or not pin.deletes.num_rows:
+        return f"read_parquet({paths!r})"
+    con.register("deleted", pin.deletes)  # (__lakebox_file, pos)
+    return (
+        f"(SELECT d.* EXCLUDE (__lakebox_file, file_row_number) FROM read_parquet({paths!r}, "
+        "filename = '__lakebox_file', file_row_number = true) d ANTI JOIN deleted x "
+        "ON d.__lakebox_file = x.__lakebox_file AND d.file_row_number = x.pos)"
+    )
 
 
-def floor_sql(paths: list[str]) -> str:
+def floor_sql(source: str) -> str:
     """The best exact hand-written PIT join we know for this shape (as benchmarks/pit_join.py)."""
     cols = ", ".join(f"g.{name}" for name in FEATURES)
     return (
         "WITH spine_n AS (SELECT *, row_number() OVER () AS rid FROM spine), "
         f"m AS (SELECT s.rid, {cols}, row_number() OVER (PARTITION BY s.rid ORDER BY g.ts DESC) AS rn "
-        f"FROM spine_n s JOIN read_parquet({paths!r}) g ON s.entity_id = g.entity_id AND g.ts <= s.ts) "
+        f"FROM spine_n s JOIN {source} g ON s.entity_id = g.entity_id AND g.ts <= s.ts) "
         f"SELECT s.entity_id, s.ts, {', '.join('m.' + n for n in FEATURES)} FROM spine_n s "
         "LEFT JOIN m ON s.rid = m.rid AND m.rn = 1 ORDER BY s.rid"
     )
@@ -183,7 +193,7 @@ def grow(args: argparse.Namespace, root: Path) -> None:
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     con.register("spine", spine)
-    sql = floor_sql(group_files(fg))
+    sql = floor_sql(group_source(fg, con))
     t_floor, c_floor, floor = clocked(lambda: con.sql(sql).to_arrow_table())
     t_pit, c_pit, result = clocked(lambda: fs.get_features(FEATURES, entity_df=spine, dataframe_type="arrow"))
     same = floor.select(FEATURES).to_pandas().equals(result.select(FEATURES).to_pandas())
