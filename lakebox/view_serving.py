@@ -104,6 +104,13 @@ class ServingMixin:
                 alias != plan.spine_alias or any(o.alias == alias for o in served)
                 or any(j.left_alias == alias and any(k not in group.primary_key for k in j.left_keys) for j in plan.joins)
             )
+            if relation.ref.project and needed:  # another project's group: its owner serves it
+                raise ValidationError(
+                    f"Feature view {self.name} serves features of {relation.ref.project}::{group.name} "
+                    f"v{group.version}, a group shared by project {relation.ref.project!r}: shared groups are "
+                    "read offline only (the owner's online store is not opened here). Serve vectors from "
+                    f"project {relation.ref.project!r}, or share a feature view built there (fv.share_with)."
+                )
             if not group.online_enabled:
                 if needed:
                     raise ValidationError(

@@ -190,3 +190,13 @@ def test_a_feature_view_on_a_shared_group(world: Any) -> None:
         view.create_training_dataset(test_size=0.25, seed=3)
     # what was materialised is this project's own copy: it stays readable
     assert len(view.get_training_data(version)[0]) == len(x_train)
+
+
+def test_a_view_over_a_shared_group_refuses_online_vectors_naming_the_owner(world: Any) -> None:
+    orders, labels, fs = world["orders"], world["labels"], world["fs"]
+    labels.enable_online()
+    orders.share_with("lab")
+    shared = fs.get_shared_feature_group("shop", "orders", 1)
+    view = fs.create_feature_view("risk", version=1, query=labels.select(["label"]).join(shared.select(["amount"])))
+    with pytest.raises(ValidationError, match=r"shop::orders v1, a group shared by project 'shop'.*fv.share_with"):
+        view.get_feature_vector({"pid": 1})
