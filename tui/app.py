@@ -193,7 +193,8 @@ class BrowserApp(EditingMixin, App[None]):
 
     def _show_welcome(self) -> None:
         catalog = self.catalog
-        if catalog is None:
+        welcome = next(self.query("#welcome-text").results(Static), None)
+        if catalog is None or welcome is None:  # (None: the app is closing, a highlight came late)
             return
         counts = [(len(refs), title.lower()[:-1]) for title, refs in catalog.branches() if refs is not None]
         text = Parts()
@@ -201,7 +202,7 @@ class BrowserApp(EditingMixin, App[None]):
         text.add(" · read-only\n" if self.read_only else "\n", "dim")
         text.add("\n".join(f"{n:>5} {what}{'' if n == 1 else 's'}" for n, what in counts) + "\n\n")
         text.add("↑ ↓ move · enter opens · / search\nl lineage · r refresh · ? help · q quit", "dim")
-        self.query_one("#welcome-text", Static).update(text.content())
+        welcome.update(text.content())
         self.query_one("#detail", ContentSwitcher).current = "welcome"
 
     def _poll(self) -> None:
