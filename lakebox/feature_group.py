@@ -58,6 +58,7 @@ class FeatureGroup(QualityMixin, HistoryMixin, GroupAliases, ShareMixin, GroupSt
     """
 
     _asset_kind = "feature_group"
+    _row: GroupRow
 
     def __new__(cls, store: Any = None, row: Any = None, *args: Any, **kwargs: Any) -> FeatureGroup:
         # external groups (issue 14, H14b): a row whose settings carry a source reads from it

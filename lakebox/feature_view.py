@@ -55,6 +55,7 @@ class FeatureView(VectorAliases, OnDemandMixin, TrainingMixin, ServingMixin, Log
     """A feature view; create with ``fs.create_feature_view``."""
 
     _asset_kind = "feature_view"
+    _row: ViewRow
 
     def _assets(self) -> AssetStore:
         return self._store._assets

@@ -41,6 +41,7 @@ class Model(DeployMixin, ModelAliases, Taggable):
     """One registered model version; its files live under ``artifacts/models/<name>/<version>/``."""
 
     _asset_kind = "model"
+    _row: ModelRow
 
     def __init__(self, registry: ModelRegistry, row: ModelRow) -> None:
         self._registry = registry
