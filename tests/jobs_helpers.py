@@ -37,15 +37,20 @@ def flaky(out, failures=2, **params):
         raise RuntimeError(f"failure {done + 1}")
     print("succeeded after", done, "failures")
 
+def _started(out):
+    # written whole, then renamed: a test that sees started-PID can read the pid from it
+    Path(out, f".started-{os.getpid()}").write_text(str(os.getpid()))
+    Path(out, f".started-{os.getpid()}").rename(Path(out, f"started-{os.getpid()}"))
+
 def hang(out, **params):
-    Path(out, f"started-{os.getpid()}").write_text(str(os.getpid()))
+    _started(out)
     while True:
         time.sleep(0.1)
 
 def stubborn(out, **params):
     import signal
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    Path(out, f"started-{os.getpid()}").write_text(str(os.getpid()))
+    _started(out)
     while True:
         time.sleep(0.1)
 
