@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import duckdb
 import numpy as np
@@ -240,13 +241,18 @@ def hashes(keys: pa.Table) -> np.ndarray:
     con = reader.cursor()
     try:
         con.register("lakebox_keys", keys)
-        columns = [exp.column(name, quoted=True) for name in keys.column_names]
-        query = exp.select(exp.Anonymous(this="hash", expressions=columns).as_("h")).from_("lakebox_keys")
-        return con.sql(query.sql(dialect="duckdb")).fetchnumpy()["h"].astype(np.uint64, copy=False)
+        return con.execute(_hash_sql(tuple(keys.column_names))).fetchnumpy()["h"].astype(np.uint64, copy=False)
     except duckdb.Error as e:
         raise StorageError(f"Hashing keys failed in DuckDB: {e}") from e
     finally:
         con.close()
+
+
+@lru_cache(maxsize=64)
+def _hash_sql(names: tuple[str, ...]) -> str:
+    """The hashing query for key columns ``names`` (built once per key set: every commit hashes)."""
+    columns = [exp.column(name, quoted=True) for name in names]
+    return exp.select(exp.Anonymous(this="hash", expressions=columns).as_("h")).from_("lakebox_keys").sql(dialect="duckdb")
 
 
 def sorted_hashes(keys: pa.Table) -> np.ndarray:
