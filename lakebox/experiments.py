@@ -12,20 +12,17 @@ its ``ExperimentsMixin``), and the runtime records through the ``Recorder`` it g
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lakebox.catalog.assets import Asset, AssetStore
-from lakebox.catalog.experiments import ExperimentRow, ExperimentStore
 from lakebox.errors import LakeboxError, NotFoundError, ValidationError
 from lakebox.experiment import port
-from lakebox.experiment.context import TENSORBOARD_DIR
-from lakebox.experiment.record import RUN_LOG, TRIAL_LOG
 from lakebox.tags import Taggable
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the catalog's experiment store loads when a run is read (Project imports this module)
+    from lakebox.catalog.experiments import ExperimentRow, ExperimentStore
     from lakebox.feature_view import FeatureView
     from lakebox.project import Project
 
@@ -34,6 +31,7 @@ class Experiment(Taggable):
     """One recorded run of ``lagom``: parameters, metrics, trials, logs, environment, files."""
 
     _asset_kind = "experiment"
+    _row: ExperimentRow
 
     def __init__(self, project: Project, row: ExperimentRow) -> None:
         self._project = project
@@ -44,6 +42,8 @@ class Experiment(Taggable):
         return AssetStore(self._project.catalog)
 
     def _store(self) -> ExperimentStore:
+        from lakebox.catalog.experiments import ExperimentStore
+
         return ExperimentStore(self._project.catalog)
 
     def refresh(self) -> Experiment:
@@ -131,6 +131,8 @@ class Experiment(Taggable):
     @property
     def tensorboard_dir(self) -> Path:
         """The run's TensorBoard event files (``experiment.log_scalar``): ``<path>/tensorboard/``."""
+        from lakebox.experiment.context import TENSORBOARD_DIR
+
         return self.path / TENSORBOARD_DIR
 
     @property
@@ -146,6 +148,8 @@ class Experiment(Taggable):
 
     def logs(self, trial: int | None = None) -> str:
         """The run's output, every line prefixed by its worker (or one trial's output, unprefixed)."""
+        from lakebox.experiment.record import RUN_LOG, TRIAL_LOG
+
         path = self.path / RUN_LOG if trial is None else self.path / "trials" / str(trial) / TRIAL_LOG
         if not path.exists():
             if trial is not None and trial not in {t["trial"] for t in self.trials}:
@@ -175,6 +179,8 @@ class Experiment(Taggable):
     def delete(self) -> None:
         """Delete the run: its catalog rows, tags, lineage edges and artifacts (models stay)."""
         self._store().delete(self._row.id)
+        import shutil
+
         shutil.rmtree(self.path, ignore_errors=True)
 
     def to_dict(self) -> dict[str, Any]:
@@ -208,6 +214,8 @@ class Experiment(Taggable):
 def get_experiment(name: str, run: int | None = None, project: Any = None) -> Experiment:
     """A recorded run (the latest run of ``name`` unless ``run`` is given)."""
     project = _local_project(project)
+    from lakebox.catalog.experiments import ExperimentStore
+
     store = ExperimentStore(project.catalog)
     row = store.get(name, run)
     if row is None:
@@ -264,6 +272,8 @@ class BoxRecorder:
         return Path(self.project().artifacts)
 
     def _store(self) -> ExperimentStore:
+        from lakebox.catalog.experiments import ExperimentStore
+
         return ExperimentStore(self.project().catalog)
 
     def create_run(self, *, name: str, kind: str, description: str, function: str, config: dict[str, Any],

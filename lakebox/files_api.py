@@ -16,8 +16,6 @@ is either complete or absent.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -124,6 +122,8 @@ class DatasetApi:
     # -- internals ------------------------------------------------------------------------------
     @staticmethod
     def _remove(target: Path) -> None:
+        import shutil  # (with tempfile) loaded when files move, not when Project is imported
+
         if target.is_dir() and not target.is_symlink():
             shutil.rmtree(target)
         elif target.exists():
@@ -131,6 +131,9 @@ class DatasetApi:
 
     def _place(self, source: Path, target: Path, overwrite: bool) -> None:
         """Copy ``source`` to ``target`` through a temporary sibling and a rename."""
+        import shutil
+        import tempfile
+
         if target.exists() and not overwrite:
             raise AlreadyExistsError(f"{target} exists; pass overwrite=True to replace it.")
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,6 @@ described by ``FeatureGroup.describe()`` itself, so the answer is always the sam
 
 from __future__ import annotations
 
-import gzip
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -74,7 +73,12 @@ def log_in_step(iceberg: dict[str, Any], commits: list[CommitRow]) -> set[int] |
         return None
     path = Path(unquote(parsed.path))
     try:
-        opener = gzip.open if path.name.endswith(".gz.metadata.json") else open
+        if path.name.endswith(".gz.metadata.json"):
+            import gzip
+
+            opener: Any = gzip.open
+        else:
+            opener = open
         with opener(path, "rt", encoding="utf-8") as f:
             snapshots = json.load(f).get("snapshots", [])
         ids = [int(s["summary"][_COMMIT_ID_KEY]) for s in snapshots if _COMMIT_ID_KEY in s.get("summary", {})]

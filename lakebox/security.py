@@ -6,13 +6,41 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lakebox.catalog.audit import AuditEntry, AuditLog
-from lakebox.catalog.keys import ROLES, ApiKey, KeyStore, Principals
 from lakebox.errors import ValidationError
 
-__all__ = ["ROLES", "SecurityMixin", "create_api_key", "key_info", "since_time"]
+if TYPE_CHECKING:  # the key and audit stores (hashlib, hmac, secrets) load when a key or the log is used
+    from lakebox.catalog.audit import AuditEntry, AuditLog
+    from lakebox.catalog.keys import ApiKey, KeyStore, Principals
+
+__all__ = ["ROLES", "SecurityMixin", "create_api_key", "key_info", "since_time"]  # noqa: F822 - ROLES: __getattr__
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ROLES":  # re-exported from the key store, which loads on first use
+        from lakebox.catalog.keys import ROLES
+
+        return ROLES
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _keys(catalog: Any) -> KeyStore:
+    from lakebox.catalog.keys import KeyStore
+
+    return KeyStore(catalog)
+
+
+def _principals(catalog: Any) -> Principals:
+    from lakebox.catalog.keys import Principals
+
+    return Principals(catalog)
+
+
+def _audit(catalog: Any) -> AuditLog:
+    from lakebox.catalog.audit import AuditLog
+
+    return AuditLog(catalog)
 
 
 def create_api_key(
@@ -26,6 +54,8 @@ def create_api_key(
 
     ``principal``: the user or service it belongs to (its role bounds the scopes, default:
     the role's scopes); ``expires``: ``"30d"``, ``"12h"`` or an ISO date (default: never)."""
+    from lakebox.catalog.keys import KeyStore
+
     return KeyStore(project.catalog).create(name, scopes, principal=principal, expires=expires)
 
 
@@ -51,25 +81,25 @@ class SecurityMixin:
 
     def add_user(self, name: str, role: str = "viewer") -> None:
         """Add principal ``name`` with ``role``: owner, editor, viewer or serving."""
-        Principals(self.catalog).add(name, role)
+        _principals(self.catalog).add(name, role)
 
     def set_user_role(self, name: str, role: str) -> None:
         """Change a principal's role; their keys follow from the next request on."""
-        Principals(self.catalog).set_role(name, role)
+        _principals(self.catalog).set_role(name, role)
 
     def remove_user(self, name: str) -> None:
         """Remove a principal and revoke every key of theirs."""
-        Principals(self.catalog).remove(name)
+        _principals(self.catalog).remove(name)
 
     def get_users(self) -> list[dict[str, Any]]:
-        return Principals(self.catalog).list()
+        return _principals(self.catalog).list()
 
     def rotate_api_key(self, name: str) -> str:
         """A new secret for key ``name`` (the old one stops working at once); shown once."""
-        return KeyStore(self.catalog).rotate(name)
+        return _keys(self.catalog).rotate(name)
 
     def get_api_key(self, name: str) -> ApiKey | None:
-        return next((k for k in KeyStore(self.catalog).list() if k.name == name), None)
+        return next((k for k in _keys(self.catalog).list() if k.name == name), None)
 
     def get_audit_log(
         self,
@@ -82,7 +112,7 @@ class SecurityMixin:
         """Audit entries, newest first: writes, key/role changes, failed authentication.
         ``action`` and ``object`` match prefixes (``"write"``, ``"feature_group:players"``);
         ``since`` is ``"1d"``-style or an ISO date."""
-        return AuditLog(self.catalog).entries(action, principal, object, since_time(since) if since else None, limit)
+        return _audit(self.catalog).entries(action, principal, object, since_time(since) if since else None, limit)
 
 
 def key_info(key: Any) -> dict[str, Any]:

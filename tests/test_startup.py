@@ -112,6 +112,27 @@ def test_import_lakebox_and_the_cli_import_no_heavy_library(tmp_path: Path) -> N
     assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
 
 
+# what Project's mixins (jobs, experiments, security, files) load on first use, not on import
+MIXIN_STORES = ("lakebox.jobs.store", "lakebox.catalog.experiments", "lakebox.catalog.keys", "lakebox.catalog.audit",
+                "lakebox.experiment.context", "lakebox.experiment.record")  # fmt: skip
+
+
+def test_the_project_loads_its_mixins_stores_on_first_use(tmp_path: Path) -> None:
+    lakebox.connect(tmp_path / "b.lakebox").close()
+    code = (
+        "import sys, lakebox\nfrom lakebox.cli import main\n"
+        f"try:\n    main(['--box', {str(tmp_path / 'b.lakebox')!r}, '-o', 'json', 'fg', 'list'])\nexcept SystemExit:\n    pass\n"
+        f"print([m for m in {MIXIN_STORES!r} if m in sys.modules])"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr
+    with lakebox.connect(tmp_path / "b.lakebox") as project:  # and they work when used
+        assert project.get_experiments() == [] and project.get_job_api().get_jobs() == []
+        assert project.get_users() == [] and project.get_audit_log(limit=1) == []
+        project.create_api_key("k")
+        assert [k.name for k in project.get_api_keys()] == ["k"] and project.get_api_key("k") is not None
+
+
 def test_catalog_description_equals_describe(box: Path) -> None:
     with lakebox.connect(box) as project:
         assert project.describe_feature_groups() == _describe_all(box)

@@ -12,21 +12,20 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from lakebox.catalog.assets import AssetStore
 from lakebox.errors import AlreadyExistsError, ConflictError, NotFoundError, ValidationError
-from lakebox.jobs.store import JobRow, JobStore, iso, parse_time
 from lakebox.tags import Taggable
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the job store loads with the first job read (Project imports this module)
     from collections.abc import Callable
 
     from lakebox.jobs.backfill import Backfill
     from lakebox.jobs.execution import Execution
     from lakebox.jobs.scheduler import Scheduler
+    from lakebox.jobs.store import JobRow, JobStore
 
 _NAME = re.compile(r"^[a-z0-9_][a-z0-9_.-]{0,99}$")
 RESERVED = ("window_start", "window_end", "scheduled_for", "execution_id")
@@ -77,6 +76,8 @@ class JobsMixin:
 
 
 def job_store(project: Any) -> JobStore:
+    from lakebox.jobs.store import JobStore
+
     return JobStore(project.engines.catalog, project.path)
 
 
@@ -211,6 +212,8 @@ class Job(Taggable):
 
     @property
     def created(self) -> datetime | None:
+        from lakebox.jobs.store import parse_time
+
         return parse_time(self._row.created_at)
 
     # -- running --------------------------------------------------------------------------
@@ -295,6 +298,8 @@ class Job(Taggable):
         if trigger_on is not None and not isinstance(trigger_on, (list, tuple)):
             trigger_on = [trigger_on]
         groups = [self._group_id(g) for g in trigger_on or []]
+        from lakebox.jobs.store import iso
+
         self._store.set_schedule(self.id, cron, timezone, iso(begin), iso(finish) if finish else None,
                                  bool(catch_up), groups)
         assets = self._assets()
@@ -322,6 +327,8 @@ class Job(Taggable):
             group = groups.get_by_id(group_id)
             if group is not None:
                 names.append(f"{group.name}:{group.version}")
+        from lakebox.jobs.store import parse_time
+
         since = parse_time(row.last_fire) or parse_time(row.start_at)  # start_at is always set
         after = max(since, datetime.now(UTC)) if since is not None else datetime.now(UTC)
         upcoming = cron_module.next_fire(row.cron, row.timezone, after) if row.cron else None
@@ -411,6 +418,8 @@ class Job(Taggable):
             )
         self._store.delete_job(self.id)
         root = self._project.path
+        import shutil
+
         for folder in (root / "artifacts" / "jobs" / self.name, root / "logs" / "jobs" / self.name):
             shutil.rmtree(folder, ignore_errors=True)
 
