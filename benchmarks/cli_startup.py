@@ -60,9 +60,10 @@ def build_box(folder: Path) -> Path:
     return path
 
 
-# metadata commands whose imports are listed (fg list, show and commits read the catalog only)
+# metadata commands whose imports are listed (each reads the catalog only; tests/test_startup*.py)
 METADATA = (["fg", "list"], ["fg", "show", "players"], ["fg", "commits", "players"], ["search", "attend"], ["models", "list"],
-            ["experiments", "list"], ["jobs", "list"], ["lineage", "games"], ["fv", "list"])  # fmt: skip
+            ["experiments", "list"], ["jobs", "list"], ["lineage", "games"], ["fv", "list"], ["tag", "list", "fg", "players"],
+            ["monitors", "list"], ["deployments", "list"])  # fmt: skip
 
 
 def heavy_imports(box: Path, args: list[str], env: dict[str, str] | None = None) -> list[str]:
@@ -97,6 +98,8 @@ def main() -> None:
             ("import lakebox", [PYTHON, "-c", "import lakebox"]),
             ("lakebox fg list", [lakebox_cli, "--box", str(box), "fg", "list"]),
             ("lakebox -o json fg list (no rich)", [lakebox_cli, "--box", str(box), "-o", "json", "fg", "list"]),
+            ("lakebox fv list", [lakebox_cli, "--box", str(box), "fv", "list"]),
+            ("lakebox -o json fv list (no rich)", [lakebox_cli, "--box", str(box), "-o", "json", "fv", "list"]),
         ]
         for _, argv in commands:
             timed(argv, env)  # warm-up: writes the bytecode cache

@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import os
 import tomllib
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,6 +135,8 @@ class Box:
         # (a toml without a catalog is a damaged box). A concurrent creator's id wins.
         catalog = CatalogDB(self.catalog_db)
         try:
+            import uuid  # (with platform) only when a box gets its id
+
             box_id = catalog.stored_box_id() or catalog.record_box_id(str(uuid.uuid4()))
         finally:
             catalog.close()
@@ -162,6 +163,8 @@ class Box:
         try:
             recorded = catalog.stored_box_id()
             own = self.box_id
+            import uuid
+
             box_id = own or recorded or str(uuid.uuid4())
             catalog.adopt_box_id(box_id)  # records it, or refuses another box's catalog
             if own is None:
