@@ -35,6 +35,9 @@ from lakebox.timeutil import to_millis
 from lakebox.types import type_name
 
 if TYPE_CHECKING:
+    from lakebox.catalog.assets import AssetStore
+    from lakebox.catalog.groups import GroupStore
+    from lakebox.engines import Engines
     from lakebox.queries import Query
 
 EXTERNAL = "external"  # the settings key that marks a group external (and holds its source)
@@ -297,10 +300,12 @@ class ExternalFeatureGroup(FeatureGroup):
 class ExternalGroupsMixin:
     """``fs.create_external_feature_group`` (a mixin of ``FeatureStore``)."""
 
-    if TYPE_CHECKING:
-        _groups: Any
-        _assets: Any
-        engines: Any
+    if TYPE_CHECKING:  # provided by FeatureStore
+        _groups: GroupStore
+        _assets: AssetStore
+
+        @property
+        def engines(self) -> Engines: ...
 
     def create_external_feature_group(
         self,

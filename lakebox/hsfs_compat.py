@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING, Any
 from lakebox.errors import ValidationError
 from lakebox.timeutil import parse_time
 
+if TYPE_CHECKING:
+    from lakebox.model_registry import ModelRegistry
+
 
 class UnsupportedError(ValidationError):
     """An hsfs/hsml call or option that lakebox has no capability for."""
@@ -203,7 +206,7 @@ class ModelAliases:
     if TYPE_CHECKING:  # provided by Model
         name: str
         version: int
-        _registry: Any
+        _registry: ModelRegistry
 
         @property
         def training_dataset(self) -> dict[str, Any] | None: ...

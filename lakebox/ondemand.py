@@ -37,6 +37,8 @@ from lakebox.types import parse_type, type_name
 
 if TYPE_CHECKING:
     from lakebox.catalog.db import CatalogDB
+    from lakebox.catalog.views import ViewRow
+    from lakebox.feature_store import FeatureStore
 
 _registry: dict[str, OnDemandFeature] = {}
 _lock = threading.Lock()
@@ -263,8 +265,8 @@ class OnDemandMixin:
         def name(self) -> str: ...
         @property
         def version(self) -> int: ...
-        _store: Any
-        _row: Any
+        _store: FeatureStore
+        _row: ViewRow
         @property
         def query(self) -> Any: ...
         @property

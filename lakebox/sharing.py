@@ -19,6 +19,9 @@ from lakebox.box import TOML_NAME
 from lakebox.catalog.shares import ShareStore
 from lakebox.errors import AuthError, NotFoundError, ValidationError
 
+if TYPE_CHECKING:
+    from lakebox.project import Project
+
 KIND = "feature_group"
 VIEW_KIND = "feature_view"
 
@@ -89,7 +92,7 @@ class SharedStoreMixin:
     catalog, so a revoked share fails the next read. The owner's box is opened once per
     feature store and closed with it."""
 
-    _project: Any
+    _project: Project
 
     def _owner_project(self, project: str) -> Any:
         """Project ``project`` of this home, opened once for this feature store (not through
