@@ -47,6 +47,28 @@ class ListingsMixin:
             found.append(info)
         return found
 
+    def describe_feature_view(self, name: str, version: int | None = None) -> dict[str, Any]:
+        """One feature view (its latest version by default) as ``lakebox fv show`` prints it; an
+        unknown name or version raises the feature store's ``NotFoundError``."""
+        row = self._view_row(name, version)
+        info = self._describe_view_row(row) if row is not None else None
+        return info if info is not None else view_info(self.get_feature_store().get_feature_view(name, version))
+
+    def describe_training_datasets(self, name: str, version: int | None = None) -> dict[str, Any]:
+        """A feature view's training datasets (``fv.get_training_datasets()``), as ``lakebox td list``
+        prints them."""
+        row = self._view_row(name, version)
+        if row is None:  # the feature store's own error, with its hints
+            view = self.get_feature_store().get_feature_view(name, version)
+            return {"name": view.name, "version": view.version, "training_datasets": view.get_training_datasets()}
+        datasets = [dataset_info(d) for d in self.engines.views.datasets(row.id)]
+        return {"name": row.name, "version": row.version, "training_datasets": datasets}
+
+    def _view_row(self, name: str, version: int | None) -> ViewRow | None:
+        check_name(name, "feature view name")
+        rows = self.engines.views.list(name)
+        return rows[-1] if rows and version is None else next((r for r in rows if r.version == version), None)
+
     def _describe_view_row(self, row: ViewRow) -> dict[str, Any] | None:
         groups: dict[tuple[str, int], GroupRow] = {}
         if not _collect_groups(self.engines, row.query, groups) or _has_on_demand(self.engines, row.id):

@@ -33,6 +33,7 @@ LISTINGS = [
     ["fg", "list"], ["fv", "list"], ["tag", "list", "fg", "players"], ["tag", "list", "fv", "scores"],
     ["monitors", "list"], ["deployments", "list"], ["models", "list"], ["models", "list", "score_model"],
     ["experiments", "list"], ["jobs", "list"], ["search", "score"], ["lineage", "score_model"],
+    ["fv", "show", "scores", "--version", "1"], ["td", "list", "scores", "--version", "1"],
 ]  # fmt: skip
 
 
@@ -134,6 +135,24 @@ def test_catalog_views_equal_the_feature_views(box: Path) -> None:
 @on_demand(returns="double")
 def twice(value: float) -> float:
     return value * 2
+
+
+def test_catalog_view_and_datasets_equal_the_feature_view(box: Path) -> None:
+    with lakebox.connect(box) as project:
+        fs = project.get_feature_store()
+        for view in fs.get_feature_views():
+            assert project.describe_feature_view(view.name, view.version) == view_info(view)
+            assert project.describe_training_datasets(view.name, view.version) == {
+                "name": view.name, "version": view.version, "training_datasets": view.get_training_datasets()}  # fmt: skip
+        assert project.describe_feature_view("scores")["version"] == 2
+        assert len(project.describe_training_datasets("scores", 1)["training_datasets"]) == 1
+        for name, version in (("score", None), ("scores", 3)):  # the feature store's errors, hints included
+            with pytest.raises(lakebox.NotFoundError) as theirs:
+                fs.get_feature_view(name, version)
+            for describe in (project.describe_feature_view, project.describe_training_datasets):
+                with pytest.raises(lakebox.NotFoundError) as ours:
+                    describe(name, version)
+                assert ours.value.message == theirs.value.message
 
 
 def test_a_view_the_catalog_cannot_describe_is_described_by_the_view(tmp_path: Path) -> None:

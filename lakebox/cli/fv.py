@@ -47,8 +47,7 @@ def show_view(state: State, name: str, version: int | None) -> None:
     """Show feature view NAME: the groups its query reads, each output column with its role
     (primary key, event time, label, feature) and transformation function, and its training
     dataset versions."""
-    view = state.open().get_feature_store().get_feature_view(name, version)
-    state.out.view(describe_view(view))
+    state.out.view(state.open().describe_feature_view(name, version))  # the catalog only
 
 
 # -- training datasets --------------------------------------------------------------------
@@ -132,10 +131,7 @@ def create_dataset(
 @pass_state
 def list_datasets(state: State, view: str, version: int | None) -> None:
     """List the training dataset versions of feature view VIEW: format, rows per split, split."""
-    fview = state.open().get_feature_store().get_feature_view(view, version)
-    state.out.datasets(
-        {"name": fview.name, "version": fview.version, "training_datasets": fview.get_training_datasets()}
-    )
+    state.out.datasets(state.open().describe_training_datasets(view, version))  # the catalog only
 
 
 @td.command("show", short_help="Show a training dataset: splits, snapshots, stats.")
