@@ -17,7 +17,7 @@ existed before it (data sequence number <= its own), as the Iceberg spec says.
 
 The mode is chosen per table by the table property ``lakebox.update-mode``
 (``merge-on-read`` or ``copy-on-write``) or, for development and benchmarks, by the
-environment variable ``LAKEBOX_UPDATE_MODE``; the default is copy-on-write.
+environment variable ``LAKEBOX_UPDATE_MODE``; the default is merge-on-read.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ MODE_PROPERTY = "lakebox.update-mode"
 MODE_ENV = "LAKEBOX_UPDATE_MODE"
 MERGE_ON_READ = "merge-on-read"
 COPY_ON_WRITE = "copy-on-write"
-DEFAULT_MODE = COPY_ON_WRITE  # without the table property or the environment variable
+DEFAULT_MODE = MERGE_ON_READ  # without the table property or the environment variable
 
 # A commit whose snapshot holds this many deleted rows (and this share of all rows), or this
 # many delete files, is followed by a compaction that folds them away (write/coordinator.py):
