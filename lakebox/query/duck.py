@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,19 +142,28 @@ def execute(
     # lets large joins stream and spill instead of running out of memory (fs.sql keeps it)
     con.execute("SET preserve_insertion_order = false")
     try:
-        for relation in plan.relations():
-            register(con, relation)
-        result = con.sql(sql).to_arrow_table()
+        with duckdb_errors(sql):
+            for relation in plan.relations():
+                register(con, relation)
+            result = con.sql(sql).to_arrow_table()
+    finally:
+        con.close()
+    return plain_types(result)
+
+
+@contextmanager
+def duckdb_errors(sql: str | None = None) -> Iterator[None]:
+    """DuckDB's errors in a feature query as ``QueryError``: running out of memory names the
+    setting to raise; any other error shows ``sql`` when given."""
+    try:
+        yield
     except duckdb.OutOfMemoryException as e:
         raise QueryError(
             f"The feature query ran out of memory in DuckDB ({e}). Raise `{MEMORY_SETTING}` in the box's "
             'lakebox.toml (a size such as "8GB" or a share of RAM such as "75%"), or query fewer rows at once.'
         ) from e
     except duckdb.Error as e:
-        raise QueryError(f"The feature query failed in DuckDB: {e}\nSQL: {sql}") from e
-    finally:
-        con.close()
-    return plain_types(result)
+        raise QueryError(f"The feature query failed in DuckDB: {e}" + (f"\nSQL: {sql}" if sql else "")) from e
 
 
 def plain_types(result: pa.Table) -> pa.Table:

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-import duckdb
 import pyarrow as pa
 import sqlglot.expressions as exp
 
-from lakebox.errors import QueryError
 from lakebox.query import duck
 from lakebox.query.build import group_relation
 from lakebox.query.compile import Formulation, compile_plan
@@ -76,12 +74,10 @@ def _run(tree: exp.Select, relations: list[Relation], settings: duck.DuckSetting
     con = duck.connect(settings)
     con.execute("SET preserve_insertion_order = false")  # the query ends in ORDER BY: let big joins stream
     try:
-        for relation in relations:
-            duck.register(con, relation)
-        reader = con.sql(sql).to_arrow_reader(batch_rows)
-    except duckdb.Error as e:
-        con.close()
-        raise QueryError(f"The feature query failed in DuckDB: {e}\nSQL: {sql}") from e
+        with duck.duckdb_errors(sql):
+            for relation in relations:
+                duck.register(con, relation)
+            reader = con.sql(sql).to_arrow_reader(batch_rows)
     except BaseException:
         con.close()
         raise
@@ -95,15 +91,9 @@ def _run(tree: exp.Select, relations: list[Relation], settings: duck.DuckSetting
 
     def rows() -> Iterator[pa.RecordBatch]:
         try:
-            for batch in reader:
-                yield from shaped(batch).cast(out_schema).to_batches()
-        except duckdb.OutOfMemoryException as e:
-            raise QueryError(
-                f"The feature query ran out of memory in DuckDB ({e}). Raise `{duck.MEMORY_SETTING}` in the box's "
-                "lakebox.toml, or query fewer rows at once."
-            ) from e
-        except duckdb.Error as e:
-            raise QueryError(f"The feature query failed in DuckDB: {e}") from e
+            with duck.duckdb_errors():
+                for batch in reader:
+                    yield from shaped(batch).cast(out_schema).to_batches()
         finally:
             reader.close()
             con.close()
