@@ -13,8 +13,11 @@ warm-up run each), as after ``pip install``, which compiles it: an environment w
 ``PYTHONDONTWRITEBYTECODE=1`` would otherwise compile lakebox's sources on every run. A row
 ``import click + rich`` shows what the CLI's own libraries cost before lakebox does anything.
 
-Run: .venv/bin/python benchmarks/cli_startup.py [--box demo.lakebox] [--repeat 7]
-(without --box it builds a small demo box in a temporary folder first).
+Run: .venv/bin/python benchmarks/cli_startup.py [--box demo.lakebox] [--repeat 7] [--baseline DIR]
+(without --box it builds a small demo box in a temporary folder first). ``--baseline DIR``: a
+checkout of another commit (``git archive REF lakebox sql | tar -x -C DIR``); each lakebox
+command also runs from there (``PYTHONPATH=DIR``), so before and after share one run and load.
+Commands run interleaved, round by round, so a change in the machine's load hits all of them.
 """
 
 from __future__ import annotations
@@ -33,21 +36,16 @@ PYTHON = sys.executable
 HEAVY = ("pyiceberg.catalog.sql", "pandas", "sqlglot", "polars", "duckdb", "pyarrow", "lmdb", "fastapi", "textual", "torch")
 
 
-def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+def timed(argv: list[str], env: dict[str, str] | None = None, cwd: str | None = None) -> tuple[float, float]:
     """(wall seconds, CPU seconds of the child) of one run; fails loudly if the command fails."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True, env=env)
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=cwd)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed:\n{done.stdout}\n{done.stderr}")
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-
-
-def median(argv: list[str], repeat: int, env: dict[str, str] | None = None) -> tuple[float, float]:
-    runs = [timed(argv, env) for _ in range(repeat)]
-    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
 
 
 def build_box(folder: Path) -> Path:
@@ -70,16 +68,20 @@ def heavy_imports(box: Path, args: list[str], env: dict[str, str] | None = None)
     code = (
         "import sys\nfrom lakebox.cli import main\n"
         f"try:\n    main(['--box', {str(box)!r}, *{args!r}])\nexcept SystemExit:\n    pass\n"
-        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)"
+        f"print('heavy:' + ','.join(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)"
     )
     done = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, env=env)
-    return [m for m in done.stderr.strip().splitlines()[-1].split(",") if m] if done.stderr.strip() else []
+    found = [line for line in done.stderr.splitlines() if line.startswith("heavy:")]
+    if not found:
+        raise SystemExit(f"lakebox {' '.join(args)} failed:\n{done.stderr}")
+    return [m for m in found[-1].removeprefix("heavy:").split(",") if m]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--box", type=Path, default=None, help="A box to list (default: build a small demo box).")
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--baseline", type=Path, default=None, help="A checkout of another commit to compare with.")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         box = args.box or build_box(Path(tmp))
@@ -101,9 +103,21 @@ def main() -> None:
             ("lakebox fv list", [lakebox_cli, "--box", str(box), "fv", "list"]),
             ("lakebox -o json fv list (no rich)", [lakebox_cli, "--box", str(box), "-o", "json", "fv", "list"]),
         ]
-        for _, argv in commands:
-            timed(argv, env)  # warm-up: writes the bytecode cache
-        rows = [(name, median(argv, args.repeat, env)) for name, argv in commands]
+        runs: list[tuple[str, list[str], dict[str, str]]] = [(name, argv, env) for name, argv in commands]
+        if args.baseline is not None:  # the same lakebox commands from the baseline's sources
+            base_env = {**env, "PYTHONPATH": str(args.baseline.resolve()),
+                        "PYTHONPYCACHEPREFIX": str(Path(tmp) / "pycache-baseline")}  # fmt: skip
+            cli = "import sys; from lakebox.cli import main; sys.argv[0] = 'lakebox'; main()"
+            runs += [(f"baseline: {name}", [PYTHON, "-c", cli, *argv[1:]], base_env)
+                     for name, argv in commands if argv[0] == lakebox_cli]  # fmt: skip
+        for _, argv, run_env in runs:  # warm-up: writes the bytecode caches
+            timed(argv, run_env, cwd=tmp)  # cwd: not a checkout, so PYTHONPATH decides which lakebox runs
+        times: dict[str, list[tuple[float, float]]] = {name: [] for name, _, _ in runs}
+        for _ in range(args.repeat):
+            for name, argv, run_env in runs:
+                times[name].append(timed(argv, run_env, cwd=tmp))
+        rows = [(name, (statistics.median(t[0] for t in found), statistics.median(t[1] for t in found)))
+                for name, found in times.items()]  # fmt: skip
         floor = dict(rows)["floor: import sqlite3 + read the catalog"]
         print(f"{'command':45} {'wall ms':>9} {'cpu ms':>8} {'x floor (cpu)':>14}")
         for name, (wall, cpu) in rows:
