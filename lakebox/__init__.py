@@ -15,6 +15,7 @@ from lakebox.errors import (
     DuplicateKeyError,
     InvalidNameError,
     LakeboxError,
+    LakeboxWarning,
     MissingDependencyError,
     NotFoundError,
     NullKeyError,
@@ -39,6 +40,7 @@ def register_transformation_function(*args: object, **kwargs: object) -> None:
 
     register(*args, **kwargs)  # type: ignore[arg-type]
 
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -50,6 +52,7 @@ __all__ = [
     "Feature",
     "InvalidNameError",
     "LakeboxError",
+    "LakeboxWarning",
     "MissingDependencyError",
     "NotFoundError",
     "NullKeyError",
@@ -61,7 +64,6 @@ __all__ = [
     "TimezoneError",
     "ValidationError",
     "connect",
-
     "register_transformation_function",
 ]
 

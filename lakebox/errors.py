@@ -137,6 +137,6 @@ class LakeboxWarning(UserWarning):
     """The root of lakebox's warnings: something works, but not as the user may expect."""
 
 
-class BoxMovedWarning(UserWarning):
+class BoxMovedWarning(LakeboxWarning):
     """The box was copied or moved: lakebox reads it correctly, but other engines reading its
     Iceberg metadata would read the original location until ``lakebox box relocate`` runs."""

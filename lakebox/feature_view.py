@@ -26,6 +26,7 @@ from lakebox.errors import LakeboxError, NotFoundError, QueryError, ValidationEr
 from lakebox.experiment import hooks
 from lakebox.frames import check_dataframe_type, from_arrow
 from lakebox.hsfs_compat import VectorAliases, ViewAliases, dataframe_type_of, time_arg
+from lakebox.listings import dataset_info
 from lakebox.ondemand import OnDemandMixin, add_on_demand  # on-demand
 from lakebox.queries import DEFAULT_FORMULATION, Query, check_engine, duck_settings, pin_resolver
 from lakebox.query import duck
@@ -235,7 +236,7 @@ class FeatureView(VectorAliases, OnDemandMixin, TrainingMixin, ServingMixin, Log
 
     def get_training_datasets(self) -> list[dict[str, Any]]:
         """Metadata of every training dataset version of this view."""
-        return [_dataset_info(d) for d in self._store._views.datasets(self.id)]
+        return [dataset_info(d) for d in self._store._views.datasets(self.id)]
 
     def get_training_dataset_statistics(self, version: int, split: str | None = None) -> Statistics:
         """Statistics of a materialised split (default: train, or the only split) — compare
@@ -250,7 +251,7 @@ class FeatureView(VectorAliases, OnDemandMixin, TrainingMixin, ServingMixin, Log
         return Statistics.from_dict(splits[name])
 
     def get_training_dataset(self, version: int) -> dict[str, Any]:
-        return _dataset_info(self._dataset(version))
+        return dataset_info(self._dataset(version))
 
     def delete_training_dataset(self, version: int) -> None:
         self._drop_dataset(self._dataset(version))  # removes the row last, after files and pins
@@ -485,21 +486,6 @@ def _canonical(table: pa.Table) -> pa.Table:
 
     schema = pa.schema([pa.field(f.name, canonical_type(f.type, f.name)) for f in table.schema])
     return table.cast(schema) if not schema.equals(table.schema) else table
-
-
-def _dataset_info(dataset: DatasetRow) -> dict[str, Any]:
-    return {
-        "version": dataset.version,
-        "description": dataset.description,
-        "data_format": dataset.data_format,
-        "location": dataset.location,
-        "spec": dataset.spec,
-        "snapshots": dataset.snapshots,
-        "row_counts": dataset.row_counts,
-        "statistics": dataset.statistics,
-        "transformations": dataset.transformations,
-        "created_at": dataset.created_at,
-    }
 
 
 def check_view_inputs(query: Any, labels: Sequence[str], transformations: Mapping[str, str]) -> None:

@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Iterable
 from typing import TypeVar, overload
 
-from lakebox.errors import InvalidNameError, ValidationError
+from lakebox.errors import InvalidNameError, LakeboxWarning, ValidationError
 
 NAME_PATTERN = re.compile(r"^[a-z_][a-z0-9_]*$")
 MAX_NAME_LENGTH = 63
@@ -80,7 +80,7 @@ def check_name(name: object, what: str = "name") -> str:
     return name
 
 
-class NameLoweredWarning(UserWarning):
+class NameLoweredWarning(LakeboxWarning):
     """A mixed-case name was lower-cased (as hsfs does)."""
 
 

@@ -19,7 +19,7 @@ import warnings
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from lakebox.errors import TimezoneError, ValidationError
+from lakebox.errors import LakeboxWarning, TimezoneError, ValidationError
 
 if TYPE_CHECKING:  # pyarrow loads where a table is localized, not at import (the CLI starts fast)
     import pyarrow as pa
@@ -98,7 +98,7 @@ def iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class NaiveTimestampWarning(UserWarning):
+class NaiveTimestampWarning(LakeboxWarning):
     """A naive timestamp column was read as UTC (hsfs' rule); set ``timezone=`` to say so."""
 
 

@@ -22,7 +22,7 @@ API = (
     "external_group", "ondemand",
     "jobs",
     "view_training", "view_logging", "hsfs_compat", "hsfs_store", "group_compat", "files_api",
-    "security", "sharing", "metadata", "streams",
+    "security", "sharing", "metadata", "streams", "listings",
 )
 INTERFACES = ("cli", "server", "tui", "client", "testing")
 # Pending edges, each named with what removes it (nothing else may be added here).
