@@ -8,33 +8,19 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from spark_session import PANDAS_WARNING, local_spark  # noqa: E402 - skips without Java or pyspark
 
 from lakebox.offline import deletes
 
-pytest.importorskip("pyspark", reason="pyspark is not installed: bash scripts/install.sh spark")
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
+    pytest.mark.filterwarnings(PANDAS_WARNING),
 ]
 
 
 @pytest.fixture(scope="module")
 def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from pyspark.sql import SparkSession
-
-    session = (
-        SparkSession.builder.master("local[1]")
-        .appName("lakebox-mor-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", "1")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("spark-warehouse")))
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
+    yield from local_spark(tmp_path_factory, "lakebox-mor-tests", cores=1)
 
 
 def test_spark_reads_a_group_with_deletes_like_duckdb(fs: Any, spark: Any) -> None:

@@ -10,7 +10,6 @@ Skipped, with the reason, only where pyspark or a Java runtime is absent
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -23,41 +22,22 @@ import pytest
 from helpers import TS, day
 from hypothesis import HealthCheck, given, settings
 from pit_oracle import GroupState, expected_rows
+from spark_session import PANDAS_WARNING, local_spark  # noqa: E402 - skips without Java or pyspark
 from test_pit_property import GROUPS, _arrow_types, _columns, _ms, _oracle_groups, _table, scenarios
 
 import lakebox
 from lakebox import Feature
 from lakebox.errors import MissingDependencyError, QueryError, ValidationError
-
-if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-    pytest.skip("Spark needs a Java runtime (17+); none on PATH or JAVA_HOME", allow_module_level=True)
-pytest.importorskip("pyspark", reason="pyspark is not installed: bash scripts/install.sh spark")
-
 from lakebox.query import spark as spark_engine  # noqa: E402
 
 # pyspark checks the pandas version on Arrow conversions and warns about pandas 3
-pytestmark = pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")
+pytestmark = pytest.mark.filterwarnings(PANDAS_WARNING)
 EXAMPLES = int(os.environ.get("LAKEBOX_SPARK_EXAMPLES", "3"))
 
 
 @pytest.fixture(scope="module")
 def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from pyspark.sql import SparkSession
-
-    warehouse = tmp_path_factory.mktemp("spark-warehouse")  # not ./spark-warehouse in the checkout
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("lakebox-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.warehouse.dir", str(warehouse))
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
+    yield from local_spark(tmp_path_factory, "lakebox-tests", cores=2)
 
 
 def _rows(table: pa.Table, columns: list[str]) -> list[tuple[Any, ...]]:
