@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,13 @@ import pytest
 from hypothesis import settings
 
 import lakebox
+
+# Bytecode caches are written even where PYTHONDONTWRITEBYTECODE is set (this project's
+# machines set it): otherwise every Python process of a run (the xdist workers and the ~150
+# CLI, server and crash-test subprocesses) compiles lakebox and the test modules again, ~8% of
+# the inner loop. The caches go to __pycache__ folders, which git ignores.
+sys.dont_write_bytecode = False
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 # Long tests (crash rounds, Spark, damage suites) run in CI (CI=true, as `.ci/run` is run) or
 # with LAKEBOX_SLOW=1; the inner loop `pytest -q` skips them to stay within a few minutes.
