@@ -248,6 +248,13 @@ def test_set_traffic_records_versions_and_takes_effect_on_the_next_request(world
         deployment.set_traffic({1: 50, 7: 50})
 
 
+def test_fractional_traffic_shares_are_kept(world: World, box_path: Path) -> None:
+    deployment = world.models[0].deploy(name="scores")
+    deployment.set_traffic({1: 33.3, 2: 66.7})
+    with lakebox.connect(box_path) as other:  # read back from the catalog, not this handle
+        assert other.get_model_serving().get_deployment("scores").traffic == {1: 33.3, 2: 66.7}
+
+
 def test_log_group_schema_is_declared(world: World) -> None:
     deployment = world.models[0].deploy(name="scores")
     group = deployment.get_log_group()

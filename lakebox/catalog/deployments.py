@@ -19,7 +19,7 @@ class DeploymentRow:
     description: str
     model_name: str
     model_version: int
-    traffic: dict[int, int]
+    traffic: dict[int, float]
     predictor: str | None
     serving_keys: list[str]
     feature_view: str
@@ -106,7 +106,7 @@ def _row(row: Any) -> DeploymentRow:
         description=row["description"],
         model_name=row["model_name"],
         model_version=row["model_version"],
-        traffic={int(k): int(v) for k, v in json.loads(row["traffic"]).items()},
+        traffic={int(k): float(v) for k, v in json.loads(row["traffic"]).items()},
         predictor=row["predictor"],
         serving_keys=list(json.loads(row["serving_keys"])),
         feature_view=row["feature_view"],
