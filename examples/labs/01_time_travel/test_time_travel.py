@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from time_travel import create_prices, read_at, rows_written, undo
 
 from lakebox.testing import assert_group_equals
-from time_travel import create_prices, read_at, rows_written, undo
 
 DAY1 = pd.DataFrame({"item_id": [1, 2], "ts": pd.to_datetime(["2024-05-01", "2024-05-01"], utc=True),
                      "price": [9.5, 20.0]})

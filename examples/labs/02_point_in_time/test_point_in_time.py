@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pandas as pd
 import pytest
+from point_in_time import count_leaks, leaky_join, pit_join, recent_features, training_features
 
 from lakebox.testing import assert_pit_correct
-from point_in_time import count_leaks, leaky_join, pit_join, recent_features, training_features
 
 BALANCES = pd.DataFrame({
     "account_id": [1, 1, 1, 2, 2, 3],

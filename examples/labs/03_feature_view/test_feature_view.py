@@ -6,8 +6,8 @@ import math
 
 import pandas as pd
 import pytest
-
 from feature_view import create_view, make_training_dataset, serve, training_rows
+
 from lakebox.testing import assert_reproducible
 
 N = 40

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-
 from online_serving import go_online, lookup, make_view, measure, p99
 
 T0 = pd.Timestamp("2024-07-01 12:00", tz="UTC")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
 from hyperparameter_search import ALPHAS, best_model, register_best, search
 
 
