@@ -311,3 +311,16 @@ def test_tags(box: Path, tmp_path: Path) -> None:
     assert run("--box", box, "tag", "add", "table", "teams", "k", "1", code=2).exit_code == 2
 
 
+
+
+def test_text_output_prints_colons_as_written_never_as_emoji(tmp_path: Path) -> None:
+    """rich turns ``:ab:`` into an emoji by default: a certificate fingerprint (``65:AB:B4``) or
+    a description between colons must be printed as written."""
+    import lakebox
+
+    box = tmp_path / "colons.lakebox"
+    with lakebox.connect(box) as project:
+        project.get_feature_store().create_feature_group(
+            "ratios", 1, primary_key=["k"], description="fingerprint 65:AB:B4, status :ok:")
+    text = run("--box", box, "fg", "show", "ratios").stdout
+    assert "fingerprint 65:AB:B4, status :ok:" in text

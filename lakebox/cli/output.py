@@ -247,7 +247,7 @@ def make_output(fmt: str, console: Console | None = None, err_console: Console |
 
     from lakebox.cli.text_output import TextOutput
 
-    return TextOutput(console or Console(), err_console or Console(stderr=True))
+    return TextOutput(console or Console(emoji=False), err_console or Console(stderr=True, emoji=False))
 
 
 __all__ = [

@@ -40,7 +40,9 @@ class State:
         if "out" not in self._consoles:
             from rich.console import Console
 
-            self._consoles["out"] = Console()
+            # no emoji codes: data such as a certificate fingerprint (65:AB:B4) or a name
+            # between colons would be printed as an emoji (:ab: is one)
+            self._consoles["out"] = Console(emoji=False)
         return self._consoles["out"]
 
     @property
@@ -49,7 +51,7 @@ class State:
         if "err" not in self._consoles:
             from rich.console import Console
 
-            self._consoles["err"] = Console(stderr=True)
+            self._consoles["err"] = Console(stderr=True, emoji=False)
         return self._consoles["err"]
 
     @property
