@@ -282,3 +282,19 @@ def test_catalog_stores_summaries_per_commit(tmp_path) -> None:
     latest = groups.summary(group_id)
     assert latest is not None and latest.commit_id == 3 and not latest.exact
     db.close()
+
+
+def test_replacing_one_row_whose_removal_cancels_the_mean_is_flagged_not_wrong() -> None:
+    """Found by the property above: removing x=1.0 from {1.0, 3.6e-44} leaves a mean of 0.0 by
+    cancellation, so after an upsert of x=0.0 the pair (k, x) looked constant (correlation None
+    where the truth is 1.0). The subtraction must flag it approximate instead."""
+    def rows(keys: list[int], xs: list[float]) -> pa.Table:
+        n = len(keys)
+        return pa.table({"k": keys, "x": xs, "n": [None] * n, "s": [None] * n, "b": [None] * n, "ts": [None] * n},
+                        schema=SCHEMA)  # fmt: skip
+
+    model = Model()
+    model.apply("insert", rows([1, 25], [1.0, 3.6433760072445244e-44]))
+    model.apply("insert", rows([1], [0.0]))
+    assert "correlations" in model.summary.statistics().approximate["x"]
+    _check(model)

@@ -111,8 +111,11 @@ class CoMoments:
         # M2 left after subtracting is a difference of large numbers when the rows removed
         # spread much wider than the rows kept: below LOSSY of what it was, its last digits
         # (and the co-moments') are rounding, so stddev and correlations are flagged approximate.
+        # Also when a single row is removed (its own M2 is 0): the difference is then in the
+        # d * d * weight term and in the mean, e.g. removing 1.0 from {1.0, 3.6e-44} leaves a
+        # mean of 0.0, so a later row 0.0 would look constant (found by test_stats_merge).
         with np.errstate(all="ignore"):  # pairwise: m2[i, j] is i's M2 over rows where j is set too
-            bad = (n > 0) & (r.m2 > 0) & (m2 < LOSSY * t.m2)
+            bad = (n > 0) & (r.n > 0) & (m2 < LOSSY * t.m2)
         involved = bad.any(axis=0) | bad.any(axis=1)
         out.lossy = [name for i, name in enumerate(names) if involved[i]]
         return out, consistent
