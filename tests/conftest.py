@@ -32,6 +32,14 @@ RUN_SLOW = os.environ.get("CI", "").lower() == "true" or os.environ.get("LAKEBOX
 settings.load_profile(budget.PROFILE)
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto`` (the default addopts): two workers per core, at most 8. Most tests wait on
+    something (a subprocess starting, a server answering, a file lock), so one worker per core
+    left the cores idle a third of the time: on 2 idle cores the inner loop went from 209 s to
+    150-165 s with 4 workers."""
+    return max(1, min(8, 2 * (os.cpu_count() or 1)))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if RUN_SLOW:
         return
