@@ -26,8 +26,10 @@ def run_json(*args: str | Path, code: int = 0) -> Any:
     return json.loads(run("--output", "json", *args, code=code).stdout)
 
 
-def assert_one_line_error(result: Result, code: str) -> None:
+def assert_one_line_error(result: Result, code: str) -> str:
+    """The one stderr line of a failed command (``Error [code] ...``), no traceback."""
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith(f"Error [{code}] "), lines[0]
     assert "Traceback" not in result.output
+    return lines[0]

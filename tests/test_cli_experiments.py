@@ -7,38 +7,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import lagom_fns as fns
 import pytest
-from click.testing import CliRunner, Result
+from cli_run import assert_one_line_error, run, run_json
 from lagom_data import training_view
 
 import lakebox
 from lakebox import experiment
-from lakebox.cli import cli
 
-ENV = {"COLUMNS": "200", "LAKEBOX_HOME": None, "NO_COLOR": "1"}
 SEARCH = "quadratic_search"
 SINGLE = "train_and_register"
-
-
-def run(*args: str | Path, code: int = 0) -> Result:
-    result = CliRunner(env=ENV).invoke(cli, [str(a) for a in args], catch_exceptions=False)
-    assert result.exit_code == code, f"exit {result.exit_code}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-    return result
-
-
-def run_json(*args: str | Path, code: int = 0) -> Any:
-    return json.loads(run("--output", "json", *args, code=code).stdout)
-
-
-def assert_one_line_error(result: Result, code: str) -> str:
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(f"Error [{code}] "), lines[0]
-    assert "Traceback" not in result.output
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
