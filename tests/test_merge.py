@@ -17,6 +17,7 @@ from model import HistoryModel, Row
 from pyiceberg.types import StringType
 
 from lakebox.offline import deletes, reader
+from lakebox.offline.removed import RemovedRows
 from lakebox.offline.table import GroupTable, WriteResult
 from lakebox.offline.warehouse import Warehouse
 
@@ -96,11 +97,11 @@ def test_update_rewrites_only_files_holding_the_keys(tmp_path: Path) -> None:
     assert b <= after and c <= after, "files whose statistics admit the keys but that do not hold them are kept"
     assert (result.commit.rows_inserted, result.commit.rows_updated) == (0, 2)
     assert result.removed is not None
-    assert result.removed.select(["k", "v", "s"]).to_pylist() == [
+    assert result.removed.table().select(["k", "v", "s"]).to_pylist() == [
         {"k": 4, "v": 5.0, "s": "r4"},
         {"k": 10, "v": 11.0, "s": "r10"},
     ]
-    assert result.removed.schema.names == SCHEMA.names
+    assert result.removed.table().schema.names == SCHEMA.names
     stored = {r["k"]: r["v"] for r in _read(group)}
     assert len(stored) == 200 and stored[4] == 104.0 and stored[10] == 110.0 and stored[6] == 7.0
 
@@ -114,11 +115,11 @@ def test_delete_reports_removed_rows_and_rewrites_only_their_files(tmp_path: Pat
     result = group.delete_keys(pa.table({"k": pa.array([5], pa.int64())}))
     assert result is not None and result.commit.rows_deleted == 1
     assert first <= _files(group) and not second & _files(group)
-    assert result.removed is not None and result.removed.column("k").to_pylist() == [5]
+    assert result.removed is not None and result.removed.table().column("k").to_pylist() == [5]
     # by key alone: every event time of key 1, in two files
     result = group.delete_keys(pa.table({"k": pa.array([1], pa.int64())}))
     assert result is not None and result.commit.rows_deleted == 2
-    assert sorted(result.removed.column("ts").to_pylist()) == [day(1), day(2)]  # type: ignore[union-attr]
+    assert sorted(result.removed.table().column("ts").to_pylist()) == [day(1), day(2)]  # type: ignore[union-attr]
     assert [r["k"] for r in _read(group)] == [2, 3]
     assert group.delete_keys(pa.table({"k": pa.array([42], pa.int64())})) is None
 
@@ -144,8 +145,8 @@ def test_evolved_schema_takes_the_exact_path(tmp_path: Path) -> None:
     batch = _rows([2, 4]).append_column("extra", pa.array(["x", "y"], pa.string()))
     result = group.insert(batch)
     assert (result.commit.rows_inserted, result.commit.rows_updated) == (1, 1)
-    assert result.removed is not None and result.removed.column("k").to_pylist() == [2]
-    assert result.removed.column("extra").to_pylist() == [None]
+    assert result.removed is not None and result.removed.table().column("k").to_pylist() == [2]
+    assert result.removed.table().column("extra").to_pylist() == [None]
     assert [(r["k"], r["extra"]) for r in _read(group)] == [(1, None), (2, "x"), (3, None), (4, "y")]
 
 
@@ -173,9 +174,11 @@ def _batch(rows: list[Row], has_event_time: bool) -> pa.Table:
     return pa.table(columns)
 
 
-def _as_rows(table: pa.Table | None, has_event_time: bool) -> list[Row]:
+def _as_rows(table: pa.Table | RemovedRows | None, has_event_time: bool) -> list[Row]:
     if table is None:
         return []
+    if isinstance(table, RemovedRows):  # an insert's or delete's removed rows, read on demand
+        table = table.table()
     out = []
     for r in table.to_pylist():
         out.append((r["k"], r["ts"].day, r["v"]) if has_event_time else (r["k"], r["v"]))

@@ -95,9 +95,11 @@ def test_new_keys_touch_no_file(tmp_path: Path) -> None:
     storage = table.schema().as_arrow()
     key_schema = pa.schema([storage.field("k"), storage.field("ts")])
     keys = _rows(list(range(5000, 5100)), pa.int64(), [1] * 100, 0.0).select(["k", "ts"]).cast(key_schema)
-    assert writer.key_index.candidates(table, snapshot, keys) == set()
+    fresh = writer.key_index.candidates(table, snapshot, keys)
+    assert fresh is not None and fresh[0] == set() and len(fresh[1]) == 0
     stored = _rows([7], pa.int64(), [1], 0.0).select(["k", "ts"]).cast(key_schema)
-    assert len(writer.key_index.candidates(table, snapshot, stored) or ()) == 1
+    found = writer.key_index.candidates(table, snapshot, stored)
+    assert found is not None and len(found[0]) == 1 and len(found[1]) == stored.num_rows
 
 
 KEYS = st.integers(0, 12)
@@ -186,6 +188,9 @@ def test_a_hash_held_by_several_units_names_all_of_them() -> None:
     merged = _merge(older, newer)
     assert merged.hashes.tolist() == [1, 5, 5, 7, 9]
     many = np.array([0, 2, 5, 8, 10, 11], np.uint64)  # more needles than entries, and fewer
-    assert sorted(merged.hits(many).tolist()) == [0, 1]
-    assert sorted(merged.hits(np.array([5], np.uint64)).tolist()) == [0, 1]
-    assert merged.hits(np.array([6], np.uint64)).tolist() == []
+    units, found = merged.hits(many)
+    assert sorted(units.tolist()) == [0, 1] and found.tolist() == [5]
+    units, found = merged.hits(np.array([5], np.uint64))
+    assert sorted(units.tolist()) == [0, 1] and found.tolist() == [5]
+    units, found = merged.hits(np.array([6], np.uint64))
+    assert units.tolist() == [] and found.tolist() == []

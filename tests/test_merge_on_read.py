@@ -17,6 +17,7 @@ from model import HistoryModel, Row
 from pyiceberg.manifest import DataFileContent, ManifestContent
 
 from lakebox.offline import changes, deletes, reader
+from lakebox.offline.removed import RemovedRows
 from lakebox.offline.table import GroupTable, table_commits
 from lakebox.offline.warehouse import Warehouse
 
@@ -43,9 +44,11 @@ def _batch(rows: list[Row], has_event_time: bool = True) -> pa.Table:
     return pa.table(columns)
 
 
-def _as_rows(table: pa.Table | None, has_event_time: bool = True) -> list[Row]:
+def _as_rows(table: pa.Table | RemovedRows | None, has_event_time: bool = True) -> list[Row]:
     if table is None:
         return []
+    if isinstance(table, RemovedRows):  # an insert's or delete's removed rows, read on demand
+        table = table.table()
     return sorted(((r["k"], r["ts"].day, r["v"]) if has_event_time else (r["k"], r["v"])) for r in table.to_pylist())
 
 

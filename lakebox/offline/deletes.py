@@ -53,6 +53,7 @@ from pyiceberg.types import LongType, StringType
 
 from lakebox.errors import StorageError
 from lakebox.offline import reader
+from lakebox.offline.removed import RemovedRows
 
 MODE_PROPERTY = "lakebox.update-mode"
 MODE_ENV = "LAKEBOX_UPDATE_MODE"
@@ -89,35 +90,36 @@ def merge_on_read(table: Table) -> bool:
 
 
 # -- locating the rows an update replaces -------------------------------------------------
-def locate(table: Table, tasks: Sequence[FileScanTask], keys: pa.Table) -> tuple[pa.Table, pa.Table]:
-    """``(positions, rows)`` of the live stored rows among ``tasks`` matching a row of ``keys``.
+def locate(table: Table, tasks: Sequence[FileScanTask], keys: pa.Table) -> tuple[pa.Table, RemovedRows]:
+    """``(positions, removed)`` of the live stored rows among ``tasks`` matching a row of ``keys``.
 
     ``positions`` has the delete-file schema (recorded ``file_path``, ``pos``), sorted;
-    ``rows`` the full stored rows in the table's storage schema. One DuckDB pass reads the
-    candidate files with their file names and row numbers, semi-joins the keys and anti-joins
-    the rows already deleted. Tasks DuckDB cannot read exactly are refused (callers check
-    ``reader.duckdb_can_read_deleting`` first).
+    ``removed`` gives the full stored rows when asked (``removed.py``: read later, by the
+    statistics step). One DuckDB pass reads the key columns of the candidate files with their
+    file names and row numbers, semi-joins the keys and anti-joins the rows already deleted.
+    Tasks DuckDB cannot read exactly are refused (callers check ``reader.duckdb_can_read_deleting``
+    first).
     """
-    storage = table.schema().as_arrow()
     if not tasks or keys.num_rows == 0:
-        return DELETE_SCHEMA.empty_table(), storage.empty_table()
+        return DELETE_SCHEMA.empty_table(), RemovedRows(table.schema().as_arrow().empty_table())
     if not reader.duckdb_can_read_deleting(table, tasks):
         raise StorageError(f"Internal error: {table.name()} cannot be located with position deletes.")
     recorded = {reader.local_path(t.file.file_path, table): t.file.file_path for t in tasks}
     con = reader.cursor()
     try:
-        source = reader.source_with_deletes(con, table, tasks, keep_position=True)
+        source = reader.source_with_deletes(con, table, tasks, keep_position=True, columns=keys.column_names)
         on = exp.and_(
             *[
                 exp.EQ(this=exp.column(k, "s", quoted=True), expression=exp.column(k, "b", quoted=True))
                 for k in keys.column_names
             ]
         )
+        at = (exp.column(reader.FILE, "s", quoted=True), exp.column(reader.ROW, "s", quoted=True))
         query = (
-            exp.select("s.*")
+            exp.select(*at)
             .from_(exp.alias_(source, "s", table=True))
             .join(exp.alias_(exp.to_table("lakebox_keys"), "b", table=True), on=on, join_type="SEMI")
-            .order_by(exp.column(reader.FILE, "s", quoted=True), exp.column(reader.ROW, "s", quoted=True))
+            .order_by(*at)
         )
         con.register("lakebox_keys", keys)
         found = con.sql(query.sql(dialect="duckdb")).to_arrow_table()
@@ -130,8 +132,7 @@ def locate(table: Table, tasks: Sequence[FileScanTask], keys: pa.Table) -> tuple
         {"file_path": pa.array(files, pa.string()), "pos": found.column(reader.ROW).cast(pa.int64())},
         schema=DELETE_SCHEMA,
     )
-    rows = found.select(storage.names).cast(storage)
-    return positions, rows
+    return positions, RemovedRows(positions=positions, source=table)
 
 
 # -- writing a position-delete file --------------------------------------------------------

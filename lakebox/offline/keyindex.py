@@ -58,28 +58,32 @@ class _Run:
     def owners_array(self) -> np.ndarray:
         return self.owners if self.owners is not None else np.full(len(self.hashes), self.unit, UNIT)
 
-    def hits(self, needles: np.ndarray) -> np.ndarray:
-        """The distinct units of the entries equal to one of the sorted ``needles``."""
+    def hits(self, needles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(units, found)``: the distinct units of the entries equal to one of the sorted
+        ``needles``, and the distinct needles that are equal to an entry."""
         stored = self.hashes
+        none = (np.zeros(0, UNIT), np.zeros(0, np.uint64))
         if len(stored) == 0 or len(needles) == 0:
-            return np.zeros(0, UNIT)
+            return none
         if len(stored) <= len(needles):  # search the smaller side in the bigger one
             positions = np.minimum(np.searchsorted(needles, stored), len(needles) - 1)
             matched = needles[positions] == stored
             if not matched.any():
-                return np.zeros(0, UNIT)
-            return np.unique(self.owners[matched]) if self.owners is not None else np.array([self.unit], UNIT)
+                return none
+            found = np.unique(stored[matched])
+            units = np.unique(self.owners[matched]) if self.owners is not None else np.array([self.unit], UNIT)
+            return units, found
         positions = np.minimum(np.searchsorted(stored, needles), len(stored) - 1)
         found = np.unique(needles[stored[positions] == needles])
         if len(found) == 0:
-            return np.zeros(0, UNIT)
+            return none
         if self.owners is None:
-            return np.array([self.unit], UNIT)
+            return np.array([self.unit], UNIT), found
         low = np.searchsorted(stored, found, "left")  # every entry of a found hash (several units)
         high = np.searchsorted(stored, found, "right")
         lengths = high - low
         index = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(low, lengths)
-        return np.unique(self.owners[index])
+        return np.unique(self.owners[index]), found
 
 
 def _merge(older: _Run, newer: _Run) -> _Run:
@@ -111,10 +115,12 @@ class KeyIndex:
     # -- answering ----------------------------------------------------------------------
     def candidates(
         self, table: Table, snapshot_id: int, batch_keys: pa.Table, needles: np.ndarray | None = None
-    ) -> set[str] | None:
-        """The paths of the files that may hold a pair of ``batch_keys`` (storage types,
-        columns = the table's keys); None when the index cannot answer (locate the slow way).
-        ``needles``: the batch's sorted hashes, if the caller has them (``sorted_hashes``)."""
+    ) -> tuple[set[str], np.ndarray] | None:
+        """``(paths, hit)``: the paths of the files that may hold a pair of ``batch_keys``
+        (storage types, columns = the table's keys) and the sorted distinct hashes that hit an
+        entry (only rows with one of them can match: locate.py needs no other); None when the
+        index cannot answer (locate the slow way). ``needles``: the batch's sorted hashes, if
+        the caller has them (``sorted_hashes``)."""
         if batch_keys.column_names != list(self.keys):
             return None
         if not self._sync(table, snapshot_id):
@@ -127,10 +133,13 @@ class KeyIndex:
         if needles is None:
             needles = sorted_hashes(batch_keys)
         found: set[str] = set()
+        hit: list[np.ndarray] = []
         for run in self.runs:
-            for unit in run.hits(needles).tolist():
+            units, hashes_found = run.hits(needles)
+            for unit in units.tolist():
                 found |= self.units.get(unit, set())
-        return found
+            hit.append(hashes_found)
+        return found, (np.unique(np.concatenate(hit)) if hit else np.zeros(0, np.uint64))
 
     # -- keeping it current -------------------------------------------------------------
     def committed(
@@ -252,7 +261,9 @@ def hashes(keys: pa.Table) -> np.ndarray:
 def _hash_sql(names: tuple[str, ...]) -> str:
     """The hashing query for key columns ``names`` (built once per key set: every commit hashes)."""
     columns = [exp.column(name, quoted=True) for name in names]
-    return exp.select(exp.Anonymous(this="hash", expressions=columns).as_("h")).from_("lakebox_keys").sql(dialect="duckdb")
+    return (
+        exp.select(exp.Anonymous(this="hash", expressions=columns).as_("h")).from_("lakebox_keys").sql(dialect="duckdb")
+    )
 
 
 def sorted_hashes(keys: pa.Table) -> np.ndarray:
@@ -266,7 +277,9 @@ def _file_hashes(table: Table, paths: Sequence[str], keys: Sequence[str]) -> lis
     con = reader.cursor()
     try:
         for path in paths:
-            source = exp.Anonymous(this="read_parquet", expressions=[exp.Literal.string(reader.local_path(path, table))])
+            source = exp.Anonymous(
+                this="read_parquet", expressions=[exp.Literal.string(reader.local_path(path, table))]
+            )
             query = exp.select(exp.Anonymous(this="hash", expressions=columns).as_("h")).from_(source)
             found = con.sql(query.sql(dialect="duckdb")).fetchnumpy()["h"]
             out.append(np.sort(found.astype(np.uint64, copy=False)))

@@ -168,18 +168,19 @@ def source_with_deletes(
     keep_position: bool = False,
     deleted: pa.Table | None = None,
     name: str = DELETED,
+    columns: Sequence[str] | None = None,
 ) -> exp.Expression:
     """A subquery over the tasks' data files without the rows their delete files remove.
 
     Registers the deleted ``(file, pos)`` pairs on ``con`` as ``name``. With
     ``keep_position`` the rows also carry the file name (``FILE``) and row number (``ROW``).
+    ``columns``: the columns to read (default: all of the table's).
     """
     if deleted is None:
         deleted = deleted_rows(table, tasks)
     con.register(name, deleted)
-    return without_deleted(
-        [local_path(t.file.file_path, table) for t in tasks], table.schema().as_arrow().names, name, keep_position
-    )
+    names = list(columns) if columns is not None else table.schema().as_arrow().names
+    return without_deleted([local_path(t.file.file_path, table) for t in tasks], names, name, keep_position)
 
 
 def without_deleted(

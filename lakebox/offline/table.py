@@ -41,9 +41,11 @@ from pyiceberg.utils.properties import property_as_bool
 from lakebox.catalog.groups import CommitRow
 from lakebox.errors import ConflictError, StorageError
 from lakebox.offline import deletes, locate, reader
+from lakebox.offline import removed as removed_rows
 from lakebox.offline.batch import key_order
-from lakebox.offline.keyindex import KeyIndex, sorted_hashes
+from lakebox.offline.keyindex import KeyIndex, hashes, sorted_hashes
 from lakebox.offline.lock import WriteLock
+from lakebox.offline.removed import RemovedRows
 from lakebox.offline.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -67,16 +69,17 @@ class Change:
     rows_updated: int = 0
     rows_deleted: int = 0
     max_event_us: int | None = None  # an upper bound of every event time in the table after it
-    removed: list[pa.Table] = field(default_factory=list)  # stored rows this change replaces or deletes
+    removed: list[RemovedRows] = field(default_factory=list)  # stored rows this change replaces or deletes
     position_deletes: list[pa.Table] = field(default_factory=list)  # merge-on-read: (file_path, pos) rows deleted
 
 
 @dataclass
 class WriteResult:
-    """A committed insert or delete and the full stored rows it replaced or deleted (storage schema)."""
+    """A committed insert or delete and the stored rows it replaced or deleted (storage
+    schema; read when ``removed.table()`` is called, see ``removed.py``)."""
 
     commit: CommitRow
-    removed: pa.Table | None
+    removed: RemovedRows | None
 
 
 def commit_from_snapshot(snapshot: object) -> CommitRow | None:
@@ -329,7 +332,9 @@ class GroupTable:
                 produced.append((index, new_rows, files))
             positions = [p for p in change.position_deletes if p.num_rows]
             if positions:
-                delete_file = deletes.write_file(table, tx.table_metadata, pa.concat_tables(positions), producer.commit_uuid)
+                delete_file = deletes.write_file(
+                    table, tx.table_metadata, pa.concat_tables(positions), producer.commit_uuid
+                )
                 written.append(delete_file.file_path)
                 producer.append_data_file(delete_file)
         tx.commit_transaction()
@@ -353,11 +358,13 @@ class GroupTable:
             # Appending newer event times than any stored (time series) can replace nothing:
             # skip planning, which reads every manifest.
             probe = probe and (bound is None or first <= bound)
+        located = batch_keys
         if probe:
             # the batch's hashes probe the key index, then index the files it is written to
-            change.add_hashes[0] = sorted_hashes(batch_keys)
-            candidates = self._touched(table, snapshot_id, batch_keys, change.add_hashes[0])
-        self._rewrite(table, snapshot_id, candidates, batch_keys, change)
+            row_hashes = hashes(batch_keys)
+            change.add_hashes[0] = np.sort(row_hashes)
+            candidates, located = self._touched(table, snapshot_id, batch_keys, change.add_hashes[0], row_hashes)
+        self._rewrite(table, snapshot_id, candidates, located, change)
         replaced = sum(r.num_rows for r in change.removed)
         change.rows_updated = replaced
         change.rows_inserted = storage.num_rows - replaced
@@ -366,7 +373,7 @@ class GroupTable:
     def _plan_delete(self, table: Table, snapshot_id: int | None, keys: pa.Table) -> Change | None:
         change = Change(kind="delete", max_event_us=_max_event(table, snapshot_id))  # still an upper bound
         keys = _to_storage(keys, table)
-        self._rewrite(table, snapshot_id, self._touched(table, snapshot_id, keys), keys, change)
+        self._rewrite(table, snapshot_id, *self._touched(table, snapshot_id, keys), change)
         change.rows_deleted = sum(r.num_rows for r in change.removed)
         return change if change.delete_files or change.position_deletes else None
 
@@ -388,7 +395,7 @@ class GroupTable:
             change.add_tables.append(kept)
             if kept.num_rows:
                 change.add_hashes[len(change.add_tables) - 1] = sorted_hashes(kept.select(list(self.keys)))
-            change.removed.append(_to_storage(found.removed, table))
+            change.removed.append(RemovedRows(_to_storage(found.removed, table)))
 
     def _plan_rollback(self, table: Table, snapshot_id: int | None, target_id: int) -> Change:
         current = {t.file.file_path: t for t in reader.plan(table, snapshot_id)}
@@ -405,7 +412,9 @@ class GroupTable:
             max_event_us=_max_event(table, snapshot_id),  # bounds only grow, so the current one holds
         )
         if rewritten:
-            change.add_tables.append(_to_storage(reader.read(table, target_id, table.schema().as_arrow(), tasks=rewritten), table))
+            change.add_tables.append(
+                _to_storage(reader.read(table, target_id, table.schema().as_arrow(), tasks=rewritten), table)
+            )
         # Row counts by key: keys only in the target are re-inserted, keys only in the current
         # state are deleted, and keys in both whose rows differ are updated.
         keys = list(self.keys)
@@ -415,17 +424,31 @@ class GroupTable:
         return change
 
     def _touched(
-        self, table: Table, snapshot_id: int | None, keys: pa.Table, needles: np.ndarray | None = None
-    ) -> list[FileScanTask]:
-        """Files that may hold a row of ``keys``: the key index answers batches of full (key,
-        event time) pairs (``needles``: their sorted hashes, if known); otherwise file
-        statistics prune (locate.py checks either)."""
+        self,
+        table: Table,
+        snapshot_id: int | None,
+        keys: pa.Table,
+        needles: np.ndarray | None = None,
+        row_hashes: np.ndarray | None = None,
+    ) -> tuple[list[FileScanTask], pa.Table]:
+        """Files that may hold a row of ``keys``, and the rows of ``keys`` that may match one:
+        the key index answers batches of full (key, event time) pairs (``needles``: their
+        sorted hashes, ``row_hashes`` the same in row order, if known) and narrows the keys to
+        those whose hash hit (a 1% update locates 1% of the batch); otherwise file statistics
+        prune (locate.py checks either exactly)."""
         if snapshot_id is None or keys.num_rows == 0:
-            return []
-        paths = self.key_index.candidates(table, snapshot_id, keys, needles)
-        if paths is None:
-            return self._candidates(table, snapshot_id, keys)
-        return [t for t in reader.plan(table, snapshot_id) if t.file.file_path in paths] if paths else []
+            return [], keys
+        answer = self.key_index.candidates(table, snapshot_id, keys, needles)
+        if answer is None:
+            return self._candidates(table, snapshot_id, keys), keys
+        paths, hit = answer
+        if not paths:
+            return [], keys.slice(0, 0)
+        if row_hashes is None:
+            row_hashes = hashes(keys)
+        at = np.minimum(np.searchsorted(hit, row_hashes), len(hit) - 1)
+        narrowed = keys.filter(pa.array(hit[at] == row_hashes)) if len(hit) else keys.slice(0, 0)
+        return [t for t in reader.plan(table, snapshot_id) if t.file.file_path in paths], narrowed
 
     def _candidates(self, table: Table, snapshot_id: int | None, keys: pa.Table) -> list[FileScanTask]:
         """Files whose column statistics admit any of ``keys`` (min/max pruning per key column)."""
@@ -440,7 +463,12 @@ def _range_filter(keys: pa.Table) -> BooleanExpression:
     for name in keys.column_names:
         column = keys.column(name)
         dtype = column.type
-        if not (pa.types.is_integer(dtype) or pa.types.is_string(dtype) or pa.types.is_timestamp(dtype) or pa.types.is_date(dtype)):
+        if not (
+            pa.types.is_integer(dtype)
+            or pa.types.is_string(dtype)
+            or pa.types.is_timestamp(dtype)
+            or pa.types.is_date(dtype)
+        ):
             continue
         bounds = pc.min_max(column)
         low, high = bounds["min"], bounds["max"]
@@ -468,12 +496,9 @@ def _max_event(table: Table, snapshot_id: int | None) -> int | None:
     return int(value) if value is not None else None
 
 
-def _removed(change: Change) -> pa.Table | None:
-    """The stored rows a change removed, as one table (None when it removed none)."""
-    tables = [t for t in change.removed if t.num_rows]
-    if not tables:
-        return None
-    return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+def _removed(change: Change) -> RemovedRows | None:
+    """The stored rows a change removed (None when it removed none)."""
+    return removed_rows.concat(change.removed)
 
 
 def _take(rows: pa.Table, order: pa.Array) -> pa.Table:
@@ -504,7 +529,9 @@ def _diff_counts(before: pa.Table, after: pa.Table, keys: list[str]) -> tuple[in
     import sqlglot.expressions as exp
 
     def count(source: exp.Expression, other: str, join_type: str) -> int:
-        on = exp.and_(*[exp.EQ(this=exp.column(k, "a", quoted=True), expression=exp.column(k, "b", quoted=True)) for k in keys])
+        on = exp.and_(
+            *[exp.EQ(this=exp.column(k, "a", quoted=True), expression=exp.column(k, "b", quoted=True)) for k in keys]
+        )
         query = (
             exp.select(exp.Count(this=exp.Star()))
             .from_(exp.alias_(source, "a", table=True))

@@ -32,7 +32,7 @@ import pyarrow as pa
 from lakebox.errors import NotFoundError, ValidationError
 from lakebox.stats.features import FeatureSummary
 from lakebox.stats.moments import CoMoments
-from lakebox.stats.sketches import hll_many, string_hash_id
+from lakebox.stats.sketches import hash_parts, hll_many, string_hash_id
 from lakebox.stats.statistics import (
     DEFAULT_QUANTILES,
     Statistics,
@@ -48,6 +48,13 @@ __all__ = ["FORMAT", "Summary", "summarize"]
 
 FORMAT = 1
 _WORKERS = 2
+# which part of a summary's hash id (sketches.hash_parts) hashed the values of each kind
+_HASH_PART = {
+    "string": lambda hash_id: hash_parts(hash_id)[0],
+    "binary": lambda hash_id: hash_parts(hash_id)[0],
+    "numeric": lambda hash_id: hash_parts(hash_id)[1],
+    "temporal": lambda hash_id: hash_parts(hash_id)[1],
+}
 _BATCHED_HLL_ROWS = 50_000  # up to this, one DuckDB query hashes every feature (see hll_many)
 
 
@@ -87,10 +94,18 @@ class Summary:
             a = a if a is not None else FeatureSummary.nulls(b, self.row_count)  # type: ignore[arg-type]
             b = b if b is not None else FeatureSummary.nulls(a, other.row_count)
             features[name] = a.merge(b)
-            if self.hash_id != other.hash_id and a.count and b.count and a.kind in ("string", "binary"):
+            if (
+                a.count
+                and b.count
+                and a.kind in _HASH_PART
+                and _HASH_PART[a.kind](self.hash_id) != _HASH_PART[a.kind](other.hash_id)
+            ):
                 features[name].approximate.add("distinct")  # different hash functions: registers differ
         return Summary(
-            self.row_count + other.row_count, features, self.moments.merge(other.moments), min(self.hash_id, other.hash_id)
+            self.row_count + other.row_count,
+            features,
+            self.moments.merge(other.moments),
+            min(self.hash_id, other.hash_id),
         )
 
     def subtract(self, removed: Summary) -> Summary:

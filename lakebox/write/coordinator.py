@@ -36,6 +36,7 @@ from lakebox.box import Box
 from lakebox.catalog.groups import CommitRow, FeatureRow, GroupRow, GroupStore
 from lakebox.errors import NotFoundError, OnlineBehindError
 from lakebox.offline import maintenance, reader
+from lakebox.offline.removed import RemovedRows
 from lakebox.offline.table import GroupTable, table_commits
 from lakebox.offline.warehouse import Warehouse
 from lakebox.online.store import OnlineStore
@@ -52,7 +53,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class _Outcome:
     commit: CommitRow
-    removed: pa.Table | None = None
+    removed: RemovedRows | None = None  # read by the statistics step only
 
 
 def schema_of(row: GroupRow) -> pa.Schema:
@@ -245,12 +246,13 @@ class Writer:
                 return second
 
     def _statistics(
-        self, row: GroupRow, group: GroupTable, commit: CommitRow, added: Any, removed: pa.Table | None,
+        self, row: GroupRow, group: GroupTable, commit: CommitRow, added: Any, removed: RemovedRows | None,
         restored: int | None,
     ) -> None:
         try:
             statistics.record(
-                self.groups, row, commit, added=added, removed=removed, restored_commit=restored,
+                self.groups, row, commit, added=added, removed=removed.table() if removed is not None else None,
+                restored_commit=restored,
                 read_all=lambda: self.read_at(row, group, commit.snapshot_id),
             )
         except Exception:  # noqa: BLE001 - statistics are derived; fg.compute_statistics() redoes them
