@@ -53,3 +53,14 @@ def test_removed_rows_need_rows_or_positions_with_their_table() -> None:
         RemovedRows()
     with pytest.raises(StorageError):
         RemovedRows(positions=pa.table({"file_path": ["x"], "pos": [0]}))
+
+
+def test_the_read_cost_counts_the_rows_of_the_row_groups_holding_the_positions(tmp_path: Path) -> None:
+    from lakebox.offline.removed import _touched_rows
+
+    path = tmp_path / "data.parquet"
+    pq.write_table(pa.table({"k": np.arange(95)}), path, row_group_size=10)  # 9 groups of 10, one of 5
+    assert _touched_rows(str(path), np.array([0, 3, 9], np.int64)) == 10
+    assert _touched_rows(str(path), np.array([9, 10, 94], np.int64)) == 25
+    assert _touched_rows(str(path), np.zeros(0, np.int64)) == 0
+    assert RemovedRows(pa.table({"k": [1]})).read_cost() == 0  # rows at hand cost nothing to read

@@ -149,3 +149,32 @@ def test_statistics_jobs_run_in_order_and_wait_waits_for_a_group() -> None:
     jobs.submit("a", lambda: done.append("a3"))
     jobs.wait("a")
     assert done[-1] == "a3"
+
+
+def test_replaced_rows_too_costly_to_read_are_forgotten_and_marked(project: Any, monkeypatch: Any, caplog: Any) -> None:
+    """An update whose replaced rows sit in row groups much bigger than the commit does not
+    decode them: the row count stays exact, the other parts are flagged approximate, and
+    ``compute_statistics`` makes them exact again."""
+    from lakebox.write import statistics
+
+    fg = project.get_feature_store().create_feature_group("players", 1, primary_key=["pid"], event_time="ts")
+    fg.insert(_frame(list(range(200)), 1, 0.0))  # one data file, one row group of 200 rows
+    caplog.set_level(logging.INFO, logger="lakebox.write.statistics")
+    monkeypatch.setattr(statistics, "READ_FLOOR", 0)
+    monkeypatch.setattr(statistics, "READ_FACTOR", 10)
+    update = fg.insert(_frame([7, 8], 1, 900.0))  # 2 rows: a budget of 20 rows, 200 to decode
+    assert "forgotten" in caplog.text
+    stats = fg.get_statistics(update.commit_id)
+    assert not stats.exact and stats.to_dict()["pid"]["count"] == 202  # the two replaced rows still count
+    truth = compute_statistics(pa.Table.from_pandas(fg.read(), preserve_index=False)).to_dict()
+    summary = stats.to_dict()
+    assert summary["age"]["max"] == truth["age"]["max"] == 908.0  # a new maximum is exact all the same
+    approximate = stats.to_dict()["$approximate"]
+    assert {"count", "mean", "stddev", "quantiles"} <= set(approximate["age"]) and "count" in approximate["team"]
+    caplog.clear()
+    monkeypatch.setattr(statistics, "READ_FACTOR", 1000)  # 1 row x 1000 >= 200: read and subtracted
+    fg.compute_statistics()
+    last = fg.insert(_frame([9], 1, 901.0))  # replaces one row: read and subtracted
+    assert "forgotten" not in caplog.text
+    assert "count" not in fg.get_statistics().to_dict().get("$approximate", {}).get("age", [])
+    _assert_exact_parts_match(fg, last.commit_id)

@@ -45,6 +45,14 @@ class RemovedRows:
     def num_rows(self) -> int:
         return self._rows.num_rows if self._rows is not None else self._positions.num_rows  # type: ignore[union-attr]
 
+    def read_cost(self) -> int:
+        """Rows ``table()`` would decode: those in the Parquet row groups holding the
+        positions (Parquet footers only), 0 when the rows are at hand."""
+        if self._rows is not None:
+            return 0
+        assert self._positions is not None and self._source is not None
+        return sum(_touched_rows(reader.local_path(path, self._source), pos) for path, pos in _by_file(self._positions))
+
     def table(self) -> pa.Table:
         """The rows (storage schema), sorted by file and position for located rows."""
         if self._rows is None:
@@ -73,8 +81,19 @@ class _Concatenated(RemovedRows):
     def num_rows(self) -> int:
         return sum(p.num_rows for p in self._parts)
 
+    def read_cost(self) -> int:
+        return sum(p.read_cost() for p in self._parts)
+
     def table(self) -> pa.Table:
         return pa.concat_tables([p.table() for p in self._parts])
+
+
+def _by_file(positions: pa.Table) -> list[tuple[str, np.ndarray]]:
+    """``(recorded file path, its sorted positions)`` for each file of sorted ``positions``."""
+    paths = positions.column("file_path").to_numpy(zero_copy_only=False)
+    pos = positions.column("pos").to_numpy()
+    starts = np.flatnonzero(np.r_[True, paths[1:] != paths[:-1]]) if len(paths) else np.zeros(0, np.intp)
+    return [(str(paths[b]), pos[b:e]) for b, e in zip(starts, [*starts[1:], len(paths)], strict=True)]
 
 
 def _read_positions(table: Table, positions: pa.Table) -> pa.Table:
@@ -82,33 +101,37 @@ def _read_positions(table: Table, positions: pa.Table) -> pa.Table:
     only the Parquet row groups that hold them. Columns are matched by name, as DuckDB's
     reads are (the locating step only runs on tables DuckDB reads exactly)."""
     storage = table.schema().as_arrow()
-    paths = positions.column("file_path").to_numpy(zero_copy_only=False)
-    pos = positions.column("pos").to_numpy()
-    out = []
-    starts = np.flatnonzero(np.r_[True, paths[1:] != paths[:-1]]) if len(paths) else np.zeros(0, np.intp)
-    for begin, end in zip(starts, [*starts[1:], len(paths)], strict=True):
-        local = reader.local_path(str(paths[begin]), table)
-        try:
-            out.append(_rows_of_file(local, pos[begin:end], storage))
-        except (OSError, pa.ArrowException) as e:
-            raise StorageError(f"Reading the rows a commit replaced from {local} failed: {e}") from e
+    out = [_rows_of_file(reader.local_path(path, table), pos, storage) for path, pos in _by_file(positions)]
     return pa.concat_tables(out) if out else storage.empty_table()
 
 
-def _rows_of_file(path: str, pos: np.ndarray, storage: pa.Schema) -> pa.Table:
-    parquet = pq.ParquetFile(path)
+def _row_groups(path: str) -> tuple[pq.ParquetFile, np.ndarray, np.ndarray]:
+    try:
+        parquet = pq.ParquetFile(path)
+    except (OSError, pa.ArrowException) as e:
+        raise StorageError(f"Reading the rows a commit replaced from {path} failed: {e}") from e
     metadata = parquet.metadata
     sizes = np.array([metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)], np.int64)
-    ends = np.cumsum(sizes)
+    return parquet, sizes, np.cumsum(sizes)
+
+
+def _touched_rows(path: str, pos: np.ndarray) -> int:
+    _, sizes, ends = _row_groups(path)
+    return int(sizes[np.unique(np.minimum(np.searchsorted(ends, pos, side="right"), len(sizes) - 1))].sum()) if len(sizes) else 0
+
+
+def _rows_of_file(path: str, pos: np.ndarray, storage: pa.Schema) -> pa.Table:
+    parquet, sizes, ends = _row_groups(path)
+    if len(pos) and (pos[0] < 0 or pos[-1] >= (ends[-1] if len(ends) else 0)):
+        raise StorageError(f"Position {int(pos[-1])} is past the end of {path} ({int(ends[-1]) if len(ends) else 0} rows).")
     group = np.searchsorted(ends, pos, side="right")  # the row group of each position
-    if len(pos) and (pos[-1] >= (ends[-1] if len(ends) else 0) or pos[0] < 0):
-        raise StorageError(
-            f"Position {int(pos[-1])} is past the end of {path} ({int(ends[-1]) if len(ends) else 0} rows)."
-        )
     wanted = np.unique(group)
     # where each wanted group starts in the concatenation of the wanted groups
     offset = np.zeros(len(sizes), np.int64)
     offset[wanted] = np.cumsum(sizes[wanted]) - sizes[wanted]
     local = pos - (ends[group] - sizes[group]) + offset[group]
-    rows = parquet.read_row_groups(wanted.tolist(), columns=storage.names, use_threads=False)
+    try:
+        rows = parquet.read_row_groups(wanted.tolist(), columns=storage.names, use_threads=False)
+    except (OSError, pa.ArrowException) as e:
+        raise StorageError(f"Reading the rows a commit replaced from {path} failed: {e}") from e
     return rows.take(pa.array(local)).cast(storage)

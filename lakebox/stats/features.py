@@ -28,6 +28,14 @@ from lakebox.stats.statistics import FEATURE_KEYS, TOP_VALUES, _iso
 
 KINDS = ("numeric", "boolean", "string", "temporal", "binary", "nested")
 _HASHED = ("numeric", "string", "temporal", "binary")
+# the fields of each kind's entry that values removed unseen leave stale (FeatureSummary.forget)
+_FORGOTTEN = {
+    "numeric": {"count", "distinct", "min", "max", "mean", "stddev", "quantiles", "histogram", "correlations"},
+    "boolean": {"count", "distinct", "top", "min", "max", "mean"},
+    "string": {"count", "distinct", "top", "min", "max"},
+    "temporal": {"count", "distinct", "min", "max"},
+    "binary": {"count", "distinct"},
+}
 
 
 @dataclass
@@ -235,6 +243,13 @@ class FeatureSummary:
                 out.approximate.add("top")
             elif "distinct" in out.approximate and out.top.complete:
                 out.approximate.discard("distinct")  # a complete top counts distinct values exactly
+        return out
+
+    def forget(self, rows: int) -> FeatureSummary:
+        """Self after ``rows`` of its rows were removed unseen (``Summary.forget``): every part
+        derived from values still holds theirs and is marked approximate; ``stale`` counts them."""
+        out = replace(self, approximate=set(self.approximate) | _FORGOTTEN[self.kind], stale=self.stale + rows)
+        out.approximate.add("null_count")
         return out
 
     # -- output -----------------------------------------------------------------------

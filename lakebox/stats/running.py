@@ -16,6 +16,7 @@ def next_summary(
     previous: Summary | Mapping[str, Any] | None,
     batch: pa.Table | None,
     removed: pa.Table | None = None,
+    forgotten: int = 0,
 ) -> Summary:
     """The group's summary after a commit, in O(len(batch) + len(removed)).
 
@@ -25,6 +26,8 @@ def next_summary(
         batch: the rows the commit wrote (as stored), or None/empty for a delete.
         removed: the stored rows the commit replaced or deleted (``WriteResult.removed``), in the
             same columns as ``batch``; None or empty when it only added rows.
+        forgotten: how many more stored rows the commit replaced or deleted that were not read
+            (``Summary.forget``: the result is approximate).
 
     ``previous.subtract(summarize(removed)).merge(summarize(batch))``: exact parts stay exact, the
     rest is marked approximate (see ``Summary``). A rollback does not call this: it reuses the
@@ -33,6 +36,7 @@ def next_summary(
     running = Summary.from_dict(previous) if isinstance(previous, Mapping) else (previous or Summary.empty())
     if removed is not None and removed.num_rows:
         running = running.subtract(summarize(removed))
+    running = running.forget(forgotten)
     if batch is not None and (batch.num_rows or not running.features):
         running = running.merge(summarize(batch))
     return running

@@ -131,6 +131,16 @@ class Summary:
             )
         return Summary(max(self.row_count - removed.row_count, 0), features, moments, self.hash_id)
 
+    def forget(self, rows: int) -> Summary:
+        """The summary after ``rows`` of its rows were replaced or deleted without being read
+        (reading them would have cost far more than the commit: ``write/statistics.py``). The
+        row count stays exact; every part derived from values still counts theirs and is
+        marked approximate until ``fg.compute_statistics()`` recomputes the statistics."""
+        if rows <= 0:
+            return self
+        features = {name: feature.forget(rows) for name, feature in self.features.items()}
+        return Summary(max(self.row_count - rows, 0), features, self.moments, self.hash_id)
+
     # -- exactness --------------------------------------------------------------------
     @property
     def approximate(self) -> dict[str, list[str]]:

@@ -251,8 +251,7 @@ class Writer:
     ) -> None:
         try:
             statistics.record(
-                self.groups, row, commit, added=added, removed=removed.table() if removed is not None else None,
-                restored_commit=restored,
+                self.groups, row, commit, added=added, removed=removed, restored_commit=restored,
                 read_all=lambda: self.read_at(row, group, commit.snapshot_id),
             )
         except Exception:  # noqa: BLE001 - statistics are derived; fg.compute_statistics() redoes them

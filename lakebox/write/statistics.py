@@ -1,7 +1,12 @@
 """The statistics step of the write path: a group's running summary, one per commit.
 
 A commit's statistics cost O(rows it touched): the previous commit's mergeable summary,
-minus the rows the commit replaced or deleted, plus the rows it wrote. A rollback makes the
+minus the rows the commit replaced or deleted, plus the rows it wrote. Replaced rows are read
+back from the Parquet row groups holding them while that decodes at most ``READ_FACTOR``
+times the rows of the commit (or ``READ_FLOOR``); beyond, they are forgotten: the row count
+stays exact and the other fields are marked approximate (``$approximate`` in the statistics)
+until ``fg.compute_statistics()``. (A 100-row update spread over a 10M-row group would
+otherwise decode the whole group, for each commit.) A rollback makes the
 summary of the commit it restores current again; a compaction changes no row. Only when the
 previous summary is missing (statistics were off, or a writer died before storing it, or
 another process's are still being computed) is the group read whole, once, to start an
@@ -29,10 +34,17 @@ from typing import Any
 import pyarrow as pa
 
 from lakebox.catalog.groups import CommitRow, GroupRow, GroupStore
+from lakebox.offline.removed import RemovedRows
 
 log = logging.getLogger(__name__)
 
 BACKGROUND_ROWS = 100_000  # inserts this big store their statistics in the background
+# Replaced or deleted rows are read back for the summary (Parquet row groups holding them)
+# only while that decodes at most READ_FACTOR x the rows the commit wrote or deleted, or
+# READ_FLOOR rows (~30 ms of CPU for 12 columns); beyond, they are forgotten (Summary.forget):
+# a 100-row update spread over a 10M-row group would otherwise decode the whole group.
+READ_FACTOR = 4
+READ_FLOOR = 200_000
 
 
 class Pending:
@@ -134,15 +146,16 @@ def record(
     commit: CommitRow,
     *,
     added: Any = None,
-    removed: pa.Table | None = None,
+    removed: RemovedRows | None = None,
     restored_commit: int | None = None,
     read_all: Callable[[], pa.Table],
 ) -> Any:
     """Store the summary and statistics of ``commit`` and return its ``Statistics``.
 
     ``added`` is the summary of the rows written (inserts), ``removed`` the stored rows the
-    commit replaced or deleted, ``restored_commit`` the commit a rollback made current again.
-    ``read_all`` reads the group at ``commit`` (the fallback when no previous summary exists).
+    commit replaced or deleted (read within the budget of ``READ_FACTOR``, else forgotten),
+    ``restored_commit`` the commit a rollback made current again. ``read_all`` reads the
+    group at ``commit`` (the fallback when no previous summary exists).
     """
     from lakebox.stats import Summary, next_summary, summarize
 
@@ -161,14 +174,26 @@ def record(
         if previous is not None and commit.kind == "compact":
             running = Summary.from_dict(previous)
         elif previous is not None and commit.kind == "delete":
-            running = next_summary(previous, None, removed)
+            running = next_summary(previous, None, *_removed_rows(commit, removed))
         elif previous is not None and commit.kind == "insert" and added is not None:
-            running = next_summary(previous, None, removed).merge(added)
+            running = next_summary(previous, None, *_removed_rows(commit, removed)).merge(added)
     if running is None:  # statistics were off, a writer died before storing them, or a new kind
         log.info("%s v%s: no running summary to extend at commit %s; reading the group once",
                  row.name, row.version, commit.commit_id)
         running = summarize(read_all())
     return store(groups, row, commit.commit_id, running)
+
+
+def _removed_rows(commit: CommitRow, removed: RemovedRows | None) -> tuple[pa.Table | None, int]:
+    """``(rows read, rows forgotten)`` of what ``commit`` replaced or deleted."""
+    if removed is None or not removed.num_rows:
+        return None, 0
+    touched = commit.rows_inserted + commit.rows_updated + commit.rows_deleted
+    if removed.read_cost() <= max(READ_FACTOR * touched, READ_FLOOR):
+        return removed.table(), 0
+    log.info("commit %s: %s replaced rows are forgotten, not read (the row groups holding them are "
+             "much bigger than the commit); its statistics are approximate", commit.commit_id, removed.num_rows)
+    return None, removed.num_rows
 
 
 def store(groups: GroupStore, row: GroupRow, commit_id: int, summary: Any) -> Any:
