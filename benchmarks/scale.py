@@ -192,7 +192,7 @@ def grow(args: argparse.Namespace, root: Path) -> None:
         seconds, _ = timed(lambda small=small: fg.insert(small))
         latencies.append(seconds)
     say(f"1,000-row commits with 100 updated pairs: p50 {statistics.median(latencies) * 1000:6.1f} ms "
-        "(their statistics read the replaced rows: the row groups holding them)")
+        "(locating them reads the key columns of the files holding them)")
 
     # point-in-time join: a spine of --rows rows, 90% of them keys that exist
     spine_rows = args.rows

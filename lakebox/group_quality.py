@@ -154,9 +154,12 @@ class QualityMixin:
         """Statistics of the data as of ``commit_id`` (default: the latest commit):
         ``.to_dict()`` -> ``{feature: {count, null_count, distinct, min, max, mean, stddev,
         quantiles, histogram}}``. Kept up to date by every commit at the cost of the rows it
-        touched; ``.exact`` is False when updates or deletes left sketch parts approximate
-        (``compute_statistics()`` makes them exact). Computed now if none were stored. Waits
-        for statistics still being computed in the background (big inserts)."""
+        touched; ``.exact`` is False when updates or deletes left parts approximate (named
+        in ``.to_dict()["$approximate"]``): sketches cannot forget removed values, and replaced
+        rows that would cost more than 4x the commit to read back are not read at all (the row
+        count stays exact, the rest approximate). ``compute_statistics()`` makes them exact.
+        Computed now if none were stored. Waits for statistics still being computed in the
+        background (big inserts)."""
         from lakebox.stats import Statistics
 
         self._writer.wait_statistics(self._row)
