@@ -12,12 +12,10 @@ described by ``FeatureGroup.describe()`` itself, so the answer is always the sam
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlparse
 
+from lakebox import glance
 from lakebox.catalog.groups import CommitRow, GroupRow
 from lakebox.names import check_name
 from lakebox.timeutil import iso
@@ -27,71 +25,38 @@ if TYPE_CHECKING:
     from lakebox.engines import Engines
     from lakebox.feature_store import FeatureStore
 
-# the snapshot summary key under which lakebox records its commit id (lakebox.offline.table)
-_COMMIT_ID_KEY = "lakebox.commit-id"
-
 
 def group_info(box: Box, row: GroupRow, commits: list[CommitRow]) -> dict[str, Any]:
-    """A feature group as plain data, in the shape of ``FeatureGroup.describe()``."""
+    """A feature group as plain data, in the shape of ``FeatureGroup.describe()``
+    (``glance.group_description``, which the fast ``fg list`` of ``lakebox.entry`` uses too)."""
     from lakebox.ops.relocate import describe_table
 
-    key = set(row.primary_key)
-    return {
-        "name": row.name,
-        "version": row.version,
-        "table": f"{row.name}_{row.version}",
-        "description": row.description,
-        "primary_key": list(row.primary_key),
-        "event_time": row.event_time,
-        "online_enabled": row.online_enabled,
-        "commit_count": len(commits),
-        "last_commit": iso(commits[-1].committed_ms) if commits else None,
-        "features": [
-            {
-                "name": f.name,
-                "type": f.type,
-                "description": f.description,
-                "primary": f.name in key,
-                "event_time": f.name == row.event_time,
-            }
-            for f in row.features
-        ],
-        "iceberg": describe_table(box, row.table_name),
-    }
+    return glance.group_description(
+        name=row.name,
+        version=row.version,
+        description=row.description,
+        primary_key=row.primary_key,
+        event_time=row.event_time,
+        online_enabled=row.online_enabled,
+        commit_count=len(commits),
+        last_commit_ms=commits[-1].committed_ms if commits else None,
+        features=[(f.name, f.type, f.description) for f in row.features],
+        iceberg=describe_table(box, row.table_name),
+    )
 
 
 def log_in_step(iceberg: dict[str, Any], commits: list[CommitRow]) -> set[int] | None:
     """The snapshot ids present in the Iceberg table when the catalog's commit log holds every
     lakebox commit of it (``iceberg`` is ``describe_table``'s answer); None when it does not,
-    or when the table's metadata cannot be read here. Commit ids only grow and a write repairs
-    a lost log entry before it commits, so comparing the newest ids is enough."""
-    location = iceberg.get("metadata_location")
-    if iceberg.get("moved") or not location:
-        return None
-    parsed = urlparse(location)
-    if parsed.scheme not in ("", "file"):
-        return None
-    path = Path(unquote(parsed.path))
-    try:
-        if path.name.endswith(".gz.metadata.json"):
-            import gzip
-
-            opener: Any = gzip.open
-        else:
-            opener = open
-        with opener(path, "rt", encoding="utf-8") as f:
-            snapshots = json.load(f).get("snapshots", [])
-        ids = [int(s["summary"][_COMMIT_ID_KEY]) for s in snapshots if _COMMIT_ID_KEY in s.get("summary", {})]
-        present = {int(s["snapshot-id"]) for s in snapshots}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None  # unreadable here: let pyiceberg read it (and report what is wrong)
-    return present if max(ids, default=0) == max((c.commit_id for c in commits), default=0) else None
+    or when the table's metadata cannot be read here (``glance.log_in_step``)."""
+    return glance.log_in_step(iceberg, max((c.commit_id for c in commits), default=0))
 
 
 class MetadataMixin:
     """``Project`` methods that read the catalog only (no Iceberg, DuckDB or LMDB)."""
 
     if TYPE_CHECKING:  # provided by Project
+
         @property
         def engines(self) -> Engines: ...
 
