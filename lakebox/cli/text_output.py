@@ -46,6 +46,7 @@ from lakebox.cli.render_runs import count_statuses, render_models, render_trials
 from lakebox.cli.tables import emit, tidy
 from lakebox.errors import LakeboxError
 from lakebox.jsonpolicy import dumps
+from lakebox.textgrid import GROUP_COLUMNS, GROUPS_TITLE, group_cells, no_groups
 
 
 class TextOutput(Output):
@@ -56,27 +57,16 @@ class TextOutput(Output):
         self.err_console = err_console
 
     def groups(self, groups: Sequence[Mapping[str, Any]]) -> None:
+        # the columns, cells and message are lakebox.textgrid's, which draws the same table
+        # without rich for the fast `lakebox fg list` (lakebox.entry)
         if not groups:
-            self.console.print(
-                "No feature groups yet. Create one with [bold]lakebox fg ingest[/] or run [bold]lakebox demo[/]."
-            )
+            self.console.print(no_groups(lambda command: f"[bold]{command}[/]"))
             return
-        table = Table(title="Feature groups", title_justify="left")
-        table.add_column("group", no_wrap=True)
-        table.add_column("primary key", no_wrap=True)
-        table.add_column("event time", no_wrap=True)
-        table.add_column("features", justify="right", no_wrap=True)
-        table.add_column("commits", justify="right", no_wrap=True)
-        table.add_column("description", overflow="fold")
+        table = Table(title=GROUPS_TITLE, title_justify="left")
+        for header, justify, wraps in GROUP_COLUMNS:
+            table.add_column(header, justify=justify, no_wrap=not wraps, overflow="fold" if wraps else "ellipsis")
         for g in groups:
-            table.add_row(
-                f"{escape(g['name'])} v{g['version']}",
-                escape(", ".join(g["primary_key"])),
-                escape(g["event_time"] or "-"),
-                number(len(g["features"])),
-                number(g["commit_count"]),
-                escape(g["description"]),
-            )
+            table.add_row(*group_cells(g, escape))
         emit(self.console, tidy(table))
 
     def group(self, group: Mapping[str, Any]) -> None:
