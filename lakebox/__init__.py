@@ -5,32 +5,34 @@
 >>> fs = project.get_feature_store()                  # doctest: +SKIP
 """
 
-from typing import TYPE_CHECKING
-
-from lakebox.errors import (
-    AlreadyExistsError,
-    AuthError,
-    BoxMovedWarning,
-    ConflictError,
-    DuplicateKeyError,
-    InvalidNameError,
-    LakeboxError,
-    LakeboxWarning,
-    MissingDependencyError,
-    NotFoundError,
-    NullKeyError,
-    OnlineBehindError,
-    QueryError,
-    SchemaMismatchError,
-    StorageError,
-    TimezoneError,
-    ValidationError,
-)
-
-if TYPE_CHECKING:  # loaded on first use (module __getattr__ below): `import lakebox` stays light
+# typing.TYPE_CHECKING without importing typing: `import lakebox` (and the console script's
+# fast `fg list`, lakebox.entry) loads no more than it must; mypy reads any TYPE_CHECKING as True
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from lakebox.errors import (
+        AlreadyExistsError,
+        AuthError,
+        BoxMovedWarning,
+        ConflictError,
+        DuplicateKeyError,
+        InvalidNameError,
+        LakeboxError,
+        LakeboxWarning,
+        MissingDependencyError,
+        NotFoundError,
+        NullKeyError,
+        OnlineBehindError,
+        QueryError,
+        SchemaMismatchError,
+        StorageError,
+        TimezoneError,
+        ValidationError,
+    )
     from lakebox.feature import Feature
     from lakebox.project import Project, connect
 
+# loaded on first use (module __getattr__ below, with the error classes of __all__): `import
+# lakebox` stays light
 _LAZY = {"Feature": "lakebox.feature", "Project": "lakebox.project", "connect": "lakebox.project"}
 
 
@@ -69,15 +71,21 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    """``lakebox.connect``, ``Project`` and ``Feature`` (pyarrow and the engines), and
-    ``lakebox.expect``, ``lakebox.stats``, ``lakebox.experiment`` and ``lakebox.sources`` (DuckDB,
-    sqlglot, torch helpers) load on first use, so ``import lakebox`` stays fast; so does the
-    ``@lakebox.on_demand`` decorator."""
+    """The error classes, ``lakebox.connect``, ``Project`` and ``Feature`` (pyarrow and the
+    engines), and ``lakebox.expect``, ``lakebox.stats``, ``lakebox.experiment`` and
+    ``lakebox.sources`` (DuckDB, sqlglot, torch helpers) load on first use, so ``import lakebox``
+    stays fast; so does the ``@lakebox.on_demand`` decorator."""
     if name in _LAZY:
         import importlib
 
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value  # later lookups are plain attribute reads
+        return value
+    if name in __all__:  # the error classes (lakebox.errors)
+        from lakebox import errors
+
+        value = getattr(errors, name)
+        globals()[name] = value
         return value
     if name in ("expect", "stats", "experiment", "sources"):
         import importlib

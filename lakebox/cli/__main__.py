@@ -1,6 +1,6 @@
-"""``python -m lakebox.cli``: the same as the ``lakebox`` console script."""
+"""``python -m lakebox.cli``: the same as the ``lakebox`` console script (``lakebox.entry``)."""
 
-from lakebox.cli import main
+from lakebox.entry import main
 
 if __name__ == "__main__":
     main()
