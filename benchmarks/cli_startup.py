@@ -8,6 +8,12 @@ of ``--repeat`` runs, as wall time and as CPU time (user + sys of the child): on
 machine the CPU time is the steadier of the two. It also lists which heavy modules
 ``fg list`` imported (pyiceberg's catalog, pandas, sqlglot, polars should be absent).
 
+The lakebox rows run the console script with output into a pipe and ``COLUMNS`` unset, as a
+script or ``lakebox fg list | grep`` runs it: ``fg list`` then takes the fast path of
+``lakebox.entry`` (no click, no rich). Text for a terminal, or ``COLUMNS`` narrower than the
+table (the row with ``COLUMNS=120``: the demo's table is ~150 wide, so rich fits it), goes
+through click and rich; so does every other command (``fv list``).
+
 Bytecode is cached for every child (``PYTHONPYCACHEPREFIX`` in the temporary folder, one
 warm-up run each), as after ``pip install``, which compiles it: an environment with
 ``PYTHONDONTWRITEBYTECODE=1`` would otherwise compile lakebox's sources on every run. A row
@@ -16,7 +22,8 @@ warm-up run each), as after ``pip install``, which compiles it: an environment w
 Run: .venv/bin/python benchmarks/cli_startup.py [--box demo.lakebox] [--repeat 7] [--baseline DIR]
 (without --box it builds a small demo box in a temporary folder first). ``--baseline DIR``: a
 checkout of another commit (``git archive REF lakebox sql | tar -x -C DIR``); each lakebox
-command also runs from there (``PYTHONPATH=DIR``), so before and after share one run and load.
+command also runs from there (``PYTHONPATH=DIR``, through ``lakebox.cli.main``, the console
+script of commits before ``lakebox.entry``), so before and after share one run and load.
 Commands run interleaved, round by round, so a change in the machine's load hits all of them.
 """
 
@@ -77,6 +84,23 @@ def heavy_imports(box: Path, args: list[str], env: dict[str, str] | None = None)
     return [m for m in found[-1].removeprefix("heavy:").split(",") if m]
 
 
+FAST_WATCHED = ("click", "rich", "lakebox.cli", "lakebox.box", "dataclasses", "pathlib", "tomllib")
+
+
+def fast_imports(box: Path, env: dict[str, str]) -> list[str]:
+    """Which of FAST_WATCHED the console script's ``fg list`` imported (its fast path: none)."""
+    code = (
+        f"import sys\nsys.argv = ['lakebox', '--box', {str(box)!r}, 'fg', 'list']\n"
+        "from lakebox.entry import main\nmain()\n"
+        f"print('loaded:' + ','.join(m for m in {FAST_WATCHED!r} if m in sys.modules), file=sys.stderr)"
+    )
+    done = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, env=env)
+    found = [line for line in done.stderr.splitlines() if line.startswith("loaded:")]
+    if not found:
+        raise SystemExit(f"lakebox fg list failed:\n{done.stderr}")
+    return [m for m in found[-1].removeprefix("loaded:").split(",") if m]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--box", type=Path, default=None, help="A box to list (default: build a small demo box).")
@@ -87,8 +111,9 @@ def main() -> None:
         box = args.box or build_box(Path(tmp))
         catalog = box / "catalog.db"
         lakebox_cli = str(Path(PYTHON).parent / "lakebox")
-        env = {**os.environ, "COLUMNS": "120", "PYTHONPYCACHEPREFIX": str(Path(tmp) / "pycache")}
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env = {**os.environ, "PYTHONPYCACHEPREFIX": str(Path(tmp) / "pycache")}
+        for name in ("PYTHONDONTWRITEBYTECODE", "COLUMNS", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+            env.pop(name, None)  # into a pipe at natural width, as scripts see it
         floor_sql = (
             f"import sqlite3; db = sqlite3.connect('file:{catalog}?mode=ro', uri=True); "
             "print(db.execute('SELECT name, version FROM feature_groups ORDER BY name, version').fetchall())"
@@ -99,16 +124,21 @@ def main() -> None:
             ("import click + rich (the CLI's libraries)", [PYTHON, "-c", "import click, rich.console, rich.table"]),
             ("import lakebox", [PYTHON, "-c", "import lakebox"]),
             ("lakebox fg list", [lakebox_cli, "--box", str(box), "fg", "list"]),
+            ("lakebox fg list, COLUMNS=120 (rich fits it)", [lakebox_cli, "--box", str(box), "fg", "list"]),
             ("lakebox -o json fg list (no rich)", [lakebox_cli, "--box", str(box), "-o", "json", "fg", "list"]),
             ("lakebox fv list", [lakebox_cli, "--box", str(box), "fv", "list"]),
             ("lakebox -o json fv list (no rich)", [lakebox_cli, "--box", str(box), "-o", "json", "fv", "list"]),
         ]
-        runs: list[tuple[str, list[str], dict[str, str]]] = [(name, argv, env) for name, argv in commands]
+        narrow = {**env, "COLUMNS": "120"}
+        runs: list[tuple[str, list[str], dict[str, str]]] = [
+            (name, argv, narrow if "COLUMNS=" in name else env) for name, argv in commands
+        ]
         if args.baseline is not None:  # the same lakebox commands from the baseline's sources
             base_env = {**env, "PYTHONPATH": str(args.baseline.resolve()),
                         "PYTHONPYCACHEPREFIX": str(Path(tmp) / "pycache-baseline")}  # fmt: skip
             cli = "import sys; from lakebox.cli import main; sys.argv[0] = 'lakebox'; main()"
-            runs += [(f"baseline: {name}", [PYTHON, "-c", cli, *argv[1:]], base_env)
+            runs += [(f"baseline: {name}", [PYTHON, "-c", cli, *argv[1:]],
+                      {**base_env, "COLUMNS": "120"} if "COLUMNS=" in name else base_env)
                      for name, argv in commands if argv[0] == lakebox_cli]  # fmt: skip
         for _, argv, run_env in runs:  # warm-up: writes the bytecode caches
             timed(argv, run_env, cwd=tmp)  # cwd: not a checkout, so PYTHONPATH decides which lakebox runs
@@ -119,10 +149,13 @@ def main() -> None:
         rows = [(name, (statistics.median(t[0] for t in found), statistics.median(t[1] for t in found)))
                 for name, found in times.items()]  # fmt: skip
         floor = dict(rows)["floor: import sqlite3 + read the catalog"]
-        print(f"{'command':45} {'wall ms':>9} {'cpu ms':>8} {'x floor (cpu)':>14}")
+        print(f"{'command':55} {'wall ms':>9} {'cpu ms':>8} {'x floor (cpu)':>14}")
         for name, (wall, cpu) in rows:
-            print(f"{name:45} {wall * 1000:9.0f} {cpu * 1000:8.0f} {cpu / floor[1]:14.1f}")
+            print(f"{name:55} {wall * 1000:9.0f} {cpu * 1000:8.0f} {cpu / floor[1]:14.1f}")
         print("\ntargets: import lakebox < 300 ms; fg list within 2x of the floor")
+        print("text into a terminal, or COLUMNS narrower than the table: click and rich (the COLUMNS=120 row)")
+        print(f"lakebox fg list (console script, into a pipe) imported: {', '.join(fast_imports(box, env)) or 'none'}"
+              f" of {', '.join(FAST_WATCHED)}")  # fmt: skip
         print("heavy modules imported (pyiceberg's catalog, pandas, pyarrow, sqlglot, duckdb, ...):")
         for command in METADATA:
             imported = heavy_imports(box, command, env)
