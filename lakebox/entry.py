@@ -6,7 +6,7 @@ against ~23 ms for ``python -c "import sqlite3"`` plus reading the catalog. So `
 checks whether the command line is a listing it can answer byte for byte the same:
 
 - exactly ``[--box PATH] [-o|--output text|json] fg list [-o|--output text|json]`` (also
-  ``--box=PATH``, ``-ojson``; the last of a repeated option wins, as in click);
+  ``--box=PATH``, ``-ojson``; the last of a repeated option wins, as in click), not on Windows;
 - ``-o json`` anywhere, text only into a pipe or a file (``tables.emit`` then prints the table
   at its natural width without colour) with ``COLUMNS`` unset or wide enough, and neither
   ``FORCE_COLOR``, ``TTY_COMPATIBLE`` nor ``TTY_INTERACTIVE`` set; stdout in UTF-8;
@@ -91,8 +91,8 @@ def serve_listing(args: Sequence[str]) -> bool:
     nothing when only the click CLI can answer the same way."""
     parsed = parse_listing(args)
     stdout = sys.stdout
-    if parsed is None or _COMPLETION in os.environ or stdout is None:
-        return False
+    if parsed is None or _COMPLETION in os.environ or stdout is None or os.name == "nt":
+        return False  # (Windows: click's console streams and rich's legacy mode are not mirrored)
     if (getattr(stdout, "encoding", None) or "").lower() not in ("utf-8", "utf8"):
         return False  # click would rewrap an ASCII stream, rich would draw an ASCII box
     box, output = parsed
