@@ -151,6 +151,32 @@ def test_statistics_jobs_run_in_order_and_wait_waits_for_a_group() -> None:
     assert done[-1] == "a3"
 
 
+def test_a_writer_faster_than_its_statistics_waits_for_room_in_the_queue() -> None:
+    """Each queued job holds its batch: with ``limit``, ``submit`` waits until fewer than
+    ``limit`` jobs of the key are queued, so memory stays bounded."""
+    import threading
+
+    from lakebox.write.statistics import Pending
+
+    jobs, gate, submitted = Pending(), threading.Event(), []
+    jobs.submit("g", gate.wait, limit=2)
+    jobs.submit("g", lambda: None, limit=2)
+
+    def third() -> None:
+        jobs.submit("g", lambda: None, limit=2)
+        submitted.append(True)
+
+    writer = threading.Thread(target=third)
+    writer.start()
+    writer.join(timeout=0.5)  # it cannot get in while two jobs are queued (no timing is asserted)
+    assert not submitted and jobs.pending("g") == 2
+    jobs.submit("other", lambda: None, limit=2)  # other groups are not held up
+    gate.set()
+    writer.join()
+    jobs.wait()
+    assert submitted and jobs.pending() == 0
+
+
 def test_replaced_rows_too_costly_to_read_are_forgotten_and_marked(project: Any, monkeypatch: Any, caplog: Any) -> None:
     """An update whose replaced rows sit in row groups much bigger than the commit does not
     decode them: the row count stays exact, the other parts are flagged approximate, and

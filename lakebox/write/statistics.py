@@ -13,10 +13,12 @@ another process's are still being computed) is the group read whole, once, to st
 exact summary again.
 
 Statistics are post-commit work: the statistics of a big insert (``BACKGROUND_ROWS`` rows or
-more; summarising 1M x 12 columns takes about twice the CPU of writing them) are stored by
-``Pending``, one background thread per process that runs the jobs in commit order, so the
-insert returns once its commit is durable and mirrored online (Hopsworks, too, computes
-statistics in a job after the insert). Smaller commits store theirs before returning. Every
+more; summarising 1M x 12 columns takes about twice the CPU of writing them) are computed and
+stored by ``Pending``, one background thread per process that runs the jobs in commit order,
+so the insert returns once its commit is durable and mirrored online (Hopsworks, too, computes
+statistics in a job after the insert). At most ``MAX_QUEUED`` jobs wait per group (each holds
+its batch): a writer faster than its statistics waits for them. Smaller commits store theirs
+before returning. Every
 reader that lists a group's commits (``Writer.commits``, hence ``fg.get_statistics()``,
 ``fg.commit_details()``) first waits for the group's pending statistics, as do
 ``compute_statistics``, the next commit's own statistics and closing the box.
@@ -39,6 +41,7 @@ from lakebox.offline.removed import RemovedRows
 log = logging.getLogger(__name__)
 
 BACKGROUND_ROWS = 100_000  # inserts this big store their statistics in the background
+MAX_QUEUED = 2  # background jobs waiting per group before a new one waits for room
 # Replaced or deleted rows are read back for the summary (Parquet row groups holding them)
 # only while that decodes at most READ_FACTOR x the rows the commit wrote or deleted, or
 # READ_FLOOR rows (~30 ms of CPU for 12 columns); beyond, they are forgotten (Summary.forget):
@@ -62,10 +65,13 @@ class Pending:
         self._running = False
         self._pid = os.getpid()
 
-    def submit(self, key: Hashable, job: Callable[[], object]) -> None:
-        """Run ``job`` after every job submitted before it (``key``: what ``wait`` waits for)."""
+    def submit(self, key: Hashable, job: Callable[[], object], limit: int | None = None) -> None:
+        """Run ``job`` after every job submitted before it (``key``: what ``wait`` waits for);
+        with ``limit``, first wait until fewer than ``limit`` jobs of ``key`` are queued."""
         with self._changed:
             self._forked()
+            if limit is not None:
+                self._changed.wait_for(lambda: self._counts[key] < limit)
             self._jobs.append((key, job))
             self._counts[key] += 1
             if not self._running:
@@ -122,6 +128,20 @@ def summarize_batch(batch: pa.Table) -> Any:
         return None
 
 
+class Deferred:
+    """The summary of ``batch``, computed by whoever first asks for ``result()`` (a big
+    insert's background statistics job)."""
+
+    def __init__(self, batch: pa.Table) -> None:
+        self._batch: pa.Table | None = batch
+        self._summary: Any = None
+
+    def result(self) -> Any:
+        if self._batch is not None:
+            self._summary, self._batch = summarize_batch(self._batch), None
+        return self._summary
+
+
 class Summarizing:
     """``summarize_batch(batch)`` running in a thread of its own; ``result()`` waits for it.
     A fresh thread per commit (no pool), so nothing is shared with a forked child."""
@@ -159,7 +179,7 @@ def record(
     """
     from lakebox.stats import Summary, next_summary, summarize
 
-    if isinstance(added, Summarizing):
+    if isinstance(added, (Summarizing, Deferred)):
         added = added.result()
     running: Any = None
     if commit.kind == "rollback" and restored_commit is not None:
