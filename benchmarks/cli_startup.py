@@ -71,34 +71,23 @@ METADATA = (["fg", "list"], ["fg", "show", "players"], ["fg", "commits", "player
             ["monitors", "list"], ["deployments", "list"])  # fmt: skip
 
 
-def heavy_imports(box: Path, args: list[str], env: dict[str, str] | None = None) -> list[str]:
+def imported(box: Path, args: list[str], watched: tuple[str, ...], env: dict[str, str] | None = None,
+             main: str = "lakebox.cli") -> list[str]:  # fmt: skip
+    """Which ``watched`` modules ``lakebox ARGS`` imported, run through ``main``'s ``main``."""
     code = (
-        "import sys\nfrom lakebox.cli import main\n"
-        f"try:\n    main(['--box', {str(box)!r}, *{args!r}])\nexcept SystemExit:\n    pass\n"
-        f"print('heavy:' + ','.join(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)"
-    )
-    done = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, env=env)
-    found = [line for line in done.stderr.splitlines() if line.startswith("heavy:")]
-    if not found:
-        raise SystemExit(f"lakebox {' '.join(args)} failed:\n{done.stderr}")
-    return [m for m in found[-1].removeprefix("heavy:").split(",") if m]
-
-
-FAST_WATCHED = ("click", "rich", "lakebox.cli", "lakebox.box", "dataclasses", "pathlib", "tomllib")
-
-
-def fast_imports(box: Path, env: dict[str, str]) -> list[str]:
-    """Which of FAST_WATCHED the console script's ``fg list`` imported (its fast path: none)."""
-    code = (
-        f"import sys\nsys.argv = ['lakebox', '--box', {str(box)!r}, 'fg', 'list']\n"
-        "from lakebox.entry import main\nmain()\n"
-        f"print('loaded:' + ','.join(m for m in {FAST_WATCHED!r} if m in sys.modules), file=sys.stderr)"
+        f"import sys\nsys.argv = ['lakebox', '--box', {str(box)!r}, *{args!r}]\nfrom {main} import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        f"print('loaded:' + ','.join(m for m in {watched!r} if m in sys.modules), file=sys.stderr)"
     )
     done = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, env=env)
     found = [line for line in done.stderr.splitlines() if line.startswith("loaded:")]
     if not found:
-        raise SystemExit(f"lakebox fg list failed:\n{done.stderr}")
+        raise SystemExit(f"lakebox {' '.join(args)} failed:\n{done.stderr}")
     return [m for m in found[-1].removeprefix("loaded:").split(",") if m]
+
+
+# what the console script's fast `fg list` (lakebox.entry) must not import
+FAST_WATCHED = ("click", "rich", "lakebox.cli", "lakebox.box", "dataclasses", "pathlib", "tomllib")
 
 
 def main() -> None:
@@ -154,12 +143,12 @@ def main() -> None:
             print(f"{name:55} {wall * 1000:9.0f} {cpu * 1000:8.0f} {cpu / floor[1]:14.1f}")
         print("\ntargets: import lakebox < 300 ms; fg list within 2x of the floor")
         print("text into a terminal, or COLUMNS narrower than the table: click and rich (the COLUMNS=120 row)")
-        print(f"lakebox fg list (console script, into a pipe) imported: {', '.join(fast_imports(box, env)) or 'none'}"
-              f" of {', '.join(FAST_WATCHED)}")  # fmt: skip
+        fast = imported(box, ["fg", "list"], FAST_WATCHED, env, main="lakebox.entry")
+        print(f"lakebox fg list (console script, into a pipe) imported: {', '.join(fast) or 'none'} of {', '.join(FAST_WATCHED)}")
         print("heavy modules imported (pyiceberg's catalog, pandas, pyarrow, sqlglot, duckdb, ...):")
         for command in METADATA:
-            imported = heavy_imports(box, command, env)
-            print(f"  lakebox {' '.join(command):24} {', '.join(imported) or 'none'}")
+            heavy = imported(box, command, HEAVY, env)
+            print(f"  lakebox {' '.join(command):24} {', '.join(heavy) or 'none'}")
 
 
 if __name__ == "__main__":
