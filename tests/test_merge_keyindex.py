@@ -29,6 +29,7 @@ def _copy_on_write(monkeypatch: pytest.MonkeyPatch) -> None:
     and the key index under them; merge-on-read updates are tested in test_merge_on_read.py."""
     monkeypatch.setenv(deletes.MODE_ENV, deletes.COPY_ON_WRITE)
 
+
 KEY_TYPES: dict[str, tuple[pa.DataType, Any]] = {
     "int32": (pa.int32(), lambda i: i),
     "int64": (pa.int64(), lambda i: i * 1_000_003),
@@ -81,7 +82,9 @@ def test_every_key_type_is_found_by_the_index(tmp_path: Path, name: str) -> None
     assert deleted is not None and deleted.commit.rows_deleted == 3
 
     table = first.load()
-    stored = reader.arrow_scan(table, reader.plan(table, table.current_snapshot().snapshot_id), table.current_snapshot().snapshot_id)
+    stored = reader.arrow_scan(
+        table, reader.plan(table, table.current_snapshot().snapshot_id), table.current_snapshot().snapshot_id
+    )
     assert stored.num_rows == 40 + 5 - 3
     values = {(r["k"], r["ts"].day): r["v"] for r in stored.to_pylist()}
     assert [values[(k, 1)] for k in keys[:20]] == [2.0] * 10 + [3.0] * 10
@@ -106,10 +109,13 @@ KEYS = st.integers(0, 12)
 DAYS = st.integers(1, 3)
 
 
-@settings(max_examples=examples(dev=5, ci=30), deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=examples(dev=5, ci=30), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
-def test_two_writers_with_their_own_indexes_match_the_model(tmp_path_factory: pytest.TempPathFactory, data: st.DataObject) -> None:
+def test_two_writers_with_their_own_indexes_match_the_model(
+    tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
+) -> None:
     """Writers interleave commits (each must catch up with the other's), delete, compact and
     roll back; the group always equals the model of its history."""
     writers = _writers(tmp_path_factory.mktemp("keyindex"))
@@ -121,13 +127,20 @@ def test_two_writers_with_their_own_indexes_match_the_model(tmp_path_factory: py
         if kind == "insert":
             rows = data.draw(st.lists(row, min_size=1, max_size=10, unique_by=lambda r: r[:2]), label=f"rows {step}")
             counts = model.insert(rows)
-            commit = writer.insert(_rows([r[0] for r in rows], pa.int64(), [r[1] for r in rows], 0.0).set_column(
-                2, "v", pa.array([r[2] for r in rows], pa.float64()))).commit
+            commit = writer.insert(
+                _rows([r[0] for r in rows], pa.int64(), [r[1] for r in rows], 0.0).set_column(
+                    2, "v", pa.array([r[2] for r in rows], pa.float64())
+                )
+            ).commit
             assert (commit.rows_inserted, commit.rows_updated) == (counts.inserted, counts.updated)
         elif kind == "delete":
-            pairs = data.draw(st.lists(st.tuples(KEYS, DAYS), min_size=1, max_size=4, unique=True), label=f"keys {step}")
+            pairs = data.draw(
+                st.lists(st.tuples(KEYS, DAYS), min_size=1, max_size=4, unique=True), label=f"keys {step}"
+            )
             counts = model.delete(pairs)
-            result = writer.delete_keys(_rows([p[0] for p in pairs], pa.int64(), [p[1] for p in pairs], 0.0).select(["k", "ts"]))
+            result = writer.delete_keys(
+                _rows([p[0] for p in pairs], pa.int64(), [p[1] for p in pairs], 0.0).select(["k", "ts"])
+            )
             assert (result is None) == (counts is None)
         elif kind == "compact":
             if writer.compact(target_rows=1000) is not None:
@@ -141,9 +154,15 @@ def test_two_writers_with_their_own_indexes_match_the_model(tmp_path_factory: py
             model.rollback(target)
         table = writer.load()
         current = table.current_snapshot()
-        got = [] if current is None else sorted(
-            (r["k"], r["ts"].day, r["v"])
-            for r in reader.arrow_scan(table, reader.plan(table, current.snapshot_id), current.snapshot_id).to_pylist()
+        got = (
+            []
+            if current is None
+            else sorted(
+                (r["k"], r["ts"].day, r["v"])
+                for r in reader.arrow_scan(
+                    table, reader.plan(table, current.snapshot_id), current.snapshot_id
+                ).to_pylist()
+            )
         )
         assert got == model.rows_at(model.last_commit)
 
@@ -194,3 +213,30 @@ def test_a_hash_held_by_several_units_names_all_of_them() -> None:
     assert sorted(units.tolist()) == [0, 1] and found.tolist() == [5]
     units, found = merged.hits(np.array([6], np.uint64))
     assert units.tolist() == [] and found.tolist() == []
+
+
+def test_an_index_read_from_many_files_at_once_finds_each_pair_in_its_own_file(tmp_path: Path) -> None:
+    """A writer that did not write the table reads every data file's keys into one run (one
+    unit per file): each stored pair must lead to exactly the file that holds it."""
+    first, second = _writers(tmp_path)
+    for batch in range(6):  # six commits, one file each
+        keys = list(range(batch * 100, batch * 100 + 100))
+        first.insert(_rows(keys, INT64, [1] * 100, float(batch)))
+    table = second.load()
+    snapshot = table.current_snapshot().snapshot_id
+    key_schema = pa.schema([table.schema().as_arrow().field("k"), table.schema().as_arrow().field("ts")])
+    files = {t.file.file_path: t.file for t in reader.plan(table, snapshot)}
+    assert len(files) == 6
+    for batch in range(6):
+        probe = _rows([batch * 100 + 42], INT64, [1], 0.0).select(["k", "ts"]).cast(key_schema)
+        found = second.key_index.candidates(table, snapshot, probe)
+        assert found is not None and len(found[0]) == 1
+        (path,) = found[0]
+        held = reader.read(
+            table,
+            snapshot,
+            table.schema().as_arrow(),
+            tasks=[t for t in reader.plan(table, snapshot) if t.file.file_path == path],
+        )
+        assert batch * 100 + 42 in held.column("k").to_pylist()
+    assert len(second.key_index.runs) == 1 and second.key_index.runs[0].owners is not None

@@ -29,6 +29,7 @@ bytes per stored row).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -131,8 +132,7 @@ class KeyIndex:
             return None
         if self.unread:
             paths = sorted(self.unread)
-            for path, stored in zip(paths, _file_hashes(table, paths, self.keys), strict=True):
-                self._add_run(stored, [path])
+            self._add_files(_file_hashes(table, paths, self.keys), paths)
             self.unread.clear()
         if needles is None:
             needles = sorted_hashes(batch_keys)
@@ -183,6 +183,26 @@ class KeyIndex:
         self.rows = 0
         self._clear()
 
+    def _add_files(self, hashes: Sequence[np.ndarray], paths: Sequence[str]) -> None:
+        """Index files read from disk (each its own unit) as ONE run: a stable argsort of
+        their sorted hashes merges them in O(n log files). Added one run per file, the
+        geometric merges copied every entry log(files) times: 1.35 s for a 10M-row group's 20
+        files against 0.3 s, the first time a process probed it."""
+        if len(paths) == 1:
+            self._add_run(hashes[0], paths)
+            return
+        units = np.arange(self._next_unit, self._next_unit + len(paths), dtype=UNIT)
+        self._next_unit += len(paths)
+        for unit, path in zip(units.tolist(), paths, strict=True):
+            self.units[unit] = {path}
+            self.file_unit[path] = unit
+        joined = np.concatenate(hashes) if hashes else np.zeros(0, np.uint64)
+        order = np.argsort(joined, kind="stable")
+        owners = np.repeat(units, [len(h) for h in hashes])
+        self.runs.append(_Run(joined[order], owners[order]))
+        self.entries += len(joined)
+        self._merge_tail()
+
     def _add_run(self, hashes: np.ndarray, paths: Sequence[str]) -> None:
         unit = self._next_unit
         self._next_unit += 1
@@ -191,6 +211,10 @@ class KeyIndex:
             self.file_unit[path] = unit
         self.runs.append(_Run(hashes, None, unit))
         self.entries += len(hashes)
+        self._merge_tail()
+
+    def _merge_tail(self) -> None:
+        """Merge the newest run into the one before while that one is at most twice as big."""
         while (
             len(self.runs) >= 2
             and len(self.runs[-2].hashes) <= 2 * len(self.runs[-1].hashes)
@@ -275,20 +299,23 @@ def sorted_hashes(keys: pa.Table) -> np.ndarray:
 
 
 def _file_hashes(table: Table, paths: Sequence[str], keys: Sequence[str]) -> list[np.ndarray]:
-    """Sorted key hashes of each data file (DuckDB reads the key columns only)."""
+    """Sorted key hashes of each data file (DuckDB reads the key columns only), two files
+    at a time: reading, hashing and sorting run outside the GIL."""
     columns = [exp.column(name, quoted=True) for name in keys]
-    out = []
-    con = reader.cursor()
-    try:
-        for path in paths:
-            source = exp.Anonymous(
-                this="read_parquet", expressions=[exp.Literal.string(reader.local_path(path, table))]
-            )
-            query = exp.select(exp.Anonymous(this="hash", expressions=columns).as_("h")).from_(source)
+
+    def one(path: str) -> np.ndarray:
+        source = exp.Anonymous(this="read_parquet", expressions=[exp.Literal.string(reader.local_path(path, table))])
+        query = exp.select(exp.Anonymous(this="hash", expressions=columns).as_("h")).from_(source)
+        con = reader.cursor()
+        try:
             found = con.sql(query.sql(dialect="duckdb")).fetchnumpy()["h"]
-            out.append(np.sort(found.astype(np.uint64, copy=False)))
-    except duckdb.Error as e:
-        raise StorageError(f"Indexing the keys of {table.name()} failed in DuckDB: {e}") from e
-    finally:
-        con.close()
-    return out
+        except duckdb.Error as e:
+            raise StorageError(f"Indexing the keys of {table.name()} failed in DuckDB: {e}") from e
+        finally:
+            con.close()
+        return np.sort(found.astype(np.uint64, copy=False))
+
+    if len(paths) <= 1:
+        return [one(path) for path in paths]
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="lakebox-keyindex") as pool:
+        return list(pool.map(one, paths))
