@@ -240,3 +240,35 @@ def test_an_index_read_from_many_files_at_once_finds_each_pair_in_its_own_file(t
         )
         assert batch * 100 + 42 in held.column("k").to_pylist()
     assert len(second.key_index.runs) == 1 and second.key_index.runs[0].owners is not None
+
+
+def test_a_group_past_the_index_limit_locates_by_reading_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past ``max_rows()`` (LAKEBOX_KEY_INDEX_MAX_ROWS, default 1/8 of the memory) the index
+    declines and updates still find their rows; a limit that is not a number is refused by
+    name before anything is written."""
+    from lakebox.errors import ValidationError
+    from lakebox.offline import keyindex
+
+    monkeypatch.setenv("LAKEBOX_KEY_INDEX_MAX_ROWS", "50")
+    keyindex.max_rows.cache_clear()
+    try:
+        (writer,) = _writers(tmp_path, count=1)
+        writer.insert(_rows(list(range(100)), INT64, [1] * 100, 1.0))
+        commit = writer.insert(_rows([5, 500], INT64, [1, 1], 2.0)).commit
+        assert (commit.rows_inserted, commit.rows_updated) == (1, 1)
+        table = writer.load()
+        keys = (
+            _rows([5], INT64, [1], 0.0)
+            .select(["k", "ts"])
+            .cast(pa.schema([table.schema().as_arrow().field("k"), table.schema().as_arrow().field("ts")]))
+        )
+        assert writer.key_index.candidates(table, table.current_snapshot().snapshot_id, keys) is None
+        monkeypatch.setenv("LAKEBOX_KEY_INDEX_MAX_ROWS", "lots")
+        keyindex.max_rows.cache_clear()
+        other = GroupTable(Warehouse(tmp_path / "warehouse"), "t", ["k"], "ts", tmp_path / "locks")  # another process
+        before = table.current_snapshot().snapshot_id
+        with pytest.raises(ValidationError, match="LAKEBOX_KEY_INDEX_MAX_ROWS"):
+            other.insert(_rows([6], INT64, [1], 3.0))
+        assert other.load().current_snapshot().snapshot_id == before
+    finally:
+        keyindex.max_rows.cache_clear()
