@@ -19,20 +19,18 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from lakebox.boxformat import DEFAULT_DIRNAME, FORMAT_VERSION, HOME_VARIABLE, TOML_NAME
 from lakebox.catalog.db import CatalogDB
 from lakebox.errors import StorageError
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
-DEFAULT_DIRNAME = ".lakebox"
-TOML_NAME = "lakebox.toml"
 ICEBERG_CATALOG = "iceberg_catalog.db"
 
 
 def default_path() -> Path:
     """``$LAKEBOX_HOME`` if set, else ``./.lakebox``."""
-    return Path(os.environ.get("LAKEBOX_HOME") or DEFAULT_DIRNAME)
+    return Path(os.environ.get(HOME_VARIABLE) or DEFAULT_DIRNAME)
 
 
 @dataclass(frozen=True)

@@ -23,19 +23,21 @@ import sqlite3
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from lakebox.boxformat import (
+    BUSY_TIMEOUT_S,
+    CATALOG_NAME,
+    DEFAULT_DIRNAME,
+    FORMAT_VERSION,
+    HOME_VARIABLE,
+    NAMESPACE,
+    TOML_NAME,
+)
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~3 ms)
 if TYPE_CHECKING:
     from typing import Any
 
-# mirrors of lakebox.box, lakebox.catalog.db and lakebox.ops.relocate (pinned by the tests):
-# importing those modules costs more than this whole listing
-TOML_NAME = "lakebox.toml"
-DEFAULT_DIRNAME = ".lakebox"
-HOME_VARIABLE = "LAKEBOX_HOME"
-FORMAT_VERSION = 1
 LAYOUT = ("warehouse", "online", "artifacts", "logs", ".locks")  # folders Box.open makes when missing
-CATALOG_NAME = NAMESPACE = "lakebox"  # the box's Iceberg SQL catalog and namespace
-BUSY_TIMEOUT_S = 30.0
 
 # the snapshot summary key under which lakebox records its commit id (lakebox.offline.table)
 COMMIT_ID_KEY = "lakebox.commit-id"

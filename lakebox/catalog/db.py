@@ -28,11 +28,11 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
+from lakebox.boxformat import BUSY_TIMEOUT_S
 from lakebox.errors import AlreadyExistsError, ConflictError, LakeboxError, StorageError
 
 log = logging.getLogger(__name__)
 
-BUSY_TIMEOUT_S = 30.0
 RECOVER_HINT = (
     "Restore catalog.db from a backup made by `lakebox backup` (`lakebox doctor --repair` "
     "restores the newest one it finds), or run `lakebox doctor` to see what else is damaged."

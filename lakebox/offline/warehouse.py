@@ -37,12 +37,12 @@ from pyiceberg.table.update import (
 )
 from pyiceberg.utils.datetime import datetime_to_millis
 
+from lakebox.boxformat import NAMESPACE
 from lakebox.errors import AlreadyExistsError, NotFoundError, StorageError
 from lakebox.offline.fileio import CURRENT, ORIGIN
 
 log = logging.getLogger(__name__)
 
-NAMESPACE = "lakebox"
 BOX_ID_PROPERTY = "lakebox.box-id"
 ICEBERG_CATALOG = "iceberg_catalog.db"
 DAMAGE_HINT = (

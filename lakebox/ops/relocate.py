@@ -22,12 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lakebox.boxformat import CATALOG_NAME, NAMESPACE
 from lakebox.errors import ConflictError, StorageError
 
 log = logging.getLogger(__name__)
 
-CATALOG_NAME = "lakebox"
-NAMESPACE = "lakebox"
 TOML_NAME = "lakebox.toml"
 _ORIGIN_LINE = re.compile(r'^warehouse_origin\s*=.*$', re.MULTILINE)
 
