@@ -298,3 +298,15 @@ def test_replacing_one_row_whose_removal_cancels_the_mean_is_flagged_not_wrong()
     model.apply("insert", rows([1], [0.0]))
     assert "correlations" in model.summary.statistics().approximate["x"]
     _check(model)
+
+
+def test_forgetting_unread_rows_marks_every_kind_including_nested() -> None:
+    """Rows removed unseen (``Summary.forget``) leave the row count exact and every feature's
+    counts approximate, whatever its kind (a list feature has counts only)."""
+    rows = pa.table({"x": [1.0, 2.0, 3.0], "flag": [True, False, True], "s": ["a", "b", "c"], "tags": [[1], [2, 3], []]})
+    forgotten = summarize(rows).forget(1)
+    assert forgotten.row_count == 2 and not forgotten.exact
+    for name in rows.column_names:
+        assert {"count", "null_count"} <= set(forgotten.approximate[name]), name
+    assert "mean" in forgotten.approximate["x"] and "top" in forgotten.approximate["s"]
+    assert summarize(rows).forget(0).exact

@@ -28,13 +28,14 @@ from lakebox.stats.statistics import FEATURE_KEYS, TOP_VALUES, _iso
 
 KINDS = ("numeric", "boolean", "string", "temporal", "binary", "nested")
 _HASHED = ("numeric", "string", "temporal", "binary")
-# the fields of each kind's entry that values removed unseen leave stale (FeatureSummary.forget)
+# the fields of each kind's entry that values removed unseen leave stale (FeatureSummary.forget),
+# besides count and null_count, which every kind has
 _FORGOTTEN = {
-    "numeric": {"count", "distinct", "min", "max", "mean", "stddev", "quantiles", "histogram", "correlations"},
-    "boolean": {"count", "distinct", "top", "min", "max", "mean"},
-    "string": {"count", "distinct", "top", "min", "max"},
-    "temporal": {"count", "distinct", "min", "max"},
-    "binary": {"count", "distinct"},
+    "numeric": {"distinct", "min", "max", "mean", "stddev", "quantiles", "histogram", "correlations"},
+    "boolean": {"distinct", "top", "min", "max", "mean"},
+    "string": {"distinct", "top", "min", "max"},
+    "temporal": {"distinct", "min", "max"},
+    "binary": {"distinct"},
 }
 
 
@@ -248,9 +249,8 @@ class FeatureSummary:
     def forget(self, rows: int) -> FeatureSummary:
         """Self after ``rows`` of its rows were removed unseen (``Summary.forget``): every part
         derived from values still holds theirs and is marked approximate; ``stale`` counts them."""
-        out = replace(self, approximate=set(self.approximate) | _FORGOTTEN[self.kind], stale=self.stale + rows)
-        out.approximate.add("null_count")
-        return out
+        stale = {"count", "null_count"} | _FORGOTTEN.get(self.kind, set())  # nested: counts only
+        return replace(self, approximate=set(self.approximate) | stale, stale=self.stale + rows)
 
     # -- output -----------------------------------------------------------------------
     def entry(self, bins: int, probabilities: list[float], mean: float | None, m2: float) -> dict[str, Any]:
