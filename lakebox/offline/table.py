@@ -438,14 +438,16 @@ class GroupTable:
         prune (locate.py checks either exactly)."""
         if snapshot_id is None or keys.num_rows == 0:
             return [], keys
+        if row_hashes is None and keys.column_names == list(self.keys):  # hashed once, for both uses
+            row_hashes = hashes(keys)
+            needles = np.sort(row_hashes)
         answer = self.key_index.candidates(table, snapshot_id, keys, needles)
         if answer is None:
             return self._candidates(table, snapshot_id, keys), keys
         paths, hit = answer
         if not paths:
             return [], keys.slice(0, 0)
-        if row_hashes is None:
-            row_hashes = hashes(keys)
+        assert row_hashes is not None  # the index answers full (key, event time) pairs only
         # a hash set of the hits (few) probed by every row: 5x faster than a binary search
         narrowed = keys.filter(pc.is_in(pa.array(row_hashes), value_set=pa.array(hit))) if len(hit) else keys.slice(0, 0)
         return [t for t in reader.plan(table, snapshot_id) if t.file.file_path in paths], narrowed
