@@ -19,7 +19,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from lakebox.boxformat import DEFAULT_DIRNAME, FORMAT_VERSION, HOME_VARIABLE, TOML_NAME
+from lakebox.boxformat import DEFAULT_DIRNAME, FORMAT_VERSION, HOME_VARIABLE, KEYINDEX_DIRNAME, TOML_NAME
 from lakebox.catalog.db import CatalogDB
 from lakebox.errors import StorageError
 
@@ -72,6 +72,11 @@ class Box:
     def locks(self) -> Path:
         """Cross-process lock files (not data; safe to delete when no process runs)."""
         return self.root / ".locks"
+
+    @property
+    def keyindex(self) -> Path:
+        """The groups' key indexes (a cache: rebuilt from the tables when missing; not backed up)."""
+        return self.root / KEYINDEX_DIRNAME
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], create: bool = True) -> Box:

@@ -8,3 +8,4 @@ HOME_VARIABLE = "LAKEBOX_HOME"
 TOML_NAME = "lakebox.toml"
 CATALOG_NAME = NAMESPACE = "lakebox"  # the box's Iceberg SQL catalog and namespace
 BUSY_TIMEOUT_S = 30.0  # how long a catalog connection waits for another writer
+KEYINDEX_DIRNAME = ".keyindex"  # the groups' key indexes (a cache beside .locks: rebuilt when missing)

@@ -1,16 +1,18 @@
-"""The writer's key index (offline/keyindex.py): small batches find the files holding their
+"""The persistent key index (offline/keyindex.py): batches find the stored rows of their
 (key, event time) pairs without reading the group, and never miss one — for every key type,
-when the index was built from the rows the writer wrote, from the Parquet files, or had to
-catch up with another writer's commits."""
+when the index was built from the rows a writer wrote, from the Parquet files, or had to
+catch up with another writer's commits. Its on-disk form is tested in test_keyindex_store.py."""
 
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from budget import examples
 from helpers import TS, day
@@ -68,7 +70,7 @@ def test_every_key_type_is_found_by_the_index(tmp_path: Path, name: str) -> None
     first, second = _writers(tmp_path, key_type)
     keys = [make(i) for i in range(40)]
     first.insert(_rows(keys, key_type, [1] * 40, 1.0))
-    assert first.key_index.known  # built from the rows it wrote, not from the files
+    first.insert(_rows(keys[:1], key_type, [1], 1.0))  # a lookup: the first write is read from its file
 
     # the same writer (hashes of the rows it wrote) and a fresh one (hashes read from Parquet)
     again = first.insert(_rows(keys[:10], key_type, [1] * 10, 2.0)).commit
@@ -90,19 +92,26 @@ def test_every_key_type_is_found_by_the_index(tmp_path: Path, name: str) -> None
     assert [values[(k, 1)] for k in keys[:20]] == [2.0] * 10 + [3.0] * 10
 
 
-def test_new_keys_touch_no_file(tmp_path: Path) -> None:
+def _key_table(table: Any, keys: list[int], days: list[int]) -> pa.Table:
+    storage = table.schema().as_arrow()
+    key_schema = pa.schema([storage.field("k"), storage.field("ts")])
+    return _rows(keys, INT64, days, 0.0).select(["k", "ts"]).cast(key_schema)
+
+
+def test_new_keys_touch_no_file_and_stored_ones_give_their_row(tmp_path: Path) -> None:
     (writer,) = _writers(tmp_path, count=1)
     writer.insert(_rows(list(range(1000)), pa.int64(), [1] * 1000, 1.0))
     table = writer.load()
     snapshot = table.current_snapshot().snapshot_id
-    storage = table.schema().as_arrow()
-    key_schema = pa.schema([storage.field("k"), storage.field("ts")])
-    keys = _rows(list(range(5000, 5100)), pa.int64(), [1] * 100, 0.0).select(["k", "ts"]).cast(key_schema)
-    fresh = writer.key_index.candidates(table, snapshot, keys)
-    assert fresh is not None and fresh[0] == set() and len(fresh[1]) == 0
-    stored = _rows([7], pa.int64(), [1], 0.0).select(["k", "ts"]).cast(key_schema)
-    found = writer.key_index.candidates(table, snapshot, stored)
-    assert found is not None and len(found[0]) == 1 and len(found[1]) == stored.num_rows
+    fresh = writer.key_index.lookup(table, snapshot, _key_table(table, list(range(5000, 5100)), [1] * 100))
+    assert fresh is not None and fresh.paths == set() and fresh.positions.num_rows == 0
+    other_day = writer.key_index.lookup(table, snapshot, _key_table(table, [7], [2]))
+    assert other_day is not None and other_day.positions.num_rows == 0
+    found = writer.key_index.lookup(table, snapshot, _key_table(table, [7, 998], [1, 1]))
+    assert found is not None and len(found.paths) == 1
+    (path,) = found.paths
+    stored = pq.read_table(reader.local_path(path, table)).column("k").to_pylist()
+    assert [stored[p] for p in found.positions.column("pos").to_pylist()] == [7, 998]
 
 
 KEYS = st.integers(0, 12)
@@ -113,17 +122,24 @@ DAYS = st.integers(1, 3)
     max_examples=examples(dev=5, ci=30), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(data=st.data())
-def test_two_writers_with_their_own_indexes_match_the_model(
-    tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
+def test_two_writers_sharing_one_index_match_the_model(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, data: st.DataObject
 ) -> None:
-    """Writers interleave commits (each must catch up with the other's), delete, compact and
-    roll back; the group always equals the model of its history."""
-    writers = _writers(tmp_path_factory.mktemp("keyindex"))
+    """Writers (two processes' worth of objects over one box) interleave commits, delete,
+    compact and roll back, in either update mode; the index is lost or falls behind (a
+    writer that died between its Iceberg commit and the index). The group always equals the
+    model of its history, and every commit's counts match the model's."""
+    monkeypatch.setenv(deletes.MODE_ENV, data.draw(st.sampled_from([deletes.COPY_ON_WRITE, deletes.MERGE_ON_READ])))
+    root = tmp_path_factory.mktemp("keyindex")
+    writers = _writers(root)
+    folder = writers[0].key_index.folder.path
+    saved: Path | None = None
     model = HistoryModel(has_event_time=True)
     row = st.tuples(KEYS, DAYS, st.integers(-5, 5).map(float))
-    for step in range(data.draw(st.integers(1, 8), label="steps")):
+    ops = ["insert", "insert", "insert", "delete", "compact", "rollback", "lose", "save", "rewind"]
+    for step in range(data.draw(st.integers(1, 10), label="steps")):
         writer = writers[data.draw(st.integers(0, 1), label=f"writer {step}")]
-        kind = data.draw(st.sampled_from(["insert", "insert", "delete", "compact", "rollback"]), label=f"op {step}")
+        kind = data.draw(st.sampled_from(ops), label=f"op {step}")
         if kind == "insert":
             rows = data.draw(st.lists(row, min_size=1, max_size=10, unique_by=lambda r: r[:2]), label=f"rows {step}")
             counts = model.insert(rows)
@@ -142,10 +158,22 @@ def test_two_writers_with_their_own_indexes_match_the_model(
                 _rows([p[0] for p in pairs], pa.int64(), [p[1] for p in pairs], 0.0).select(["k", "ts"])
             )
             assert (result is None) == (counts is None)
+            assert result is None or counts is None or result.commit.rows_deleted == counts.deleted
         elif kind == "compact":
             if writer.compact(target_rows=1000) is not None:
                 model.compact()
-        elif model.last_commit > 1:
+        elif kind == "lose":
+            shutil.rmtree(folder, ignore_errors=True)
+        elif kind == "save":
+            saved = root / f"saved-{step}"
+            if folder.exists():
+                shutil.copytree(folder, saved)
+            else:
+                saved.mkdir()  # no index yet: rewinding removes it
+        elif kind == "rewind" and saved is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+            shutil.copytree(saved, folder)
+        elif kind == "rollback" and model.last_commit > 1:
             target = data.draw(st.integers(1, model.last_commit - 1), label=f"target {step}")
             table = writer.load()
             snapshots = [s for s in table.metadata.snapshots if s.summary and s.summary["lakebox.commit-id"]]
@@ -172,7 +200,7 @@ def test_a_first_load_is_indexed_from_its_files_when_a_batch_needs_it(tmp_path: 
     rows = 50_000
     writer.insert(_rows(list(range(rows)), pa.int64(), [1] * rows, 1.0))
     index = writer.key_index
-    assert index.known and index.unread and not index.runs  # nothing to probe, so not hashed at commit
+    assert index.known and index.unread and not index.runs  # nothing to look up, so not hashed at commit
     commit = writer.insert(_rows([3, rows - 1, rows + 10], pa.int64(), [1, 1, 1], 2.0)).commit
     assert (commit.rows_inserted, commit.rows_updated) == (1, 2)
     # read once from the file; the rewritten file and the batch are indexed from their rows
@@ -199,47 +227,38 @@ def test_runs_stay_few_and_dead_entries_go(tmp_path: Path) -> None:
     assert index.entries <= 2 * index.rows + 2 * 200
 
 
-def test_a_hash_held_by_several_units_names_all_of_them() -> None:
-    from lakebox.offline.keyindex import _merge, _Run
+def test_a_hash_held_by_several_units_names_every_entry() -> None:
+    from lakebox.offline.keyruns import Run, merged
 
-    older = _Run(np.array([1, 5, 9], np.uint64), None, 0)
-    newer = _Run(np.array([5, 7], np.uint64), None, 1)
-    merged = _merge(older, newer)
-    assert merged.hashes.tolist() == [1, 5, 5, 7, 9]
+    older = Run(np.array([1, 5, 9], np.uint64), np.zeros(3, np.int32), np.array([0, 1, 2], np.int32))
+    newer = Run(np.array([5, 7], np.uint64), np.ones(2, np.int32), np.array([0, 1], np.int32))
+    both = merged([older, newer])
+    assert both.hashes.tolist() == [1, 5, 5, 7, 9]
+    assert list(zip(both.units.tolist(), both.rows.tolist(), strict=True)) == [(0, 0), (0, 1), (1, 0), (1, 1), (0, 2)]
     many = np.array([0, 2, 5, 8, 10, 11], np.uint64)  # more needles than entries, and fewer
-    units, found = merged.hits(many)
-    assert sorted(units.tolist()) == [0, 1] and found.tolist() == [5]
-    units, found = merged.hits(np.array([5], np.uint64))
-    assert sorted(units.tolist()) == [0, 1] and found.tolist() == [5]
-    units, found = merged.hits(np.array([6], np.uint64))
-    assert units.tolist() == [] and found.tolist() == []
+    assert sorted(both.units[both.matches(many)].tolist()) == [0, 1]
+    assert sorted(both.units[both.matches(np.array([5], np.uint64))].tolist()) == [0, 1]
+    assert both.matches(np.array([6], np.uint64)).tolist() == []
 
 
 def test_an_index_read_from_many_files_at_once_finds_each_pair_in_its_own_file(tmp_path: Path) -> None:
-    """A writer that did not write the table reads every data file's keys into one run (one
-    unit per file): each stored pair must lead to exactly the file that holds it."""
+    """An index rebuilt from disk reads every data file's keys into one run (one unit per
+    file): each stored pair must lead to exactly the file and row that hold it."""
     first, second = _writers(tmp_path)
     for batch in range(6):  # six commits, one file each
         keys = list(range(batch * 100, batch * 100 + 100))
         first.insert(_rows(keys, INT64, [1] * 100, float(batch)))
+    second.key_index.forget()  # nothing on disk: the next lookup reads the files
     table = second.load()
     snapshot = table.current_snapshot().snapshot_id
-    key_schema = pa.schema([table.schema().as_arrow().field("k"), table.schema().as_arrow().field("ts")])
-    files = {t.file.file_path: t.file for t in reader.plan(table, snapshot)}
-    assert len(files) == 6
+    assert len(reader.plan(table, snapshot)) == 6
     for batch in range(6):
-        probe = _rows([batch * 100 + 42], INT64, [1], 0.0).select(["k", "ts"]).cast(key_schema)
-        found = second.key_index.candidates(table, snapshot, probe)
-        assert found is not None and len(found[0]) == 1
-        (path,) = found[0]
-        held = reader.read(
-            table,
-            snapshot,
-            table.schema().as_arrow(),
-            tasks=[t for t in reader.plan(table, snapshot) if t.file.file_path == path],
-        )
-        assert batch * 100 + 42 in held.column("k").to_pylist()
-    assert len(second.key_index.runs) == 1 and second.key_index.runs[0].owners is not None
+        found = second.key_index.lookup(table, snapshot, _key_table(table, [batch * 100 + 42], [1]))
+        assert found is not None and len(found.paths) == 1
+        (path,) = found.paths
+        stored = pq.read_table(reader.local_path(path, table)).column("k").to_pylist()
+        assert stored[found.positions.column("pos")[0].as_py()] == batch * 100 + 42
+    assert len(second.key_index.runs) == 1 and len(set(second.key_index.runs[0].units.tolist())) == 6
 
 
 def test_a_group_past_the_index_limit_locates_by_reading_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -262,7 +281,7 @@ def test_a_group_past_the_index_limit_locates_by_reading_keys(tmp_path: Path, mo
             .select(["k", "ts"])
             .cast(pa.schema([table.schema().as_arrow().field("k"), table.schema().as_arrow().field("ts")]))
         )
-        assert writer.key_index.candidates(table, table.current_snapshot().snapshot_id, keys) is None
+        assert writer.key_index.lookup(table, table.current_snapshot().snapshot_id, keys) is None
         monkeypatch.setenv("LAKEBOX_KEY_INDEX_MAX_ROWS", "lots")
         keyindex.max_rows.cache_clear()
         other = GroupTable(Warehouse(tmp_path / "warehouse"), "t", ["k"], "ts", tmp_path / "locks")  # another process

@@ -1,29 +1,28 @@
-"""An in-memory index of the (key, event time) pairs the data files of a group hold.
+"""A persistent index of the (key, event time) pairs a group's data files hold, with the row
+of each: a batch finds the stored rows it replaces in O(batch), in any process.
 
-Why: with random keys, file statistics prune nothing, so finding the files a batch touches
-meant reading the key columns of the whole group (locate.py) on every commit — a 1,000-row
-commit into 10M rows cost O(10M), and a 1M-row batch of new keys read every stored key. The
-writer process keeps the sorted 64-bit hashes of the key tuples it knows; a batch is hashed
-and probed against them (binary search), and only files with a hit go on to locate.py's
-exact check. Hash collisions only cost a needless exact check; a pair is never missed
-because the index covers every current file of the snapshot it is valid for, or is not used.
+Why: with random keys, file statistics prune nothing, so finding what a batch touches meant
+reading the key columns of the whole group (locate.py): a 1,000-row commit into 10M rows cost
+O(10M). An index held in each process's memory fixed inserts but was rebuilt by every new
+process (2.5 s at 10M rows) and only named candidate *files*, whose key columns an update
+still read. This one is kept on disk (keystore.py) with the row of every entry and a copy of
+the key columns, so neither happens.
 
-Layout: every write is a *unit* (the files pyiceberg wrote for one table of rows, in an
-order of its own, so a hit on a unit makes all its live files candidates). The hashes live
-in sorted *runs*, each with the unit of every entry; a new write adds a run, and a run is
-merged with the one before it while that one is at most twice as big (so there are
-O(log rows) runs, and each hash is merged O(log rows) times). Files removed by a commit
-leave dead entries behind, dropped once they outnumber the live ones.
+Layout: every write is a *unit* (the rows of one table pyiceberg wrote, spread over files in
+row order; or one data file indexed from disk). Key hashes live in sorted *runs* (keyruns.py)
+whose entries name a unit and a row. A lookup hashes the batch, binary-searches the runs,
+drops entries whose file is gone or whose row a position delete removed (*tombstones*), and
+compares the remaining stored keys (taken from the unit's key copy) with the batch exactly:
+a hash collision costs a comparison, never a wrong answer; a pair is never missed because the
+index covers every current file of the snapshot it is valid for, or is not used.
 
-The index lives as long as the writer's ``GroupTable`` (one per box per process) and is
-never persisted: hashes come from DuckDB's ``hash()``, which only has to agree with itself
-within one process. It is built lazily (a file's key columns are read the first time a
-batch needs them), kept current by the writer's own commits (a write is indexed with the
-hashes its batch was probed with; one that was not probed, such as the first load of an
-empty group, is read from its files when first needed) and re-synchronised from the
-snapshot's file list when another process committed. It is not used for tables DuckDB
-cannot read exactly (other engines' delete files, evolved schemas), nor past ``max_rows()`` rows
-(memory: 8 to 12 bytes per stored row).
+It is kept current by the writer's own commits (``committed``: the batch's hashes are already
+computed for the lookup) and catches up with commits it did not see (another process, another
+engine, a crash between the Iceberg commit and the index) by comparing the snapshot's data
+and delete files with the ones it covers: new files are read (key columns only), removed ones
+dropped, new delete files become tombstones. A removed delete file whose rows are live again
+(a rollback) makes it start over. It declines tables DuckDB cannot read exactly (other
+engines' delete files, evolved schemas) and groups past ``max_rows()`` rows.
 """
 
 from __future__ import annotations
@@ -33,24 +32,31 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
-import duckdb
 import numpy as np
 import pyarrow as pa
-import sqlglot.expressions as exp
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from pyiceberg.manifest import DataFile, DataFileContent
 from pyiceberg.table import Table
 
 from lakebox.errors import StorageError, ValidationError
-from lakebox.offline import reader
+from lakebox.offline import keyruns, keystore, reader
+from lakebox.offline.keyruns import Run, hashes
+from lakebox.offline.keystore import UnitFiles
+
+UNIT_COLUMN = "__lakebox_unit"
+ROW_COLUMN = "__lakebox_row"
+PURGE_MIN = 100_000  # dead entries tolerated before runs are rewritten without them
 
 
 @lru_cache(maxsize=1)
 def max_rows() -> int:
-    """Rows a group may have for its key index (12 bytes each): 1/8 of this machine's memory
-    (24 GiB: ~268M rows), at least 40M, or ``LAKEBOX_KEY_INDEX_MAX_ROWS``. A bigger group
-    locates by reading key columns: a fixed 40M made every upsert into a 41M-row group read
-    all its keys (a 1,000-row commit went from 40 ms to 0.9 s)."""
+    """Rows a group may have for its key index: 1/8 of this machine's memory in rows of 12
+    bytes (24 GiB: ~268M rows; the runs are mapped, and a merge holds two in memory), at
+    least 40M, or ``LAKEBOX_KEY_INDEX_MAX_ROWS``. A bigger group locates by reading key columns."""
     configured = os.environ.get("LAKEBOX_KEY_INDEX_MAX_ROWS")
     if configured:
         try:
@@ -65,106 +71,173 @@ def max_rows() -> int:
         memory = 0
     return max(40_000_000, memory // 8 // 12)
 
-# Runs are not merged past this size: a merge copies both runs (~10 ns per entry: 0.25 s for
-# 16M), while each run costs a probe ~30 ms per 1M-row batch. At 2M, a 10M-row group had 5
-# runs (150 ms per probe) and a 40M-row one 20 (600 ms): probing grew with the group. At 16M,
-# geometric merging keeps O(log) runs below it (two or three at 10M rows).
-MERGE_MAX = 16_000_000
-UNIT = np.int32
+
+@dataclass
+class Written:
+    """One table a commit wrote: its data files (in row order), its key columns (storage
+    types) and their hashes in row order (None: not hashed; indexed from the files later),
+    with their argsort if known."""
+
+    files: list[DataFile]
+    keys: pa.Table
+    hashes: np.ndarray | None = None
+    order: np.ndarray | None = None
 
 
 @dataclass
-class _Run:
-    """Sorted key hashes with the unit each came from (``owners``; None: all from ``unit``)."""
+class Found:
+    """What a lookup found: the live stored rows equal to a batch row (``positions``:
+    recorded ``file_path``, ``pos``; sorted), their files, and the batch rows whose hash hit
+    an entry (a superset of the matching ones)."""
 
-    hashes: np.ndarray
-    owners: np.ndarray | None
-    unit: int = -1
-
-    def owners_array(self) -> np.ndarray:
-        return self.owners if self.owners is not None else np.full(len(self.hashes), self.unit, UNIT)
-
-    def hits(self, needles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(units, found)``: the distinct units of the entries equal to one of the sorted
-        ``needles``, and the distinct needles that are equal to an entry."""
-        stored = self.hashes
-        none = (np.zeros(0, UNIT), np.zeros(0, np.uint64))
-        if len(stored) == 0 or len(needles) == 0:
-            return none
-        if len(stored) <= len(needles):  # search the smaller side in the bigger one
-            positions = np.minimum(np.searchsorted(needles, stored), len(needles) - 1)
-            matched = needles[positions] == stored
-            if not matched.any():
-                return none
-            found = np.unique(stored[matched])
-            units = np.unique(self.owners[matched]) if self.owners is not None else np.array([self.unit], UNIT)
-            return units, found
-        positions = np.minimum(np.searchsorted(stored, needles), len(stored) - 1)
-        found = np.unique(needles[stored[positions] == needles])
-        if len(found) == 0:
-            return none
-        if self.owners is None:
-            return np.array([self.unit], UNIT), found
-        low = np.searchsorted(stored, found, "left")  # every entry of a found hash (several units)
-        high = np.searchsorted(stored, found, "right")
-        lengths = high - low
-        index = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(low, lengths)
-        return np.unique(self.owners[index]), found
-
-
-def _merge(older: _Run, newer: _Run) -> _Run:
-    hashes = np.concatenate([older.hashes, newer.hashes])
-    owners = np.concatenate([older.owners_array(), newer.owners_array()])
-    order = np.argsort(hashes, kind="stable")  # two sorted runs: timsort merges them in O(n)
-    return _Run(hashes[order], owners[order])
+    positions: pa.Table
+    paths: set[str]
+    keys: pa.Table
 
 
 class KeyIndex:
-    """Sorted key hashes of the data files of one table, valid for one snapshot (``at``)."""
+    """The key index of one table, mirrored from its folder; used only under the write lock."""
 
-    def __init__(self, keys: Sequence[str]) -> None:
+    def __init__(self, keys: Sequence[str], folder: Path) -> None:
         self.keys = tuple(keys)
-        self.known = False  # whether the index covers exactly the files of snapshot ``at``
-        self.at: int | None = None  # None: the table has no snapshot yet
-        self.rows = 0  # rows in the files of snapshot ``at``
+        self.folder = keystore.Folder(folder)
+        self._stamp: tuple[int, int, int] | None = None  # the state file this object mirrors
+        self._swept = False
         self._refused: int | None = None  # a snapshot the index cannot serve (see _sync)
         self._clear()
 
     def _clear(self) -> None:
-        self.file_unit: dict[str, int] = {}  # live data file path -> its unit
-        self.unread: set[str] = set()  # live files whose hashes are not in a run yet
-        self.units: dict[int, set[str]] = {}  # unit -> its live files
-        self.runs: list[_Run] = []
-        self.entries = 0  # hashes held in runs (live or dead)
+        self.known = False  # whether the index covers exactly the files of snapshot ``at``
+        self.at: int | None = None  # None: the table has no snapshot yet
+        self.table_uuid = ""
+        self.rows = 0  # rows in the files of snapshot ``at``
+        self.units: dict[int, UnitFiles] = {}
+        self.unit_names: dict[int, str] = {}  # unit -> its key copy
+        self.file_unit: dict[str, tuple[int, int]] = {}  # live data file -> (unit, its index in the unit)
+        self.unread: set[str] = set()  # live files not indexed yet
+        self.runs: list[Run] = []
+        self.gone: list[tuple[np.ndarray, str]] = []  # tombstone runs and their files
+        self.applied: dict[str, list[int]] = {}  # delete file -> the units it removed rows from
         self._next_unit = 0
+        self._mapped: dict[int, pa.Table] = {}
+        self._obsolete: list[str] = []  # files to remove once the next state is written
+
+    @property
+    def entries(self) -> int:
+        return sum(len(r) for r in self.runs)
 
     # -- answering ----------------------------------------------------------------------
-    def candidates(
-        self, table: Table, snapshot_id: int, batch_keys: pa.Table, needles: np.ndarray | None = None
-    ) -> tuple[set[str], np.ndarray] | None:
-        """``(paths, hit)``: the paths of the files that may hold a pair of ``batch_keys``
-        (storage types, columns = the table's keys) and the sorted distinct hashes that hit an
-        entry (only rows with one of them can match: locate.py needs no other); None when the
-        index cannot answer (locate the slow way). ``needles``: the batch's sorted hashes, if
-        the caller has them (``sorted_hashes``)."""
+    def lookup(
+        self,
+        table: Table,
+        snapshot_id: int,
+        batch_keys: pa.Table,
+        row_hashes: np.ndarray | None = None,
+        needles: np.ndarray | None = None,
+    ) -> Found | None:
+        """The stored rows equal to a row of ``batch_keys`` (storage types, columns = the
+        table's keys); None when the index cannot answer (locate the slow way).
+        ``row_hashes``: the batch's hashes in row order, ``needles`` the same sorted, if known."""
         if batch_keys.column_names != list(self.keys):
             return None
+        try:
+            return self._lookup(table, snapshot_id, batch_keys, row_hashes, needles)
+        except keystore.Unreadable:  # a damaged key copy: start over from the table's files
+            self._discard()
+            return self._lookup(table, snapshot_id, batch_keys, row_hashes, needles)
+
+    def _lookup(
+        self,
+        table: Table,
+        snapshot_id: int,
+        batch_keys: pa.Table,
+        row_hashes: np.ndarray | None,
+        needles: np.ndarray | None,
+    ) -> Found | None:
         if not self._sync(table, snapshot_id):
             return None
         if self.unread:
-            paths = sorted(self.unread)
-            self._add_files(_file_hashes(table, paths, self.keys), paths)
-            self.unread.clear()
+            self._index_files(table, sorted(self.unread))
+            self._save()
+        if row_hashes is None:
+            row_hashes = hashes(batch_keys)
         if needles is None:
-            needles = sorted_hashes(batch_keys)
-        found: set[str] = set()
-        hit: list[np.ndarray] = []
+            needles = np.sort(row_hashes)
+        units, rows, hit = self._entries(needles)
+        if len(units) == 0:
+            return Found(_positions([], np.zeros(0, np.int32), np.zeros(0, np.int64)), set(), batch_keys.slice(0, 0))
+        # only the batch rows whose hash hit a live entry are compared (a set probe: the hits are few)
+        narrowed = batch_keys.filter(pc.is_in(pa.array(row_hashes), value_set=pa.array(hit)))
+        stored = self._stored_keys(units, rows)
+        matched = stored.join(narrowed, keys=list(self.keys), join_type="left semi")
+        return self._found(matched.column(UNIT_COLUMN).to_numpy(), matched.column(ROW_COLUMN).to_numpy(), narrowed)
+
+    def _entries(self, needles: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(unit, row) of the live entries whose hash is one of ``needles``, and the distinct hashes of those."""
+        units, rows, found = [], [], []
         for run in self.runs:
-            units, hashes_found = run.hits(needles)
-            for unit in units.tolist():
-                found |= self.units.get(unit, set())
-            hit.append(hashes_found)
-        return found, (np.unique(np.concatenate(hit)) if hit else np.zeros(0, np.uint64))
+            index = run.matches(needles)
+            if len(index):
+                units.append(run.units[index])
+                rows.append(run.rows[index])
+                found.append(run.hashes[index])
+        if not units:
+            return np.zeros(0, keyruns.UNIT), np.zeros(0, keyruns.ROW), np.zeros(0, np.uint64)
+        unit, row, hashed = np.concatenate(units), np.concatenate(rows), np.concatenate(found)
+        live = self._live(unit, row) & ~keyruns.gone_mask([g for g, _ in self.gone], keyruns.at(unit, row))
+        return unit[live], row[live], np.unique(hashed[live])
+
+    def _live(self, units: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Whether each (unit, row) is in a file still in the table."""
+        live = np.zeros(len(units), dtype=bool)
+        for unit in np.unique(units).tolist():
+            files = self.units.get(unit)
+            if files is None:
+                continue
+            mine = units == unit
+            if all(files.live):
+                live[mine] = True
+            else:
+                live[mine] = np.array(files.live, dtype=bool)[files.file_of(rows[mine])]
+        return live
+
+    def _stored_keys(self, units: np.ndarray, rows: np.ndarray) -> pa.Table:
+        """The stored key columns of the entries, with their unit and row."""
+        parts = []
+        for unit in np.unique(units).tolist():
+            mine = rows[units == unit]
+            taken = self._keys_of(unit).take(pa.array(mine))
+            parts.append(
+                taken.append_column(UNIT_COLUMN, pa.array(np.full(len(mine), unit, keyruns.UNIT))).append_column(
+                    ROW_COLUMN, pa.array(mine)
+                )
+            )
+        return pa.concat_tables(parts)
+
+    def _keys_of(self, unit: int) -> pa.Table:
+        found = self._mapped.get(unit)
+        if found is None:
+            found = self.folder.map_table(self.unit_names[unit], self.units[unit].rows)  # raises Unreadable
+            self._mapped[unit] = found
+        return found
+
+    def _found(self, units: np.ndarray, rows: np.ndarray, narrowed: pa.Table) -> Found:
+        paths: list[str] = []
+        which_path: list[np.ndarray] = []
+        positions: list[np.ndarray] = []
+        for unit in np.unique(units).tolist():
+            files = self.units[unit]
+            mine = rows[units == unit].astype(np.int64)
+            which = files.file_of(mine)
+            for index in np.unique(which).tolist():
+                at = mine[which == index] - files.starts[index]
+                which_path.append(np.full(len(at), len(paths), np.int32))
+                paths.append(files.paths[index])
+                positions.append(at)
+        if not paths:
+            return Found(_positions([], np.zeros(0, np.int32), np.zeros(0, np.int64)), set(), narrowed)
+        table = _positions(paths, np.concatenate(which_path), np.concatenate(positions))
+        return Found(table.sort_by([("file_path", "ascending"), ("pos", "ascending")]), set(paths), narrowed)
 
     # -- keeping it current -------------------------------------------------------------
     def committed(
@@ -172,169 +245,284 @@ class KeyIndex:
         base: int | None,
         snapshot_id: int,
         removed: Iterable[DataFile],
-        written: Sequence[tuple[list[DataFile], np.ndarray | None]],
+        written: Sequence[Written],
+        deleted: tuple[str, pa.Table] | None = None,
     ) -> None:
-        """The writer committed ``snapshot_id`` on top of ``base``: it removed ``removed`` and
-        wrote each table of ``written`` as the listed files, with the sorted hashes of its
-        keys (None: read them from the files when first needed)."""
-        if base is None and not self.file_unit and not self.unread:
-            self.known, self.at = True, None  # the first commit of an empty table
+        """The writer committed ``snapshot_id`` on top of ``base``: it removed the files
+        ``removed``, wrote ``written`` and (``deleted``) one position-delete file with its
+        recorded ``(file_path, pos)`` rows."""
+        self._load()
+        if base is None and not self.known and not self.runs and not self.unread and self.at is None:
+            self.known = True  # the first commit of an empty table
         if not self.known or self.at != base:
-            self.forget()  # not the state the commit started from: re-synchronise at next use
+            self.known = False  # not the state the commit started from: catch up at next use
             return
         for data_file in removed:
-            if data_file.content != DataFileContent.DATA:  # a delete file (merge-on-read) holds no pairs
-                continue
-            self._drop(data_file.file_path)
-            self.rows -= data_file.record_count
-        for data_files, hashes in written:
-            if not data_files:
-                continue
-            if hashes is None:
-                self.unread.update(f.file_path for f in data_files)
-            else:
-                self._add_run(hashes, [f.file_path for f in data_files])
-            self.rows += sum(f.record_count for f in data_files)
+            if data_file.content == DataFileContent.DATA:
+                self._drop(data_file.file_path)
+                self.rows -= data_file.record_count
+            elif self._revives(data_file.file_path):
+                self._discard()
+                return
+        for table_written in written:
+            if table_written.files:
+                self._add_written(table_written)
+                self.rows += sum(f.record_count for f in table_written.files)
+        if deleted is not None and not self._tombstones(*deleted):
+            self._discard()
+            return
         self.at = snapshot_id
         if self.rows > max_rows():
-            self.forget()
+            self._discard()
+            return
+        self._purge_if_dead()
+        self._save()
 
     def forget(self) -> None:
-        self.known = False
-        self.rows = 0
+        """Discard the index (files and memory); it is rebuilt from the files when next needed."""
+        self._discard()
+
+    def delete(self) -> None:
+        """Remove the index and its folder (the table was dropped)."""
+        self.folder.delete()
         self._clear()
+        self._stamp = None
 
-    def _add_files(self, hashes: Sequence[np.ndarray], paths: Sequence[str]) -> None:
-        """Index files read from disk (each its own unit) as ONE run: a stable argsort of
-        their sorted hashes merges them in O(n log files). Added one run per file, the
-        geometric merges copied every entry log(files) times: 1.35 s for a 10M-row group's 20
-        files against 0.3 s, the first time a process probed it."""
-        if len(paths) == 1:
-            self._add_run(hashes[0], paths)
+    def _discard(self) -> None:
+        self.folder.clear()
+        self._clear()
+        self._stamp = None
+
+    def _add_written(self, written: Written) -> None:
+        counts = [f.record_count for f in written.files]
+        if written.hashes is None or sum(counts) != written.keys.num_rows:
+            self.unread.update(f.file_path for f in written.files)  # read from the files when needed
             return
-        units = np.arange(self._next_unit, self._next_unit + len(paths), dtype=UNIT)
-        self._next_unit += len(paths)
-        for unit, path in zip(units.tolist(), paths, strict=True):
-            self.units[unit] = {path}
-            self.file_unit[path] = unit
-        joined = np.concatenate(hashes) if hashes else np.zeros(0, np.uint64)
-        order = np.argsort(joined, kind="stable")
-        owners = np.repeat(units, [len(h) for h in hashes])
-        self.runs.append(_Run(joined[order], owners[order]))
-        self.entries += len(joined)
-        self._merge_tail()
+        unit = self._new_unit([f.file_path for f in written.files], counts, written.keys)
+        self._add_run(keyruns.run_of(written.hashes, unit, written.order))
 
-    def _add_run(self, hashes: np.ndarray, paths: Sequence[str]) -> None:
+    def _new_unit(self, paths: list[str], counts: list[int], keys: pa.Table) -> int:
         unit = self._next_unit
         self._next_unit += 1
-        self.units[unit] = set(paths)
-        for path in paths:
-            self.file_unit[path] = unit
-        self.runs.append(_Run(hashes, None, unit))
-        self.entries += len(hashes)
-        self._merge_tail()
+        starts = np.concatenate([[0], np.cumsum(counts[:-1])]).astype(np.int64)
+        self.units[unit] = UnitFiles(list(paths), starts, [True] * len(paths), keys.num_rows)
+        self.unit_names[unit] = self.folder.write_table("keys", keys.select(list(self.keys)))
+        self._mapped[unit] = keys.select(list(self.keys))
+        for index, path in enumerate(paths):
+            self.file_unit[path] = (unit, index)
+            self.unread.discard(path)
+        return unit
 
-    def _merge_tail(self) -> None:
-        """Merge the newest run into the one before while that one is at most twice as big."""
-        while (
-            len(self.runs) >= 2
-            and len(self.runs[-2].hashes) <= 2 * len(self.runs[-1].hashes)
-            and len(self.runs[-2].hashes) + len(self.runs[-1].hashes) <= MERGE_MAX
-        ):
-            newer = self.runs.pop()
-            self.runs[-1] = _merge(self.runs[-1], newer)
+    def _add_run(self, run: Run) -> None:
+        if len(run) == 0:
+            return
+        self.runs.append(run)
+        for old in keyruns.merge_tail(self.runs):
+            if old.name:
+                self._obsolete.append(old.name)
 
     def _drop(self, path: str) -> None:
         self.unread.discard(path)
-        unit = self.file_unit.pop(path, None)
-        if unit is None:
-            return
-        live = self.units[unit]
-        live.discard(path)
-        if not live:
-            del self.units[unit]
-            if self.entries > 2 * max(self.rows, 1) and self.entries > 100_000:
-                self._purge()
+        place = self.file_unit.pop(path, None)
+        if place is not None:
+            self.units[place[0]].live[place[1]] = False
 
-    def _purge(self) -> None:
-        """Drop the entries of dead units (all their files were removed)."""
-        alive = np.zeros(self._next_unit, dtype=bool)
-        alive[list(self.units)] = True
+    def _revives(self, delete_path: str) -> bool:
+        """Forget a removed delete file; True when a file it deleted rows of is still live
+        (its rows are live again: the tombstones are wrong)."""
+        units = self.applied.pop(delete_path, None)
+        return units is not None and any(any(self.units[u].live) for u in units if u in self.units)
+
+    def _tombstones(self, delete_path: str, positions: pa.Table) -> bool:
+        """Record the rows of a position-delete file as gone; False if one is not indexed."""
+        if positions.num_rows == 0:
+            return True
+        paths = positions.column("file_path")
+        distinct = [str(p) for p in pc.unique(paths).to_pylist()]
+        if any(p in self.unread for p in distinct):
+            return False
+        # rows of files no longer live need no tombstone (their entries are dropped as dead)
+        places = {p: self.file_unit[p] for p in distinct if p in self.file_unit}
+        if not places:
+            self.applied[delete_path] = []
+            return True
+        kept = positions.filter(pc.is_in(paths, value_set=pa.array(list(places), paths.type)))
+        paths = kept.column("file_path")
+        index = pc.index_in(paths, value_set=pa.array(list(places), paths.type)).to_numpy()
+        units = np.array([u for u, _ in places.values()], keyruns.UNIT)[index]
+        starts = np.array([self.units[u].starts[i] for u, i in places.values()], np.int64)[index]
+        rows = starts + kept.column("pos").to_numpy().astype(np.int64)
+        stones = np.sort(keyruns.at(units, rows))
+        name = self.folder.write_table("gone", pa.table({"at": stones}))
+        self.gone.append((stones, name))
+        self.applied[delete_path] = sorted({u for u, _ in places.values()})
+        if len(self.gone) > 8:  # few tombstone runs: merge them all (they are small)
+            joined = np.sort(np.concatenate([g for g, _ in self.gone]))
+            self._obsolete += [n for _, n in self.gone]
+            self.gone = [(joined, self.folder.write_table("gone", pa.table({"at": joined})))]
+        return True
+
+    def _purge_if_dead(self) -> None:
+        """Rewrite the runs without the entries of removed files once those outnumber the live ones."""
+        if self.entries <= 2 * max(self.rows, 1) or self.entries <= PURGE_MIN:
+            return
+        dead = [u for u, files in self.units.items() if not any(files.live)]
+        for unit in dead:
+            del self.units[unit]
+            self._obsolete.append(self.unit_names.pop(unit))
+            self._mapped.pop(unit, None)
         runs = []
         for run in self.runs:
-            if run.owners is None:
-                if alive[run.unit]:
-                    runs.append(run)
-                continue
-            keep = alive[run.owners]
-            if keep.any():
-                runs.append(_Run(run.hashes[keep], run.owners[keep]))
+            kept = run.keep(self._live(run.units, run.rows))
+            self._obsolete.append(run.name)
+            if len(kept):
+                runs.append(kept)
         self.runs = runs
-        self.entries = sum(len(r.hashes) for r in runs)
+        stones = [g for g, _ in self.gone]
+        self._obsolete += [n for _, n in self.gone]
+        self.gone = []
+        if stones:
+            joined = np.sort(np.concatenate(stones))
+            live = self._live((joined >> np.uint64(32)).astype(keyruns.UNIT), (joined & np.uint64(0xFFFFFFFF)).astype(keyruns.ROW))
+            if live.any():
+                self.gone = [(joined[live], self.folder.write_table("gone", pa.table({"at": joined[live]})))]
 
     def _sync(self, table: Table, snapshot_id: int) -> bool:
         """Make the index cover exactly the files of ``snapshot_id``; False if it cannot."""
+        self._load()
+        uuid = str(table.metadata.table_uuid)
+        if self.table_uuid and self.table_uuid != uuid:
+            self._discard()  # a group dropped and created again under the same name
         if self.known and self.at == snapshot_id:
             return True
         if self._refused == snapshot_id:
             return False
         tasks = reader.plan(table, snapshot_id)
-        # lakebox's own position deletes keep the index usable: the hashes of a file with
-        # deleted rows are a superset of its live pairs, and locate.py checks exactly
+        # lakebox's own position deletes keep the index usable (tombstones)
         if not reader.duckdb_can_read_deleting(table, tasks) or sum(t.file.record_count for t in tasks) > max_rows():
-            self.forget()
+            self._discard()
             self._refused = snapshot_id
             return False
         current = {t.file.file_path for t in tasks}
+        live_deletes = {d.file_path for t in tasks for d in t.delete_files}
         for path in [p for p in (*self.file_unit, *self.unread) if p not in current]:
             self._drop(path)
+        dead = {p for files in self.units.values() for p, live in zip(files.paths, files.live, strict=True) if not live}
+        revived = any(p in dead for p in current)  # a removed file added back (a rollback): its tombstones are lost
+        if revived or any(self._revives(p) for p in [p for p in self.applied if p not in live_deletes]):
+            self._discard()
+            return self._sync(table, snapshot_id)
         self.unread |= {p for p in current if p not in self.file_unit}
+        self.table_uuid = uuid
         self.rows = sum(t.file.record_count for t in tasks)
         self.known, self.at = True, snapshot_id
+        if self.unread:
+            self._index_files(table, sorted(self.unread))
+        for path in sorted(live_deletes - set(self.applied)):
+            self._tombstones(path, reader.delete_positions(table, path))
+        self._purge_if_dead()
+        self._save()
         return True
 
+    def _index_files(self, table: Table, paths: Sequence[str]) -> None:
+        """Index data files from disk, each its own unit, as ONE run (a stable argsort of
+        their hashes merges them in O(n log files); one run per file merged them log(files) times)."""
+        storage = table.schema().as_arrow()
+        key_schema = pa.schema([storage.field(k) for k in self.keys])
+        read = _read_keys(table, paths, key_schema)
+        parts = []
+        for path, (keys, key_hashes) in zip(paths, read, strict=True):
+            unit = self._new_unit([path], [keys.num_rows], keys)
+            parts.append(keyruns.run_of(key_hashes, unit))
+        if parts:
+            self._add_run(keyruns.merged(parts) if len(parts) > 1 else parts[0])
 
-def hashes(keys: pa.Table) -> np.ndarray:
-    """DuckDB's 64-bit hash of each row's key tuple (same types in, same hash out)."""
-    con = reader.cursor()
-    try:
-        con.register("lakebox_keys", keys)
-        return con.execute(_hash_sql(tuple(keys.column_names))).fetchnumpy()["h"].astype(np.uint64, copy=False)
-    except duckdb.Error as e:
-        raise StorageError(f"Hashing keys failed in DuckDB: {e}") from e
-    finally:
-        con.close()
-
-
-@lru_cache(maxsize=64)
-def _hash_sql(names: tuple[str, ...]) -> str:
-    """The hashing query for key columns ``names`` (built once per key set: every commit hashes)."""
-    columns = [exp.column(name, quoted=True) for name in names]
-    return (
-        exp.select(exp.Anonymous(this="hash", expressions=columns).as_("h")).from_("lakebox_keys").sql(dialect="duckdb")
-    )
-
-
-def sorted_hashes(keys: pa.Table) -> np.ndarray:
-    return np.sort(hashes(keys))
-
-
-def _file_hashes(table: Table, paths: Sequence[str], keys: Sequence[str]) -> list[np.ndarray]:
-    """Sorted key hashes of each data file (DuckDB reads the key columns only), two files
-    at a time: reading, hashing and sorting run outside the GIL."""
-    columns = [exp.column(name, quoted=True) for name in keys]
-
-    def one(path: str) -> np.ndarray:
-        source = exp.Anonymous(this="read_parquet", expressions=[exp.Literal.string(reader.local_path(path, table))])
-        query = exp.select(exp.Anonymous(this="hash", expressions=columns).as_("h")).from_(source)
-        con = reader.cursor()
+    # -- the folder ---------------------------------------------------------------------
+    def _load(self) -> None:
+        """Mirror the state file if another process (or a reset) replaced it."""
+        stamp = self.folder.stamp()
+        if stamp is not None and stamp == self._stamp:
+            return
+        self._clear()
+        self._stamp = stamp
+        if stamp is None:
+            return
         try:
-            found = con.sql(query.sql(dialect="duckdb")).fetchnumpy()["h"]
-        except duckdb.Error as e:
-            raise StorageError(f"Indexing the keys of {table.name()} failed in DuckDB: {e}") from e
-        finally:
-            con.close()
-        return np.sort(found.astype(np.uint64, copy=False))
+            state = self.folder.read_state()
+            if state is None or state.get("hash") != keyruns.HASH_ID or tuple(state.get("keys", ())) != self.keys:
+                self._discard()
+                return
+            self._from_state(state)
+        except (keystore.Unreadable, KeyError, TypeError, ValueError):
+            self._discard()
+
+    def _from_state(self, state: dict[str, Any]) -> None:
+        self.known = bool(state["known"])
+        self.at = state["at"]
+        self.table_uuid = str(state["table"])
+        self.rows = int(state["rows"])
+        self._next_unit = int(state["next_unit"])
+        for unit_text, (name, *files) in state["units"].items():
+            unit = int(unit_text)
+            self.units[unit] = UnitFiles.from_json(files)
+            self.unit_names[unit] = str(name)
+            for index, (path, live) in enumerate(zip(self.units[unit].paths, self.units[unit].live, strict=True)):
+                if live:
+                    self.file_unit[path] = (unit, index)
+        self.unread = set(state["unread"])
+        for name, count in state["runs"]:
+            hashes_, units, rows = self.folder.map_arrays(name, int(count), keystore.RUN_SCHEMA)
+            self.runs.append(Run(hashes_, units, rows, name))
+        for name, count in state["gone"]:
+            (stones,) = self.folder.map_arrays(name, int(count), keystore.GONE_SCHEMA)
+            self.gone.append((stones, name))
+        self.applied = {str(k): [int(u) for u in v] for k, v in state["applied"].items()}
+
+    def _save(self) -> None:
+        for run in self.runs:
+            if not run.name:
+                run.name = self.folder.write_table(
+                    "run", pa.table([run.hashes, run.units, run.rows], schema=keystore.RUN_SCHEMA)
+                )
+        state = {
+            "hash": keyruns.HASH_ID,
+            "keys": list(self.keys),
+            "table": self.table_uuid,
+            "known": self.known,
+            "at": self.at,
+            "rows": self.rows,
+            "next_unit": self._next_unit,
+            "units": {str(u): [self.unit_names[u], *files.to_json()] for u, files in self.units.items()},
+            "unread": sorted(self.unread),
+            "runs": [[r.name, len(r)] for r in self.runs],
+            "gone": [[name, len(stones)] for stones, name in self.gone],
+            "applied": self.applied,
+        }
+        self._stamp = self.folder.write_state(state)
+        self.folder.remove([n for n in self._obsolete if n])
+        self._obsolete = []
+        if not self._swept:  # once per process: files of a writer that died before its state
+            self._swept = True
+            self.folder.sweep({*self.unit_names.values(), *(r.name for r in self.runs), *(n for _, n in self.gone)})
+
+
+def _positions(paths: list[str], which: np.ndarray, positions: np.ndarray) -> pa.Table:
+    """``(file_path, pos)`` rows: ``paths[which[i]]``, ``positions[i]``."""
+    files = pa.DictionaryArray.from_arrays(pa.array(which, pa.int32()), pa.array(paths, pa.string()))
+    return pa.table({"file_path": files.cast(pa.string()), "pos": pa.array(positions.astype(np.int64))})
+
+
+def _read_keys(table: Table, paths: Sequence[str], key_schema: pa.Schema) -> list[tuple[pa.Table, np.ndarray]]:
+    """The key columns (storage types) of each data file and their hashes, two files at a
+    time: reading and hashing run outside the GIL."""
+
+    def one(path: str) -> tuple[pa.Table, np.ndarray]:
+        local = reader.local_path(path, table)
+        try:
+            keys = pq.read_table(local, columns=key_schema.names).select(key_schema.names).cast(key_schema)
+        except (OSError, pa.ArrowException) as e:
+            raise StorageError(f"Indexing the keys of {table.name()} failed reading {local}: {e}") from e
+        return keys, hashes(keys)
 
     if len(paths) <= 1:
         return [one(path) for path in paths]

@@ -141,6 +141,11 @@ def deleted_rows(table: Table, tasks: Sequence[FileScanTask]) -> pa.Table:
     return pa.table({FILE: files, "pos": found.column("pos").cast(pa.int64())})
 
 
+def delete_positions(table: Table, path: str) -> pa.Table:
+    """The recorded ``(file_path, pos)`` rows of one position-delete file (cached: immutable)."""
+    return _delete_file(table, path)
+
+
 _delete_cache: dict[str, pa.Table] = {}  # delete files are immutable: cache a few by path
 _DELETE_CACHE_ROWS = 5_000_000
 

@@ -38,12 +38,13 @@ from pyiceberg.table.update import _apply_table_update, _TableMetadataUpdateCont
 from pyiceberg.table.update.snapshot import _SnapshotProducer
 from pyiceberg.utils.properties import property_as_bool
 
+from lakebox.boxformat import KEYINDEX_DIRNAME
 from lakebox.catalog.groups import CommitRow
 from lakebox.errors import ConflictError, StorageError
 from lakebox.offline import deletes, locate, reader
 from lakebox.offline import removed as removed_rows
 from lakebox.offline.batch import key_order
-from lakebox.offline.keyindex import KeyIndex, hashes, sorted_hashes
+from lakebox.offline.keyindex import Found, KeyIndex, Written, hashes
 from lakebox.offline.lock import WriteLock
 from lakebox.offline.removed import RemovedRows
 from lakebox.offline.warehouse import Warehouse
@@ -64,13 +65,15 @@ class Change:
     delete_files: list[DataFile] = field(default_factory=list)
     add_files: list[DataFile] = field(default_factory=list)  # existing files re-added (rollback)
     add_tables: list[pa.Table] = field(default_factory=list)  # new rows to write
-    add_hashes: dict[int, np.ndarray] = field(default_factory=dict)  # add_tables index -> sorted key hashes
+    # add_tables index -> the key hashes of its rows in row order, and their argsort if known
+    add_hashes: dict[int, tuple[np.ndarray, np.ndarray | None]] = field(default_factory=dict)
     rows_inserted: int = 0
     rows_updated: int = 0
     rows_deleted: int = 0
     max_event_us: int | None = None  # an upper bound of every event time in the table after it
     removed: list[RemovedRows] = field(default_factory=list)  # stored rows this change replaces or deletes
     position_deletes: list[pa.Table] = field(default_factory=list)  # merge-on-read: (file_path, pos) rows deleted
+    delete_file: str | None = None  # the position-delete file written for them (set when committing)
 
 
 @dataclass
@@ -151,6 +154,7 @@ class GroupTable:
         primary_key: Sequence[str],
         event_time: str | None,
         lock_dir: Path,
+        index_dir: Path | None = None,
     ) -> None:
         self.warehouse = warehouse
         self.table_name = table_name
@@ -158,7 +162,9 @@ class GroupTable:
         self.event_time = event_time
         self.keys = (*self.primary_key, *((event_time,) if event_time else ()))
         self.lock = WriteLock(lock_dir / f"{table_name}.lock", timeout=LOCK_TIMEOUT_S, name=table_name)
-        self.key_index = KeyIndex(self.keys)  # used and kept current only while the lock is held
+        # used and kept current only while the lock is held; on disk beside the lock folder by default
+        index_root = index_dir if index_dir is not None else lock_dir.parent / KEYINDEX_DIRNAME
+        self.key_index = KeyIndex(self.keys, index_root / table_name)
         self._committing: Table | None = None  # the table as this writer last committed it (lock held)
 
     def load(self) -> Table:
@@ -258,16 +264,36 @@ class GroupTable:
                 for snapshot in reversed(table.metadata.snapshots):
                     commit = commit_from_snapshot(snapshot)
                     if commit is not None and commit.commit_id == commit_id:
-                        if change.add_files:  # re-added old files (rollback): re-read at next use
-                            self.key_index.forget()
-                        else:
-                            indexed = [(files, change.add_hashes.get(i)) for i, _, files in produced]
-                            self.key_index.committed(base, commit.snapshot_id, change.delete_files, indexed)
+                        self._index(base, commit.snapshot_id, change, produced)
                         return commit
                 raise StorageError(f"Commit {commit_id} of {self.table_name} is missing after committing.")
             raise AssertionError("unreachable")
         finally:
             self.lock.release()
+
+    def _index(
+        self, base: int | None, snapshot_id: int, change: Change, produced: list[tuple[int, pa.Table, list[DataFile]]]
+    ) -> None:
+        """Tell the key index what the commit did (it was committed: a failure here only
+        costs the index, which is rebuilt from the files when next needed)."""
+        if change.add_files:  # re-added old files (rollback): rebuilt at next use
+            self.key_index.forget()
+            return
+        try:
+            written = []
+            for i, rows, files in produced:
+                row_hashes, order = change.add_hashes.get(i, (None, None))
+                written.append(Written(files, rows.select(list(self.keys)), row_hashes, order))
+            deleted = None
+            if change.delete_file is not None:
+                deleted = (change.delete_file, pa.concat_tables([p for p in change.position_deletes if p.num_rows]))
+            self.key_index.committed(base, snapshot_id, change.delete_files, written, deleted)
+        except Exception:  # noqa: BLE001 - the commit is durable; never report it as failed for its index
+            log.warning("the key index of %s is rebuilt after a failure to update it", self.table_name, exc_info=True)
+            try:
+                self.key_index.forget()
+            except OSError:
+                pass
 
     def _load_for_commit(self) -> Table:
         """The table to plan a commit on. Loading parses the whole metadata.json (it grows with
@@ -337,6 +363,7 @@ class GroupTable:
                 )
                 written.append(delete_file.file_path)
                 producer.append_data_file(delete_file)
+                change.delete_file = delete_file.file_path
         tx.commit_transaction()
         return produced
 
@@ -348,7 +375,6 @@ class GroupTable:
         storage = _to_storage(_take(batch, key_order(batch, self.keys)), table)
         change = Change(kind="insert", add_tables=[storage])
         batch_keys = storage.select(list(self.keys))
-        candidates: list[FileScanTask] = []
         bound = _max_event(table, snapshot_id)
         probe = snapshot_id is not None
         if self.event_time is not None:
@@ -358,13 +384,14 @@ class GroupTable:
             # Appending newer event times than any stored (time series) can replace nothing:
             # skip planning, which reads every manifest.
             probe = probe and (bound is None or first <= bound)
-        located = batch_keys
+        found = None
         if probe:
-            # the batch's hashes probe the key index, then index the files it is written to
+            # the batch's hashes look up the key index, then index the rows as written
             row_hashes = hashes(batch_keys)
-            change.add_hashes[0] = np.sort(row_hashes)
-            candidates, located = self._touched(table, snapshot_id, batch_keys, change.add_hashes[0], row_hashes)
-        self._rewrite(table, snapshot_id, candidates, located, change)
+            order = np.argsort(row_hashes, kind="stable")
+            change.add_hashes[0] = (row_hashes, order)
+            found = self._lookup(table, snapshot_id, batch_keys, row_hashes, row_hashes[order])
+        self._replace(table, snapshot_id, batch_keys if probe else None, found, change)
         replaced = sum(r.num_rows for r in change.removed)
         change.rows_updated = replaced
         change.rows_inserted = storage.num_rows - replaced
@@ -373,9 +400,29 @@ class GroupTable:
     def _plan_delete(self, table: Table, snapshot_id: int | None, keys: pa.Table) -> Change | None:
         change = Change(kind="delete", max_event_us=_max_event(table, snapshot_id))  # still an upper bound
         keys = _to_storage(keys, table)
-        self._rewrite(table, snapshot_id, *self._touched(table, snapshot_id, keys), change)
+        self._replace(table, snapshot_id, keys, self._lookup(table, snapshot_id, keys), change)
         change.rows_deleted = sum(r.num_rows for r in change.removed)
         return change if change.delete_files or change.position_deletes else None
+
+    def _replace(
+        self, table: Table, snapshot_id: int | None, keys: pa.Table | None, found: Found | None, change: Change
+    ) -> None:
+        """Remove the stored rows matching ``keys`` (None: none can match): the key index
+        found them (``found``), or file statistics prune the files to search."""
+        if snapshot_id is None or keys is None or keys.num_rows == 0:
+            return
+        merge_on_read = deletes.merge_on_read(table)
+        if found is not None:
+            if not found.paths:
+                return
+            if merge_on_read:  # the index gave the rows: no file is read
+                change.position_deletes.append(found.positions)
+                change.removed.append(RemovedRows(positions=found.positions, source=table))
+                return
+            candidates = [t for t in reader.plan(table, snapshot_id) if t.file.file_path in found.paths]
+            self._rewrite(table, snapshot_id, candidates, found.keys, change)
+            return
+        self._rewrite(table, snapshot_id, self._candidates(table, snapshot_id, keys), keys, change)
 
     def _rewrite(
         self, table: Table, snapshot_id: int | None, candidates: list[FileScanTask], keys: pa.Table, change: Change
@@ -394,7 +441,7 @@ class GroupTable:
             kept = _to_storage(found.kept, table)
             change.add_tables.append(kept)
             if kept.num_rows:
-                change.add_hashes[len(change.add_tables) - 1] = sorted_hashes(kept.select(list(self.keys)))
+                change.add_hashes[len(change.add_tables) - 1] = (hashes(kept.select(list(self.keys))), None)
             change.removed.append(RemovedRows(_to_storage(found.removed, table)))
 
     def _plan_rollback(self, table: Table, snapshot_id: int | None, target_id: int) -> Change:
@@ -423,34 +470,20 @@ class GroupTable:
         change.rows_inserted, change.rows_updated, change.rows_deleted = _diff_counts(before, after, keys)
         return change
 
-    def _touched(
+    def _lookup(
         self,
         table: Table,
         snapshot_id: int | None,
         keys: pa.Table,
-        needles: np.ndarray | None = None,
         row_hashes: np.ndarray | None = None,
-    ) -> tuple[list[FileScanTask], pa.Table]:
-        """Files that may hold a row of ``keys``, and the rows of ``keys`` that may match one:
-        the key index answers batches of full (key, event time) pairs (``needles``: their
-        sorted hashes, ``row_hashes`` the same in row order, if known) and narrows the keys to
-        those whose hash hit (a 1% update locates 1% of the batch); otherwise file statistics
-        prune (locate.py checks either exactly)."""
-        if snapshot_id is None or keys.num_rows == 0:
-            return [], keys
-        if row_hashes is None and keys.column_names == list(self.keys):  # hashed once, for both uses
-            row_hashes = hashes(keys)
-            needles = np.sort(row_hashes)
-        answer = self.key_index.candidates(table, snapshot_id, keys, needles)
-        if answer is None:
-            return self._candidates(table, snapshot_id, keys), keys
-        paths, hit = answer
-        if not paths:
-            return [], keys.slice(0, 0)
-        assert row_hashes is not None  # the index answers full (key, event time) pairs only
-        # a hash set of the hits (few) probed by every row: 5x faster than a binary search
-        narrowed = keys.filter(pc.is_in(pa.array(row_hashes), value_set=pa.array(hit))) if len(hit) else keys.slice(0, 0)
-        return [t for t in reader.plan(table, snapshot_id) if t.file.file_path in paths], narrowed
+        needles: np.ndarray | None = None,
+    ) -> Found | None:
+        """The stored rows equal to a row of ``keys`` by the key index, which answers batches
+        of full (key, event time) pairs (``row_hashes``: their hashes in row order,
+        ``needles`` sorted, if known); None when it cannot answer (statistics prune instead)."""
+        if snapshot_id is None or keys.num_rows == 0 or keys.column_names != list(self.keys):
+            return None
+        return self.key_index.lookup(table, snapshot_id, keys, row_hashes, needles)
 
     def _candidates(self, table: Table, snapshot_id: int | None, keys: pa.Table) -> list[FileScanTask]:
         """Files whose column statistics admit any of ``keys`` (min/max pruning per key column)."""

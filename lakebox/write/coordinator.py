@@ -84,7 +84,9 @@ class Writer:
                 self._tables, self._pid = {}, os.getpid()
             found = self._tables.get(row.table_name)
             if found is None:
-                found = GroupTable(self.warehouse, row.table_name, row.primary_key, row.event_time, self.box.locks)
+                found = GroupTable(
+                    self.warehouse, row.table_name, row.primary_key, row.event_time, self.box.locks, self.box.keyindex
+                )
                 self._tables[row.table_name] = found
             return found
 
@@ -387,6 +389,7 @@ class Writer:
         self.groups.delete(row.id)
         self.mirror.drop(row)
         self.warehouse.drop(row.table_name)
+        self.table(row).key_index.delete()
         with self._tables_lock:
             self._tables.pop(row.table_name, None)
 
