@@ -43,9 +43,10 @@ from pyiceberg.manifest import DataFile, DataFileContent
 from pyiceberg.table import Table
 
 from lakebox.errors import StorageError, ValidationError
-from lakebox.offline import keyruns, keystore, reader
+from lakebox.offline import keyruns, keystore, keywork, reader
 from lakebox.offline.keyruns import Run, hashes
 from lakebox.offline.keystore import UnitFiles
+from lakebox.offline.lock import WriteLock
 
 UNIT_COLUMN = "__lakebox_unit"
 ROW_COLUMN = "__lakebox_row"
@@ -75,13 +76,12 @@ def max_rows() -> int:
 @dataclass
 class Written:
     """One table a commit wrote: its data files (in row order), its key columns (storage
-    types) and their hashes in row order (None: not hashed; indexed from the files later),
-    with their argsort if known."""
+    types) and their hashes in row order (None: not hashed; indexed from the files later)."""
 
     files: list[DataFile]
     keys: pa.Table
     hashes: np.ndarray | None = None
-    order: np.ndarray | None = None
+    prepared: keywork.Prepared | None = None  # its run and key copy, written while the files were
 
 
 @dataclass
@@ -98,9 +98,10 @@ class Found:
 class KeyIndex:
     """The key index of one table, mirrored from its folder; used only under the write lock."""
 
-    def __init__(self, keys: Sequence[str], folder: Path) -> None:
+    def __init__(self, keys: Sequence[str], folder: Path, lock: WriteLock) -> None:
         self.keys = tuple(keys)
         self.folder = keystore.Folder(folder)
+        self._merger = keywork.Merger(lock, self.folder, self._pick_merge, self._install_merge)
         self._stamp: tuple[int, int, int] | None = None  # the state file this object mirrors
         self._swept = False
         self._refused: int | None = None  # a snapshot the index cannot serve (see _sync)
@@ -293,33 +294,75 @@ class KeyIndex:
         self._clear()
         self._stamp = None
 
+    def prepare(self, keys: pa.Table, row_hashes: np.ndarray) -> keywork.Prepared:
+        """Start indexing a batch about to be written (its key columns in row order and their
+        hashes); ``committed`` takes it as ``Written.prepared``, or it is ``discard``ed."""
+        unit = self._next_unit
+        self._next_unit += 1
+        return keywork.Prepared(self.folder, unit, keys.select(list(self.keys)), row_hashes)
+
+    def settle(self) -> None:
+        """Wait for a background merge of runs to finish."""
+        self._merger.settle()
+
     def _add_written(self, written: Written) -> None:
         counts = [f.record_count for f in written.files]
-        if written.hashes is None or sum(counts) != written.keys.num_rows:
-            self.unread.update(f.file_path for f in written.files)  # read from the files when needed
+        paths = [f.file_path for f in written.files]
+        prepared = written.prepared
+        if prepared is not None:
+            if sum(counts) != prepared.rows or prepared.unit in self.units:
+                prepared.discard()
+                self.unread.update(paths)
+                return
+            run, name = prepared.result()
+            self._next_unit = max(self._next_unit, prepared.unit + 1)
+            self._register_unit(prepared.unit, paths, counts, name, prepared.keys)
+            self._add_run(run)
             return
-        unit = self._new_unit([f.file_path for f in written.files], counts, written.keys)
-        self._add_run(keyruns.run_of(written.hashes, unit, written.order))
+        if written.hashes is None or sum(counts) != written.keys.num_rows:
+            self.unread.update(paths)  # read from the files when needed
+            return
+        unit = self._new_unit(paths, counts, written.keys)
+        self._add_run(keyruns.run_of(written.hashes, unit))
 
     def _new_unit(self, paths: list[str], counts: list[int], keys: pa.Table) -> int:
         unit = self._next_unit
         self._next_unit += 1
+        keys = keys.select(list(self.keys))
+        self._register_unit(unit, paths, counts, self.folder.write_table("keys", keys), keys)
+        return unit
+
+    def _register_unit(self, unit: int, paths: list[str], counts: list[int], name: str, keys: pa.Table) -> None:
         starts = np.concatenate([[0], np.cumsum(counts[:-1])]).astype(np.int64)
         self.units[unit] = UnitFiles(list(paths), starts, [True] * len(paths), keys.num_rows)
-        self.unit_names[unit] = self.folder.write_table("keys", keys.select(list(self.keys)))
-        self._mapped[unit] = keys.select(list(self.keys))
+        self.unit_names[unit] = name
+        self._mapped[unit] = keys
         for index, path in enumerate(paths):
             self.file_unit[path] = (unit, index)
             self.unread.discard(path)
-        return unit
 
     def _add_run(self, run: Run) -> None:
-        if len(run) == 0:
-            return
-        self.runs.append(run)
-        for old in keyruns.merge_tail(self.runs):
-            if old.name:
-                self._obsolete.append(old.name)
+        if len(run):
+            self.runs.append(run)  # merged with others in the background (keywork.Merger)
+
+    def _pick_merge(self) -> list[Run]:
+        self._load()
+        count = keywork.tail_to_merge([len(r) for r in self.runs])
+        return self.runs[-count:] if count >= 2 and all(r.name for r in self.runs[-count:]) else []
+
+    def _install_merge(self, picked: list[Run], merged: Run) -> bool:
+        self._load()
+        names = [r.name for r in picked]
+        current = [r.name for r in self.runs]
+        if names[0] not in current:
+            return False
+        start = current.index(names[0])
+        if current[start : start + len(names)] != names:
+            return False
+        self.runs[start : start + len(names)] = [merged]
+        self._obsolete += names
+        self._save()
+        return True
 
     def _drop(self, path: str) -> None:
         self.unread.discard(path)
@@ -501,6 +544,8 @@ class KeyIndex:
         self._stamp = self.folder.write_state(state)
         self.folder.remove([n for n in self._obsolete if n])
         self._obsolete = []
+        if keywork.tail_to_merge([len(r) for r in self.runs]) >= 2:
+            self._merger.request()
         if not self._swept:  # once per process: files of a writer that died before its state
             self._swept = True
             self.folder.sweep({*self.unit_names.values(), *(r.name for r in self.runs), *(n for _, n in self.gone)})

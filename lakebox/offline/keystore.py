@@ -19,7 +19,7 @@ leave it out):
 - ``gone-<token>.arrow``: sorted ``unit << 32 | row`` of rows deleted by position deletes.
 
 Files are immutable once named by a state; a file no state names (a writer died between
-writing it and the state) is removed by the next writer that rewrites the state from scratch.
+writing it and the state) is removed, once it is old, by the next process that writes a state.
 Like the Iceberg data files, they are not fsynced: a process that dies leaves a consistent
 index (the state is replaced last); a state that names a missing or unreadable file is
 discarded and the index rebuilt from the group's files.
@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ FORMAT = 1
 STATE = "state.json"
 RUN_SCHEMA = pa.schema([("hash", pa.uint64()), ("unit", pa.int32()), ("row", pa.int32())])
 GONE_SCHEMA = pa.schema([("at", pa.uint64())])
+SWEEP_GRACE_S = 600.0
 
 
 class Unreadable(Exception):
@@ -130,12 +132,19 @@ class Folder:
             pass
 
     def sweep(self, named: set[str]) -> None:
-        """Remove the index files no state names (left by a writer that died)."""
+        """Remove the index files no state names, left by a writer that died. Only old ones:
+        a background merge (keywork.py) writes its run before it takes the lock to name it."""
         if not self.path.is_dir():
             return
+        cutoff = time.time() - SWEEP_GRACE_S
         for entry in self.path.iterdir():
-            if entry.name != STATE and entry.name not in named and not entry.name.endswith(".tmp"):
-                entry.unlink(missing_ok=True)
+            if entry.name == STATE or entry.name in named:
+                continue
+            try:
+                if entry.stat().st_mtime < cutoff:
+                    entry.unlink(missing_ok=True)
+            except OSError:
+                continue
 
     def remove(self, names: list[str]) -> None:
         for name in names:

@@ -45,6 +45,7 @@ from lakebox.offline import deletes, locate, reader
 from lakebox.offline import removed as removed_rows
 from lakebox.offline.batch import key_order
 from lakebox.offline.keyindex import Found, KeyIndex, Written, hashes
+from lakebox.offline.keywork import Prepared
 from lakebox.offline.lock import WriteLock
 from lakebox.offline.removed import RemovedRows
 from lakebox.offline.warehouse import Warehouse
@@ -65,8 +66,8 @@ class Change:
     delete_files: list[DataFile] = field(default_factory=list)
     add_files: list[DataFile] = field(default_factory=list)  # existing files re-added (rollback)
     add_tables: list[pa.Table] = field(default_factory=list)  # new rows to write
-    # add_tables index -> the key hashes of its rows in row order, and their argsort if known
-    add_hashes: dict[int, tuple[np.ndarray, np.ndarray | None]] = field(default_factory=dict)
+    add_hashes: dict[int, np.ndarray] = field(default_factory=dict)  # add_tables index -> key hashes in row order
+    prepared: dict[int, Prepared] = field(default_factory=dict)  # add_tables index -> its key index entries
     rows_inserted: int = 0
     rows_updated: int = 0
     rows_deleted: int = 0
@@ -164,7 +165,7 @@ class GroupTable:
         self.lock = WriteLock(lock_dir / f"{table_name}.lock", timeout=LOCK_TIMEOUT_S, name=table_name)
         # used and kept current only while the lock is held; on disk beside the lock folder by default
         index_root = index_dir if index_dir is not None else lock_dir.parent / KEYINDEX_DIRNAME
-        self.key_index = KeyIndex(self.keys, index_root / table_name)
+        self.key_index = KeyIndex(self.keys, index_root / table_name, self.lock)
         self._committing: Table | None = None  # the table as this writer last committed it (lock held)
 
     def load(self) -> Table:
@@ -249,6 +250,7 @@ class GroupTable:
                 except CommitFailedException as e:
                     self._committing = None
                     _delete_files(table, written)
+                    _discard_prepared(change)
                     if attempt == MAX_ATTEMPTS:
                         raise ConflictError(
                             f"Committing to {self.table_name} failed {MAX_ATTEMPTS} times because other "
@@ -259,6 +261,7 @@ class GroupTable:
                 except BaseException:
                     self._committing = None  # the table object may be half-way through a commit
                     _delete_files(table, written)
+                    _discard_prepared(change)
                     raise
                 # the transaction left the table object at the committed metadata: no reload
                 for snapshot in reversed(table.metadata.snapshots):
@@ -282,8 +285,9 @@ class GroupTable:
         try:
             written = []
             for i, rows, files in produced:
-                row_hashes, order = change.add_hashes.get(i, (None, None))
-                written.append(Written(files, rows.select(list(self.keys)), row_hashes, order))
+                prepared = change.prepared.pop(i, None)
+                written.append(Written(files, rows.select(list(self.keys)), change.add_hashes.get(i), prepared))
+            _discard_prepared(change)  # (tables that wrote no file)
             deleted = None
             if change.delete_file is not None:
                 deleted = (change.delete_file, pa.concat_tables([p for p in change.position_deletes if p.num_rows]))
@@ -388,10 +392,15 @@ class GroupTable:
         if probe:
             # the batch's hashes look up the key index, then index the rows as written
             row_hashes = hashes(batch_keys)
-            order = np.argsort(row_hashes, kind="stable")
-            change.add_hashes[0] = (row_hashes, order)
-            found = self._lookup(table, snapshot_id, batch_keys, row_hashes, row_hashes[order])
-        self._replace(table, snapshot_id, batch_keys if probe else None, found, change)
+            change.add_hashes[0] = row_hashes
+            found = self._lookup(table, snapshot_id, batch_keys, row_hashes, np.sort(row_hashes))
+            if found is not None:  # its entries are built and written while its data files are
+                change.prepared[0] = self.key_index.prepare(batch_keys, row_hashes)
+        try:
+            self._replace(table, snapshot_id, batch_keys if probe else None, found, change)
+        except BaseException:
+            _discard_prepared(change)
+            raise
         replaced = sum(r.num_rows for r in change.removed)
         change.rows_updated = replaced
         change.rows_inserted = storage.num_rows - replaced
@@ -441,7 +450,7 @@ class GroupTable:
             kept = _to_storage(found.kept, table)
             change.add_tables.append(kept)
             if kept.num_rows:
-                change.add_hashes[len(change.add_tables) - 1] = (hashes(kept.select(list(self.keys))), None)
+                change.add_hashes[len(change.add_tables) - 1] = hashes(kept.select(list(self.keys)))
             change.removed.append(RemovedRows(_to_storage(found.removed, table)))
 
     def _plan_rollback(self, table: Table, snapshot_id: int | None, target_id: int) -> Change:
@@ -585,6 +594,16 @@ def _diff_counts(before: pa.Table, after: pa.Table, keys: list[str]) -> tuple[in
     finally:
         con.close()
     return int(inserted), int(updated), int(deleted)
+
+
+def _discard_prepared(change: Change) -> None:
+    """Remove the key index entries prepared for a change that will not be indexed."""
+    for prepared in change.prepared.values():
+        try:
+            prepared.discard()
+        except OSError:  # best effort: a writer's next state sweeps what no state names
+            log.warning("could not remove a prepared key index file", exc_info=True)
+    change.prepared.clear()
 
 
 def _delete_files(table: Table, paths: Sequence[str]) -> None:
