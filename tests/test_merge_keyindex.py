@@ -6,6 +6,7 @@ catch up with another writer's commits. Its on-disk form is tested in test_keyin
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from model import HistoryModel
 
-from lakebox.offline import deletes, reader
+from lakebox.offline import deletes, keystore, reader
 from lakebox.offline.table import GroupTable
 from lakebox.offline.warehouse import Warehouse
 
@@ -193,6 +194,20 @@ def test_two_writers_sharing_one_index_match_the_model(
             )
         )
         assert got == model.rows_at(model.last_commit)
+    for writer in writers:
+        writer.key_index.settle()
+    _assert_only_named_files(folder)
+
+
+def _assert_only_named_files(folder: Path) -> None:
+    """Every file of the index folder is named by its state: nothing is left behind by
+    prepared entries of commits that did not land, merges, purges or discarded indexes."""
+    if not (folder / keystore.STATE).exists():
+        return
+    state = json.loads((folder / keystore.STATE).read_text())
+    named = {keystore.STATE, *(u[0] for u in state["units"].values()), *(r[0] for r in state["runs"])}
+    named |= {g[0] for g in state["gone"]}
+    assert {p.name for p in folder.iterdir()} == named
 
 
 def test_a_first_load_is_indexed_from_its_files_when_a_batch_needs_it(tmp_path: Path) -> None:

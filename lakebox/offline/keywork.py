@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from lakebox.offline.lock import WriteLock
 
 log = logging.getLogger(__name__)
-MERGE_LOCK_TIMEOUT_S = 5.0  # a busy group skips a merge: its next commit asks again
+MERGE_LOCK_TIMEOUT_S = 60.0  # a group busy longer skips the merge: its next commit asks again
 
 
 class Prepared:

@@ -389,7 +389,9 @@ class Writer:
         self.groups.delete(row.id)
         self.mirror.drop(row)
         self.warehouse.drop(row.table_name)
-        self.table(row).key_index.delete()
+        group = self.table(row)
+        with group.lock:  # (its background merge installs under the lock)
+            group.key_index.delete()
         with self._tables_lock:
             self._tables.pop(row.table_name, None)
 
