@@ -27,11 +27,9 @@ engines' delete files, evolved schemas) and groups past ``max_rows()`` rows.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -42,35 +40,15 @@ import pyarrow.parquet as pq
 from pyiceberg.manifest import DataFile, DataFileContent
 from pyiceberg.table import Table
 
-from lakebox.errors import StorageError, ValidationError
+from lakebox.errors import StorageError
 from lakebox.offline import keyruns, keystore, keywork, reader
-from lakebox.offline.keyruns import Run, hashes
+from lakebox.offline.keyruns import Run, by_unit, hashes, max_rows, positions_table
 from lakebox.offline.keystore import UnitFiles
 from lakebox.offline.lock import WriteLock
 
 UNIT_COLUMN = "__lakebox_unit"
 ROW_COLUMN = "__lakebox_row"
 PURGE_MIN = 100_000  # dead entries tolerated before runs are rewritten without them
-
-
-@lru_cache(maxsize=1)
-def max_rows() -> int:
-    """Rows a group may have for its key index: 1/8 of this machine's memory in rows of 12
-    bytes (24 GiB: ~268M rows; the runs are mapped, and a merge holds two in memory), at
-    least 40M, or ``LAKEBOX_KEY_INDEX_MAX_ROWS``. A bigger group locates by reading key columns."""
-    configured = os.environ.get("LAKEBOX_KEY_INDEX_MAX_ROWS")
-    if configured:
-        try:
-            return max(int(configured), 0)
-        except ValueError:
-            raise ValidationError(
-                f"LAKEBOX_KEY_INDEX_MAX_ROWS={configured!r} is not a number of rows; unset it or give an integer."
-            ) from None
-    try:
-        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        memory = 0
-    return max(40_000_000, memory // 8 // 12)
 
 
 @dataclass
@@ -145,7 +123,13 @@ class KeyIndex:
             return self._lookup(table, snapshot_id, batch_keys, row_hashes, needles)
         except keystore.Unreadable:  # a damaged key copy: start over from the table's files
             self._discard()
+        try:
             return self._lookup(table, snapshot_id, batch_keys, row_hashes, needles)
+        except keystore.Unreadable as e:
+            raise StorageError(
+                f"The key index in {self.folder.path} cannot be written and read back ({e}); "
+                "check the disk, or delete that folder and retry."
+            ) from e
 
     def _lookup(
         self,
@@ -166,7 +150,7 @@ class KeyIndex:
             needles = np.sort(row_hashes)
         units, rows, hit = self._entries(needles)
         if len(units) == 0:
-            return Found(_positions([], np.zeros(0, np.int32), np.zeros(0, np.int64)), set(), batch_keys.slice(0, 0))
+            return Found(positions_table([], np.zeros(0, np.int32), np.zeros(0, np.int64)), set(), batch_keys.slice(0, 0))
         # only the batch rows whose hash hit a live entry are compared (a set probe: the hits are few)
         narrowed = batch_keys.filter(pc.is_in(pa.array(row_hashes), value_set=pa.array(hit)))
         stored = self._stored_keys(units, rows)
@@ -189,24 +173,26 @@ class KeyIndex:
         return unit[live], row[live], np.unique(hashed[live])
 
     def _live(self, units: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Whether each (unit, row) is in a file still in the table."""
-        live = np.zeros(len(units), dtype=bool)
-        for unit in np.unique(units).tolist():
-            files = self.units.get(unit)
-            if files is None:
-                continue
-            mine = units == unit
-            if all(files.live):
-                live[mine] = True
-            else:
-                live[mine] = np.array(files.live, dtype=bool)[files.file_of(rows[mine])]
+        """Whether each (unit, row) is in a file still in the table (O(entries): a table of
+        unit states, and a per-file check only for units some of whose files were removed)."""
+        if len(units) == 0:
+            return np.zeros(0, dtype=bool)
+        state = np.zeros(max(int(units.max()), self._next_unit) + 1, np.int8)  # 0 dead, 1 live, 2 partly
+        for unit, files in self.units.items():
+            state[unit] = 1 if all(files.live) else (2 if any(files.live) else 0)
+        per_entry = state[units]
+        live = per_entry == 1
+        partly = np.flatnonzero(per_entry == 2)
+        for unit, index in by_unit(units[partly]):
+            files = self.units[unit]
+            live[partly[index]] = np.array(files.live, dtype=bool)[files.file_of(rows[partly[index]])]
         return live
 
     def _stored_keys(self, units: np.ndarray, rows: np.ndarray) -> pa.Table:
         """The stored key columns of the entries, with their unit and row."""
         parts = []
-        for unit in np.unique(units).tolist():
-            mine = rows[units == unit]
+        for unit, index in by_unit(units):
+            mine = rows[index]
             taken = self._keys_of(unit).take(pa.array(mine))
             parts.append(
                 taken.append_column(UNIT_COLUMN, pa.array(np.full(len(mine), unit, keyruns.UNIT))).append_column(
@@ -226,18 +212,18 @@ class KeyIndex:
         paths: list[str] = []
         which_path: list[np.ndarray] = []
         positions: list[np.ndarray] = []
-        for unit in np.unique(units).tolist():
+        for unit, index in by_unit(units):
             files = self.units[unit]
-            mine = rows[units == unit].astype(np.int64)
+            mine = rows[index].astype(np.int64)
             which = files.file_of(mine)
-            for index in np.unique(which).tolist():
-                at = mine[which == index] - files.starts[index]
+            for file_index in np.unique(which).tolist():
+                at = mine[which == file_index] - files.starts[file_index]
                 which_path.append(np.full(len(at), len(paths), np.int32))
-                paths.append(files.paths[index])
+                paths.append(files.paths[file_index])
                 positions.append(at)
         if not paths:
-            return Found(_positions([], np.zeros(0, np.int32), np.zeros(0, np.int64)), set(), narrowed)
-        table = _positions(paths, np.concatenate(which_path), np.concatenate(positions))
+            return Found(positions_table([], np.zeros(0, np.int32), np.zeros(0, np.int64)), set(), narrowed)
+        table = positions_table(paths, np.concatenate(which_path), np.concatenate(positions))
         return Found(table.sort_by([("file_path", "ascending"), ("pos", "ascending")]), set(paths), narrowed)
 
     # -- keeping it current -------------------------------------------------------------
@@ -549,12 +535,6 @@ class KeyIndex:
         if not self._swept:  # once per process: files of a writer that died before its state
             self._swept = True
             self.folder.sweep({*self.unit_names.values(), *(r.name for r in self.runs), *(n for _, n in self.gone)})
-
-
-def _positions(paths: list[str], which: np.ndarray, positions: np.ndarray) -> pa.Table:
-    """``(file_path, pos)`` rows: ``paths[which[i]]``, ``positions[i]``."""
-    files = pa.DictionaryArray.from_arrays(pa.array(which, pa.int32()), pa.array(paths, pa.string()))
-    return pa.table({"file_path": files.cast(pa.string()), "pos": pa.array(positions.astype(np.int64))})
 
 
 def _read_keys(table: Table, paths: Sequence[str], key_schema: pa.Schema) -> list[tuple[pa.Table, np.ndarray]]:

@@ -1,5 +1,6 @@
 """The parts of the key index (keyindex.py) that know nothing of tables: sorted runs of key
-hashes with the (unit, row) of each entry, their geometric merging, and hashing key tuples.
+hashes with the (unit, row) of each entry, their geometric merging, hashing key tuples, and
+the array helpers and size limit of a lookup.
 
 Hashes come from DuckDB's ``hash()``; the index records DuckDB's version (``HASH_ID``) and is
 rebuilt when it changes, because persisted hashes must agree across processes.
@@ -7,6 +8,7 @@ rebuilt when it changes, because persisted hashes must agree across processes.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -16,13 +18,33 @@ import numpy as np
 import pyarrow as pa
 import sqlglot.expressions as exp
 
-from lakebox.errors import StorageError
+from lakebox.errors import StorageError, ValidationError
 from lakebox.offline import reader
 
 HASH_ID = f"duckdb {duckdb.__version__} hash()"
 UNIT = np.int32
 ROW = np.int32
 EMPTY = np.zeros(0, np.int64)
+
+@lru_cache(maxsize=1)
+def max_rows() -> int:
+    """Rows a group may have for its key index: 1/8 of this machine's memory in rows of 12
+    bytes (24 GiB: ~268M rows; the runs are mapped, and a merge holds two in memory), at
+    least 40M, or ``LAKEBOX_KEY_INDEX_MAX_ROWS``. A bigger group locates by reading key columns."""
+    configured = os.environ.get("LAKEBOX_KEY_INDEX_MAX_ROWS")
+    if configured:
+        try:
+            return max(int(configured), 0)
+        except ValueError:
+            raise ValidationError(
+                f"LAKEBOX_KEY_INDEX_MAX_ROWS={configured!r} is not a number of rows; unset it or give an integer."
+            ) from None
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        memory = 0
+    return max(40_000_000, memory // 8 // 12)
+
 
 # Runs are not merged past this size: a merge copies both runs (~10 ns per entry: 0.25 s for
 # 16M), while each run costs a probe ~30 ms per 1M-row batch. At 2M, a 10M-row group had 5
@@ -128,3 +150,19 @@ def _hash_sql(names: tuple[str, ...]) -> str:
     return (
         exp.select(exp.Anonymous(this="hash", expressions=columns).as_("h")).from_("lakebox_keys").sql(dialect="duckdb")
     )
+
+
+def by_unit(units: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """``(unit, indices of its entries)`` for each distinct unit, in O(n log n) (a loop of
+    ``units == unit`` was O(units x entries): 1,000 small commits made a big update crawl)."""
+    if len(units) == 0:
+        return []
+    order = np.argsort(units, kind="stable")
+    distinct, starts = np.unique(units[order], return_index=True)
+    return list(zip(distinct.tolist(), np.split(order, starts[1:]), strict=True))
+
+
+def positions_table(paths: list[str], which: np.ndarray, positions: np.ndarray) -> pa.Table:
+    """``(file_path, pos)`` rows: ``paths[which[i]]``, ``positions[i]``."""
+    files = pa.DictionaryArray.from_arrays(pa.array(which, pa.int32()), pa.array(paths, pa.string()))
+    return pa.table({"file_path": files.cast(pa.string()), "pos": pa.array(positions.astype(np.int64))})
