@@ -27,6 +27,7 @@ engines' delete files, evolved schemas) and groups past ``max_rows()`` rows.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -99,6 +100,7 @@ class KeyIndex:
         self.applied: dict[str, list[int]] = {}  # delete file -> the units it removed rows from
         self._next_unit = 0
         self._mapped: dict[int, pa.Table] = {}
+        self._unit_text: dict[int, str] = {}  # unit -> its JSON in the state (cached: see _save)
         self._obsolete: list[str] = []  # files to remove once the next state is written
 
     @property
@@ -323,6 +325,7 @@ class KeyIndex:
         self.units[unit] = UnitFiles(list(paths), starts, [True] * len(paths), keys.num_rows)
         self.unit_names[unit] = name
         self._mapped[unit] = keys
+        self._unit_text.pop(unit, None)
         for index, path in enumerate(paths):
             self.file_unit[path] = (unit, index)
             self.unread.discard(path)
@@ -355,6 +358,7 @@ class KeyIndex:
         place = self.file_unit.pop(path, None)
         if place is not None:
             self.units[place[0]].live[place[1]] = False
+            self._unit_text.pop(place[0], None)
 
     def _revives(self, delete_path: str) -> bool:
         """Forget a removed delete file; True when a file it deleted rows of is still live
@@ -521,13 +525,18 @@ class KeyIndex:
             "at": self.at,
             "rows": self.rows,
             "next_unit": self._next_unit,
-            "units": {str(u): [self.unit_names[u], *files.to_json()] for u, files in self.units.items()},
             "unread": sorted(self.unread),
             "runs": [[r.name, len(r)] for r in self.runs],
             "gone": [[name, len(stones)] for stones, name in self.gone],
             "applied": self.applied,
         }
-        self._stamp = self.folder.write_state(state)
+        units = []
+        for unit, files in self.units.items():
+            text = self._unit_text.get(unit)
+            if text is None:
+                text = self._unit_text[unit] = json.dumps([self.unit_names[unit], *files.to_json()], separators=(",", ":"))
+            units.append(f'"{unit}":{text}')
+        self._stamp = self.folder.write_state(state, {"units": "{" + ",".join(units) + "}"})
         self.folder.remove([n for n in self._obsolete if n])
         self._obsolete = []
         if keywork.tail_to_merge([len(r) for r in self.runs]) >= 2:

@@ -109,10 +109,14 @@ class Folder:
             raise Unreadable(f"{STATE} is not format {FORMAT}")
         return state
 
-    def write_state(self, state: dict[str, Any]) -> tuple[int, int, int] | None:
+    def write_state(self, state: dict[str, Any], encoded: dict[str, str]) -> tuple[int, int, int] | None:
+        """Replace the state with ``state`` plus ``encoded`` (members already in JSON: the
+        units, encoded once each, since a commit changes few and a group may have thousands)."""
         self.path.mkdir(parents=True, exist_ok=True)
         temporary = self.path / f"{STATE}.{secrets.token_hex(4)}.tmp"
-        temporary.write_text(json.dumps({"format": FORMAT, **state}, separators=(",", ":")))
+        text = json.dumps({"format": FORMAT, **state}, separators=(",", ":"))
+        extra = ",".join(f"{json.dumps(name)}:{value}" for name, value in encoded.items())
+        temporary.write_text(f"{text[:-1]},{extra}}}" if extra else text)
         os.replace(temporary, self.path / STATE)
         return self.stamp()
 
