@@ -331,8 +331,14 @@ class KeyIndex:
             self.unread.discard(path)
 
     def _add_run(self, run: Run) -> None:
-        if len(run):
-            self.runs.append(run)  # merged with others in the background (keywork.Merger)
+        if not len(run):
+            return
+        self.runs.append(run)  # small merges now, bigger ones in the background (keywork.Merger)
+        count = keywork.tail_to_merge([len(r) for r in self.runs], keywork.INLINE_MERGE_MAX)
+        if count >= 2:
+            merged = keyruns.merged(self.runs[-count:])
+            self._obsolete += [r.name for r in self.runs[-count:] if r.name]
+            self.runs[-count:] = [merged]
 
     def _pick_merge(self) -> list[Run]:
         self._load()
