@@ -180,3 +180,28 @@ def test_the_rows_the_index_finds_are_the_rows_duckdb_finds(
         found = index.lookup(table, snapshot, wanted)
         assert found is not None
         assert found.positions.to_pylist() == expected.cast(found.positions.schema).to_pylist()
+
+
+@pytest.mark.parametrize("index", ["removed by relocate", "copied over after relocate"])
+def test_a_copied_and_relocated_box_updates_its_own_files(tmp_path: Path, index: str) -> None:
+    """Relocation rewrites every recorded path under the same snapshot: an index naming the
+    old paths would delete rows of files the table no longer has (nothing, silently). The
+    relocation removes it, and an index that names another location is not trusted."""
+    from lakebox.ops.relocate import relocate
+
+    with lakebox.connect(tmp_path / "a") as project:
+        fg = project.get_feature_store().create_feature_group("g", 1, primary_key=["k"], statistics=False)
+        fg.insert(pa.table({"k": list(range(20)), "v": [1.0] * 20}).to_pandas())
+        fg.insert(pa.table({"k": [1], "v": [2.0]}).to_pandas())  # the index is on disk
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    relocate(tmp_path / "b")
+    if index == "copied over after relocate":
+        shutil.rmtree(tmp_path / "b" / ".keyindex", ignore_errors=True)
+        shutil.copytree(tmp_path / "a" / ".keyindex", tmp_path / "b" / ".keyindex")
+    with lakebox.connect(tmp_path / "b") as project:
+        fg = project.get_feature_store().get_feature_group("g", 1)
+        fg.delete_records(pa.table({"k": [1, 2]}).to_pandas())
+        fg.insert(pa.table({"k": [3], "v": [3.0]}).to_pandas())
+        stored = fg.read().sort_values("k")
+        assert stored["k"].tolist() == [0, *range(3, 20)]
+        assert stored.set_index("k").loc[3, "v"] == 3.0

@@ -90,6 +90,7 @@ class KeyIndex:
         self.known = False  # whether the index covers exactly the files of snapshot ``at``
         self.at: int | None = None  # None: the table has no snapshot yet
         self.table_uuid = ""
+        self.location = ""  # the table's location the recorded paths belong to
         self.rows = 0  # rows in the files of snapshot ``at``
         self.units: dict[int, UnitFiles] = {}
         self.unit_names: dict[int, str] = {}  # unit -> its key copy
@@ -231,16 +232,20 @@ class KeyIndex:
     # -- keeping it current -------------------------------------------------------------
     def committed(
         self,
+        table: Table,
         base: int | None,
         snapshot_id: int,
         removed: Iterable[DataFile],
         written: Sequence[Written],
         deleted: tuple[str, pa.Table] | None = None,
     ) -> None:
-        """The writer committed ``snapshot_id`` on top of ``base``: it removed the files
-        ``removed``, wrote ``written`` and (``deleted``) one position-delete file with its
+        """The writer committed ``snapshot_id`` of ``table`` on top of ``base``: it removed the
+        files ``removed``, wrote ``written`` and (``deleted``) one position-delete file with its
         recorded ``(file_path, pos)`` rows."""
         self._load()
+        if not self._same_table(table):
+            self._discard()
+            self._same_table(table)
         if base is None and not self.known and not self.runs and not self.unread and self.at is None:
             self.known = True  # the first commit of an empty table
         if not self.known or self.at != base:
@@ -429,9 +434,9 @@ class KeyIndex:
     def _sync(self, table: Table, snapshot_id: int) -> bool:
         """Make the index cover exactly the files of ``snapshot_id``; False if it cannot."""
         self._load()
-        uuid = str(table.metadata.table_uuid)
-        if self.table_uuid and self.table_uuid != uuid:
-            self._discard()  # a group dropped and created again under the same name
+        if not self._same_table(table):
+            self._discard()
+            self._same_table(table)
         if self.known and self.at == snapshot_id:
             return True
         if self._refused == snapshot_id:
@@ -452,7 +457,6 @@ class KeyIndex:
             self._discard()
             return self._sync(table, snapshot_id)
         self.unread |= {p for p in current if p not in self.file_unit}
-        self.table_uuid = uuid
         self.rows = sum(t.file.record_count for t in tasks)
         self.known, self.at = True, snapshot_id
         if self.unread:
@@ -461,6 +465,16 @@ class KeyIndex:
             self._tombstones(path, reader.delete_positions(table, path))
         self._purge_if_dead()
         self._save()
+        return True
+
+    def _same_table(self, table: Table) -> bool:
+        """Whether the index may describe ``table`` (and make it describe it): not when it was
+        made for a group dropped and created again under the same name (another uuid), or
+        before its box was relocated (every recorded path changed under the same snapshot)."""
+        uuid, location = str(table.metadata.table_uuid), table.metadata.location
+        if (self.table_uuid and self.table_uuid != uuid) or (self.location and self.location != location):
+            return False
+        self.table_uuid, self.location = uuid, location
         return True
 
     def _index_files(self, table: Table, paths: Sequence[str]) -> None:
@@ -499,6 +513,7 @@ class KeyIndex:
         self.known = bool(state["known"])
         self.at = state["at"]
         self.table_uuid = str(state["table"])
+        self.location = str(state["location"])
         self.rows = int(state["rows"])
         self._next_unit = int(state["next_unit"])
         for unit_text, (name, *files) in state["units"].items():
@@ -527,6 +542,7 @@ class KeyIndex:
             "hash": keyruns.HASH_ID,
             "keys": list(self.keys),
             "table": self.table_uuid,
+            "location": self.location,
             "known": self.known,
             "at": self.at,
             "rows": self.rows,

@@ -41,7 +41,7 @@ from pyiceberg.utils.properties import property_as_bool
 from lakebox.boxformat import KEYINDEX_DIRNAME
 from lakebox.catalog.groups import CommitRow
 from lakebox.errors import ConflictError, StorageError
-from lakebox.offline import deletes, locate, reader
+from lakebox.offline import deletes, locate, reader, rollback
 from lakebox.offline import removed as removed_rows
 from lakebox.offline.batch import key_order
 from lakebox.offline.keyindex import Found, KeyIndex, Written, hashes
@@ -267,7 +267,7 @@ class GroupTable:
                 for snapshot in reversed(table.metadata.snapshots):
                     commit = commit_from_snapshot(snapshot)
                     if commit is not None and commit.commit_id == commit_id:
-                        self._index(base, commit.snapshot_id, change, produced)
+                        self._index(table, base, commit.snapshot_id, change, produced)
                         return commit
                 raise StorageError(f"Commit {commit_id} of {self.table_name} is missing after committing.")
             raise AssertionError("unreachable")
@@ -275,7 +275,12 @@ class GroupTable:
             self.lock.release()
 
     def _index(
-        self, base: int | None, snapshot_id: int, change: Change, produced: list[tuple[int, pa.Table, list[DataFile]]]
+        self,
+        table: Table,
+        base: int | None,
+        snapshot_id: int,
+        change: Change,
+        produced: list[tuple[int, pa.Table, list[DataFile]]],
     ) -> None:
         """Tell the key index what the commit did (it was committed: a failure here only
         costs the index, which is rebuilt from the files when next needed)."""
@@ -291,7 +296,7 @@ class GroupTable:
             deleted = None
             if change.delete_file is not None:
                 deleted = (change.delete_file, pa.concat_tables([p for p in change.position_deletes if p.num_rows]))
-            self.key_index.committed(base, snapshot_id, change.delete_files, written, deleted)
+            self.key_index.committed(table, base, snapshot_id, change.delete_files, written, deleted)
         except Exception:  # noqa: BLE001 - the commit is durable; never report it as failed for its index
             log.warning("the key index of %s is rebuilt after a failure to update it", self.table_name, exc_info=True)
             try:
@@ -454,29 +459,16 @@ class GroupTable:
             change.removed.append(RemovedRows(_to_storage(found.removed, table)))
 
     def _plan_rollback(self, table: Table, snapshot_id: int | None, target_id: int) -> Change:
-        current = {t.file.file_path: t for t in reader.plan(table, snapshot_id)}
-        target = {t.file.file_path: t for t in reader.plan(table, target_id)}
-        if not reader.position_deletes_only([*current.values(), *target.values()]):
-            raise StorageError(
-                f"{self.table_name} has delete files written by another engine; lakebox cannot roll it back."
-            )
-        removed, added, rewritten = deletes.rollback_files(current, target)  # rewritten: files with deletes
+        plan = rollback.plan(table, self.table_name, list(self.keys), snapshot_id, target_id)
         change = Change(
             kind="rollback",
-            delete_files=[t.file for t in removed],
-            add_files=[t.file for t in added],
+            delete_files=plan.delete_files,
+            add_files=plan.add_files,
             max_event_us=_max_event(table, snapshot_id),  # bounds only grow, so the current one holds
         )
-        if rewritten:
-            change.add_tables.append(
-                _to_storage(reader.read(table, target_id, table.schema().as_arrow(), tasks=rewritten), table)
-            )
-        # Row counts by key: keys only in the target are re-inserted, keys only in the current
-        # state are deleted, and keys in both whose rows differ are updated.
-        keys = list(self.keys)
-        before = _scan_rows(table, removed)
-        after = _scan_rows(table, [*added, *rewritten])
-        change.rows_inserted, change.rows_updated, change.rows_deleted = _diff_counts(before, after, keys)
+        if plan.rewritten is not None:
+            change.add_tables.append(_to_storage(plan.rewritten, table))
+        change.rows_inserted, change.rows_updated, change.rows_deleted = plan.counts
         return change
 
     def _lookup(
@@ -560,40 +552,6 @@ def _to_storage(rows: pa.Table, table: Table) -> pa.Table:
     full = table.schema().as_arrow()
     target = pa.schema([full.field(name) for name in rows.column_names]) if len(rows.column_names) < len(full) else full
     return rows.select(target.names).cast(target)
-
-
-def _scan_rows(table: Table, tasks: Sequence[FileScanTask]) -> pa.Table:
-    if not tasks:
-        return table.schema().as_arrow().empty_table()
-    return reader.arrow_scan(table, tasks, table.current_snapshot().snapshot_id)  # type: ignore[union-attr]
-
-
-def _diff_counts(before: pa.Table, after: pa.Table, keys: list[str]) -> tuple[int, int, int]:
-    """(inserted, updated, deleted) between two row sets by key; unchanged rows do not count."""
-    import sqlglot.expressions as exp
-
-    def count(source: exp.Expression, other: str, join_type: str) -> int:
-        on = exp.and_(
-            *[exp.EQ(this=exp.column(k, "a", quoted=True), expression=exp.column(k, "b", quoted=True)) for k in keys]
-        )
-        query = (
-            exp.select(exp.Count(this=exp.Star()))
-            .from_(exp.alias_(source, "a", table=True))
-            .join(exp.alias_(exp.to_table(other), "b", table=True), on=on, join_type=join_type)
-        )
-        return int(con.sql(query.sql(dialect="duckdb")).fetchall()[0][0])
-
-    con = reader.connect()
-    try:
-        con.register("before_rows", before)
-        con.register("after_rows", after)
-        changed = exp.except_(exp.select("*").from_("after_rows"), exp.select("*").from_("before_rows")).subquery()
-        inserted = count(exp.to_table("after_rows"), "before_rows", "ANTI")
-        deleted = count(exp.to_table("before_rows"), "after_rows", "ANTI")
-        updated = count(changed, "before_rows", "SEMI")
-    finally:
-        con.close()
-    return int(inserted), int(updated), int(deleted)
 
 
 def _discard_prepared(change: Change) -> None:

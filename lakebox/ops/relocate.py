@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 import sqlite3
 import tomllib
 import uuid
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lakebox.boxformat import CATALOG_NAME, NAMESPACE
+from lakebox.boxformat import CATALOG_NAME, KEYINDEX_DIRNAME, NAMESPACE
 from lakebox.errors import ConflictError, StorageError
 
 log = logging.getLogger(__name__)
@@ -154,6 +155,8 @@ def relocate(box: Any) -> Relocation:
         for name in names:
             with WriteLock(root / ".locks" / f"{name}.lock", name=name)("relocate"):
                 report.files_written += _relocate_table(root, warehouse, name, old, new)
+                # its key index names the old paths: rebuilt by the next upsert
+                shutil.rmtree(root / KEYINDEX_DIRNAME / name, ignore_errors=True)
             report.tables.append(name)
     finally:
         warehouse.close()
