@@ -81,7 +81,7 @@ class KeyIndex:
         self.keys = tuple(keys)
         self.folder = keystore.Folder(folder)
         self._merger = keywork.Merger(lock, self.folder, self._pick_merge, self._install_merge)
-        self._stamp: tuple[int, int, int] | None = None  # the state file this object mirrors
+        self._stamp: str | None = None  # the generation of the state file this object mirrors
         self._swept = False
         self._refused: int | None = None  # a snapshot the index cannot serve (see _sync)
         self._clear()
@@ -494,7 +494,7 @@ class KeyIndex:
     def _load(self) -> None:
         """Mirror the state file if another process (or a reset) replaced it."""
         stamp = self.folder.stamp()
-        if stamp is not None and stamp == self._stamp:
+        if stamp is not None and stamp != keystore.UNKNOWN and stamp == self._stamp:
             return
         self._clear()
         self._stamp = stamp

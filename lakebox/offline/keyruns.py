@@ -9,6 +9,7 @@ rebuilt when it changes, because persisted hashes must agree across processes.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -21,7 +22,7 @@ import sqlglot.expressions as exp
 from lakebox.errors import StorageError, ValidationError
 from lakebox.offline import reader
 
-HASH_ID = f"duckdb {duckdb.__version__} hash()"
+HASH_ID = f"duckdb {duckdb.__version__} hash() {sys.byteorder}"  # a box may move to another machine
 UNIT = np.int32
 ROW = np.int32
 EMPTY = np.zeros(0, np.int64)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ STATE = "state.json"
 RUN_SCHEMA = pa.schema([("hash", pa.uint64()), ("unit", pa.int32()), ("row", pa.int32())])
 GONE_SCHEMA = pa.schema([("at", pa.uint64())])
 SWEEP_GRACE_S = 600.0
+UNKNOWN = "unknown"  # the stamp of a state that cannot be read (never equal to a mirrored one)
+_GENERATION = re.compile(rb'^\{"format":\d+,"generation":"([0-9a-f]+)"')
 
 
 class Unreadable(Exception):
@@ -86,13 +89,19 @@ class Folder:
         self.path = path
 
     # -- state ---------------------------------------------------------------------------
-    def stamp(self) -> tuple[int, int, int] | None:
-        """Identifies the current state file (a rename gives a new inode): None when none."""
+    def stamp(self) -> str | None:
+        """The generation of the current state (a random token written first in the file, so
+        reading ~60 bytes tells whether another process replaced it; inode and mtime could
+        repeat within a clock tick): None when there is no state, UNKNOWN when it is damaged."""
         try:
-            st = os.stat(self.path / STATE)
+            with open(self.path / STATE, "rb") as f:
+                head = f.read(64)
         except FileNotFoundError:
             return None
-        return (st.st_ino, st.st_mtime_ns, st.st_size)
+        except OSError:
+            return UNKNOWN
+        found = _GENERATION.match(head)
+        return found.group(1).decode() if found else UNKNOWN
 
     def read_state(self) -> dict[str, Any] | None:
         try:
@@ -109,16 +118,17 @@ class Folder:
             raise Unreadable(f"{STATE} is not format {FORMAT}")
         return state
 
-    def write_state(self, state: dict[str, Any], encoded: dict[str, str]) -> tuple[int, int, int] | None:
+    def write_state(self, state: dict[str, Any], encoded: dict[str, str]) -> str:
         """Replace the state with ``state`` plus ``encoded`` (members already in JSON: the
         units, encoded once each, since a commit changes few and a group may have thousands)."""
         self.path.mkdir(parents=True, exist_ok=True)
         temporary = self.path / f"{STATE}.{secrets.token_hex(4)}.tmp"
-        text = json.dumps({"format": FORMAT, **state}, separators=(",", ":"))
+        generation = secrets.token_hex(8)
+        text = json.dumps({"format": FORMAT, "generation": generation, **state}, separators=(",", ":"))
         extra = ",".join(f"{json.dumps(name)}:{value}" for name, value in encoded.items())
         temporary.write_text(f"{text[:-1]},{extra}}}" if extra else text)
         os.replace(temporary, self.path / STATE)
-        return self.stamp()
+        return generation
 
     def clear(self) -> None:
         """Remove every file of the index (it is rebuilt from the group's files)."""
