@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from lakebox.offline import keyruns, keystore
 from lakebox.offline.keyruns import Run
+from lakebox.priority import lower_this_thread
 
 if TYPE_CHECKING:
     from lakebox.offline.lock import WriteLock
@@ -117,6 +118,7 @@ class Merger:
             thread.join()
 
     def _loop(self) -> None:
+        lower_this_thread()
         try:
             while True:
                 with self._lock("merging the key index", timeout=MERGE_LOCK_TIMEOUT_S):

@@ -37,6 +37,7 @@ import pyarrow as pa
 
 from lakebox.catalog.groups import CommitRow, GroupRow, GroupStore
 from lakebox.offline.removed import RemovedRows
+from lakebox.priority import lower_this_thread
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,7 @@ class Pending:
             self._running, self._pid = False, os.getpid()
 
     def _run(self) -> None:
+        lower_this_thread()  # statistics are post-commit work: the next insert goes first
         while True:
             with self._changed:
                 if not self._jobs:
