@@ -205,3 +205,18 @@ def test_a_copied_and_relocated_box_updates_its_own_files(tmp_path: Path, index:
         stored = fg.read().sort_values("k")
         assert stored["k"].tolist() == [0, *range(3, 20)]
         assert stored.set_index("k").loc[3, "v"] == 3.0
+
+
+def test_an_index_folder_that_cannot_be_written_only_costs_speed(tmp_path: Path) -> None:
+    """The index is a cache: where its folder cannot be made (here a file is in the way),
+    writes locate the slow way, by reading key columns, and stay exact."""
+    first = _new_table(tmp_path)
+    folder = first.key_index.folder.path
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    folder.write_text("not a folder")
+    first.insert(_rows(list(range(100)), [1] * 100, 1.0))
+    commit = first.insert(_rows([5, 150], [1, 1], 2.0)).commit
+    assert (commit.rows_inserted, commit.rows_updated) == (1, 1)
+    deleted = _group(tmp_path).delete_keys(_rows([6], [1], 0.0).select(["k", "ts"]))
+    assert deleted is not None and deleted.commit.rows_deleted == 1
+    assert folder.read_text() == "not a folder"

@@ -28,6 +28,7 @@ engines' delete files, evolved schemas) and groups past ``max_rows()`` rows.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ from lakebox.offline.keyruns import Run, by_unit, hashes, max_rows, positions_ta
 from lakebox.offline.keystore import UnitFiles
 from lakebox.offline.lock import WriteLock
 
+log = logging.getLogger(__name__)
 UNIT_COLUMN = "__lakebox_unit"
 ROW_COLUMN = "__lakebox_row"
 PURGE_MIN = 100_000  # dead entries tolerated before runs are rewritten without them
@@ -123,16 +125,21 @@ class KeyIndex:
         if batch_keys.column_names != list(self.keys):
             return None
         try:
+            try:
+                return self._lookup(table, snapshot_id, batch_keys, row_hashes, needles)
+            except keystore.Unreadable:  # a damaged key copy: start over from the table's files
+                self._discard()
             return self._lookup(table, snapshot_id, batch_keys, row_hashes, needles)
-        except keystore.Unreadable:  # a damaged key copy: start over from the table's files
-            self._discard()
-        try:
-            return self._lookup(table, snapshot_id, batch_keys, row_hashes, needles)
-        except keystore.Unreadable as e:
-            raise StorageError(
-                f"The key index in {self.folder.path} cannot be written and read back ({e}); "
-                "check the disk, or delete that folder and retry."
-            ) from e
+        except (keystore.Unreadable, OSError):
+            # a cache that cannot be written or read back (a full disk, a read-only folder):
+            # the write locates the slow way, by reading key columns
+            log.warning("the key index in %s cannot be used; locating by reading keys", self.folder.path, exc_info=True)
+            try:
+                self._discard()
+            except OSError:
+                self._clear()
+                self._stamp = None
+            return None
 
     def _lookup(
         self,
@@ -153,7 +160,7 @@ class KeyIndex:
             needles = np.sort(row_hashes)
         units, rows, hit = self._entries(needles)
         if len(units) == 0:
-            return Found(positions_table([], np.zeros(0, np.int32), np.zeros(0, np.int64)), set(), batch_keys.slice(0, 0))
+            return _nothing(batch_keys.slice(0, 0))
         # only the batch rows whose hash hit a live entry are compared (a set probe: the hits are few)
         narrowed = batch_keys.filter(pc.is_in(pa.array(row_hashes), value_set=pa.array(hit)))
         stored = self._stored_keys(units, rows)
@@ -225,7 +232,7 @@ class KeyIndex:
                 paths.append(files.paths[file_index])
                 positions.append(at)
         if not paths:
-            return Found(positions_table([], np.zeros(0, np.int32), np.zeros(0, np.int64)), set(), narrowed)
+            return _nothing(narrowed)
         table = positions_table(paths, np.concatenate(which_path), np.concatenate(positions))
         return Found(table.sort_by([("file_path", "ascending"), ("pos", "ascending")]), set(paths), narrowed)
 
@@ -278,9 +285,8 @@ class KeyIndex:
 
     def delete(self) -> None:
         """Remove the index and its folder (the table was dropped)."""
+        self._discard()
         self.folder.delete()
-        self._clear()
-        self._stamp = None
 
     def _discard(self) -> None:
         self.folder.clear()
@@ -319,9 +325,9 @@ class KeyIndex:
         self._add_run(keyruns.run_of(written.hashes, unit))
 
     def _new_unit(self, paths: list[str], counts: list[int], keys: pa.Table) -> int:
+        """A unit of ``paths`` whose key columns (exactly the index's) are ``keys``."""
         unit = self._next_unit
         self._next_unit += 1
-        keys = keys.select(list(self.keys))
         self._register_unit(unit, paths, counts, self.folder.write_table("keys", keys), keys)
         return unit
 
@@ -397,14 +403,16 @@ class KeyIndex:
         starts = np.array([self.units[u].starts[i] for u, i in places.values()], np.int64)[index]
         rows = starts + kept.column("pos").to_numpy().astype(np.int64)
         stones = np.sort(keyruns.at(units, rows))
-        name = self.folder.write_table("gone", pa.table({"at": stones}))
-        self.gone.append((stones, name))
+        self.gone.append((stones, self.folder.write_gone(stones)))
         self.applied[delete_path] = sorted({u for u, _ in places.values()})
         if len(self.gone) > 8:  # few tombstone runs: merge them all (they are small)
-            joined = np.sort(np.concatenate([g for g, _ in self.gone]))
-            self._obsolete += [n for _, n in self.gone]
-            self.gone = [(joined, self.folder.write_table("gone", pa.table({"at": joined})))]
+            self._replace_gone(np.sort(np.concatenate([g for g, _ in self.gone])))
         return True
+
+    def _replace_gone(self, stones: np.ndarray) -> None:
+        """Make ``stones`` (sorted) the only tombstone run."""
+        self._obsolete += [n for _, n in self.gone]
+        self.gone = [(stones, self.folder.write_gone(stones))] if len(stones) else []
 
     def _purge_if_dead(self) -> None:
         """Rewrite the runs without the entries of removed files once those outnumber the live ones."""
@@ -422,14 +430,10 @@ class KeyIndex:
             if len(kept):
                 runs.append(kept)
         self.runs = runs
-        stones = [g for g, _ in self.gone]
-        self._obsolete += [n for _, n in self.gone]
-        self.gone = []
-        if stones:
-            joined = np.sort(np.concatenate(stones))
-            live = self._live((joined >> np.uint64(32)).astype(keyruns.UNIT), (joined & np.uint64(0xFFFFFFFF)).astype(keyruns.ROW))
-            if live.any():
-                self.gone = [(joined[live], self.folder.write_table("gone", pa.table({"at": joined[live]})))]
+        if self.gone:  # tombstones of removed files go too
+            joined = np.sort(np.concatenate([g for g, _ in self.gone]))
+            units = (joined >> np.uint64(32)).astype(keyruns.UNIT)
+            self._replace_gone(joined[self._live(units, (joined & np.uint64(0xFFFFFFFF)).astype(keyruns.ROW))])
 
     def _sync(self, table: Table, snapshot_id: int) -> bool:
         """Make the index cover exactly the files of ``snapshot_id``; False if it cannot."""
@@ -535,9 +539,7 @@ class KeyIndex:
     def _save(self) -> None:
         for run in self.runs:
             if not run.name:
-                run.name = self.folder.write_table(
-                    "run", pa.table([run.hashes, run.units, run.rows], schema=keystore.RUN_SCHEMA)
-                )
+                run.name = self.folder.write_run(run.hashes, run.units, run.rows)
         state = {
             "hash": keyruns.HASH_ID,
             "keys": list(self.keys),
@@ -566,6 +568,11 @@ class KeyIndex:
         if not self._swept:  # once per process: files of a writer that died before its state
             self._swept = True
             self.folder.sweep({*self.unit_names.values(), *(r.name for r in self.runs), *(n for _, n in self.gone)})
+
+
+def _nothing(keys: pa.Table) -> Found:
+    """A lookup that found no stored row (``keys``: the batch rows whose hash hit)."""
+    return Found(positions_table([], np.zeros(0, np.int32), np.zeros(0, np.int64)), set(), keys)
 
 
 def _read_keys(table: Table, paths: Sequence[str], key_schema: pa.Schema) -> list[tuple[pa.Table, np.ndarray]]:

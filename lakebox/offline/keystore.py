@@ -173,6 +173,14 @@ class Folder:
             writer.write_table(rows, max_chunksize=max(rows.num_rows, 1))
         return name
 
+    def write_run(self, hashes: np.ndarray, units: np.ndarray, rows: np.ndarray) -> str:
+        """Write a run (sorted hashes with the unit and row of each entry); returns its name."""
+        return self.write_table("run", pa.table([hashes, units, rows], schema=RUN_SCHEMA))
+
+    def write_gone(self, stones: np.ndarray) -> str:
+        """Write a tombstone run (sorted ``unit << 32 | row``); returns its name."""
+        return self.write_table("gone", pa.table([stones], schema=GONE_SCHEMA))
+
     def map_table(self, name: str, rows: int | None = None) -> pa.Table:
         """The table in file ``name``, memory-mapped (nothing is read until used)."""
         try:

@@ -52,9 +52,7 @@ class Prepared:
     def _work(self, row_hashes: np.ndarray) -> None:
         try:
             run = keyruns.run_of(row_hashes, self.unit)
-            run.name = self._folder.write_table(
-                "run", pa.table([run.hashes, run.units, run.rows], schema=keystore.RUN_SCHEMA)
-            )
+            run.name = self._folder.write_run(run.hashes, run.units, run.rows)
             self._result = (run, self._folder.write_table("keys", self.keys))
         except BaseException as e:  # noqa: BLE001 - re-raised by result()
             self._error = e
@@ -126,9 +124,7 @@ class Merger:
                 if len(picked) < 2:
                     return
                 merged = keyruns.merged(picked)
-                merged.name = self._folder.write_table(
-                    "run", pa.table([merged.hashes, merged.units, merged.rows], schema=keystore.RUN_SCHEMA)
-                )
+                merged.name = self._folder.write_run(merged.hashes, merged.units, merged.rows)
                 with self._lock("merging the key index", timeout=MERGE_LOCK_TIMEOUT_S):
                     if not self._install(picked, merged):
                         self._folder.remove([merged.name])

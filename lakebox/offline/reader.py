@@ -125,7 +125,7 @@ def deleted_rows(table: Table, tasks: Sequence[FileScanTask]) -> pa.Table:
             targets.setdefault(delete_file.file_path, set()).add(task.file.file_path)
     parts = []
     for path, data_files in targets.items():
-        positions = _delete_file(table, path)
+        positions = delete_positions(table, path)
         paths = positions.column("file_path")
         wanted = pc.is_in(paths, value_set=pa.array(sorted(data_files), paths.type))
         positions = positions.filter(wanted)
@@ -141,16 +141,12 @@ def deleted_rows(table: Table, tasks: Sequence[FileScanTask]) -> pa.Table:
     return pa.table({FILE: files, "pos": found.column("pos").cast(pa.int64())})
 
 
-def delete_positions(table: Table, path: str) -> pa.Table:
-    """The recorded ``(file_path, pos)`` rows of one position-delete file (cached: immutable)."""
-    return _delete_file(table, path)
-
-
 _delete_cache: dict[str, pa.Table] = {}  # delete files are immutable: cache a few by path
 _DELETE_CACHE_ROWS = 5_000_000
 
 
-def _delete_file(table: Table, path: str) -> pa.Table:
+def delete_positions(table: Table, path: str) -> pa.Table:
+    """The recorded ``(file_path, pos)`` rows of one position-delete file (cached: immutable)."""
     cached = _delete_cache.get(path)
     if cached is not None:
         return cached

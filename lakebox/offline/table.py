@@ -6,11 +6,12 @@ kind and its row counts: Iceberg is the source of truth and the catalog's commit
 rebuilt from it after a crash.
 
 Merge strategy (pyiceberg's ``upsert`` is quadratic on composite keys and crashes at 10k rows,
-apache/iceberg-python#3508): file statistics prune the files that could hold any of the
-batch's (key, event time) pairs; DuckDB then reads only the key columns of the remaining files
-to find the ones that really do (locate.py); only those are read whole, have the matching rows
-removed and are rewritten; the batch itself is appended, sorted by key. A batch of new keys or
-new event times touches no existing file and is a plain fast append.
+apache/iceberg-python#3508): the group's key index (keyindex.py) gives the stored rows equal to
+the batch's (key, event time) pairs; merge-on-read (the default) deletes them by position,
+copy-on-write rewrites the files holding them without them. Where the index declines, file
+statistics prune the files and DuckDB reads their key columns (locate.py, deletes.locate). The
+batch itself is appended, sorted by key. A batch of new keys or new event times touches no
+existing file and is a plain fast append.
 """
 
 from __future__ import annotations
@@ -425,11 +426,10 @@ class GroupTable:
         found them (``found``), or file statistics prune the files to search."""
         if snapshot_id is None or keys is None or keys.num_rows == 0:
             return
-        merge_on_read = deletes.merge_on_read(table)
         if found is not None:
             if not found.paths:
                 return
-            if merge_on_read:  # the index gave the rows: no file is read
+            if deletes.merge_on_read(table):  # the index gave the rows: no file is read
                 change.position_deletes.append(found.positions)
                 change.removed.append(RemovedRows(positions=found.positions, source=table))
                 return
